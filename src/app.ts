@@ -1,0 +1,99 @@
+/**
+ * createApp(deps): the whole HTTP/WebSocket surface, assembled from feature plugins. Everything a feature needs
+ * comes in through `deps`; what a test does not pass is built from `deps.config`. No globals.
+ */
+import { Elysia } from 'elysia'
+import { cors } from '@elysiajs/cors'
+import type { Config } from './config'
+import { createLogger, requestLogging, type Logger } from './logging'
+import { errors } from './errors'
+import { bodyParser } from './body'
+import { allowOrigin } from './cors'
+import { docs } from './docs'
+import { health } from './health'
+import { chat } from './chat'
+import { execution, createCodeRunner } from './execution'
+import type { CodeRunner } from './execution/runner'
+import { createProviderRegistry } from './providers'
+import type { ProviderRegistry } from './providers/provider'
+import { tasks, createTaskStore } from './tasks'
+import type { TaskStore } from './tasks/store'
+import { judge } from './judge'
+import { servers, createServerManager } from './servers'
+import type { ServerManager } from './servers/manager'
+import packageJson from '../package.json'
+
+export const VERSION: string = packageJson.version
+
+export interface Services {
+  config: Config
+  logger: Logger
+  runner: CodeRunner
+  providers: ProviderRegistry
+  tasks: TaskStore
+  servers: ServerManager
+}
+
+export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'>>
+
+/** Fills in every service a caller did not provide, from the configuration. */
+export function createServices(deps: AppDeps): Services {
+  const { config } = deps
+  const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
+  return {
+    config,
+    logger,
+    runner: deps.runner ?? createCodeRunner(config, logger),
+    providers: deps.providers ?? createProviderRegistry(config),
+    tasks: deps.tasks ?? createTaskStore(config, logger),
+    servers: deps.servers ?? createServerManager(config, logger),
+  }
+}
+
+/** Closes every service (child processes, watchers, pools); safe to call more than once. */
+export async function closeServices(services: Services): Promise<void> {
+  const ports = [services.servers, services.runner, services.tasks, services.providers]
+  await Promise.allSettled(ports.map((port) => port.close()))
+}
+
+/**
+ * @example
+ * const app = createApp({ config: loadConfig(process.env) }).listen(4828)
+ */
+export function createApp(deps: AppDeps, startedAt = performance.now()) {
+  const services = createServices(deps)
+  const { config, logger } = services
+  const isOrigin = allowOrigin(config.CORS_ORIGINS)
+  const bodyLimit = (path: string) =>
+    path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES
+
+  return new Elysia({
+    name: 'ai-tutor-backend',
+    serve: { maxRequestBodySize: Math.max(config.MAX_BODY_BYTES, config.JUDGE_MAX_BODY_BYTES) + 1024 },
+  })
+    .decorate('services', services)
+    .use(requestLogging(logger))
+    .use(errors(logger))
+    .use(
+      cors({
+        origin: (request) => isOrigin(request.headers.get('origin') ?? ''),
+        exposeHeaders: ['x-request-id', 'retry-after'],
+      }),
+    )
+    .use(bodyParser(bodyLimit))
+    .use(docs(VERSION))
+    .use(
+      health({
+        version: VERSION,
+        startedAt,
+        services: [services.runner, services.providers, services.tasks, services.servers],
+      }),
+    )
+    .use(chat(services))
+    .use(execution(services))
+    .use(tasks(services))
+    .use(judge(services))
+    .use(servers(services))
+}
+
+export type App = ReturnType<typeof createApp>

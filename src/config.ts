@@ -1,0 +1,167 @@
+/**
+ * The one place that reads the environment. Every setting is declared once in `SETTINGS` with its schema,
+ * default and a one-line description; `.env.template` and the README table are checked against this list by
+ * a test, so the three never drift apart.
+ *
+ * Bun loads a `.env` file into the environment on start (real environment variables win), so `loadConfig`
+ * only has to read the object it is given.
+ *
+ * @example
+ * const config = loadConfig(process.env) // throws ConfigError naming every bad variable
+ */
+import { availableParallelism } from 'node:os'
+import { t, type Static, type TSchema } from 'elysia'
+import { Value } from '@sinclair/typebox/value'
+
+interface Setting<S extends TSchema> {
+  schema: S
+  default: Static<S> | undefined
+  doc: string
+  /** Shown in the template instead of the default (e.g. for CPU-dependent values). */
+  example?: string
+  secret?: boolean
+}
+
+const setting = <S extends TSchema>(
+  schema: S,
+  defaultValue: Static<S> | undefined,
+  doc: string,
+  extra: Pick<Setting<S>, 'example' | 'secret'> = {},
+): Setting<S> => ({ schema, default: defaultValue, doc, ...extra })
+
+const Int = (minimum: number, maximum = Number.MAX_SAFE_INTEGER) => t.Integer({ minimum, maximum })
+const Url = t.String({ pattern: '^https?://', description: 'an http(s) URL' })
+const Optional = <S extends TSchema>(schema: S) => t.Union([schema, t.Undefined()])
+
+const MiB = 1024 * 1024
+const cpus = availableParallelism()
+
+export const SETTINGS = {
+  HOST: setting(t.String({ minLength: 1 }), '0.0.0.0', 'Interface the server listens on.'),
+  PORT: setting(Int(0, 65535), 4828, 'TCP port (0 picks a free one).'),
+  LOG_LEVEL: setting(
+    t.Union([t.Literal('debug'), t.Literal('info'), t.Literal('warn'), t.Literal('error'), t.Literal('silent')]),
+    'info',
+    'Lowest level written to the JSON log on stdout: debug, info, warn, error or silent.',
+  ),
+  CORS_ORIGINS: setting(
+    t.String(),
+    'http://localhost:3000,http://127.0.0.1:3000,http://localhost:*,http://127.0.0.1:*',
+    'Comma-separated browser origins allowed by CORS; `*` as the port allows any port, a lone `*` allows all.',
+  ),
+  OPENAI_API_KEY: setting(Optional(t.String()), undefined, 'Key for OpenAI or an OpenAI-compatible server.', {
+    secret: true,
+  }),
+  OPENAI_BASE_URL: setting(
+    Optional(Url),
+    undefined,
+    'Base URL of an OpenAI-compatible API (Ollama, vLLM, OpenRouter); empty means api.openai.com.',
+    { example: 'http://127.0.0.1:11434/v1' },
+  ),
+  ANTHROPIC_API_KEY: setting(Optional(t.String()), undefined, 'Key for Anthropic (models named claude-*).', {
+    secret: true,
+  }),
+  ANTHROPIC_BASE_URL: setting(Optional(Url), undefined, 'Base URL of the Anthropic API; empty means the default.'),
+  DEFAULT_MODEL: setting(t.String({ minLength: 1 }), 'gpt-4o-mini', 'Chat model used when a request names none.'),
+  JUDGE_MODEL: setting(t.String({ minLength: 1 }), 'gpt-4o', 'Vision model used by the LLM judge.'),
+  CHAT_HEARTBEAT_MS: setting(Int(1000), 25_000, 'Interval of WebSocket pings that keep idle proxies from cutting /ws/chat.'),
+  RAPIDAPI_KEY: setting(Optional(t.String()), undefined, 'RapidAPI key for OneCompiler (remote execution).', {
+    secret: true,
+  }),
+  ONECOMPILER_URL: setting(Url, 'https://onecompiler-apis.p.rapidapi.com', 'Base URL of the OneCompiler API.'),
+  ONECOMPILER_TIMEOUT_MS: setting(Int(100), 20_000, 'Time limit of one OneCompiler API call.'),
+  USE_LOCAL_EXECUTION: setting(t.Boolean(), true, 'true: run Python locally in the sandbox; false: use OneCompiler.'),
+  SANDBOX: setting(
+    t.Union([t.Literal('auto'), t.Literal('required'), t.Literal('off')]),
+    'auto',
+    'auto: use bubblewrap when present (warn loudly if not); required: refuse to run code without it; off: never use it.',
+  ),
+  PYTHON_BIN: setting(t.String({ minLength: 1 }), '/usr/bin/python3', 'Python interpreter that runs learner code.'),
+  TASKS_DIR: setting(
+    t.String({ minLength: 1 }),
+    './tasks',
+    'Folder of tasks; relative paths resolve against the working directory, then next to the binary.',
+  ),
+  TASKS_WATCH: setting(t.Boolean(), false, 'Reload tasks when files in TASKS_DIR change (`bun run dev` sets it).'),
+  MAX_BODY_BYTES: setting(Int(1024), 2 * MiB, 'Largest request body accepted by ordinary routes (413 beyond).'),
+  MAX_CODE_BYTES: setting(Int(1), 1 * MiB, 'Largest learner program accepted (413 beyond).'),
+  JUDGE_MAX_BODY_BYTES: setting(Int(1024), 25 * MiB, 'Largest request body accepted by /api/llm-judge (screenshots).'),
+  EXEC_TIMEOUT_MS: setting(Int(100), 5_000, 'Wall-clock limit of one call or one test case.'),
+  EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),
+  EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process limit inside one sandbox.'),
+  EXEC_OUTPUT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on each of stdout and stderr of learner code.'),
+  EXEC_TMPFS_MB: setting(Int(1), 16, 'Size of the private writable /tmp inside the sandbox.'),
+  EXEC_CONCURRENCY: setting(Int(1), cpus, 'Sandboxes running at once.', { example: 'number of CPUs' }),
+  EXEC_QUEUE_LENGTH: setting(Int(0), 64, 'Jobs allowed to wait for a slot; beyond it requests get 503 queue_full.'),
+  EXEC_POOL_SIZE: setting(Int(0), 2, 'Pre-started sandboxes kept waiting for a job (0 disables the pool).'),
+  EXEC_TEST_PARALLELISM: setting(Int(1), Math.max(2, cpus), 'Test cases of one batch run in parallel.', {
+    example: 'number of CPUs (at least 2)',
+  }),
+  SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
+  SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
+  SERVERS_MAX: setting(Int(0), 4, 'Python servers running at once.'),
+  SERVERS_LIFETIME_S: setting(Int(1), 600, 'A Python server is stopped after this many seconds.'),
+  SHUTDOWN_GRACE_MS: setting(Int(0), 5_000, 'On SIGTERM/SIGINT, how long in-flight requests may finish.'),
+} as const
+
+type Settings = typeof SETTINGS
+export type Config = { readonly [K in keyof Settings]: Static<Settings[K]['schema']> }
+export type ConfigKey = keyof Settings
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on'])
+const FALSE = new Set(['0', 'false', 'no', 'off'])
+
+/** Turns one raw string into the type its schema wants; returns the string unchanged when it cannot. */
+function convert(schema: TSchema, raw: string): unknown {
+  const kinds = JSON.stringify(schema)
+  if (kinds.includes('"type":"boolean"')) {
+    const lower = raw.toLowerCase()
+    if (TRUE.has(lower)) return true
+    if (FALSE.has(lower)) return false
+    return raw
+  }
+  if (kinds.includes('"type":"integer"') && /^-?\d+$/.test(raw)) return Number(raw)
+  return raw
+}
+
+function describe(schema: TSchema): string {
+  if (schema.anyOf) {
+    const literals = (schema.anyOf as TSchema[]).filter((s) => 'const' in s).map((s) => String(s.const))
+    if (literals.length) return `one of ${literals.join(', ')}`
+    return describe((schema.anyOf as TSchema[])[0]!)
+  }
+  if (schema.type === 'integer') return `an integer from ${schema.minimum} to ${schema.maximum}`
+  if (schema.type === 'boolean') return 'true or false'
+  return schema.description ?? 'a non-empty string'
+}
+
+/**
+ * Reads and validates every setting. Empty values count as unset. Throws one ConfigError listing every
+ * problem by variable name, so a bad deployment fails at start-up with a message that says what to fix.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = []
+  const config: Record<string, unknown> = {}
+  for (const [key, spec] of Object.entries(SETTINGS) as [ConfigKey, Setting<TSchema>][]) {
+    const raw = env[key]?.trim()
+    const value = raw === undefined || raw === '' ? spec.default : convert(spec.schema, raw)
+    if (!Value.Check(spec.schema, value)) {
+      const shown = spec.secret ? '(hidden)' : JSON.stringify(raw)
+      problems.push(`${key} must be ${describe(spec.schema)} (got ${shown})`)
+      continue
+    }
+    config[key] = value
+  }
+  if (problems.length === 0 && (config.SERVERS_PORT_MIN as number) > (config.SERVERS_PORT_MAX as number)) {
+    problems.push('SERVERS_PORT_MIN must not be greater than SERVERS_PORT_MAX')
+  }
+  if (problems.length) throw new ConfigError(problems)
+  return Object.freeze(config) as Config
+}

@@ -1,0 +1,56 @@
+/**
+ * Start-up probes of what local execution needs: which Python answers, and whether bubblewrap can actually
+ * build a sandbox here (installed is not enough: some containers forbid user namespaces).
+ */
+export interface PythonProbe {
+  found: boolean
+  version: string | null
+  bin: string
+}
+
+export interface SandboxProbe {
+  available: boolean
+  version: string | null
+  reason: string | null
+}
+
+async function run(cmd: string[], timeoutMs = 3000): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe', env: {}, timeout: timeoutMs })
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ])
+    return { code, stdout: stdout.trim(), stderr: stderr.trim() }
+  } catch (error) {
+    return { code: -1, stdout: '', stderr: (error as Error).message }
+  }
+}
+
+export async function probePython(bin: string): Promise<PythonProbe> {
+  const result = await run([bin, '-I', '-S', '-c', 'import sys; print(sys.version.split()[0])'])
+  return { found: result.code === 0, version: result.code === 0 ? result.stdout : null, bin }
+}
+
+export async function probeSandbox(pythonBin: string): Promise<SandboxProbe> {
+  const bwrap = Bun.which('bwrap')
+  if (!bwrap) return { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
+  const version = (await run([bwrap, '--version'])).stdout.replace(/^bubblewrap\s*/, '') || null
+  const trial = await run([
+    bwrap,
+    '--unshare-all',
+    '--die-with-parent',
+    '--ro-bind', '/usr', '/usr',
+    '--symlink', 'usr/lib', '/lib',
+    '--symlink', 'usr/lib64', '/lib64',
+    '--symlink', 'usr/bin', '/bin',
+    '--proc', '/proc',
+    '--dev', '/dev',
+    pythonBin, '-I', '-S', '-c', 'pass',
+  ])
+  if (trial.code !== 0) {
+    return { available: false, version, reason: `bubblewrap cannot create a sandbox here: ${trial.stderr || trial.code}` }
+  }
+  return { available: true, version, reason: null }
+}

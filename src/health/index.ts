@@ -1,0 +1,58 @@
+/**
+ * GET / and GET /health. Health gathers the reports of every service (python, sandbox, execution mode, chat
+ * providers, tasks, ...) and says "degraded" when any of them is not ok. It never shows keys.
+ */
+import { Elysia, t } from 'elysia'
+import type { Service } from '../services'
+import { errorResponses } from '../errors'
+
+export const RootResponse = t.Object(
+  { message: t.String(), version: t.String(), docs: t.String() },
+  { title: 'RootResponse' },
+)
+
+export const HealthResponse = t.Object(
+  {
+    status: t.Union([t.Literal('healthy'), t.Literal('degraded')]),
+    message: t.String(),
+    version: t.String(),
+    uptime_s: t.Number(),
+    checks: t.Record(t.String(), t.Object({ ok: t.Boolean() }, { additionalProperties: true })),
+  },
+  { title: 'HealthResponse' },
+)
+export type HealthResponse = typeof HealthResponse.static
+
+export interface HealthDeps {
+  version: string
+  startedAt: number
+  services: Service[]
+}
+
+export async function collectHealth({ version, startedAt, services }: HealthDeps): Promise<HealthResponse> {
+  const reports = await Promise.all(services.map((service) => service.health()))
+  const checks = Object.assign({}, ...reports) as HealthResponse['checks']
+  const failing = Object.keys(checks).filter((name) => !checks[name]!.ok)
+  return {
+    status: failing.length ? 'degraded' : 'healthy',
+    message: failing.length ? `Degraded: ${failing.join(', ')}` : 'All systems operational',
+    version,
+    uptime_s: Math.round((performance.now() - startedAt) / 10) / 100,
+    checks,
+  }
+}
+
+export const health = (deps: HealthDeps) =>
+  new Elysia({ name: 'health', tags: ['General'] })
+    .get(
+      '/',
+      () => ({ message: 'AI Coding Assistant Backend is running!', version: deps.version, docs: '/openapi' }),
+      { response: { 200: RootResponse, ...errorResponses() }, detail: { summary: 'Liveness message' } },
+    )
+    .get('/health', () => collectHealth(deps), {
+      response: { 200: HealthResponse, ...errorResponses() },
+      detail: {
+        summary: 'Detailed health',
+        description: 'Python version, sandbox availability, execution mode, configured chat providers, uptime.',
+      },
+    })

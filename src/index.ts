@@ -1,0 +1,48 @@
+/**
+ * Entry point: configuration → app → listen, and a graceful shutdown on SIGTERM/SIGINT: stop accepting,
+ * give in-flight requests SHUTDOWN_GRACE_MS to finish, then close every service (which kills child processes).
+ */
+import { loadConfig, ConfigError } from './config'
+import { createApp, closeServices } from './app'
+import { createLogger } from './logging'
+
+const startedAt = performance.now()
+
+function start() {
+  let config
+  try {
+    config = loadConfig(process.env)
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message)
+      process.exit(2)
+    }
+    throw error
+  }
+  const logger = createLogger(config.LOG_LEVEL)
+  const app = createApp({ config, logger }, startedAt).listen({ hostname: config.HOST, port: config.PORT })
+  const { services } = app.decorator
+  const server = app.server!
+  logger.info('listening', {
+    url: `http://${config.HOST}:${server.port}`,
+    startup_ms: Math.round(performance.now() - startedAt),
+  })
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info('shutting down', { signal, grace_ms: config.SHUTDOWN_GRACE_MS })
+    const drained = server.stop(false)
+    const grace = new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref())
+    await Promise.race([drained, grace])
+    await server.stop(true)
+    await closeServices(services)
+    logger.info('stopped')
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+start()
