@@ -10,7 +10,7 @@
  * const config = loadConfig(process.env) // throws ConfigError naming every bad variable
  */
 import { availableParallelism } from 'node:os'
-import { t, type Static, type TSchema } from 'elysia'
+import { Type as t, type Static, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 interface Setting<S extends TSchema> {

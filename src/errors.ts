@@ -85,6 +85,9 @@ export function envelope(request: Request, error: AppError): ErrorEnvelope {
 /** Maps any thrown value to an AppError; unknown errors become a bare 500 and are logged with their stack. */
 export function toAppError(code: string | number, error: unknown, request: Request, logger: Logger): AppError {
   if (error instanceof AppError) return error
+  // Elysia wraps whatever a parse hook throws (our body limit, our JSON check) in its own ParseError.
+  const cause = (error as { cause?: unknown })?.cause
+  if (cause instanceof AppError) return cause
   switch (code) {
     case 'VALIDATION': {
       const details = validationDetails(error)

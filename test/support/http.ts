@@ -1,0 +1,31 @@
+/** Tiny helpers to talk to an app the way clients do, in process through `app.handle`. */
+interface Handler {
+  handle(request: Request): Promise<Response> | Response
+}
+
+export interface Reply<T = any> {
+  status: number
+  headers: Headers
+  body: T
+}
+
+async function send<T>(app: Handler, request: Request): Promise<Reply<T>> {
+  const response = await app.handle(request)
+  const text = await response.text()
+  const isJson = response.headers.get('content-type')?.includes('json')
+  return { status: response.status, headers: response.headers, body: (isJson && text ? JSON.parse(text) : text) as T }
+}
+
+export const get = <T = any>(app: Handler, path: string, headers: Record<string, string> = {}) =>
+  send<T>(app, new Request(`http://localhost${path}`, { headers }))
+
+/** POSTs `body` as JSON (a string is sent as it is). */
+export const post = <T = any>(app: Handler, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  send<T>(
+    app,
+    new Request(`http://localhost${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  )
