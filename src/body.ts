@@ -2,6 +2,7 @@
  * Request bodies are read by us, not by Elysia's default parser, so that every route has a size limit that
  * answers with the error envelope (413) instead of Bun's bare response, whether or not the client sent a
  * Content-Length. The limit depends on the route: screenshots for the judge are far larger than code.
+ * Every body is parsed as JSON.
  */
 import { Elysia } from 'elysia'
 import { AppError } from './errors'
@@ -30,10 +31,11 @@ export async function readLimited(request: Request, limit: number): Promise<stri
 }
 
 export const bodyParser = (limitFor: BodyLimit) =>
-  new Elysia({ name: 'body-parser' }).onParse({ as: 'global' }, async ({ request, contentType, path }) => {
+  new Elysia({ name: 'body-parser' }).onParse({ as: 'global' }, async ({ request, path }) => {
     const text = await readLimited(request, limitFor(path))
-    if (contentType.startsWith('text/')) return text
-    if (text.trim() === '') return undefined
+    // The whole API speaks JSON, whatever Content-Type says (browsers send text/plain to skip a preflight).
+    // An empty body is an empty object, so the route's schema names the missing fields.
+    if (text.trim() === '') return {}
     try {
       return JSON.parse(text)
     } catch {

@@ -112,6 +112,15 @@ describe('error envelope', () => {
     expect(reply.body.error_type).toBe('invalid_json')
   })
 
+  test('bodies are JSON whatever the Content-Type; an empty body names the missing fields', async () => {
+    const { app } = appWithProbes()
+    const plain = await post(app, '/probe/echo', { name: 'x', count: 2 }, { 'content-type': 'text/plain' })
+    expect(plain.body).toEqual({ name: 'x', count: 2 })
+    const empty = await post(app, '/probe/echo', '')
+    expect(empty.status).toBe(422)
+    expect(empty.body.details.errors.map((e: { path: string }) => e.path)).toEqual(['/name', '/count'])
+  })
+
   test('oversized body → 413, with or without Content-Length', async () => {
     const { app } = appWithProbes({ MAX_BODY_BYTES: '2048' })
     const big = JSON.stringify({ name: 'x'.repeat(5000), count: 1 })
