@@ -5,6 +5,7 @@
 import { loadConfig, ConfigError } from './config'
 import { createApp, closeServices } from './app'
 import { createLogger } from './logging'
+import { shutDown } from './shutdown'
 
 const startedAt = performance.now()
 
@@ -33,11 +34,7 @@ function start() {
     if (stopping) return
     stopping = true
     logger.info('shutting down', { signal, grace_ms: config.SHUTDOWN_GRACE_MS })
-    const drained = server.stop(false)
-    const grace = new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_GRACE_MS).unref())
-    await Promise.race([drained, grace])
-    await server.stop(true)
-    await closeServices(services)
+    await shutDown(server, () => closeServices(services), config.SHUTDOWN_GRACE_MS, logger)
     logger.info('stopped')
     process.exit(0)
   }
