@@ -83,7 +83,8 @@ export function createFsTaskStore({ dir, watch, logger, shownDir = dir, debounce
       resolved = await resolveInside(root, segments.slice(1).join('/'))
     }
     if (!resolved.ok && resolved.reason === 'outside') {
-      throw new AppError('path_outside_tasks', 400, `Test folder "${path}" is not inside the tasks folder`)
+      // The path is not echoed: it may be an absolute server path, and messages never carry those.
+      throw new AppError('path_outside_tasks', 400, 'A test folder path leaves the tasks folder; give it relative to the tasks folder')
     }
     const tests = resolved.ok ? catalog.tasks.map((t) => t.testFolders.get(resolved.path)).find(Boolean) : undefined
     if (!tests) throw new AppError('test_folder_not_found', 400, `"${path}" is not a test folder of any loaded task`)
