@@ -1,10 +1,30 @@
 /**
- * LLM judge: POST /api/llm-judge (issue 5).
+ * LLM judge: POST /api/llm-judge asks the vision model named by JUDGE_MODEL whether a screenshot of the
+ * learner's page meets one requirement. Bodies up to JUDGE_MAX_BODY_BYTES are accepted on this route.
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
+import { errorResponses } from '../errors'
 import type { Logger } from '../logging'
 import type { ProviderRegistry } from '../providers/provider'
+import { JudgeRequest, JudgeResponse } from './model'
+import { judgeScreenshot } from './service'
 
-export const judge = (_deps: { config: Config; providers: ProviderRegistry; logger: Logger }) =>
-  new Elysia({ name: 'judge', tags: ['LLM judge'] })
+export const judge = ({ config, providers, logger }: { config: Config; providers: ProviderRegistry; logger: Logger }) =>
+  new Elysia({ name: 'judge', tags: ['LLM judge'] }).post(
+    '/api/llm-judge',
+    ({ body, request }) =>
+      judgeScreenshot({ providers, model: config.JUDGE_MODEL, logger }, body, request.signal),
+    {
+      body: JudgeRequest,
+      response: { 200: JudgeResponse, ...errorResponses(400, 502, 503) },
+      detail: {
+        summary: 'Judge a screenshot',
+        description:
+          'Sends the screenshot (PNG, JPEG, WebP or GIF data URL, up to 20 MB decoded) and the test description ' +
+          'to the vision model JUDGE_MODEL and returns `{ judgment: "pass"|"fail", explanation, model }`. ' +
+          '400 for a missing or invalid screenshot or description, 503 when no provider is configured for the ' +
+          'model, 502 when the model fails or keeps answering malformed output.',
+      },
+    },
+  )

@@ -35,16 +35,20 @@ async function realRoot(dir: string): Promise<string | undefined> {
 
 export function createFsTaskStore({ dir, watch, logger, shownDir = dir, debounceMs = 100 }: FsTaskStoreOptions): TaskStore {
   const rootPromise = realRoot(dir)
-  let current: Promise<TaskCatalog> = load()
+  let generation = 0
+  let current: Promise<TaskCatalog> = load(generation)
   let watcher: FSWatcher | undefined
   let timer: ReturnType<typeof setTimeout> | undefined
   let closed = false
 
-  async function load(): Promise<TaskCatalog> {
+  /** Reads the folder; logs once the result is what callers get (a newer load started meanwhile wins). */
+  async function load(mine: number): Promise<TaskCatalog> {
     const root = await rootPromise
     const catalog: TaskCatalog = root
       ? await loadTasks(root)
       : { tasks: [], broken: [], problem: 'the tasks folder does not exist' }
+    if (mine !== generation) return catalog
+    current = Promise.resolve(catalog)
     for (const broken of catalog.broken) logger.warn('task skipped', { task: broken.folder, problem: broken.problem })
     if (catalog.problem) logger.warn('tasks folder unusable', { dir, problem: catalog.problem })
     logger.info('tasks loaded', { loaded: catalog.tasks.length, broken: catalog.broken.length })
@@ -52,9 +56,7 @@ export function createFsTaskStore({ dir, watch, logger, shownDir = dir, debounce
   }
 
   async function reload(): Promise<void> {
-    const next = load()
-    await next
-    current = next
+    await load(++generation)
   }
 
   if (watch) {
@@ -66,6 +68,7 @@ export function createFsTaskStore({ dir, watch, logger, shownDir = dir, debounce
           timer = setTimeout(() => void reload(), debounceMs)
         })
         watcher.on('error', (error) => logger.warn('tasks watcher failed', { error: error.message }))
+        logger.debug('watching tasks folder', { dir: shownDir })
       } catch (error) {
         logger.warn('cannot watch the tasks folder', { error: (error as Error).message })
       }

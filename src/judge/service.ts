@@ -1,0 +1,166 @@
+/**
+ * The LLM judge: one screenshot, one requirement, a vision model answers `{ judgment, explanation }` through
+ * structured output. A malformed answer is retried (with a note telling the model what was wrong), as is a
+ * transient upstream failure; after MAX_ATTEMPTS the request fails with 502, never with a 200 and a null body.
+ */
+import { Value } from '@sinclair/typebox/value'
+import { AppError } from '../errors'
+import type { Logger } from '../logging'
+import type { ChatMessage, ChatProvider, ChatRequest, JsonResponseFormat, ProviderRegistry } from '../providers/provider'
+import { Judgment, type JudgeResponse } from './model'
+import { parseScreenshot, type Screenshot } from './screenshot'
+
+export const MAX_ATTEMPTS = 3
+/** The learner's HTML is context, not the subject: long pages are cut to keep the prompt bounded. */
+export const MAX_HTML_CHARS = 30_000
+
+export interface JudgeDeps {
+  providers: ProviderRegistry
+  model: string
+  logger: Logger
+}
+
+export interface JudgeInput {
+  screenshot?: unknown
+  testCase?: unknown
+  htmlCode?: string
+}
+
+interface Requirement {
+  name: string
+  description: string
+}
+
+export const JUDGMENT_FORMAT: JsonResponseFormat = {
+  type: 'json',
+  name: 'judgment',
+  schema: {
+    type: 'object',
+    properties: {
+      judgment: { type: 'string', enum: ['pass', 'fail'] },
+      explanation: { type: 'string', description: 'One to three sentences for the learner: what you saw and why.' },
+    },
+    required: ['judgment', 'explanation'],
+    additionalProperties: false,
+  },
+}
+
+const SYSTEM = [
+  "You check one requirement of a learner's web page by looking at a screenshot of it.",
+  'Judge only the requirement you are given, from what is visible in the screenshot; the HTML, when given, only',
+  'helps you understand what you see. Be fair: pass a page that clearly meets the requirement even if it is not',
+  'pretty; fail it when the requirement is missing, broken or not visible.',
+  'Answer with a JSON object only: {"judgment": "pass" or "fail", "explanation": "<one to three sentences to the learner>"}.',
+].join(' ')
+
+function requirementOf(testCase: unknown): Requirement {
+  const test = testCase as { name?: unknown; description?: unknown } | undefined
+  const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined)
+  if (typeof testCase !== 'object' || testCase === null) {
+    throw new AppError('invalid_test_case', 400, 'testCase is required: { name, description }')
+  }
+  const name = text(test?.name)
+  const description = text(test?.description)
+  if (!description) throw new AppError('invalid_test_case', 400, 'testCase.description is required: what to look for')
+  if (!name) throw new AppError('invalid_test_case', 400, 'testCase.name is required')
+  return { name, description }
+}
+
+function firstMessages(requirement: Requirement, screenshot: Screenshot, htmlCode?: string): ChatMessage[] {
+  let text = `Requirement "${requirement.name}":\n${requirement.description}`
+  if (htmlCode?.trim()) {
+    const cut = htmlCode.length > MAX_HTML_CHARS
+    text += `\n\nThe page's HTML${cut ? ' (cut short)' : ''}:\n${htmlCode.slice(0, MAX_HTML_CHARS)}`
+  }
+  return [
+    { role: 'system', content: SYSTEM },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text },
+        { type: 'image', mediaType: screenshot.mediaType, data: screenshot.data },
+      ],
+    },
+  ]
+}
+
+/** The judgment in a model answer, tolerating code fences and text around the object; undefined if none. */
+export function parseJudgment(answer: string): Judgment | undefined {
+  const start = answer.indexOf('{')
+  const end = answer.lastIndexOf('}')
+  if (start < 0 || end < start) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(answer.slice(start, end + 1))
+  } catch {
+    return undefined
+  }
+  const candidate = value as { judgment?: unknown; explanation?: unknown }
+  if (typeof candidate?.judgment === 'string') candidate.judgment = candidate.judgment.trim().toLowerCase()
+  if (typeof candidate?.explanation === 'string') candidate.explanation = candidate.explanation.trim()
+  return Value.Check(Judgment, value) ? (value as Judgment) : undefined
+}
+
+class UpstreamFailure extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message)
+  }
+}
+
+/** A 4xx from the model API (bad key, bad request) will not get better by asking again; 429 and 5xx may. */
+const retryable = (failure: UpstreamFailure) =>
+  failure.status === undefined || failure.status === 429 || failure.status >= 500
+
+async function answerOf(provider: ChatProvider, request: ChatRequest, signal?: AbortSignal): Promise<string> {
+  let text = ''
+  try {
+    for await (const part of provider.stream(request, signal)) {
+      if (part.type === 'text-delta') text += part.text
+      else if (part.type === 'error') throw new UpstreamFailure(part.error.message, part.error.status)
+    }
+  } catch (error) {
+    if (error instanceof UpstreamFailure || error instanceof AppError) throw error
+    throw new UpstreamFailure((error as Error)?.message ?? 'the model request failed')
+  }
+  return text
+}
+
+/**
+ * Validates the input (400), resolves JUDGE_MODEL (503 when no provider is configured) and asks the model.
+ *
+ * @example
+ * const { judgment, explanation } = await judgeScreenshot(deps, { screenshot, testCase: { name, description } })
+ */
+export async function judgeScreenshot(deps: JudgeDeps, input: JudgeInput, signal?: AbortSignal): Promise<JudgeResponse> {
+  const screenshot = parseScreenshot(input.screenshot)
+  const requirement = requirementOf(input.testCase)
+  const { provider, model } = deps.providers.resolve(deps.model)
+  const messages = firstMessages(requirement, screenshot, input.htmlCode)
+
+  let lastProblem = ''
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    let answer: string
+    try {
+      answer = await answerOf(provider, { model, messages, temperature: 0, maxTokens: 400, responseFormat: JUDGMENT_FORMAT }, signal)
+    } catch (error) {
+      if (!(error instanceof UpstreamFailure)) throw error
+      deps.logger.warn('judge upstream failure', { attempt, model, status: error.status, error: error.message })
+      lastProblem = `the model API failed (${error.message})`
+      if (!retryable(error) || signal?.aborted) break
+      continue
+    }
+    const judgment = parseJudgment(answer)
+    if (judgment) return { ...judgment, model }
+    deps.logger.warn('judge answer malformed', { attempt, model, answer_chars: answer.length })
+    lastProblem = 'the model did not answer with a valid judgment'
+    // Show the model its own answer and what was wrong with it, rather than asking the same question blind.
+    messages.push(
+      { role: 'assistant', content: answer || '(empty)' },
+      { role: 'user', content: 'That was not a valid answer. Reply with only {"judgment": "pass" or "fail", "explanation": "..."}.' },
+    )
+  }
+  throw new AppError('upstream_error', 502, `The judge could not decide: ${lastProblem}`)
+}
