@@ -1,0 +1,68 @@
+/**
+ * Anthropic through the official SDK: Messages streaming mapped to StreamParts.
+ *
+ * @example
+ * const provider = createAnthropicProvider({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL })
+ */
+import Anthropic from '@anthropic-ai/sdk'
+import type { ChatProvider, StreamPart } from '../provider'
+import { CUT_OFF, describeFailure } from '../failure'
+import { readAnthropicEvent, toAnthropicRequest } from './map'
+
+export interface AnthropicProviderOptions {
+  apiKey: string
+  /** Default: https://api.anthropic.com. */
+  baseURL?: string
+  fetch?: typeof fetch
+  /** SDK retries before the first byte; 0 by default (see the OpenAI adapter). */
+  maxRetries?: number
+  timeoutMs?: number
+}
+
+export function createAnthropicProvider(options: AnthropicProviderOptions): ChatProvider {
+  // Explicit values everywhere: given `undefined`, the SDK would read ANTHROPIC_* from the environment.
+  const client = new Anthropic({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL ?? 'https://api.anthropic.com',
+    maxRetries: options.maxRetries ?? 0,
+    timeout: options.timeoutMs ?? 60_000,
+    logLevel: 'off',
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  })
+  const secrets = [options.apiKey]
+
+  return {
+    name: 'anthropic',
+    async *stream(request, signal): AsyncIterable<StreamPart> {
+      let reason: string | undefined
+      let inputTokens: number | undefined
+      let outputTokens: number | undefined
+      let stopped = false
+      try {
+        const stream = await client.messages.create(toAnthropicRequest(request), { signal })
+        for await (const event of stream) {
+          const reading = readAnthropicEvent(event)
+          if (reading.text) yield { type: 'text-delta', text: reading.text }
+          reason = reading.reason ?? reason
+          inputTokens = reading.inputTokens ?? inputTokens
+          outputTokens = reading.outputTokens ?? outputTokens
+          if (reading.stop) stopped = true
+        }
+      } catch (error) {
+        if (signal?.aborted) return
+        yield { type: 'error', error: describeFailure(error, secrets) }
+        return
+      }
+      if (signal?.aborted) return
+      if (!stopped) {
+        yield { type: 'error', error: CUT_OFF }
+        return
+      }
+      const usage =
+        inputTokens !== undefined && outputTokens !== undefined
+          ? { usage: { promptTokens: inputTokens, completionTokens: outputTokens } }
+          : {}
+      yield { type: 'finish', reason: reason ?? 'end_turn', ...usage }
+    },
+  }
+}
