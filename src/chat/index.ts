@@ -1,10 +1,65 @@
 /**
- * Chat feature: /ws/chat and /api/chat (issue 4).
+ * Chat feature: WebSocket /ws/chat (streaming, many requests per connection) and POST /api/chat (whole answer).
+ * CONTRACT.md "Chat" has the frames; the connection logic lives in connection.ts, the turn in service.ts.
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
+import { errorResponses } from '../errors'
 import type { Logger } from '../logging'
 import type { ProviderRegistry } from '../providers/provider'
+import { ChatConnection } from './connection'
+import { ChatBody, ChatResponse } from './model'
+import { answerChat } from './service'
 
-export const chat = (_deps: { config: Config; providers: ProviderRegistry; logger: Logger }) =>
-  new Elysia({ name: 'chat', tags: ['Chat'] })
+export interface ChatDeps {
+  config: Pick<Config, 'CHAT_HEARTBEAT_MS'>
+  providers: ProviderRegistry
+  logger: Logger
+}
+
+export const chat = (deps: ChatDeps) => {
+  const logger = deps.logger.child({ feature: 'chat' })
+  const connections = new Map<string, ChatConnection>()
+
+  return new Elysia({ name: 'chat', tags: ['Chat'] })
+    .ws('/ws/chat', {
+      detail: {
+        summary: 'Chat with the tutor, streaming',
+        description:
+          'Send ChatRequest frames (JSON text), optionally with an `id` echoed on every frame of its answer. Each ' +
+          'answer is `code_ready` (autocomplete mode, when there is code), `chunk`s as the model writes, then one ' +
+          '`complete` or `error`. `{"type":"cancel"}` ends the current answer with `complete` + `cancelled: true`. ' +
+          'Bad frames get an `error` frame; the connection stays open.',
+      },
+      open(ws) {
+        const raw = ws.raw
+        const socket = {
+          send: (text: string) => raw.send(text),
+          ping: () => void raw.ping(),
+          close: (code?: number, reason?: string) => raw.close(code, reason),
+        }
+        const log = logger.child({ connection: ws.id })
+        connections.set(ws.id, new ChatConnection(socket, { providers: deps.providers, logger: log, heartbeatMs: deps.config.CHAT_HEARTBEAT_MS }))
+      },
+      message(ws, message) {
+        connections.get(ws.id)?.receive(message)
+      },
+      drain(ws) {
+        connections.get(ws.id)?.drained()
+      },
+      close(ws) {
+        connections.get(ws.id)?.close()
+        connections.delete(ws.id)
+      },
+    })
+    .post('/api/chat', ({ body, request }) => answerChat(deps.providers, body, request.signal), {
+      body: ChatBody,
+      response: { 200: ChatResponse, ...errorResponses(502, 503) },
+      detail: {
+        summary: 'Chat with the tutor, whole answer',
+        description:
+          'Same body as a /ws/chat frame; answers once the model has finished. 502 when the model API fails, 503 ' +
+          'when no provider is configured for the model.',
+      },
+    })
+}

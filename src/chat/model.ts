@@ -1,0 +1,92 @@
+/**
+ * Schemas of the chat feature (CONTRACT.md, "Chat"): the request body shared by /ws/chat and /api/chat, the
+ * HTTP answer, and the WebSocket frames. Field names follow the contract exactly (snake_case on the wire).
+ */
+import { t } from 'elysia'
+
+export const MODES = ['chat', 'autocomplete'] as const
+export type Mode = (typeof MODES)[number]
+
+export const ChatMessageBody = t.Object(
+  {
+    role: t.Union([t.Literal('system'), t.Literal('user'), t.Literal('assistant')]),
+    content: t.String(),
+  },
+  { title: 'ChatMessage', description: 'One message of the conversation, oldest first.' },
+)
+
+export const FrameId = t.Union([t.String({ maxLength: 128 }), t.Number()], {
+  description: 'Chosen by the client; echoed on every frame of the response to this request.',
+})
+
+export const ChatBody = t.Object(
+  {
+    messages: t.Array(ChatMessageBody, { minItems: 1, maxItems: 500 }),
+    model: t.Optional(t.String({ minLength: 1, maxLength: 200, description: 'Default: DEFAULT_MODEL. `claude-*` goes to Anthropic.' })),
+    max_tokens: t.Optional(t.Integer({ minimum: 1, maximum: 200_000 })),
+    mode: t.Optional(
+      t.Union([t.Literal('chat'), t.Literal('autocomplete')], {
+        description: '`autocomplete` (default): code plus explanation, code first; `chat`: plain text.',
+      }),
+    ),
+    proactive: t.Optional(t.Boolean({ description: 'With `current_code`, the last user message is sent with the code as context.' })),
+    current_code: t.Optional(t.String()),
+    id: t.Optional(FrameId),
+  },
+  {
+    title: 'ChatRequest',
+    examples: [{ messages: [{ role: 'user', content: 'How do I reverse a list in Python?' }], mode: 'autocomplete' }],
+  },
+)
+export type ChatBody = typeof ChatBody.static
+
+export const ChatUsage = t.Object(
+  { prompt_tokens: t.Integer(), completion_tokens: t.Integer(), total_tokens: t.Integer() },
+  { title: 'ChatUsage', description: 'Tokens reported by the model API.' },
+)
+export type ChatUsage = typeof ChatUsage.static
+
+export const ChatResponse = t.Object(
+  {
+    response: t.String({ description: 'The answer text (the explanation in autocomplete mode).' }),
+    generated_code: t.String({ description: 'The code of an autocomplete answer; empty in chat mode or when none.' }),
+    usage: t.Optional(ChatUsage),
+    model: t.String(),
+    finish_reason: t.String({ description: 'Why the model stopped: stop, length, end_turn, ...' }),
+  },
+  { title: 'ChatResponse' },
+)
+export type ChatResponse = typeof ChatResponse.static
+
+export const CancelFrame = t.Object(
+  { type: t.Literal('cancel'), id: t.Optional(FrameId) },
+  { title: 'ChatCancel', description: 'Ends the current response (or the one with this id) and aborts its model request.' },
+)
+
+const withId = { id: t.Optional(FrameId) }
+
+export const ServerFrame = t.Union(
+  [
+    t.Object({ type: t.Literal('code_ready'), generated_code: t.String(), ...withId }, { title: 'ChatCodeReadyFrame' }),
+    t.Object({ type: t.Literal('chunk'), content: t.String(), ...withId }, { title: 'ChatChunkFrame' }),
+    t.Object(
+      {
+        type: t.Literal('complete'),
+        content: t.String(),
+        generated_code: t.String(),
+        usage: t.Optional(ChatUsage),
+        model: t.Optional(t.String()),
+        finish_reason: t.Optional(t.String()),
+        cancelled: t.Optional(t.Literal(true)),
+        ...withId,
+      },
+      { title: 'ChatCompleteFrame' },
+    ),
+    t.Object(
+      { type: t.Literal('error'), content: t.String(), error_type: t.String(), ...withId },
+      { title: 'ChatErrorFrame' },
+    ),
+  ],
+  { title: 'ChatServerFrame' },
+)
+export type ServerFrame = typeof ServerFrame.static

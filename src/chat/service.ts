@@ -1,0 +1,105 @@
+/**
+ * The chat service, free of HTTP and WebSocket types. A turn is one request → progress frames → one result:
+ * the WebSocket relays the frames as they come, POST /api/chat only keeps the result.
+ */
+import { AppError } from '../errors'
+import type { ChatProvider, ChatRequest, ProviderRegistry, Usage } from '../providers/provider'
+import { ProviderError } from '../providers/complete'
+import { describeFailure } from '../providers/failure'
+import type { ChatBody, ChatResponse, ChatUsage, Mode } from './model'
+import { MODE, type ProgressFrame } from './modes'
+import { promptMessages } from './prompts'
+
+export interface Turn {
+  provider: ChatProvider
+  request: ChatRequest
+  mode: Mode
+}
+
+export interface TurnResult {
+  content: string
+  generatedCode: string
+  model: string
+  finishReason: string
+  usage?: Usage
+  /** The turn was aborted (cancel, closed socket): content and code are what had arrived. */
+  cancelled: boolean
+}
+
+/** Resolves the provider (AppError 503 when not configured) and builds the model request for a body. */
+export function prepareTurn(providers: ProviderRegistry, body: ChatBody): Turn {
+  const mode = body.mode ?? 'autocomplete'
+  const { provider, model } = providers.resolve(body.model)
+  const current = body.proactive ? body.current_code : undefined
+  const request: ChatRequest = { model, messages: promptMessages(mode, body.messages, current) }
+  if (body.max_tokens !== undefined) request.maxTokens = body.max_tokens
+  const format = MODE[mode].responseFormat
+  if (format) request.responseFormat = format
+  return { provider, request, mode }
+}
+
+/**
+ * Streams one turn. `emit` is awaited, so a slow client (backpressure) slows the reading of the upstream
+ * stream instead of buffering it. Throws ProviderError when the model API fails.
+ */
+export async function runTurn(
+  turn: Turn,
+  signal: AbortSignal,
+  emit: (frame: ProgressFrame) => void | Promise<void>,
+): Promise<TurnResult> {
+  const reader = MODE[turn.mode].reader()
+  let finishReason: string | undefined
+  let usage: Usage | undefined
+  try {
+    for await (const part of turn.provider.stream(turn.request, signal)) {
+      if (signal.aborted) break
+      if (part.type === 'text-delta') {
+        for (const frame of reader.read(part.text)) await emit(frame)
+      } else if (part.type === 'finish') {
+        finishReason = part.reason
+        usage = part.usage
+      } else {
+        throw new ProviderError(part.error)
+      }
+    }
+  } catch (error) {
+    if (!signal.aborted) throw error instanceof ProviderError ? error : new ProviderError(describeFailure(error))
+  }
+  const cancelled = signal.aborted
+  return {
+    ...reader.answer(),
+    model: turn.request.model,
+    finishReason: cancelled ? 'cancelled' : (finishReason ?? 'unknown'),
+    ...(usage ? { usage } : {}),
+    cancelled,
+  }
+}
+
+export const toWireUsage = (usage: Usage): ChatUsage => ({
+  prompt_tokens: usage.promptTokens,
+  completion_tokens: usage.completionTokens,
+  total_tokens: usage.promptTokens + usage.completionTokens,
+})
+
+/** The upstream failure as our error: 502 with a readable message (never a key). */
+export const upstreamError = (error: ProviderError) =>
+  new AppError('upstream_error', 502, error.message, error.status === undefined ? undefined : { upstream_status: error.status })
+
+/** POST /api/chat: the whole answer at once. */
+export async function answerChat(providers: ProviderRegistry, body: ChatBody, signal: AbortSignal): Promise<ChatResponse> {
+  const turn = prepareTurn(providers, body)
+  let result: TurnResult
+  try {
+    result = await runTurn(turn, signal, () => {})
+  } catch (error) {
+    if (error instanceof ProviderError) throw upstreamError(error)
+    throw error
+  }
+  return {
+    response: result.content,
+    generated_code: result.generatedCode,
+    ...(result.usage ? { usage: toWireUsage(result.usage) } : {}),
+    model: result.model,
+    finish_reason: result.finishReason,
+  }
+}
