@@ -176,8 +176,11 @@ export class ChatConnection {
     while (this.drain && !this.closed) await this.drain.promise
     if (this.closed) return
     const status = this.socket.send(JSON.stringify(frame))
-    if (status === -1) this.drain = Promise.withResolvers<void>()
-    else if (status === 0) {
+    if (status === -1) {
+      // Queued in Bun's buffer: produce nothing more (and read nothing more upstream) until it drains.
+      this.drain = Promise.withResolvers<void>()
+      await this.drain.promise
+    } else if (status === 0) {
       // Dropped: the client would see a gap in the answer. Better to end the connection and let it retry.
       this.socket.close(1011, 'send buffer overflow')
       this.close()
