@@ -16,6 +16,9 @@ export function redact(text: string, secrets: readonly (string | undefined)[] = 
   return out.replace(KEY_SHAPED, '[redacted]')
 }
 
+/** What the adapter knows from its SDK's error classes (class names do not survive minification). */
+export type FailureKind = 'timeout' | 'connection'
+
 /** The vendor's own sentence from an SDK error body: `{ error: { message } }` or `{ message }`. */
 function upstreamMessage(body: unknown): string | undefined {
   const b = body as { message?: unknown; error?: { message?: unknown } } | undefined
@@ -28,17 +31,20 @@ function upstreamMessage(body: unknown): string | undefined {
  * describeFailure(new OpenAI.APIError(401, { message: 'Incorrect API key provided: sk-abc' }, ...), ['sk-abc'])
  * // → { status: 401, message: 'The model API answered 401: Incorrect API key provided: [redacted]' }
  */
-export function describeFailure(error: unknown, secrets: readonly (string | undefined)[] = []): ProviderFailure {
-  const e = error as { status?: unknown; error?: unknown; message?: unknown; name?: unknown } | undefined
-  const name = typeof e?.name === 'string' ? e.name : ''
+export function describeFailure(
+  error: unknown,
+  secrets: readonly (string | undefined)[] = [],
+  kind?: FailureKind,
+): ProviderFailure {
+  const e = error as { status?: unknown; error?: unknown; message?: unknown } | undefined
   const status = typeof e?.status === 'number' ? e.status : undefined
   let message: string
   if (status !== undefined) {
     const said = upstreamMessage(e?.error) ?? (typeof e?.message === 'string' ? e.message : 'no details')
     message = `The model API answered ${status}: ${said}`
-  } else if (/timeout/i.test(name)) {
+  } else if (kind === 'timeout') {
     message = 'The model API did not answer in time'
-  } else if (name === 'APIConnectionError') {
+  } else if (kind === 'connection') {
     message = 'Could not reach the model API'
   } else {
     const said = upstreamMessage(e?.error) ?? (typeof e?.message === 'string' ? e.message : String(error))

@@ -4,9 +4,9 @@
  * @example
  * const provider = createAnthropicProvider({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL })
  */
-import Anthropic from '@anthropic-ai/sdk'
+import Anthropic, { APIConnectionError, APIConnectionTimeoutError } from '@anthropic-ai/sdk'
 import type { ChatProvider, StreamPart } from '../provider'
-import { CUT_OFF, describeFailure } from '../failure'
+import { CUT_OFF, describeFailure, type FailureKind } from '../failure'
 import { readAnthropicEvent, toAnthropicRequest } from './map'
 
 export interface AnthropicProviderOptions {
@@ -50,7 +50,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Chat
         }
       } catch (error) {
         if (signal?.aborted) return
-        yield { type: 'error', error: describeFailure(error, secrets) }
+        yield { type: 'error', error: describeFailure(error, secrets, kindOf(error)) }
         return
       }
       if (signal?.aborted) return
@@ -66,3 +66,6 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Chat
     },
   }
 }
+
+const kindOf = (error: unknown): FailureKind | undefined =>
+  error instanceof APIConnectionTimeoutError ? 'timeout' : error instanceof APIConnectionError ? 'connection' : undefined

@@ -7,9 +7,9 @@
  * const provider = createOpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL })
  * for await (const part of provider.stream({ model: 'gpt-4o-mini', messages }, signal)) ...
  */
-import OpenAI from 'openai'
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError } from 'openai'
 import type { ChatProvider, StreamPart, Usage } from '../provider'
-import { CUT_OFF, describeFailure } from '../failure'
+import { CUT_OFF, describeFailure, type FailureKind } from '../failure'
 import { readOpenAIChunk, toOpenAIRequest, type MaxTokensField } from './map'
 
 export interface OpenAIProviderOptions {
@@ -63,7 +63,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
         }
       } catch (error) {
         if (signal?.aborted) return
-        yield { type: 'error', error: describeFailure(error, secrets) }
+        yield { type: 'error', error: describeFailure(error, secrets, kindOf(error)) }
         return
       }
       if (signal?.aborted) return
@@ -72,3 +72,6 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     },
   }
 }
+
+const kindOf = (error: unknown): FailureKind | undefined =>
+  error instanceof APIConnectionTimeoutError ? 'timeout' : error instanceof APIConnectionError ? 'connection' : undefined
