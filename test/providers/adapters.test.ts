@@ -97,3 +97,10 @@ test('a keyless OpenAI-compatible server gets a placeholder, never an environmen
   expect(fake!.requests[0]!.headers.get('authorization')).toBe('Bearer no-key')
   void provider
 })
+
+test('a connection broken mid-stream is one error part', async () => {
+  const provider = vendors.openai([new Feed().push('Hal').break()])
+  const parts = await collect(provider)
+  expect(parts.at(-1)?.type).toBe('error')
+  expect(parts.filter((p) => p.type === 'error')).toHaveLength(1)
+})
