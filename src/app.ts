@@ -9,7 +9,7 @@ import { createLogger, requestLogging, type Logger } from './logging'
 import { errors } from './errors'
 import { bodyParser } from './body'
 import { allowOrigin } from './cors'
-import { docs } from './docs'
+import { docs, type RouteLike } from './docs'
 import { health } from './health'
 import { chat } from './chat'
 import { execution, createCodeRunner } from './execution'
@@ -67,9 +67,13 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   const bodyLimit = (path: string) =>
     path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES
 
-  return new Elysia({
+  // The document generator needs the finished route table, which exists only after the last `.use`.
+  let routes: () => RouteLike[] = () => []
+  const app = new Elysia({
     name: 'ai-tutor-backend',
     serve: { maxRequestBodySize: Math.max(config.MAX_BODY_BYTES, config.JUDGE_MAX_BODY_BYTES) + 1024 },
+    // A chat frame is a request body too; Bun's default would accept 16 MB.
+    websocket: { maxPayloadLength: config.MAX_BODY_BYTES },
   })
     .decorate('services', services)
     .use(requestLogging(logger))
@@ -81,7 +85,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
       }),
     )
     .use(bodyParser(bodyLimit))
-    .use(docs(VERSION))
+    .use(docs(VERSION, () => routes()))
     .use(
       health({
         version: VERSION,
@@ -94,6 +98,8 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(tasks(services))
     .use(judge(services))
     .use(servers(services))
+  routes = () => app.routes
+  return app
 }
 
 export type App = ReturnType<typeof createApp>

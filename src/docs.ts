@@ -12,8 +12,53 @@ import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 
 const ASSETS = '/openapi/assets'
 
-export const docs = (version: string) =>
+type Json = Record<string, any>
+export interface RouteLike {
+  method: string
+  path: string
+  hooks: { body?: unknown }
+}
+
+const toJson = (schema: unknown): Json => JSON.parse(JSON.stringify(schema))
+
+/**
+ * Fills in what the generator leaves out because our body parser is a function (src/body.ts): the JSON
+ * request body of every route. Then names schemas: every schema with a `title` becomes a component and is
+ * referenced by `$ref` (the first definition of a title wins; a different schema with the same title stays
+ * inline). Works in place and is idempotent, since the generator caches the document.
+ */
+export function completeDocument(doc: Json, routes: RouteLike[]): Json {
+  for (const route of routes) {
+    const path = route.path.replace(/:(\w+)/g, '{$1}')
+    const operation = doc.paths?.[path]?.[route.method.toLowerCase()]
+    if (!operation || !route.hooks.body) continue
+    const content = operation.requestBody?.content
+    if (content && Object.keys(content).length) continue
+    operation.requestBody = { required: true, content: { 'application/json': { schema: toJson(route.hooks.body) } } }
+  }
+  const components: Json = (doc.components ??= {}).schemas ??= {}
+  const hoist = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(hoist)
+    if (!node || typeof node !== 'object') return node
+    const object = node as Json
+    for (const key of Object.keys(object)) object[key] = hoist(object[key])
+    const title = object.title
+    if (typeof title !== 'string' || !('type' in object || 'anyOf' in object)) return object
+    const known = components[title]
+    if (known === undefined) components[title] = object
+    else if (JSON.stringify(known) !== JSON.stringify(object)) return object
+    return { $ref: `#/components/schemas/${title}` }
+  }
+  doc.paths = hoist(doc.paths)
+  return doc
+}
+
+export const docs = (version: string, routes: () => RouteLike[]) =>
   new Elysia({ name: 'docs' })
+    // Registered before the generator's own route so that it applies to it.
+    .onAfterHandle({ as: 'global' }, ({ path, response }) => {
+      if (path === '/openapi/json' && response && typeof response === 'object') completeDocument(response as Json, routes())
+    })
     .use(
       openapi({
         path: '/openapi',

@@ -239,7 +239,12 @@ describe('OpenAPI', () => {
       expect(operation.summary).toBeString()
       expect(operation.tags?.length).toBeGreaterThan(0)
       expect(Object.keys(operation.responses)).toContain('500')
+      if (route.hooks.body) expect(operation.requestBody.content['application/json'].schema).toBeObject()
     }
+    expect(doc.components.schemas.ErrorEnvelope.properties.error_type.type).toBe('string')
+    expect(doc.paths['/health'].get.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/HealthResponse',
+    })
   })
 
   test('the explorer page and its assets are served locally (no CDN)', async () => {
