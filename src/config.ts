@@ -101,6 +101,12 @@ export const SETTINGS = {
   SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
   SERVERS_MAX: setting(Int(0), 4, 'Python servers running at once.'),
   SERVERS_LIFETIME_S: setting(Int(1), 600, 'A Python server is stopped after this many seconds.'),
+  BUN_CONFIG_MAX_HTTP_REQUESTS: setting(
+    Int(1, 65536),
+    256,
+    'Read by Bun itself at process start: outgoing HTTP requests at once (each streaming chat holds one); ' +
+      '`bun run start`/`dev` set 4096, set it yourself for the binary.',
+  ),
   SHUTDOWN_GRACE_MS: setting(Int(0), 5_000, 'On SIGTERM/SIGINT, how long in-flight requests may finish.'),
 } as const
 

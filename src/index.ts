@@ -27,7 +27,11 @@ function start() {
   logger.info('listening', {
     url: `http://${config.HOST}:${server.port}`,
     startup_ms: Math.round(performance.now() - startedAt),
+    max_upstream_requests: config.BUN_CONFIG_MAX_HTTP_REQUESTS,
   })
+  if (config.BUN_CONFIG_MAX_HTTP_REQUESTS <= 256) {
+    logger.warn('at most 256 chat streams can run at once; start with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 for more')
+  }
 
   let stopping = false
   const shutdown = async (signal: string) => {
