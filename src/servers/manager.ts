@@ -1,149 +1,233 @@
 /**
- * Deprecated "Python servers": long-running learner programs reachable on a loopback port. Each runs in the
- * same kind of sandbox as executions, network namespace included; the backend owns 127.0.0.1:<port> and relays
- * every connection to a Unix socket the sandbox shares (see serve.py). Limits: a port range, a count, a
- * lifetime, and a bounded tail of output.
+ * Deprecated "Python servers": long-running learner programs reachable on a loopback port. Each runs in the same
+ * kind of sandbox as executions, network namespace included; the backend owns 127.0.0.1:<port> and relays every
+ * connection to a Unix socket that sandbox shares (relay.ts, serve.py). Limits: a port range, a count, a
+ * lifetime, hard rlimits inside, and a bounded tail of output.
  */
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs'
-import { createServer, connect, type Server as NetServer } from 'node:net'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Subprocess } from 'bun'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Service } from '../services'
+import type { PythonServer, StopReason } from './model'
+import { OutputTail } from './output-tail'
+import { listenForReady, listenRelay, portIsFree, type Listener } from './relay'
+import { sandboxArgv, SHARED_DIR } from './sandbox'
 // Embedded in the compiled binary; never read from the project folder at run time.
 import serveSource from './serve.py' with { type: 'text' }
 
-export type ServerStatus = 'running' | 'stopped'
+export type ServerInfo = PythonServer
 
-export interface ServerInfo {
-  port: number
-  processId: number
-  status: ServerStatus
-  startTime: string
-  stopTime: string | null
-  exitCode: number | null
-  sandboxed: boolean
-  output_tail: string
+export interface StartOutcome {
+  server: ServerInfo
+  /** The program listened on PORT before start returned; false if it is still starting or has ended. */
+  listening: boolean
 }
 
 export interface ServerManager extends Service {
-  start(code: string, port: number): Promise<ServerInfo>
+  /** Starts `code` on `port`; resolves once it listens, has ended, or `readyWaitMs` passed. */
+  start(code: string, port: number): Promise<StartOutcome>
+  /** Stops the running server on `port` (404 if none) and resolves when its processes are gone. */
   stop(port: number): Promise<ServerInfo>
   list(): ServerInfo[]
-}
-
-const OUTPUT_TAIL_BYTES = 64 * 1024
-const KEEP_STOPPED = 20
-const RELAY_DIR = '/run/relay'
-
-/** Keeps the last `limit` characters of a stream. */
-class Tail {
-  private text = ''
-  constructor(private readonly limit: number) {}
-  push(chunk: string) {
-    this.text = (this.text + chunk).slice(-this.limit)
-  }
-  toString() {
-    return this.text
-  }
-}
-
-interface Running {
-  info: Omit<ServerInfo, 'output_tail'>
-  tail: Tail
-  proc: Bun.Subprocess
-  listener: NetServer | null
-  dir: string
-  timer: Timer
-  exited: Promise<number>
-  finished?: Promise<void>
+  /** The full output tail (64 KB) of the server on `port`, running or recently stopped; 404 if unknown. */
+  output(port: number): { port: number; status: ServerInfo['status']; output_tail: string }
+  /** Resolves when the server on `port` has stopped, whatever the reason; 404 if unknown. */
+  whenStopped(port: number): Promise<ServerInfo>
 }
 
 export interface ServerManagerOptions {
   config: Config
   logger: Logger
-  /** Whether bubblewrap can be used (from the start-up probe). */
+  /** Whether bubblewrap can build a sandbox here (the start-up probe, run once). */
   sandbox: () => Promise<boolean>
+  /** How long start waits for the program to listen before answering anyway. */
+  readyWaitMs?: number
 }
 
-function listen(port: number, relayTo: string): Promise<NetServer> {
-  const server = createServer((client) => {
-    const upstream = connect(relayTo)
-    client.pipe(upstream).pipe(client)
-    const end = () => (client.destroy(), upstream.destroy())
-    client.on('error', end)
-    upstream.on('error', end)
+const OUTPUT_TAIL_CHARS = 64 * 1024
+const LIST_TAIL_CHARS = 4 * 1024
+/** Stopped servers kept in the list (and their output), oldest forgotten first. */
+const KEEP_STOPPED = 10
+const READY_WAIT_MS = 5_000
+
+interface Entry {
+  info: Omit<ServerInfo, 'output_tail'>
+  tail: OutputTail
+  proc: Subprocess<'pipe', 'pipe', 'pipe'>
+  listeners: Listener[]
+  dir: string
+  timer: Timer
+  /** Both output streams read to their end. */
+  drained: Promise<unknown>
+  finishing?: Promise<void>
+  stopped: Promise<void>
+  markStopped: () => void
+}
+
+const notFound = (port: number) =>
+  new AppError('server_not_found', 404, `No Python server is known on port ${port}`)
+const portInUse = (port: number) =>
+  new AppError('port_in_use', 409, `Port ${port} is already in use; stop that server or pick another port`)
+
+/** SIGKILL to the whole process group (Bun's `detached` makes the child a group leader). */
+function killGroup(proc: Subprocess) {
+  try {
+    process.kill(-proc.pid, 'SIGKILL')
+  } catch {
+    proc.kill('SIGKILL') // the group is already empty; make sure of the leader anyway
+  }
+}
+
+async function capture(stream: ReadableStream<Uint8Array>, tail: OutputTail) {
+  const decoder = new TextDecoder()
+  for await (const chunk of stream) tail.push(decoder.decode(chunk, { stream: true }))
+}
+
+export function createServerManager({ config, logger, sandbox, readyWaitMs }: ServerManagerOptions): ServerManager {
+  const servers = new Map<number, Entry>()
+  /** Ports between the checks and the spawn: reserved synchronously so concurrent starts cannot overshoot. */
+  const starting = new Set<number>()
+  let closed = false
+  const waitMs = Math.min(readyWaitMs ?? READY_WAIT_MS, config.SERVERS_LIFETIME_S * 1000)
+
+  const view = (entry: Entry, chars = LIST_TAIL_CHARS): ServerInfo => ({
+    ...entry.info,
+    output_tail: entry.tail.toString().slice(-chars),
   })
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => resolve(server))
-  })
-}
+  const running = () => [...servers.values()].filter((entry) => entry.info.status === 'running')
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer()
-    probe.once('error', () => resolve(false))
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
-  })
-}
-
-function bwrapArgs(config: Config, dir: string): string[] {
-  // Same confinement as executions: nothing of the host but /usr read-only, no network, no capabilities,
-  // an unprivileged uid, a size-limited /tmp, and only the relay folder shared (for its Unix socket).
-  return [
-    'bwrap', '--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
-    '--uid', '65534', '--gid', '65534',
-    '--ro-bind', '/usr', '/usr', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
-    '--symlink', 'usr/bin', '/bin', '--proc', '/proc', '--dev', '/dev',
-    '--size', String(config.EXEC_TMPFS_MB * 1024 * 1024), '--tmpfs', '/tmp',
-    '--bind', dir, RELAY_DIR, '--chdir', '/tmp',
-    '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'HOME', '/tmp', '--setenv', 'LANG', 'C.UTF-8',
-  ]
-}
-
-export function createServerManager({ config, logger, sandbox }: ServerManagerOptions): ServerManager {
-  const servers = new Map<number, Running>()
-
-  const view = (entry: Running): ServerInfo => ({ ...entry.info, output_tail: entry.tail.toString() })
-  const running = () => [...servers.values()].filter((s) => s.info.status === 'running')
+  function ensureOpen() {
+    if (closed) throw new AppError('shutting_down', 503, 'The server is shutting down; no new Python servers start')
+  }
 
   function forgetOldStopped() {
-    const stopped = [...servers.values()].filter((s) => s.info.status === 'stopped')
+    const stopped = [...servers.values()].filter((entry) => entry.info.status === 'stopped')
     for (const entry of stopped.slice(0, Math.max(0, stopped.length - KEEP_STOPPED))) servers.delete(entry.info.port)
   }
 
-  /** Kills the server's process group and frees its port; every caller gets the same promise. */
-  function finish(entry: Running): Promise<void> {
-    entry.finished ??= release(entry)
-    return entry.finished
+  /** Kills the server's processes and frees its port; the first reason wins, every caller gets the same promise. */
+  function finish(entry: Entry, reason: StopReason): Promise<void> {
+    entry.finishing ??= (async () => {
+      clearTimeout(entry.timer)
+      // Also after the program ended on its own: unsandboxed, its children may still hold the group. Sandboxed,
+      // the leader is bwrap; its death takes the sandbox's pid namespace, and so every process in it, along.
+      killGroup(entry.proc)
+      await entry.proc.exited
+      // The pipes close when the last process holding them dies; bounded in case an unsandboxed child escaped
+      // the group with them.
+      let drainTimer: Timer | undefined
+      await Promise.race([entry.drained, new Promise((resolve) => (drainTimer = setTimeout(resolve, 1000)))])
+      clearTimeout(drainTimer)
+      for (const listener of entry.listeners) listener.close()
+      rmSync(entry.dir, { recursive: true, force: true })
+      Object.assign(entry.info, {
+        status: 'stopped',
+        stopTime: new Date().toISOString(),
+        stopReason: reason,
+        exitCode: reason === 'exited' ? entry.proc.exitCode : null,
+      })
+      forgetOldStopped()
+      entry.markStopped()
+      logger.info('python server stopped', { port: entry.info.port, reason, exit_code: entry.info.exitCode })
+    })()
+    return entry.finishing
   }
 
-  async function release(entry: Running) {
-    clearTimeout(entry.timer)
+  /** Claims the port, prepares the shared folder and spawns; undoes everything if any step fails. */
+  async function launch(code: string, port: number): Promise<{ entry: Entry; ready: Promise<void> }> {
+    const sandboxed = config.SANDBOX !== 'off' && (await sandbox())
+    if (!sandboxed && config.SANDBOX === 'required') {
+      throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
+    }
+    ensureOpen()
+    const dir = mkdtempSync(join(tmpdir(), 'tutor-server-'))
+    const listeners: Listener[] = []
     try {
-      process.kill(-entry.proc.pid, 'SIGKILL') // the whole process group, sandbox included
-    } catch {
-      entry.proc.kill('SIGKILL')
-    }
-    entry.info.exitCode = await entry.exited
-    entry.listener?.close()
-    rmSync(entry.dir, { recursive: true, force: true })
-    if (entry.info.status === 'running') {
-      entry.info.status = 'stopped'
-      entry.info.stopTime = new Date().toISOString()
+      chmodSync(dir, 0o777) // the sandboxed uid creates the relay socket in here
+      if (sandboxed) {
+        const relay = await listenRelay(port, join(dir, 'relay.sock')).catch((error) => {
+          throw error?.code === 'EADDRINUSE' ? portInUse(port) : error
+        })
+        listeners.push(relay)
+      } else if (!(await portIsFree(port))) {
+        throw portInUse(port)
+      }
+      const signal = await listenForReady(join(dir, 'ready.sock'))
+      listeners.push(signal)
+      ensureOpen() // close() may have run meanwhile; from here to servers.set nothing awaits
+      const entry = spawn(code, port, dir, sandboxed, listeners)
+      return { entry, ready: signal.ready }
+    } catch (error) {
+      for (const listener of listeners) listener.close()
+      rmSync(dir, { recursive: true, force: true })
+      throw error
     }
   }
 
-  async function capture(stream: ReadableStream<Uint8Array>, tail: Tail) {
-    const decoder = new TextDecoder()
-    for await (const chunk of stream) tail.push(decoder.decode(chunk, { stream: true }))
+  function spawn(code: string, port: number, dir: string, sandboxed: boolean, listeners: Listener[]): Entry {
+    const limits = [
+      config.EXEC_MEMORY_MB * 1024 * 1024,
+      config.EXEC_MAX_PROCESSES,
+      config.EXEC_OUTPUT_BYTES,
+      config.SERVERS_LIFETIME_S + 5, // CPU seconds: a backstop behind the wall-clock lifetime timer
+    ].map(String)
+    const python = [config.PYTHON_BIN, '-I', '-S', '-u', '-c', serveSource]
+    const argv = sandboxed
+      ? sandboxArgv(config, {
+          sharedDir: dir,
+          env: { PORT: String(port) },
+          command: [...python, `${SHARED_DIR}/relay.sock`, `${SHARED_DIR}/ready.sock`, ...limits],
+        })
+      : [...python, '', join(dir, 'ready.sock'), ...limits]
+    // bwrap gets an empty environment (its pid 1 inside keeps it); unsandboxed Python gets only what it needs.
+    const env = sandboxed ? {} : { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PORT: String(port) }
+    if (!sandboxed) logger.warn('python server runs WITHOUT a sandbox', { port })
+
+    const proc = Bun.spawn(argv, { env, cwd: dir, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', detached: true })
+    proc.stdin.write(code)
+    void proc.stdin.end()
+    const tail = new OutputTail(OUTPUT_TAIL_CHARS)
+    const drained = Promise.all([capture(proc.stdout, tail), capture(proc.stderr, tail)]).catch(() => {})
+
+    let markStopped!: () => void
+    const entry: Entry = {
+      info: {
+        port,
+        processId: proc.pid,
+        status: 'running',
+        startTime: new Date().toISOString(),
+        stopTime: null,
+        stopReason: null,
+        exitCode: null,
+        sandboxed,
+      },
+      tail,
+      drained,
+      proc,
+      listeners,
+      dir,
+      stopped: new Promise<void>((resolve) => (markStopped = resolve)),
+      markStopped,
+      timer: setTimeout(() => {
+        tail.push(`\n[stopped: lifetime limit of ${config.SERVERS_LIFETIME_S} s reached]\n`)
+        void finish(entry, 'lifetime')
+      }, config.SERVERS_LIFETIME_S * 1000),
+    }
+    entry.markStopped = markStopped
+    servers.delete(port) // a stopped entry on the same port is replaced, and moves to the end of the list
+    servers.set(port, entry)
+    void proc.exited.then(() => finish(entry, 'exited'))
+    logger.info('python server started', { port, pid: proc.pid, sandboxed })
+    return entry
   }
 
   return {
     async start(code, port) {
+      ensureOpen()
       if (port < config.SERVERS_PORT_MIN || port > config.SERVERS_PORT_MAX) {
         throw new AppError(
           'port_out_of_range',
@@ -151,76 +235,33 @@ export function createServerManager({ config, logger, sandbox }: ServerManagerOp
           `Port ${port} is outside the allowed range ${config.SERVERS_PORT_MIN}-${config.SERVERS_PORT_MAX}`,
         )
       }
-      if (servers.get(port)?.info.status === 'running' || !(await portFree(port))) {
-        throw new AppError('port_in_use', 409, `Port ${port} is already in use; stop that server or pick another port`)
+      if (starting.has(port) || servers.get(port)?.info.status === 'running') throw portInUse(port)
+      if (config.SERVERS_MAX === 0) {
+        throw new AppError('servers_disabled', 503, 'Python servers are disabled here (SERVERS_MAX=0)')
       }
-      if (running().length >= config.SERVERS_MAX) {
-        throw new AppError('too_many_servers', 429, `At most ${config.SERVERS_MAX} Python servers may run at once`)
+      if (running().length + starting.size >= config.SERVERS_MAX) {
+        throw new AppError(
+          'too_many_servers',
+          429,
+          `At most ${config.SERVERS_MAX} Python servers may run at once; stop one first`,
+        )
       }
-      const sandboxed = config.SANDBOX !== 'off' && (await sandbox())
-      if (!sandboxed && config.SANDBOX === 'required') {
-        throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
+      starting.add(port)
+      let launched: Awaited<ReturnType<typeof launch>>
+      try {
+        launched = await launch(code, port)
+      } finally {
+        starting.delete(port)
       }
-
-      const dir = mkdtempSync(join(tmpdir(), 'tutor-srv-'))
-      chmodSync(dir, 0o777) // the sandboxed uid 65534 creates the relay socket in here
-      const limits = [
-        String(config.EXEC_MEMORY_MB * 1024 * 1024),
-        String(config.EXEC_MAX_PROCESSES),
-        String(config.EXEC_OUTPUT_BYTES),
-        String(config.SERVERS_LIFETIME_S + 5),
-      ]
-      const python = [config.PYTHON_BIN, '-I', '-S', '-c', serveSource]
-      const cmd = sandboxed
-        ? [...bwrapArgs(config, dir), '--setenv', 'PORT', String(port), ...python, `${RELAY_DIR}/sock`, ...limits]
-        : [...python, '', ...limits]
-      // bwrap is itself spawned with an (almost) empty environment: inside the sandbox its pid 1 keeps it.
-      const env = sandboxed ? {} : { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PORT: String(port) }
-      if (!sandboxed) logger.warn('python server runs WITHOUT a sandbox', { port })
-
-      const proc = Bun.spawn(cmd, { env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', detached: true, cwd: dir })
-      proc.stdin.write(code)
-      proc.stdin.end()
-      const tail = new Tail(OUTPUT_TAIL_BYTES)
-      void capture(proc.stdout, tail)
-      void capture(proc.stderr, tail)
-
-      let listener: NetServer | null = null
-      if (sandboxed) {
-        try {
-          listener = await listen(port, join(dir, 'sock'))
-        } catch {
-          proc.kill('SIGKILL')
-          rmSync(dir, { recursive: true, force: true })
-          throw new AppError('port_in_use', 409, `Port ${port} is already in use; stop that server or pick another port`)
-        }
-      }
-      const entry: Running = {
-        info: {
-          port,
-          processId: proc.pid,
-          status: 'running',
-          startTime: new Date().toISOString(),
-          stopTime: null,
-          exitCode: null,
-          sandboxed,
-        },
-        tail,
-        proc,
-        listener,
-        dir,
-        exited: proc.exited,
-        timer: setTimeout(() => {
-          tail.push(`\n[stopped after the lifetime limit of ${config.SERVERS_LIFETIME_S} s]\n`)
-          void finish(entry)
-        }, config.SERVERS_LIFETIME_S * 1000),
-      }
-      servers.set(port, entry)
-      // A program that ends on its own (or crashes) becomes "stopped" and frees its port.
-      void entry.exited.then(() => finish(entry))
-      forgetOldStopped()
-      logger.info('python server started', { port, pid: proc.pid, sandboxed })
-      return view(entry)
+      const { entry, ready } = launched
+      let timer: Timer | undefined
+      const outcome = await Promise.race([
+        ready.then(() => 'listening' as const),
+        entry.stopped.then(() => 'stopped' as const),
+        new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), waitMs))),
+      ])
+      clearTimeout(timer)
+      return { server: view(entry), listening: outcome === 'listening' }
     },
 
     async stop(port) {
@@ -228,19 +269,37 @@ export function createServerManager({ config, logger, sandbox }: ServerManagerOp
       if (!entry || entry.info.status !== 'running') {
         throw new AppError('server_not_found', 404, `No Python server is running on port ${port}`)
       }
-      await finish(entry)
-      logger.info('python server stopped', { port })
+      await finish(entry, 'stopped')
       return view(entry)
     },
 
-    list: () => [...servers.values()].map(view),
+    list: () => [...servers.values()].map((entry) => view(entry)),
+
+    output(port) {
+      const entry = servers.get(port)
+      if (!entry) throw notFound(port)
+      return { port, status: entry.info.status, output_tail: entry.tail.toString() }
+    },
+
+    async whenStopped(port) {
+      const entry = servers.get(port)
+      if (!entry) throw notFound(port)
+      await entry.stopped
+      return view(entry)
+    },
 
     health: () => ({
-      python_servers: { ok: true, running: running().length, limit: config.SERVERS_MAX },
+      python_servers: {
+        ok: true,
+        running: running().length,
+        limit: config.SERVERS_MAX,
+        lifetime_s: config.SERVERS_LIFETIME_S,
+      },
     }),
 
     async close() {
-      await Promise.all(running().map(finish))
+      closed = true
+      await Promise.all(running().map((entry) => finish(entry, 'shutdown')))
     },
   }
 }

@@ -1,13 +1,16 @@
-# Runs one learner "Python server" inside the sandbox (deprecated feature, kept for old clients).
+# Runs one learner "Python server" (deprecated feature, kept for old clients). Standard library only.
 #
-# Trust: this file is ours; the learner's program (read from stdin) is not. It runs in a sandbox with no
-# network of its own, so the backend cannot reach 127.0.0.1:PORT in here directly. A relay thread accepts
-# connections on a Unix socket in a folder the backend shares with the sandbox and forwards each one to
-# 127.0.0.1:PORT inside the sandbox. The learner's program can break the relay, but only for its own server.
+# Trust: this file is ours; the learner's program (read from stdin) is not. It runs inside the sandbox with no
+# network of its own, so nobody outside can reach 127.0.0.1:PORT in here. The backend listens on the host's
+# 127.0.0.1:PORT and hands each connection to the Unix socket RELAY in a folder shared with this sandbox only;
+# the relay thread below forwards it to 127.0.0.1:PORT in here. The learner's code runs in this same process and
+# can break the relay or the ready signal, but only for its own server: all it can reach is those two sockets.
 #
-# argv: [relay socket path or "", memory limit bytes, process limit, file size limit bytes, cpu seconds]
-# Standard library only.
+# argv: RELAY socket path ("" when unsandboxed: the program then binds the host's port itself),
+#       READY socket path, then hard limits: address space bytes, processes, file size bytes, CPU seconds.
+import ast
 import builtins
+import inspect
 import json
 import os
 import resource
@@ -20,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 
 
 def set_limits(memory, processes, file_size, cpu):
-    # Hard limits: the learner's code cannot raise them again.
+    # Hard limits (soft = hard): the learner's code cannot raise them again.
     for limit, value in (
         (resource.RLIMIT_AS, memory),
         (resource.RLIMIT_NPROC, processes),
@@ -33,19 +36,25 @@ def set_limits(memory, processes, file_size, cpu):
             resource.setrlimit(limit, (value, value))
         except (ValueError, OSError):
             pass
+    # Every connection costs threads (two relay directions and one handler); with the address-space limit the
+    # default 8 MB stacks would allow only a few dozen of them.
+    threading.stack_size(1024 * 1024)
 
 
-def pipe(source, target):
+# --- relay: Unix socket (from the backend) -> 127.0.0.1:PORT inside the sandbox -----------------------------
+
+
+def forward(source, target):
+    # Copies one direction; at its end half-closes the other side, so "request sent, now waiting" still works.
     try:
         while True:
             data = source.recv(65536)
             if not data:
                 break
             target.sendall(data)
+        target.shutdown(socket.SHUT_WR)
     except OSError:
-        pass
-    finally:
-        for s in (source, target):
+        for s in (source, target):  # a reset on either side ends both directions
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
@@ -54,20 +63,22 @@ def pipe(source, target):
 
 def relay_one(client, port):
     try:
-        upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
-        upstream.settimeout(None)
+        upstream = socket.create_connection(("127.0.0.1", port))
     except OSError:
-        # Nothing listens on PORT yet (or any more): answer like a closed port would.
-        client.close()
+        client.close()  # nothing listens on PORT (yet, or any more): the caller sees a closed connection
         return
-    threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
-    pipe(upstream, client)
+    back = threading.Thread(target=forward, args=(upstream, client), daemon=True)
+    back.start()
+    forward(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
 
 
 def start_relay(path, port):
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
-    listener.listen(64)
+    listener.listen(128)
 
     def accept():
         while True:
@@ -77,13 +88,43 @@ def start_relay(path, port):
     threading.Thread(target=accept, daemon=True).start()
 
 
+# --- ready signal: tell the backend once something listens on PORT -----------------------------------------
+
+
+def signal_ready_on_listen(path, port):
+    # An event instead of polling the port: the first listen() on PORT (the learner's own server, or ours below)
+    # connects to the backend's READY socket. Nothing is sent; the connection itself is the signal.
+    original = socket.socket.listen
+    done = []
+
+    def listen(self, *args):
+        original(self, *args)
+        if done or self.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        try:
+            if self.getsockname()[1] != port:
+                return
+            done.append(True)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as signal:
+                signal.connect(path)
+        except OSError:
+            pass
+
+    socket.socket.listen = listen
+
+
+# --- @endpoint: programs that only define functions are served over HTTP -------------------------------------
+
 ENDPOINTS = {}
 
 
 def endpoint(path=None, methods=None):
-    # Same forms as the execution harness: @endpoint, @endpoint(), @endpoint('/p'), @endpoint(path='/p', methods=[...]).
+    # The forms of the contract: @endpoint, @endpoint(), @endpoint('/p'), @endpoint('/p', methods=[...]),
+    # @endpoint(path='/p'). Without a path the path is /<function name>.
     def register(func, route, verbs):
-        ENDPOINTS[route or "/" + func.__name__] = (func, [m.upper() for m in (verbs or ["GET", "POST"])])
+        route = route or "/" + func.__name__
+        route = route if route.startswith("/") else "/" + route
+        ENDPOINTS[route] = (func, [str(m).upper() for m in (verbs or ["GET", "POST"])])
         return func
 
     if callable(path):
@@ -91,29 +132,70 @@ def endpoint(path=None, methods=None):
     return lambda func: register(func, path, methods)
 
 
+class BadRequest(Exception):
+    pass
+
+
+def convert(func, kwargs):
+    # Same rule as execute-endpoint: a string becomes another value only when the parameter is annotated with a
+    # non-str type and the string is a Python/JSON literal. Never eval.
+    try:
+        parameters = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    for name, value in kwargs.items():
+        param = parameters.get(name)
+        annotation = param.annotation if param else inspect.Parameter.empty
+        if not isinstance(value, str) or annotation in (inspect.Parameter.empty, str, "str"):
+            continue
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                kwargs[name] = parse(value)
+                break
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                pass
+    try:
+        inspect.signature(func).bind(**kwargs)
+    except TypeError as error:
+        raise BadRequest("Bad arguments: %s" % error)
+    except ValueError:
+        pass
+    return kwargs
+
+
 class EndpointHandler(BaseHTTPRequestHandler):
-    def handle_call(self, method):
-        url = urlparse(self.path)
-        found = ENDPOINTS.get(url.path)
-        if not found:
-            return self.reply(404, {"error": "No endpoint " + url.path, "endpoints": sorted(ENDPOINTS)})
-        func, verbs = found
-        if method not in verbs:
-            return self.reply(405, {"error": method + " not allowed on " + url.path})
-        kwargs = {k: v[-1] for k, v in parse_qs(url.query).items()}
+    protocol_version = "HTTP/1.1"
+
+    def arguments(self, url):
+        kwargs = {key: values[-1] for key, values in parse_qs(url.query).items()}
         length = int(self.headers.get("content-length") or 0)
         if length:
             try:
                 body = json.loads(self.rfile.read(length))
             except ValueError:
-                return self.reply(400, {"error": "Body is not valid JSON"})
+                raise BadRequest("The body is not valid JSON")
             if not isinstance(body, dict):
-                return self.reply(400, {"error": "Body must be a JSON object of arguments"})
+                raise BadRequest("The body must be a JSON object of arguments")
             kwargs.update(body)
+        return kwargs
+
+    def call(self):
+        url = urlparse(self.path)
+        found = ENDPOINTS.get(url.path) or ENDPOINTS.get(url.path.rstrip("/"))
+        if not found:
+            return self.reply(404, {"error": "No endpoint %s; have: %s" % (url.path, ", ".join(sorted(ENDPOINTS)))})
+        func, verbs = found
+        if self.command not in verbs:
+            return self.reply(405, {"error": "%s is not allowed on %s; use %s" % (self.command, url.path, ", ".join(verbs))})
+        try:
+            kwargs = convert(func, self.arguments(url))
+        except BadRequest as error:
+            return self.reply(400, {"error": str(error)})
         try:
             result = func(**kwargs)
         except Exception as error:
-            return self.reply(500, {"error": type(error).__name__ + ": " + str(error)})
+            traceback.print_exc()  # into the server's output tail
+            return self.reply(500, {"error": "%s: %s" % (type(error).__name__, error)})
         self.reply(200, {"result": result})
 
     def reply(self, status, payload):
@@ -121,39 +203,61 @@ class EndpointHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
+        self.cors()
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self):
-        self.handle_call("GET")
+    def cors(self):
+        # Pages of the tutor call the learner's server from another origin; it holds no credentials.
+        self.send_header("access-control-allow-origin", "*")
+        self.send_header("access-control-allow-headers", "content-type")
+        self.send_header("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
 
-    def do_POST(self):
-        self.handle_call("POST")
+    def do_OPTIONS(self):
+        self.send_response(204)
+        self.cors()
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = call
 
     def log_message(self, fmt, *args):
-        sys.stderr.write("%s %s\n" % (self.command, self.path))
+        sys.stderr.write("%s - %s\n" % (self.address_string(), fmt % args))
 
 
-def main():
-    relay_path, memory, processes, file_size, cpu = sys.argv[1:6]
-    source = sys.stdin.read()
-    port = int(os.environ["PORT"])
-    set_limits(int(memory), int(processes), int(file_size), int(cpu))
-    if relay_path:
-        start_relay(relay_path, port)
-    builtins.endpoint = endpoint
-    module = {"__name__": "__main__", "endpoint": endpoint}
+def run_learner_code(source):
+    # Runs as the __main__ module, so `if __name__ == "__main__": ...` starts the learner's own server.
+    module = {"__name__": "__main__", "__builtins__": builtins}
     try:
         exec(compile(source, "main.py", "exec"), module)
     except SystemExit:
         raise
     except BaseException:
-        traceback.print_exc()
+        kind, error, trace = sys.exc_info()
+        traceback.print_exception(kind, error, trace.tb_next)  # without this file's frame
         sys.exit(1)
+
+
+def main():
+    relay_path, ready_path, memory, processes, file_size, cpu = sys.argv[1:7]
+    source = sys.stdin.read()
+    port = int(os.environ["PORT"])
+    os.environ.pop("PWD", None)  # set by bwrap; the program's environment is PATH, HOME, LANG and PORT
+    sys.argv = ["main.py"]
+    set_limits(int(memory), int(processes), int(file_size), int(cpu))
+    if relay_path:
+        start_relay(relay_path, port)
+    signal_ready_on_listen(ready_path, port)
+    builtins.endpoint = endpoint  # a program that defines its own `endpoint` shadows it
+    run_learner_code(source)
     if not ENDPOINTS:
-        return  # The program served (or not) on its own and has finished.
-    server = ThreadingHTTPServer(("127.0.0.1", port), EndpointHandler)
-    print("Serving %d endpoint(s) on port %d" % (len(ENDPOINTS), port), flush=True)
+        return  # the program served on its own (or not at all) and has finished
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), EndpointHandler)
+    except OSError as error:
+        sys.stderr.write("Cannot serve the endpoints on port %d: %s\n" % (port, error))
+        return
+    print("Serving %s on port %d" % (", ".join(sorted(ENDPOINTS)), port), flush=True)
     server.serve_forever()
 
 

@@ -1,0 +1,97 @@
+/** Schemas of the deprecated Python server routes (CONTRACT.md, "Python servers"); extra fields are ours. */
+import { t } from 'elysia'
+
+export const StartServerRequest = t.Object(
+  {
+    pythonCode: t.Optional(
+      t.String({ description: 'The program. It gets PORT in its environment; empty code is a 400.' }),
+    ),
+    port: t.Optional(
+      t.Integer({ default: 5000, description: 'Loopback port within SERVERS_PORT_MIN..SERVERS_PORT_MAX.' }),
+    ),
+  },
+  {
+    title: 'StartServerRequest',
+    examples: [{ pythonCode: "@endpoint\ndef hello(name='world'):\n    return 'hi ' + name\n", port: 5000 }],
+  },
+)
+export type StartServerRequest = typeof StartServerRequest.static
+
+export const ServerStarted = t.Object(
+  {
+    success: t.Literal(true),
+    port: t.Integer(),
+    processId: t.Integer(),
+    message: t.String(),
+    listening: t.Boolean({
+      description: 'Whether the program listened on PORT before this answer (start waits a few seconds for it).',
+    }),
+  },
+  { title: 'ServerStarted' },
+)
+
+export const ServerStartFailed = t.Object(
+  {
+    success: t.Literal(false),
+    error: t.String(),
+    error_type: t.Literal('runtime_error'),
+    port: t.Integer(),
+    processId: t.Integer(),
+    exitCode: t.Union([t.Integer(), t.Null()]),
+    output_tail: t.String(),
+  },
+  {
+    title: 'ServerStartFailed',
+    description: "The learner's program ended before it listened on PORT: not a server fault, so a 200.",
+  },
+)
+
+export const StartServerResponse = t.Union([ServerStarted, ServerStartFailed], { title: 'StartServerResponse' })
+
+export const StopServerRequest = t.Object({ port: t.Integer() }, { title: 'StopServerRequest' })
+export const StopServerResponse = t.Object(
+  { success: t.Literal(true), message: t.String() },
+  { title: 'StopServerResponse' },
+)
+
+export const StopReason = t.Union(
+  [t.Literal('stopped'), t.Literal('exited'), t.Literal('lifetime'), t.Literal('shutdown')],
+  {
+    description:
+      'stopped: by stop-python-server; exited: the program ended on its own; lifetime: SERVERS_LIFETIME_S ' +
+      'passed; shutdown: the backend closed.',
+  },
+)
+export type StopReason = typeof StopReason.static
+
+export const PythonServer = t.Object(
+  {
+    port: t.Integer(),
+    processId: t.Integer(),
+    status: t.Union([t.Literal('running'), t.Literal('stopped')]),
+    startTime: t.String({ format: 'date-time' }),
+    stopTime: t.Union([t.String({ format: 'date-time' }), t.Null()]),
+    stopReason: t.Union([StopReason, t.Null()]),
+    exitCode: t.Union([t.Integer(), t.Null()], { description: "The program's exit code when it ended on its own." }),
+    sandboxed: t.Boolean(),
+    output_tail: t.String({ description: 'The last 4 KB of stdout and stderr; the output route has 64 KB.' }),
+  },
+  { title: 'PythonServer' },
+)
+export type PythonServer = typeof PythonServer.static
+
+export const PythonServerList = t.Object(
+  { servers: t.Array(PythonServer, { description: 'Running servers and the most recently stopped ones.' }) },
+  { title: 'PythonServerList' },
+)
+
+export const ServerPort = t.Object({ port: t.Integer({ minimum: 1, maximum: 65535 }) }, { title: 'ServerPort' })
+
+export const ServerOutput = t.Object(
+  {
+    port: t.Integer(),
+    status: t.Union([t.Literal('running'), t.Literal('stopped')]),
+    output_tail: t.String({ description: 'The last 64 KB of stdout and stderr, interleaved as they arrived.' }),
+  },
+  { title: 'PythonServerOutput' },
+)
