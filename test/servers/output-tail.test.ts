@@ -7,7 +7,7 @@ describe('OutputTail', () => {
     tail.push('hello ')
     expect(tail.toString()).toBe('hello ')
     for (let i = 0; i < 100; i++) tail.push(`${i},`)
-    expect(tail.toString()).toBe('6,97,98,99,')
+    expect(tail.toString()).toBe(',97,98,99,')
     tail.push('x'.repeat(25) + 'the end')
     expect(tail.toString()).toBe('xxxthe end')
   })
