@@ -117,10 +117,11 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       // the leader is bwrap; its death takes the sandbox's pid namespace, and so every process in it, along.
       killGroup(entry.proc)
       await entry.proc.exited
-      // The pipes close when the last process holding them dies; bounded in case an unsandboxed child escaped
-      // the group with them.
+      // The pipes close when the last process holding them dies. Sandboxed, that is now (nothing outlives the
+      // pid namespace); unsandboxed, a child that left the process group may keep them open, so wait a second.
       let drainTimer: Timer | undefined
-      await Promise.race([entry.drained, new Promise((resolve) => (drainTimer = setTimeout(resolve, 1000)))])
+      const bound = new Promise((resolve) => (drainTimer = setTimeout(resolve, 1000)))
+      await Promise.race(entry.info.sandboxed ? [entry.drained] : [entry.drained, bound])
       clearTimeout(drainTimer)
       for (const listener of entry.listeners) listener.close()
       rmSync(entry.dir, { recursive: true, force: true })

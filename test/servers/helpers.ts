@@ -5,6 +5,12 @@ import { createApp, type AppDeps } from '../../src/app'
 import type { ConfigKey } from '../../src/config'
 import { testConfig } from '../support/config'
 
+/**
+ * Arguments of a `sleep` the learner's program starts, unique to this run, so `processesMatching` finds only
+ * processes of this test run.
+ */
+export const sleepMarker = () => `3${Math.floor(Math.random() * 1e6)}.5`
+
 /** `count` consecutive loopback ports that were all free a moment ago. */
 export async function freePortBlock(count: number): Promise<number> {
   for (;;) {

@@ -2,9 +2,12 @@
  * What a learner's server can see and reach from inside its sandbox: no network (not even the backend on the
  * host's loopback), no environment of the backend, no project folder, an unprivileged uid, hard limits.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { post } from '../support/http'
 import { appFactory, freePortBlock } from './helpers'
+
+// Starting sandboxes on a busy machine can take seconds: a guard against hangs, not a timing assertion.
+setDefaultTimeout(30_000)
 
 const first = await freePortBlock(2)
 const makeApp = appFactory(first, 2)

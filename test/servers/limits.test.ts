@@ -1,11 +1,14 @@
 /** Refusals (envelope and status), the count limit, the lifetime limit, the sandbox requirement and close(). */
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createServer } from 'node:net'
 import { createServerManager } from '../../src/servers/manager'
 import { createLogger } from '../../src/logging'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
-import { HELLO, alive, appFactory, freePortBlock, probePort, processesMatching } from './helpers'
+import { HELLO, alive, appFactory, freePortBlock, probePort, processesMatching, sleepMarker } from './helpers'
+
+// Starting sandboxes on a busy machine can take seconds: a guard against hangs, not a timing assertion.
+setDefaultTimeout(30_000)
 
 const first = await freePortBlock(12)
 const makeApp = appFactory(first, 12)
@@ -68,7 +71,8 @@ describe('deprecated Python servers: limits', () => {
   test.concurrent('a server is stopped after SERVERS_LIFETIME_S, with its processes and its port', async () => {
     const app = makeApp({ SERVERS_LIFETIME_S: '1' })
     const port = first + 7
-    const code = 'import subprocess\nsubprocess.Popen(["sleep", "302.5"])\n' + HELLO
+    const marker = sleepMarker()
+    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n` + HELLO
     const { body } = await start(app, port, code)
     expect(body.listening).toBe(true)
     const stopped = await app.decorator.services.servers.whenStopped(port)
@@ -77,7 +81,7 @@ describe('deprecated Python servers: limits', () => {
     const listed = (await get(app, '/api/list-python-servers')).body.servers[0]
     expect(listed).toMatchObject({ port, status: 'stopped', stopTime: expect.any(String) })
     expect(alive(body.processId)).toBe(false)
-    expect(processesMatching('sleep 302.5')).toBe('')
+    expect(processesMatching(`sleep ${marker}`)).toBe('')
     expect(await probePort(port)).toBe('refused')
   })
 
@@ -94,14 +98,15 @@ describe('deprecated Python servers: limits', () => {
   test.concurrent('close() kills every server and everything it started, and refuses new ones', async () => {
     const app = makeApp()
     const ports = [first + 9, first + 10]
-    const code = 'import subprocess\nsubprocess.Popen(["sleep", "303.75"])\n' + HELLO
+    const marker = sleepMarker()
+    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n` + HELLO
     const started = await Promise.all(ports.map((port) => start(app, port, code)))
     expect(started.map((r) => r.body.listening)).toEqual([true, true])
-    expect(processesMatching('sleep 303.75').split('\n')).toHaveLength(2)
+    expect(processesMatching(`sleep ${marker}`).split('\n')).toHaveLength(2)
 
     await app.decorator.services.servers.close()
     for (const { body } of started) expect(alive(body.processId)).toBe(false)
-    expect(processesMatching('sleep 303.75')).toBe('')
+    expect(processesMatching(`sleep ${marker}`)).toBe('')
     for (const port of ports) expect(await probePort(port)).toBe('refused')
     const { body } = await get(app, '/api/list-python-servers')
     expect(body.servers.map((s: { stopReason: string }) => s.stopReason)).toEqual(['shutdown', 'shutdown'])

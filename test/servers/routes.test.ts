@@ -1,7 +1,10 @@
 /** Start, call, list and stop learner servers through the routes, with real sandboxes and real HTTP. */
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { get, post } from '../support/http'
-import { HELLO, alive, appFactory, freePortBlock, probePort, processesMatching } from './helpers'
+import { HELLO, alive, appFactory, freePortBlock, probePort, processesMatching, sleepMarker } from './helpers'
+
+// Starting sandboxes on a busy machine can take seconds: a guard against hangs, not a timing assertion.
+setDefaultTimeout(30_000)
 
 const first = await freePortBlock(6)
 const makeApp = appFactory(first, 6)
@@ -10,7 +13,8 @@ describe('deprecated Python servers: routes', () => {
   test.concurrent('a plain http.server program is reachable, listed, then stopped with every process it started', async () => {
     const app = makeApp()
     const port = first
-    const code = 'import subprocess\nsubprocess.Popen(["sleep", "301.25"])\n' + HELLO
+    const marker = sleepMarker()
+    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n` + HELLO
     const started = await post(app, '/api/start-python-server', { pythonCode: code, port })
     expect(started).toMatchObject({ status: 200 })
     expect(started.body).toEqual({
@@ -24,7 +28,7 @@ describe('deprecated Python servers: routes', () => {
 
     const hello = await fetch(`http://127.0.0.1:${port}/`)
     expect(await hello.text()).toBe(`hello from ${port}`)
-    expect(processesMatching('sleep 301.25')).not.toBe('')
+    expect(processesMatching(`sleep ${marker}`)).not.toBe('')
 
     const listed = await get(app, '/api/list-python-servers')
     expect(listed.body.servers).toEqual([
@@ -46,7 +50,7 @@ describe('deprecated Python servers: routes', () => {
     const stopped = await post(app, '/api/stop-python-server', { port })
     expect(stopped).toMatchObject({ status: 200, body: { success: true, message: `Python server on port ${port} stopped` } })
     expect(alive(processId)).toBe(false)
-    expect(processesMatching('sleep 301.25')).toBe('')
+    expect(processesMatching(`sleep ${marker}`)).toBe('')
     expect(await probePort(port)).toBe('refused')
     const after = await get(app, '/api/list-python-servers')
     expect(after.body.servers[0]).toMatchObject({ port, status: 'stopped', stopReason: 'stopped' })
