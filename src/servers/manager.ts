@@ -4,7 +4,7 @@
  * connection to a Unix socket that sandbox shares (relay.ts, serve.py). Limits: a port range, a count, a
  * lifetime, hard rlimits inside, and a bounded tail of output.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
@@ -145,10 +145,11 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
     }
     ensureOpen()
+    // mkdtemp makes it 0700: no other local user may swap the sockets inside. The sandbox's uid 65534 is the
+    // backend's own uid on the host (bwrap maps it so), so it may create the relay socket here all the same.
     const dir = mkdtempSync(join(tmpdir(), 'tutor-server-'))
     const listeners: Listener[] = []
     try {
-      chmodSync(dir, 0o777) // the sandboxed uid creates the relay socket in here
       if (sandboxed) {
         const relay = await listenRelay(port, join(dir, 'relay.sock')).catch((error) => {
           throw error?.code === 'EADDRINUSE' ? portInUse(port) : error

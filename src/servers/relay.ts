@@ -4,7 +4,6 @@
  * one sandbox; serve.py relays it on to 127.0.0.1:PORT inside. node:net streams are used (not Bun.listen) for
  * `pipe`: backpressure and half-close in both directions come with it.
  */
-import { chmodSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 
 export interface Listener {
@@ -76,6 +75,5 @@ export async function listenForReady(socketPath: string): Promise<ReadySignal> {
     socket.destroy()
   })
   await listening(server, socketPath)
-  chmodSync(socketPath, 0o777) // the sandboxed uid must be allowed to connect
   return { ready, close: () => server.close() }
 }

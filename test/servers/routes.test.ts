@@ -6,8 +6,8 @@ import { HELLO, alive, appFactory, freePortBlock, probePort, processesMatching, 
 // Starting sandboxes on a busy machine can take seconds: a guard against hangs, not a timing assertion.
 setDefaultTimeout(30_000)
 
-const first = await freePortBlock(6)
-const makeApp = appFactory(first, 6)
+const first = await freePortBlock(7)
+const makeApp = appFactory(first, 7)
 
 describe('deprecated Python servers: routes', () => {
   test.concurrent('a plain http.server program is reachable, listed, then stopped with every process it started', async () => {
@@ -177,6 +177,32 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Echo).se
     const listed = (await get(app, '/api/list-python-servers')).body.servers[0]
     expect(listed.output_tail).toBe(body.output_tail.slice(-4096))
     expect((await get(app, `/api/python-servers/${first}/output`)).status).toBe(404)
+  })
+
+  test.concurrent('with SANDBOX=off the program binds the port itself, with the same environment and kill path', async () => {
+    const app = makeApp({ SANDBOX: 'off' })
+    const port = first + 6
+    const marker = sleepMarker()
+    const code = `
+import http.server, json, os, subprocess
+subprocess.Popen(["sleep", "${marker}"])
+class Env(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(sorted(os.environ)).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Env).serve_forever()
+`
+    const started = await post(app, '/api/start-python-server', { pythonCode: code, port })
+    expect(started.body).toMatchObject({ success: true, listening: true })
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).json()).toEqual(['HOME', 'LANG', 'PATH', 'PORT'])
+    expect((await get(app, '/api/list-python-servers')).body.servers[0]).toMatchObject({ port, sandboxed: false })
+    await post(app, '/api/stop-python-server', { port })
+    expect(alive(started.body.processId)).toBe(false)
+    expect(processesMatching(`sleep ${marker}`)).toBe('')
+    expect(await probePort(port)).toBe('refused')
   })
 
   test('the routes are marked deprecated in the OpenAPI document, under one tag', async () => {
