@@ -4,7 +4,7 @@
  * @example
  * const provider = createAnthropicProvider({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL })
  */
-import Anthropic, { APIConnectionError, APIConnectionTimeoutError } from '@anthropic-ai/sdk'
+import type Anthropic from '@anthropic-ai/sdk'
 import type { ChatProvider, StreamPart } from '../provider'
 import { CUT_OFF, describeFailure, type FailureKind } from '../failure'
 import { readAnthropicEvent, toAnthropicRequest } from './map'
@@ -21,14 +21,18 @@ export interface AnthropicProviderOptions {
 
 export function createAnthropicProvider(options: AnthropicProviderOptions): ChatProvider {
   // Explicit values everywhere: given `undefined`, the SDK would read ANTHROPIC_* from the environment.
-  const client = new Anthropic({
+  const clientOptions = {
     apiKey: options.apiKey,
     baseURL: options.baseURL ?? 'https://api.anthropic.com',
     maxRetries: options.maxRetries ?? 0,
     timeout: options.timeoutMs ?? 60_000,
     logLevel: 'off',
     ...(options.fetch ? { fetch: options.fetch } : {}),
-  })
+  } as const
+  // The SDK costs ~150 ms to import: load it on the first request, not at start-up (goal: /health < 300 ms).
+  let loaded: Promise<{ sdk: typeof import('@anthropic-ai/sdk'); client: Anthropic }> | undefined
+  const load = () =>
+    (loaded ??= import('@anthropic-ai/sdk').then((sdk) => ({ sdk, client: new sdk.default(clientOptions) })))
   const secrets = [options.apiKey]
 
   return {
@@ -38,6 +42,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Chat
       let inputTokens: number | undefined
       let outputTokens: number | undefined
       let stopped = false
+      const { sdk, client } = await load()
       try {
         const stream = await client.messages.create(toAnthropicRequest(request), { signal })
         for await (const event of stream) {
@@ -50,7 +55,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Chat
         }
       } catch (error) {
         if (signal?.aborted) return
-        yield { type: 'error', error: describeFailure(error, secrets, kindOf(error)) }
+        yield { type: 'error', error: describeFailure(error, secrets, kindOf(sdk, error)) }
         return
       }
       if (signal?.aborted) return
@@ -67,5 +72,9 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Chat
   }
 }
 
-const kindOf = (error: unknown): FailureKind | undefined =>
-  error instanceof APIConnectionTimeoutError ? 'timeout' : error instanceof APIConnectionError ? 'connection' : undefined
+const kindOf = (sdk: typeof import('@anthropic-ai/sdk'), error: unknown): FailureKind | undefined =>
+  error instanceof sdk.APIConnectionTimeoutError
+    ? 'timeout'
+    : error instanceof sdk.APIConnectionError
+      ? 'connection'
+      : undefined

@@ -7,7 +7,7 @@
  * const provider = createOpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL })
  * for await (const part of provider.stream({ model: 'gpt-4o-mini', messages }, signal)) ...
  */
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError } from 'openai'
+import type OpenAI from 'openai'
 import type { ChatProvider, StreamPart, Usage } from '../provider'
 import { CUT_OFF, describeFailure, type FailureKind } from '../failure'
 import { readOpenAIChunk, toOpenAIRequest, type MaxTokensField } from './map'
@@ -35,7 +35,7 @@ const NO_KEY = 'no-key'
 export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvider {
   const baseURL = options.baseURL ?? DEFAULT_BASE_URL
   // Every option is passed explicitly: given `undefined`, the SDK would read OPENAI_* from the environment.
-  const client = new OpenAI({
+  const clientOptions = {
     apiKey: options.apiKey || NO_KEY,
     baseURL,
     organization: null,
@@ -44,7 +44,11 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     timeout: options.timeoutMs ?? 60_000,
     logLevel: 'off',
     ...(options.fetch ? { fetch: options.fetch } : {}),
-  })
+  } as const
+  // The SDK costs ~140 ms to import: load it on the first request, not at start-up (goal: /health < 300 ms).
+  let loaded: Promise<{ sdk: typeof import('openai'); client: OpenAI }> | undefined
+  const load = () =>
+    (loaded ??= import('openai').then((sdk) => ({ sdk, client: new sdk.default(clientOptions) })))
   const maxTokensField = options.maxTokensField ?? (baseURL === DEFAULT_BASE_URL ? 'max_completion_tokens' : 'max_tokens')
   const secrets = [options.apiKey]
 
@@ -53,6 +57,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
     async *stream(request, signal): AsyncIterable<StreamPart> {
       let reason: string | undefined
       let usage: Usage | undefined
+      const { sdk, client } = await load()
       try {
         const stream = await client.chat.completions.create(toOpenAIRequest(request, maxTokensField), { signal })
         for await (const chunk of stream) {
@@ -63,7 +68,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
         }
       } catch (error) {
         if (signal?.aborted) return
-        yield { type: 'error', error: describeFailure(error, secrets, kindOf(error)) }
+        yield { type: 'error', error: describeFailure(error, secrets, kindOf(sdk, error)) }
         return
       }
       if (signal?.aborted) return
@@ -73,5 +78,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
   }
 }
 
-const kindOf = (error: unknown): FailureKind | undefined =>
-  error instanceof APIConnectionTimeoutError ? 'timeout' : error instanceof APIConnectionError ? 'connection' : undefined
+const kindOf = (sdk: typeof import('openai'), error: unknown): FailureKind | undefined =>
+  error instanceof sdk.APIConnectionTimeoutError
+    ? 'timeout'
+    : error instanceof sdk.APIConnectionError
+      ? 'connection'
+      : undefined
