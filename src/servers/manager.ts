@@ -1,7 +1,7 @@
 /**
  * Deprecated "Python servers": long-running learner programs reachable on a loopback port. Each runs in the same
  * kind of sandbox as executions, network namespace included; the backend owns 127.0.0.1:<port> and relays every
- * connection to a Unix socket that sandbox shares (relay.ts, serve.py). Limits: a port range, a count, a
+ * connection to a Unix socket in that sandbox's private /tmp (relay.ts, serve.py). Limits: a port range, a count, a
  * lifetime, hard rlimits inside, and a bounded tail of output.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -14,8 +14,8 @@ import type { Logger } from '../logging'
 import type { Service } from '../services'
 import type { PythonServer, StopReason } from './model'
 import { OutputTail } from './output-tail'
-import { listenForReady, listenRelay, portIsFree, type Listener } from './relay'
-import { sandboxArgv, SHARED_DIR } from './sandbox'
+import { listenRelay, portIsFree, watchReady, type Listener } from './relay'
+import { hostPathInSandbox, RELAY_SOCKET, sandboxArgv } from './sandbox'
 // Embedded in the compiled binary; never read from the project folder at run time.
 import serveSource from './serve.py' with { type: 'text' }
 
@@ -59,7 +59,8 @@ interface Entry {
   tail: OutputTail
   proc: Subprocess<'pipe', 'pipe', 'pipe'>
   listeners: Listener[]
-  dir: string
+  /** Unsandboxed only: the program's HOME and working folder, removed when it stops. */
+  dir: string | null
   timer: Timer
   /** Both output streams read to their end. */
   drained: Promise<unknown>
@@ -124,7 +125,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       await Promise.race(entry.info.sandboxed ? [entry.drained] : [entry.drained, bound])
       clearTimeout(drainTimer)
       for (const listener of entry.listeners) listener.close()
-      rmSync(entry.dir, { recursive: true, force: true })
+      if (entry.dir) rmSync(entry.dir, { recursive: true, force: true })
       Object.assign(entry.info, {
         status: 'stopped',
         stopTime: new Date().toISOString(),
@@ -138,39 +139,39 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
     return entry.finishing
   }
 
-  /** Claims the port, prepares the shared folder and spawns; undoes everything if any step fails. */
+  /** Claims the port, then spawns; undoes the claim if anything fails. */
   async function launch(code: string, port: number): Promise<{ entry: Entry; ready: Promise<void> }> {
     const sandboxed = config.SANDBOX !== 'off' && (await sandbox())
     if (!sandboxed && config.SANDBOX === 'required') {
       throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
     }
     ensureOpen()
-    // mkdtemp makes it 0700: no other local user may swap the sockets inside. The sandbox's uid 65534 is the
-    // backend's own uid on the host (bwrap maps it so), so it may create the relay socket here all the same.
-    const dir = mkdtempSync(join(tmpdir(), 'tutor-server-'))
     const listeners: Listener[] = []
+    let bwrapPid: number | undefined
+    let relayTarget: string | null = null
+    // Resolved on the first connection after the sandbox exists; serve.py binds the socket before any learner
+    // code runs, so a connection that comes too early is refused like a port nobody listens on yet.
+    const target = () => (relayTarget ??= bwrapPid ? hostPathInSandbox(bwrapPid, RELAY_SOCKET) : null)
     try {
       if (sandboxed) {
-        const relay = await listenRelay(port, join(dir, 'relay.sock')).catch((error) => {
+        const relay = await listenRelay(port, target).catch((error) => {
           throw error?.code === 'EADDRINUSE' ? portInUse(port) : error
         })
         listeners.push(relay)
       } else if (!(await portIsFree(port))) {
         throw portInUse(port)
       }
-      const signal = await listenForReady(join(dir, 'ready.sock'))
-      listeners.push(signal)
       ensureOpen() // close() may have run meanwhile; from here to servers.set nothing awaits
-      const entry = spawn(code, port, dir, sandboxed, listeners)
-      return { entry, ready: signal.ready }
+      const launched = spawn(code, port, sandboxed, listeners)
+      bwrapPid = launched.entry.proc.pid
+      return launched
     } catch (error) {
       for (const listener of listeners) listener.close()
-      rmSync(dir, { recursive: true, force: true })
       throw error
     }
   }
 
-  function spawn(code: string, port: number, dir: string, sandboxed: boolean, listeners: Listener[]): Entry {
+  function spawn(code: string, port: number, sandboxed: boolean, listeners: Listener[]) {
     const limits = [
       config.EXEC_MEMORY_MB * 1024 * 1024,
       config.EXEC_MAX_PROCESSES,
@@ -178,18 +179,17 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       config.SERVERS_LIFETIME_S + 5, // CPU seconds: a backstop behind the wall-clock lifetime timer
     ].map(String)
     const python = [config.PYTHON_BIN, '-I', '-S', '-u', '-c', serveSource]
+    const dir = sandboxed ? null : mkdtempSync(join(tmpdir(), 'tutor-server-'))
     const argv = sandboxed
-      ? sandboxArgv(config, {
-          sharedDir: dir,
-          env: { PORT: String(port) },
-          command: [...python, `${SHARED_DIR}/relay.sock`, `${SHARED_DIR}/ready.sock`, ...limits],
-        })
-      : [...python, '', join(dir, 'ready.sock'), ...limits]
+      ? sandboxArgv(config, { PORT: String(port) }, [...python, RELAY_SOCKET, ...limits])
+      : [...python, '', ...limits]
     // bwrap gets an empty environment (its pid 1 inside keeps it); unsandboxed Python gets only what it needs.
-    const env = sandboxed ? {} : { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PORT: String(port) }
+    const env = dir ? { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PORT: String(port) } : {}
     if (!sandboxed) logger.warn('python server runs WITHOUT a sandbox', { port })
 
-    const proc = Bun.spawn(argv, { env, cwd: dir, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', detached: true })
+    // fd 3 of the child is the ready channel (see serve.py).
+    const proc = Bun.spawn(argv, { env, cwd: dir ?? '/', stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true })
+    const { ready } = watchReady(proc.stdio[3] as number)
     proc.stdin.write(code)
     void proc.stdin.end()
     const tail = new OutputTail(OUTPUT_TAIL_CHARS)
@@ -224,7 +224,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
     servers.set(port, entry)
     void proc.exited.then(() => finish(entry, 'exited'))
     logger.info('python server started', { port, pid: proc.pid, sandboxed })
-    return entry
+    return { entry, ready }
   }
 
   return {

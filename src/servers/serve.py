@@ -2,12 +2,14 @@
 #
 # Trust: this file is ours; the learner's program (read from stdin) is not. It runs inside the sandbox with no
 # network of its own, so nobody outside can reach 127.0.0.1:PORT in here. The backend listens on the host's
-# 127.0.0.1:PORT and hands each connection to the Unix socket RELAY in a folder shared with this sandbox only;
-# the relay thread below forwards it to 127.0.0.1:PORT in here. The learner's code runs in this same process and
-# can break the relay or the ready signal, but only for its own server: all it can reach is those two sockets.
+# 127.0.0.1:PORT and hands each connection to the Unix socket RELAY in this sandbox's private /tmp (it reaches
+# it from the host through /proc); the relay thread below forwards it to 127.0.0.1:PORT in here. fd 3 is the
+# ready channel to the backend. The learner's code runs in this same process and can break the relay or the
+# ready signal, but only for its own server: no host folder is shared, and fd 3 is one pipe the backend reads
+# one byte from.
 #
 # argv: RELAY socket path ("" when unsandboxed: the program then binds the host's port itself),
-#       READY socket path, then hard limits: address space bytes, processes, file size bytes, CPU seconds.
+#       then hard limits: address space bytes, processes, file size bytes, CPU seconds.
 import ast
 import builtins
 import inspect
@@ -39,6 +41,8 @@ def set_limits(memory, processes, file_size, cpu):
     # Every connection costs threads (two relay directions and one handler); with the address-space limit the
     # default 8 MB stacks would allow only a few dozen of them.
     threading.stack_size(1024 * 1024)
+    # Below the backend and executions when it spins: the learner's code cannot raise its priority back.
+    os.nice(10)
 
 
 # --- relay: Unix socket (from the backend) -> 127.0.0.1:PORT inside the sandbox -----------------------------
@@ -91,9 +95,13 @@ def start_relay(path, port):
 # --- ready signal: tell the backend once something listens on PORT -----------------------------------------
 
 
-def signal_ready_on_listen(path, port):
+READY_FD = 3
+
+
+def signal_ready_on_listen(port):
     # An event instead of polling the port: the first listen() on PORT (the learner's own server, or ours below)
-    # connects to the backend's READY socket. Nothing is sent; the connection itself is the signal.
+    # writes one byte to the ready channel and closes it.
+    os.set_inheritable(READY_FD, False)  # the learner's child processes do not get it
     original = socket.socket.listen
     done = []
 
@@ -105,8 +113,8 @@ def signal_ready_on_listen(path, port):
             if self.getsockname()[1] != port:
                 return
             done.append(True)
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as signal:
-                signal.connect(path)
+            os.write(READY_FD, b"1")
+            os.close(READY_FD)
         except OSError:
             pass
 
@@ -239,7 +247,7 @@ def run_learner_code(source):
 
 
 def main():
-    relay_path, ready_path, memory, processes, file_size, cpu = sys.argv[1:7]
+    relay_path, memory, processes, file_size, cpu = sys.argv[1:6]
     source = sys.stdin.read()
     port = int(os.environ["PORT"])
     os.environ.pop("PWD", None)  # set by bwrap; the program's environment is PATH, HOME, LANG and PORT
@@ -247,7 +255,7 @@ def main():
     set_limits(int(memory), int(processes), int(file_size), int(cpu))
     if relay_path:
         start_relay(relay_path, port)
-    signal_ready_on_listen(ready_path, port)
+    signal_ready_on_listen(port)
     builtins.endpoint = endpoint  # a program that defines its own `endpoint` shadows it
     run_learner_code(source)
     if not ENDPOINTS:

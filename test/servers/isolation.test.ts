@@ -47,7 +47,9 @@ def probe():
         "secret": any(b"do-not-leak-me" in open("/proc/%s/environ" % p, "rb").read()
                       for p in os.listdir("/proc") if p.isdigit()),
         "project": os.path.exists(${JSON.stringify(process.cwd())}),
-        "writable_usr": os.access("/usr", os.W_OK),
+        "writable": [d for d in ("/", "/usr", "/run", "/var", "/tmp", "/home", "/dev/shm") if os.access(d, os.W_OK)],
+        "devnull": open("/dev/null", "w").write("still usable"),
+        "mounts": sorted(set(line.split()[4] for line in open("/proc/self/mountinfo"))),
         "uid": os.getuid(),
         "nproc_hard": resource.getrlimit(resource.RLIMIT_NPROC)[1],
         "cpu_hard": resource.getrlimit(resource.RLIMIT_CPU)[1],
@@ -63,7 +65,10 @@ def probe():
         pid1_env: [], // bwrap was spawned with an empty environment
         secret: false,
         project: false,
-        writable_usr: false,
+        writable: ['/tmp'],
+        devnull: 12,
+        mounts: ['/', '/dev', '/dev/full', '/dev/null', '/dev/pts', '/dev/random', '/dev/tty', '/dev/urandom',
+          '/dev/zero', '/proc', '/proc/bus', '/proc/irq', '/tmp', '/usr'], // nothing of the host but /usr
         uid: 65534,
         nproc_hard: 64,
         cpu_hard: 605,
