@@ -71,7 +71,7 @@ export const servers = ({ config, servers: manager }: { config: Config; servers:
           'Runs the program in the sandbox (no network) with PORT set; the backend listens on 127.0.0.1:PORT and ' +
             'relays each connection into the sandbox. A program that only defines @endpoint functions is served ' +
             'over HTTP: JSON object body or query string as arguments, `{"result": ...}` back. Answers once the ' +
-            'program listens (or after a few seconds, with `listening: false`); a program that ends before it ' +
+            'program listens (or after 10 s at most, with `listening: false`); a program that ends before it ' +
             'listens is a 200 with `success: false`. Port outside SERVERS_PORT_MIN..MAX: 400; port taken: 409; ' +
             'SERVERS_MAX already running: 429. Stopped after SERVERS_LIFETIME_S.',
         ),

@@ -52,7 +52,7 @@ const OUTPUT_TAIL_CHARS = 64 * 1024
 const LIST_TAIL_CHARS = 4 * 1024
 /** Stopped servers kept in the list (and their output), oldest forgotten first. */
 const KEEP_STOPPED = 10
-const READY_WAIT_MS = 5_000
+const READY_WAIT_MS = 10_000
 
 interface Entry {
   info: Omit<ServerInfo, 'output_tail'>

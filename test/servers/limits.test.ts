@@ -73,8 +73,7 @@ describe('deprecated Python servers: limits', () => {
     const port = first + 7
     const marker = sleepMarker()
     const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n` + HELLO
-    const { body } = await start(app, port, code)
-    expect(body.listening).toBe(true)
+    const { body } = await start(app, port, code) // on a busy machine it may not even listen within 1 s
     const stopped = await app.decorator.services.servers.whenStopped(port)
     expect(stopped).toMatchObject({ status: 'stopped', stopReason: 'lifetime', exitCode: null })
     expect(stopped.output_tail).toContain('[stopped: lifetime limit of 1 s reached]')

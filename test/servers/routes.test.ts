@@ -169,7 +169,8 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Echo).se
     const app = makeApp()
     const port = first + 5
     const code = 'for i in range(20000):\n    print("line %05d" % i)\nprint("the end")'
-    expect((await post(app, '/api/start-python-server', { pythonCode: code, port })).body.success).toBe(false)
+    expect((await post(app, '/api/start-python-server', { pythonCode: code, port })).status).toBe(200)
+    await app.decorator.services.servers.whenStopped(port)
     const { body } = await get(app, `/api/python-servers/${port}/output`)
     expect(body).toMatchObject({ port, status: 'stopped' })
     expect(body.output_tail.length).toBe(64 * 1024)
