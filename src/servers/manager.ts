@@ -188,7 +188,13 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
     if (!sandboxed) logger.warn('python server runs WITHOUT a sandbox', { port })
 
     // fd 3 of the child is the ready channel (see serve.py).
-    const proc = Bun.spawn(argv, { env, cwd: dir ?? '/', stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true })
+    let proc
+    try {
+      proc = Bun.spawn(argv, { env, cwd: dir ?? '/', stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true })
+    } catch (error) {
+      if (dir) rmSync(dir, { recursive: true, force: true })
+      throw error
+    }
     const { ready } = watchReady(proc.stdio[3] as number)
     proc.stdin.write(code)
     void proc.stdin.end()
