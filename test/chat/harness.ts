@@ -26,10 +26,10 @@ export interface ChatHarness {
 }
 
 export function startChat(
-  scripts: { openai?: Script; anthropic?: Script; tool?: boolean; config?: Partial<Record<ConfigKey, string>> } = {},
+  scripts: { openai?: Script; anthropic?: Script; config?: Partial<Record<ConfigKey, string>> } = {},
 ): ChatHarness {
   const openai = startFakeOpenAI(scripts.openai ?? [])
-  const anthropic = startFakeAnthropic(scripts.anthropic ?? [], { tool: scripts.tool })
+  const anthropic = startFakeAnthropic(scripts.anthropic ?? [])
   const config = testConfig({
     OPENAI_API_KEY: OPENAI_KEY,
     OPENAI_BASE_URL: openai.url,

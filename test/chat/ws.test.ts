@@ -50,6 +50,17 @@ describe.each([
     expect(system.content).toContain('tutor')
   })
 
+  test('autocomplete: a model that ignores the format and answers in prose is relayed as prose', async () => {
+    harness = startChat(script([answer('Just use print.', { pieces: 2 })]))
+    const ws = await harness.connect()
+    ws.send({ messages: ask('Print one'), model })
+    expect(await ws.response()).toEqual([
+      { type: 'chunk', content: 'Just use' },
+      { type: 'chunk', content: ' print.' },
+      { type: 'complete', content: 'Just use print.', generated_code: '', usage, model, finish_reason: reason },
+    ])
+  })
+
   test('code_ready and the first chunk arrive while the upstream is still streaming', async () => {
     const feed = new Feed().push('{"code":"x = 1",', '"explanation":"Sets')
     harness = startChat(script([feed]))
@@ -185,7 +196,7 @@ describe('what goes over the wire', () => {
     expect(headers.get('authorization')).toBe(`Bearer ${OPENAI_KEY}`)
   })
 
-  test('Anthropic: Messages streaming, system prompt on top, JSON schema output', async () => {
+  test('Anthropic: Messages streaming, system prompt on top, structured output through a forced tool', async () => {
     harness = startChat({ anthropic: [answer(ANSWER)] })
     const ws = await harness.connect()
     ws.send({ messages: ask('Hi'), model: 'claude-test' })
@@ -197,22 +208,24 @@ describe('what goes over the wire', () => {
       max_tokens: 4096,
       system: expect.stringContaining('"code"'),
       messages: [{ role: 'user', content: 'Hi' }],
-      output_config: { format: { type: 'json_schema', schema: expect.objectContaining({ additionalProperties: false }) } },
+      tools: [{ name: 'code_and_explanation', input_schema: expect.objectContaining({ required: ['code', 'explanation'] }) }],
+      tool_choice: { type: 'tool', name: 'code_and_explanation' },
     })
     // This SDK version sends the key as a bearer token (older ones used x-api-key).
     expect(headers.get('authorization')).toBe(`Bearer ${ANTHROPIC_KEY}`)
   })
 
-  test('Anthropic: a tool-use answer (input_json_delta) parses the same way', async () => {
-    harness = startChat({ anthropic: [answer(ANSWER, { pieces: 4 })], tool: true })
+  test('Anthropic: chat mode asks for no tool and reads text deltas', async () => {
+    harness = startChat({ anthropic: [answer('Plain.', { pieces: 2 })] })
     const ws = await harness.connect()
-    ws.send({ messages: ask('Print one'), model: 'claude-test' })
+    ws.send({ messages: ask('Hi'), model: 'claude-test', mode: 'chat' })
     expect(await ws.response()).toEqual([
-      { type: 'code_ready', generated_code: 'print(1)' },
-      { type: 'chunk', content: 'It pr' },
-      { type: 'chunk', content: 'ints one.' },
-      { type: 'complete', content: 'It prints one.', generated_code: 'print(1)', usage, model: 'claude-test', finish_reason: 'tool_use' },
+      { type: 'chunk', content: 'Pla' },
+      { type: 'chunk', content: 'in.' },
+      { type: 'complete', content: 'Plain.', generated_code: '', usage, model: 'claude-test', finish_reason: 'end_turn' },
     ])
+    const [{ body }] = harness.anthropic.requests as [any]
+    expect([body.tools, body.tool_choice]).toEqual([undefined, undefined])
   })
 })
 

@@ -4,7 +4,6 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { createApp } from '../../src/app'
-import { createProviderRegistry } from '../../src/providers'
 import { testConfig } from '../support/config'
 import { startFakeVision, type FakeReply, type FakeVision } from '../support/fake-vision'
 import { post } from '../support/http'
@@ -12,16 +11,6 @@ import { PNG } from './images'
 
 const testCase = { name: 'The board is a 3 by 3 grid', description: 'The page shows a 3 by 3 grid of cells.' }
 const PASS = '{"judgment":"pass","explanation":"Nine cells in a square."}'
-
-// Until the OpenAI adapter lands, the registry is a placeholder that resolves nothing: skip rather than fail.
-const adapterLanded = (() => {
-  try {
-    createProviderRegistry(testConfig({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' })).resolve('gpt-4o')
-    return true
-  } catch {
-    return false
-  }
-})()
 
 let fake: FakeVision | undefined
 afterEach(() => fake?.stop())
@@ -33,7 +22,7 @@ function judgeThrough(replies: FakeReply[]) {
   return (body: unknown) => post(app, '/api/llm-judge', body)
 }
 
-describe.skipIf(!adapterLanded)('POST /api/llm-judge through the OpenAI adapter', () => {
+describe('POST /api/llm-judge through the OpenAI adapter', () => {
   test('a pass: the screenshot goes out as an image_url with the data URL, JSON schema requested', async () => {
     const judge = judgeThrough([{ content: PASS }])
     const { status, body } = await judge({ screenshot: PNG, testCase, htmlCode: '<main></main>' })

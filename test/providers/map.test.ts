@@ -69,7 +69,7 @@ describe('OpenAI mapping', () => {
 })
 
 describe('Anthropic mapping', () => {
-  test('request: system on top, images as base64 sources, max_tokens, JSON schema output', () => {
+  test('request: system on top, images as base64 sources, max_tokens, structured output as a forced tool', () => {
     expect(toAnthropicRequest(request)).toEqual({
       model: 'm',
       stream: true,
@@ -85,7 +85,8 @@ describe('Anthropic mapping', () => {
         },
         { role: 'assistant', content: 'A logo.' },
       ],
-      output_config: { format: { type: 'json_schema', schema: { type: 'object' } } },
+      tools: [{ name: 'answer', description: expect.any(String), input_schema: { type: 'object' } }],
+      tool_choice: { type: 'tool', name: 'answer', disable_parallel_tool_use: true },
     })
   })
 

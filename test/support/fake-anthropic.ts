@@ -2,7 +2,8 @@
  * A fake Anthropic Messages server speaking the exact streaming wire format: `message_start`,
  * `content_block_start`, `ping`, `content_block_delta`s, `content_block_stop`, `message_delta` with the stop
  * reason and usage, `message_stop`. In-stream failures are `event: error`; HTTP failures use Anthropic's error
- * envelope. With `{ tool: true }` the answer streams as a tool_use block of `input_json_delta`s instead of text.
+ * envelope. Like the real API, a request forcing a tool (`tool_choice: { type: 'tool', name }`) is answered with
+ * a tool_use block of `input_json_delta`s instead of a text block.
  *
  * @example
  * const fake = startFakeAnthropic([answer('Hello!')])
@@ -12,66 +13,66 @@ import { startFakeServer, sse, type Dialect, type FakeServer, type Recorded, typ
 
 export { answer, Feed, type FakeUsage } from './fake-sse'
 
-function dialect(tool: boolean): Dialect {
-  return {
-    path: '/v1/messages',
-    open: (body) => [
-      sse(
-        {
-          type: 'message_start',
-          message: {
-            id: 'msg_fake',
-            type: 'message',
-            role: 'assistant',
-            model: body.model,
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: 13, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
-          },
+const forcedTool = (body: Record<string, any>): string | undefined =>
+  body.tool_choice?.type === 'tool' ? String(body.tool_choice.name) : undefined
+
+const dialect: Dialect = {
+  path: '/v1/messages',
+  open: (body) => [
+    sse(
+      {
+        type: 'message_start',
+        message: {
+          id: 'msg_fake',
+          type: 'message',
+          role: 'assistant',
+          model: body.model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: 13, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
         },
-        'message_start',
-      ),
-      sse(
-        {
-          type: 'content_block_start',
-          index: 0,
-          content_block: tool ? { type: 'tool_use', id: 'toolu_fake', name: 'answer', input: {} } : { type: 'text', text: '' },
-        },
-        'content_block_start',
-      ),
-      sse({ type: 'ping' }, 'ping'),
-    ],
-    text: (text) =>
-      sse(
-        {
-          type: 'content_block_delta',
-          index: 0,
-          delta: tool ? { type: 'input_json_delta', partial_json: text } : { type: 'text_delta', text },
-        },
-        'content_block_delta',
-      ),
-    finish: (reason, usage) => [
-      sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
-      sse(
-        {
-          type: 'message_delta',
-          delta: { stop_reason: reason ?? (tool ? 'tool_use' : 'end_turn'), stop_sequence: null },
-          usage: { output_tokens: usage?.completion ?? 1, ...(usage ? { input_tokens: usage.prompt } : {}) },
-        },
-        'message_delta',
-      ),
-      sse({ type: 'message_stop' }, 'message_stop'),
-    ],
-    error: (message, type) => sse({ type: 'error', error: { type: type ?? 'overloaded_error', message } }, 'error'),
-    failure: ({ status, message, type }) =>
-      Response.json({ type: 'error', error: { type: type ?? 'invalid_request_error', message } }, { status }),
-  }
+      },
+      'message_start',
+    ),
+    sse(
+      {
+        type: 'content_block_start',
+        index: 0,
+        content_block: forcedTool(body)
+          ? { type: 'tool_use', id: 'toolu_fake', name: forcedTool(body), input: {} }
+          : { type: 'text', text: '' },
+      },
+      'content_block_start',
+    ),
+    sse({ type: 'ping' }, 'ping'),
+  ],
+  text: (text, body) =>
+    sse(
+      {
+        type: 'content_block_delta',
+        index: 0,
+        delta: forcedTool(body) ? { type: 'input_json_delta', partial_json: text } : { type: 'text_delta', text },
+      },
+      'content_block_delta',
+    ),
+  finish: (reason, usage, body) => [
+    sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
+    sse(
+      {
+        type: 'message_delta',
+        delta: { stop_reason: reason ?? (forcedTool(body) ? 'tool_use' : 'end_turn'), stop_sequence: null },
+        usage: { output_tokens: usage?.completion ?? 1, ...(usage ? { input_tokens: usage.prompt } : {}) },
+      },
+      'message_delta',
+    ),
+    sse({ type: 'message_stop' }, 'message_stop'),
+  ],
+  error: (message, type) => sse({ type: 'error', error: { type: type ?? 'overloaded_error', message } }, 'error'),
+  failure: ({ status, message, type }) =>
+    Response.json({ type: 'error', error: { type: type ?? 'invalid_request_error', message } }, { status }),
 }
 
-export function startFakeAnthropic(
-  script: Reply[] | ((request: Recorded, index: number) => Reply),
-  options: { tool?: boolean } = {},
-): FakeServer {
-  return startFakeServer(dialect(options.tool ?? false), (port) => `http://127.0.0.1:${port}`, script)
+export function startFakeAnthropic(script: Reply[] | ((request: Recorded, index: number) => Reply)): FakeServer {
+  return startFakeServer(dialect, (port) => `http://127.0.0.1:${port}`, script)
 }

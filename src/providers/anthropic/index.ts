@@ -67,7 +67,9 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Chat
         inputTokens !== undefined && outputTokens !== undefined
           ? { usage: { promptTokens: inputTokens, completionTokens: outputTokens } }
           : {}
-      yield { type: 'finish', reason: reason ?? 'end_turn', ...usage }
+      // A forced tool always stops with `tool_use`; for the caller the structured answer simply ended.
+      const finished = request.responseFormat && reason === 'tool_use' ? 'end_turn' : reason
+      yield { type: 'finish', reason: finished ?? 'end_turn', ...usage }
     },
   }
 }

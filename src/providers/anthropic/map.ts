@@ -1,13 +1,15 @@
 /**
- * Pure mapping between our ChatRequest / StreamPart and Anthropic's Messages API. Structured output uses
- * `output_config.format` (JSON schema), whose answer streams as ordinary text deltas; `input_json_delta`
- * (a forced tool's arguments) is read as text too, so a tool-based answer parses the same way.
+ * Pure mapping between our ChatRequest / StreamPart and Anthropic's Messages API. Structured output is a forced
+ * tool (`tool_choice: { type: 'tool', name }`) whose input schema is the requested one: every Claude model and
+ * Anthropic-compatible proxy supports it, unlike `output_config.format`, which only recent models accept. The
+ * tool's arguments stream as `input_json_delta`s, read as text, so the incremental JSON reader works unchanged.
  */
 import type {
   ContentBlockParam,
   MessageCreateParamsStreaming,
   MessageParam,
   RawMessageStreamEvent,
+  Tool,
 } from '@anthropic-ai/sdk/resources/messages'
 import type { ChatMessage, ChatRequest, ContentPart } from '../provider'
 
@@ -41,7 +43,11 @@ export function toAnthropicRequest(request: ChatRequest): MessageCreateParamsStr
   }
   if (system) body.system = system
   // `temperature` is not part of this SDK's Messages parameters any more; the model's default applies.
-  if (request.responseFormat) body.output_config = { format: { type: 'json_schema', schema: request.responseFormat.schema } }
+  if (request.responseFormat) {
+    const { name, schema } = request.responseFormat
+    body.tools = [{ name, description: 'Give your whole answer through this tool.', input_schema: schema as Tool.InputSchema }]
+    body.tool_choice = { type: 'tool', name, disable_parallel_tool_use: true }
+  }
   return body
 }
 
