@@ -8,7 +8,9 @@
  * - throughput: one connection, the upstream writes as fast as the relay reads.
  * - concurrency: N connections (default 1,000) streaming at a steady rate at the same time.
  * Goals (DESIGN.md): under 1 ms added per chunk at p99; 1,000 streams with p99 under 5 ms.
- * Run: `bun bench/chat.bench.ts` (BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_RATE to change the load).
+ * Run: `bun bench/chat.bench.ts` (BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_RATE to change the load;
+ * BENCH_SERVER_FLAGS="--cpu-prof-md --cpu-prof-dir=/tmp/prof" to profile the server). Start it with
+ * BUN_CONFIG_MAX_HTTP_REQUESTS=4096 so the direct baseline can hold all its streams at once.
  */
 import { join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -79,7 +81,9 @@ function freePort(): number {
 
 async function startApp(upstreamUrl: string) {
   const port = freePort()
-  const proc = Bun.spawn([process.execPath, join(ROOT, 'src/index.ts')], {
+  // BENCH_SERVER_FLAGS: extra bun flags for the server, e.g. `--cpu-prof` to see where its time goes.
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)
+  const proc = Bun.spawn([process.execPath, ...flags, join(ROOT, 'src/index.ts')], {
     cwd: tmpdir(),
     env: {
       PATH: process.env.PATH!,
@@ -209,9 +213,36 @@ async function throughput(wsUrl: string) {
   return { chunks, seconds, complete: last.type === 'complete' && last.content.length === THROUGHPUT_CHUNKS * 6 }
 }
 
-async function concurrency(wsUrl: string) {
+/** Reads one chat stream straight from the fake upstream (no relay), calling `onChunk` per content delta. */
+async function readDirect(upstreamUrl: string, key: string, onChunk: (content: string, at: number) => void) {
+  const response = await fetch(`${upstreamUrl}/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ messages: [{ role: 'user', content: key }] }),
+  })
+  const decoder = new TextDecoder()
+  let buffer = ''
+  for await (const bytes of response.body!) {
+    const at = performance.now()
+    buffer += decoder.decode(bytes, { stream: true })
+    let end: number
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const event = buffer.slice(6, end)
+      buffer = buffer.slice(end + 2)
+      if (event === '[DONE]') continue
+      const content = JSON.parse(event).choices[0]?.delta?.content
+      if (content) onChunk(content, at)
+    }
+  }
+  return { type: 'complete' }
+}
+
+/**
+ * N streams at a steady rate at once. With `upstreamUrl` the clients read the fake upstream directly: the
+ * baseline of what this machine (clients and fake in one process) does without the relay.
+ */
+async function concurrency(wsUrl: string, upstreamUrl?: string) {
   const sockets: WebSocket[] = []
-  for (let i = 0; i < CONNECTIONS; i += 100) {
+  for (let i = 0; !upstreamUrl && i < CONNECTIONS; i += 100) {
     sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, CONNECTIONS - i) }, () => openSocket(wsUrl)))))
   }
   const perStream = RATE * SECONDS
@@ -222,8 +253,8 @@ async function concurrency(wsUrl: string) {
   let allStarted = Infinity
   const begin = performance.now()
   const results = await Promise.all(
-    sockets.map((ws, i) => {
-      const key = `steady-${i}`
+    Array.from({ length: CONNECTIONS }, (_, i) => {
+      const key = `steady-${upstreamUrl ? 'direct-' : ''}${i}`
       drivers.set(key, (write, end, closed) => {
         let sent = 0
         // Spread the streams over the interval so the load is steady, not in bursts.
@@ -236,10 +267,11 @@ async function concurrency(wsUrl: string) {
         }, (i / CONNECTIONS) * interval)
       })
       let received = 0
-      return converse(ws, key, (content, at) => {
+      const onChunk = (content: string, at: number) => {
         received++
         samples.push([Number(content), at - Number(content)])
-      }).then((last) => ({ ok: last.type === 'complete' && received === perStream }))
+      }
+      return (upstreamUrl ? readDirect(upstreamUrl, key, onChunk) : converse(sockets[i]!, key, onChunk)).then((last) => ({ ok: last.type === 'complete' && received === perStream }))
     }),
   )
   const wall = (performance.now() - begin) / 1000
@@ -264,6 +296,7 @@ export async function run() {
     const relayed = await pingPongThroughRelay(wsUrl)
     const flood = await throughput(wsUrl)
     const load = await concurrency(wsUrl)
+    const loadDirect = await concurrency(wsUrl, upstreamUrl)
     const added = (q: number) => quantile(relayed, q) - quantile(direct, q)
     return [
       { measure: 'upstream → client, direct (baseline), p50 / p99 ms', value: `${ms(quantile(direct, 0.5))} / ${ms(quantile(direct, 0.99))}`, samples: direct.length },
@@ -279,6 +312,12 @@ export async function run() {
         measure: `${CONNECTIONS} streams, steady phase: upstream → client p50 / p99 ms`,
         value: `${ms(quantile(load.steady, 0.5))} / ${ms(quantile(load.steady, 0.99))}`,
         samples: load.steady.length,
+      },
+      {
+        // Bun lets one process run 256 fetches at once unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at its start.
+        measure: `${CONNECTIONS} streams read directly from the upstream (baseline${process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ? '' : ', 256 at a time'}), steady phase: p50 / p99 ms`,
+        value: `${ms(quantile(loadDirect.steady, 0.5))} / ${ms(quantile(loadDirect.steady, 0.99))} (${loadDirect.completed} / ${CONNECTIONS} completed)`,
+        samples: loadDirect.steady.length,
       },
       {
         measure: `${CONNECTIONS} streams, including the start of all of them (${Math.round(load.rampMs)} ms): p50 / p99 ms`,
