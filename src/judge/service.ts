@@ -6,7 +6,8 @@
 import { Value } from '@sinclair/typebox/value'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
-import type { ChatMessage, ChatProvider, ChatRequest, JsonResponseFormat, ProviderRegistry } from '../providers/provider'
+import { completeChat, ProviderError } from '../providers/complete'
+import type { ChatMessage, JsonResponseFormat, ProviderRegistry } from '../providers/provider'
 import { Judgment, type JudgeResponse } from './model'
 import { parseScreenshot, type Screenshot } from './screenshot'
 
@@ -101,32 +102,9 @@ export function parseJudgment(answer: string): Judgment | undefined {
   return Value.Check(Judgment, value) ? (value as Judgment) : undefined
 }
 
-class UpstreamFailure extends Error {
-  constructor(
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message)
-  }
-}
-
 /** A 4xx from the model API (bad key, bad request) will not get better by asking again; 429 and 5xx may. */
-const retryable = (failure: UpstreamFailure) =>
+const retryable = (failure: ProviderError) =>
   failure.status === undefined || failure.status === 429 || failure.status >= 500
-
-async function answerOf(provider: ChatProvider, request: ChatRequest, signal?: AbortSignal): Promise<string> {
-  let text = ''
-  try {
-    for await (const part of provider.stream(request, signal)) {
-      if (part.type === 'text-delta') text += part.text
-      else if (part.type === 'error') throw new UpstreamFailure(part.error.message, part.error.status)
-    }
-  } catch (error) {
-    if (error instanceof UpstreamFailure || error instanceof AppError) throw error
-    throw new UpstreamFailure((error as Error)?.message ?? 'the model request failed')
-  }
-  return text
-}
 
 /**
  * Validates the input (400), resolves JUDGE_MODEL (503 when no provider is configured) and asks the model.
@@ -144,9 +122,10 @@ export async function judgeScreenshot(deps: JudgeDeps, input: JudgeInput, signal
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     let answer: string
     try {
-      answer = await answerOf(provider, { model, messages, temperature: 0, maxTokens: 400, responseFormat: JUDGMENT_FORMAT }, signal)
+      const request = { model, messages, temperature: 0, maxTokens: 400, responseFormat: JUDGMENT_FORMAT }
+      answer = (await completeChat(provider, request, signal)).text
     } catch (error) {
-      if (!(error instanceof UpstreamFailure)) throw error
+      if (!(error instanceof ProviderError)) throw error
       deps.logger.warn('judge upstream failure', { attempt, model, status: error.status, error: error.message })
       lastProblem = `the model API failed (${error.message})`
       if (!retryable(error) || signal?.aborted) break
