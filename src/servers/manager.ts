@@ -14,7 +14,7 @@ import type { Logger } from '../logging'
 import type { Service } from '../services'
 import type { PythonServer, StopReason } from './model'
 import { OutputTail } from './output-tail'
-import { listenRelay, portIsFree, watchReady, type Listener } from './relay'
+import type { Listener } from './relay'
 import { hostPathInSandbox, RELAY_SOCKET, sandboxArgv } from './sandbox'
 // Embedded in the compiled binary; never read from the project folder at run time.
 import serveSource from './serve.py' with { type: 'text' }
@@ -146,6 +146,8 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
     }
     ensureOpen()
+    // node:net is loaded on the first start, not with the server (start-up goal: /health < 300 ms).
+    const { listenRelay, portIsFree, watchReady } = await import('./relay')
     const listeners: Listener[] = []
     let bwrapPid: number | undefined
     let relayTarget: string | null = null
@@ -162,7 +164,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
         throw portInUse(port)
       }
       ensureOpen() // close() may have run meanwhile; from here to servers.set nothing awaits
-      const launched = spawn(code, port, sandboxed, listeners)
+      const launched = spawn(code, port, sandboxed, listeners, watchReady)
       bwrapPid = launched.entry.proc.pid
       return launched
     } catch (error) {
@@ -171,7 +173,13 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
     }
   }
 
-  function spawn(code: string, port: number, sandboxed: boolean, listeners: Listener[]) {
+  function spawn(
+    code: string,
+    port: number,
+    sandboxed: boolean,
+    listeners: Listener[],
+    watchReady: typeof import('./relay').watchReady,
+  ) {
     const limits = [
       config.EXEC_MEMORY_MB * 1024 * 1024,
       config.EXEC_MAX_PROCESSES,
