@@ -1,26 +1,102 @@
 /**
- * Execution feature: the CodeRunner built from configuration and the routes (issue 3 fills these in).
+ * Execution feature: the CodeRunner built from configuration and the routes that run learners' Python
+ * (CONTRACT.md, "Python execution").
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
+import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
-import type { CodeRunner } from './runner'
+import { createLocalRunner } from './local-runner'
+import {
+  ExecuteEndpointRequest,
+  ExecuteEndpointResponse,
+  ExecuteTestsRequest,
+  ExecuteTestsResponse,
+  ValidateRequest,
+  ValidateResponse,
+} from './model'
+import { createOneCompilerRunner } from './onecompiler-runner'
 import { probePython, probeSandbox } from './probe'
+import type { CodeRunner } from './runner'
+import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
 
-export function createCodeRunner(config: Config, _logger: Logger): CodeRunner {
+export function createCodeRunner(config: Config, logger: Logger): CodeRunner {
+  if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
   const probes = Promise.all([probePython(config.PYTHON_BIN), probeSandbox(config.PYTHON_BIN)])
-  return {
-    async health() {
-      const [python, sandbox] = await probes
-      return {
-        python: { ok: python.found, ...python },
-        sandbox: { ok: sandbox.available || config.SANDBOX === 'off', mode: config.SANDBOX, ...sandbox },
-        execution: { ok: true, mode: config.USE_LOCAL_EXECUTION ? 'local' : 'onecompiler' },
-      }
-    },
-    close() {},
-  }
+  return createLocalRunner({ config, logger, probes })
 }
 
-export const execution = (_deps: { config: Config; runner: CodeRunner; logger: Logger }) =>
+const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+
+export const execution = ({ config, runner, logger }: { config: Config; runner: CodeRunner; logger: Logger }) =>
   new Elysia({ name: 'execution', tags: ['Python execution'] })
+    .post(
+      '/api/execute-endpoint',
+      ({ body }) => {
+        const code = requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)
+        if (body.endpoint === undefined || body.endpoint === '') return listEndpoints(runner, code)
+        return callEndpoint(runner, code, body.endpoint, body.args)
+      },
+      {
+        body: ExecuteEndpointRequest,
+        response: { 200: ExecuteEndpointResponse, ...errorResponses(400, 413, 503) },
+        detail: {
+          summary: 'List or call @endpoint functions',
+          description:
+            'Without `endpoint`: parses the code (never runs it) and lists its @endpoint functions. With `endpoint` ' +
+            '(a path, else a function name): runs the code in the sandbox and calls that function with `args`. ' +
+            'Failures of the learner code are 200 with `success: false` and `error_type` runtime_error | timeout | ' +
+            'memory_limit | output_limit | syntax_error | endpoint_not_found.',
+        },
+      },
+    )
+    .post(
+      '/api/execute-test-cases',
+      async ({ body, request }) => {
+        const code = requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
+        if (!request.headers.get('accept')?.includes('text/event-stream')) {
+          return runTestCases(runner, code, body.testCases, undefined, request.signal)
+        }
+        // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
+        const encoder = new TextEncoder()
+        const stream = new ReadableStream<Uint8Array>({
+          async start(controller) {
+            const send = (event: string, data: unknown) => controller.enqueue(encoder.encode(sse(event, data)))
+            try {
+              const report = await runTestCases(runner, code, body.testCases, (r) => send('result', r), request.signal)
+              send('summary', report)
+            } catch (error) {
+              send('error', envelope(request, toAppError('', error, request, logger)))
+            }
+            controller.close()
+          },
+        })
+        const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
+        // A raw Response bypasses the 200 schema on purpose (it is the streamed form of the same report).
+        return new Response(stream, { headers }) as never
+      },
+      {
+        body: ExecuteTestsRequest,
+        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 413, 503) },
+        detail: {
+          summary: 'Run test cases against learner code',
+          description:
+            'Each endpoint case runs from freshly loaded module state, several in parallel, each with its own time ' +
+            'limit; expected values never enter the sandbox. Tests may be wrapped in `metadata` or flat. Non-endpoint ' +
+            'tests are skipped. With `Accept: text/event-stream` the answer streams a `result` event per finished ' +
+            'case, then a `summary` event with the whole report.',
+        },
+      },
+    )
+    .post(
+      '/api/validate-python',
+      ({ body }) => validatePython(runner, requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)),
+      {
+        body: ValidateRequest,
+        response: { 200: ValidateResponse, ...errorResponses(400, 413, 503) },
+        detail: {
+          summary: 'Check Python syntax',
+          description: 'Compiles without running; a syntax error reports the line and column of the learner code.',
+        },
+      },
+    )

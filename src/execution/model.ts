@@ -1,0 +1,149 @@
+/** Request and response schemas of the execution routes (CONTRACT.md, "Python execution"). */
+import { t } from 'elysia'
+
+const Json = t.Unknown({ description: 'Any JSON value' })
+
+export const ExecuteEndpointRequest = t.Object(
+  {
+    pythonCode: t.Optional(t.String({ description: 'Learner code with @endpoint functions (required, non-empty)' })),
+    endpoint: t.Optional(t.String({ description: 'Path (e.g. /add) or function name; omit to list the endpoints' })),
+    args: t.Optional(t.Record(t.String(), Json, { description: 'Keyword arguments of the call' })),
+  },
+  { title: 'ExecuteEndpointRequest', examples: [{ pythonCode: '@endpoint\ndef add(a: int, b: int):\n    return a + b', endpoint: '/add', args: { a: 1, b: '2' } }] },
+)
+export type ExecuteEndpointRequest = typeof ExecuteEndpointRequest.static
+
+export const EndpointParameter = t.Object(
+  {
+    name: t.String(),
+    type: t.Union([t.Literal('regular'), t.Literal('default'), t.Literal('args'), t.Literal('kwargs')]),
+    required: t.Boolean(),
+    defaultValue: t.Union([t.String(), t.Null()], { description: 'Source text of the default' }),
+    annotation: t.Union([t.String(), t.Null()], { description: 'Source text of the annotation' }),
+  },
+  { title: 'EndpointParameter' },
+)
+
+export const Endpoint = t.Object(
+  {
+    name: t.String(),
+    endpoint: t.String({ description: 'Path, e.g. /add' }),
+    methods: t.Array(t.String()),
+    parameters: t.Array(EndpointParameter),
+    body: t.String({ description: 'Source of the function' }),
+  },
+  { title: 'Endpoint' },
+)
+
+const ErrorType = t.String({
+  description: 'runtime_error | timeout | memory_limit | output_limit | syntax_error | endpoint_not_found',
+})
+
+export const LearnerCodeFailure = t.Object(
+  {
+    success: t.Literal(false),
+    error: t.String(),
+    error_type: ErrorType,
+    stdout: t.Optional(t.String()),
+    stderr: t.Optional(t.String()),
+    line: t.Optional(t.Union([t.Integer(), t.Null()])),
+    offset: t.Optional(t.Union([t.Integer(), t.Null()])),
+    traceback: t.Optional(t.String()),
+    available_endpoints: t.Optional(t.Array(t.String())),
+    duration_ms: t.Optional(t.Number()),
+  },
+  { title: 'LearnerCodeFailure', description: 'The request was served; the learner code failed.' },
+)
+export type LearnerCodeFailure = typeof LearnerCodeFailure.static
+
+export const EndpointList = t.Object(
+  { success: t.Literal(true), endpoints: t.Array(Endpoint), count: t.Integer(), message: t.String() },
+  { title: 'EndpointList' },
+)
+export type EndpointList = typeof EndpointList.static
+
+export const EndpointResult = t.Object(
+  {
+    success: t.Literal(true),
+    result: Json,
+    endpoint: t.String(),
+    args_used: Json,
+    execution_method: t.Union([t.Literal('local_sandbox'), t.Literal('onecompiler')]),
+    stdout: t.String(),
+    stderr: t.String(),
+    duration_ms: t.Number(),
+  },
+  { title: 'EndpointResult' },
+)
+
+export const ExecuteEndpointResponse = t.Union([EndpointList, EndpointResult, LearnerCodeFailure], {
+  title: 'ExecuteEndpointResponse',
+})
+
+const CaseFields = {
+  type: t.Optional(t.String({ description: "'endpoint' (run here); anything else is skipped" })),
+  endpoint: t.Optional(t.String()),
+  input: t.Optional(t.Record(t.String(), Json)),
+  expected: t.Optional(Json),
+}
+
+/** Wrapped `{ name, metadata: { type, endpoint, input, expected } }` or flat as stored in task files. */
+export const TestCase = t.Object(
+  { name: t.Optional(t.String()), ...CaseFields, metadata: t.Optional(t.Object(CaseFields)) },
+  { title: 'TestCase', additionalProperties: true },
+)
+export type TestCase = typeof TestCase.static
+
+export const ExecuteTestsRequest = t.Object(
+  {
+    testCases: t.Array(TestCase),
+    backendCode: t.Optional(t.String({ description: 'Learner code (required, non-empty)' })),
+    port: t.Optional(t.Number({ description: 'Accepted for old clients; unused' })),
+  },
+  { title: 'ExecuteTestCasesRequest' },
+)
+export type ExecuteTestsRequest = typeof ExecuteTestsRequest.static
+
+export const TestResult = t.Object(
+  {
+    testName: t.String(),
+    status: t.Union([t.Literal('pass'), t.Literal('fail'), t.Literal('error'), t.Literal('skip')]),
+    message: t.String(),
+    expected: Json,
+    actual: Json,
+    duration_ms: t.Number(),
+    error_type: t.Optional(t.String()),
+    stdout: t.Optional(t.String()),
+    stderr: t.Optional(t.String()),
+  },
+  { title: 'TestResult' },
+)
+export type TestResult = typeof TestResult.static
+
+export const TestSummary = t.Object(
+  { total: t.Integer(), passed: t.Integer(), failed: t.Integer(), errors: t.Integer(), skipped: t.Integer() },
+  { title: 'TestSummary' },
+)
+export type TestSummary = typeof TestSummary.static
+
+export const ExecuteTestsResponse = t.Object(
+  { success: t.Boolean(), results: t.Array(TestResult), summary: TestSummary, duration_ms: t.Number() },
+  { title: 'ExecuteTestCasesResponse' },
+)
+
+export const ValidateRequest = t.Object(
+  { pythonCode: t.Optional(t.String({ description: 'Code to check (required, non-empty)' })) },
+  { title: 'ValidatePythonRequest' },
+)
+
+export const ValidateResponse = t.Object(
+  {
+    success: t.Boolean(),
+    message: t.Optional(t.String()),
+    error: t.Optional(t.String()),
+    error_type: t.Optional(t.String()),
+    line: t.Optional(t.Union([t.Integer(), t.Null()])),
+    offset: t.Optional(t.Union([t.Integer(), t.Null()])),
+  },
+  { title: 'ValidatePythonResponse' },
+)
