@@ -82,6 +82,16 @@ function describeExit(proc: Proc): string {
   return `The program ended without a result (exit status ${code})`
 }
 
+/**
+ * As root, bwrap maps the sandbox uid to host root, and the kernel exempts host root from RLIMIT_NPROC (a fork
+ * bomb would be bounded by nothing but the clock). So a root server starts the sandbox as nobody (65534).
+ */
+function dropRootPrefix(): string[] {
+  const setpriv = Bun.which('setpriv')
+  if (process.getuid?.() !== 0 || !setpriv) return []
+  return [setpriv, '--reuid', '65534', '--regid', '65534', '--clear-groups']
+}
+
 export interface LocalRunnerOptions {
   config: Config
   logger: Logger
@@ -91,6 +101,7 @@ export interface LocalRunnerOptions {
 export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions): CodeRunner {
   const queue = createQueue(config.EXEC_CONCURRENCY, config.EXEC_QUEUE_LENGTH)
   const limits = JSON.stringify(harnessLimits(config))
+  const dropRoot = dropRootPrefix()
   const pool: Proc[] = []
   let closed = false
   let sandboxed = false
@@ -107,7 +118,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
 
   function spawn(): Proc {
     const python = [config.PYTHON_BIN, '-I', '-S', '-c', harness, limits]
-    const cmd = sandboxed ? sandboxArgv(python, { tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024 }) : python
+    const cmd = [...dropRoot, ...(sandboxed ? sandboxArgv(python, { tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024 }) : python)]
     // bwrap gets an empty environment (its pid 1 inside would show it); bare python gets only the fixed three.
     const env: Record<string, string> = sandboxed ? {} : { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }
     return Bun.spawn(cmd, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env, cwd: '/tmp', detached: true }) as Proc

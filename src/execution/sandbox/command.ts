@@ -36,6 +36,8 @@ export function sandboxArgv(program: string[], { tmpfsBytes, env = {}, extra = [
     '--dev', '/dev',
     '--size', String(tmpfsBytes),
     '--tmpfs', '/tmp',
+    // bwrap's own root is an unbounded tmpfs: read-only, so /tmp (size-limited) is the only writable place.
+    '--remount-ro', '/',
     '--chdir', '/tmp',
     '--clearenv',
     ...setenv,

@@ -276,6 +276,7 @@ def call_endpoint(module, ep, args):
         return {"type": "error", "error_type": "runtime_error", "message": "%s is not a function" % ep["name"]}
     out, err = CappedBuffer(LIMITS["output_bytes"]), CappedBuffer(LIMITS["output_bytes"])
     sys.stdout, sys.stderr = out, err
+    owner = os.getpid()
     try:
         value = func(**used)
         if hasattr(value, "__await__"):
@@ -285,6 +286,9 @@ def call_endpoint(module, ep, args):
     except BaseException as error:  # everything the learner's code can raise is a result, not our crash
         message = dict(describe_exception(error), type="error")
     finally:
+        if os.getpid() != owner:
+            # A process the learner forked came back through our frames: it must not report or run harness code.
+            os._exit(0)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     message.update(endpoint=ep["endpoint"], args_used=to_json(used), stdout=out.getvalue(), stderr=err.getvalue())
     return message

@@ -1,0 +1,110 @@
+/**
+ * Hostile learner code, one table: each attack is contained with a clear status, the server stays healthy and
+ * nothing the attack started is left running. Real sandbox, real subprocesses.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readdirSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { createApp } from '../../src/app'
+import { testConfig } from '../support/config'
+import { get, post } from '../support/http'
+
+const SECRET = `hostile-secret-${crypto.randomUUID()}`
+process.env.EXECUTION_TEST_SECRET = SECRET // the server's environment: must never reach learner code
+const PROJECT = resolve(import.meta.dir, '../..')
+const MARKER = `outlive-${crypto.randomUUID()}`
+
+const app = createApp({ config: testConfig({ EXEC_TIMEOUT_MS: '1500', EXEC_OUTPUT_BYTES: '65536', EXEC_MEMORY_MB: '128', EXEC_TMPFS_MB: '4' }) })
+const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('reached') })
+afterAll(() => {
+  app.decorator.services.runner.close()
+  server.stop(true)
+})
+
+/** Runs `body` as the body of endpoint `f` and returns the response body. */
+async function attack(body: string) {
+  const pythonCode = `import os, sys, socket, time, ctypes, signal\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
+  const { status, body: reply } = await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })
+  expect(status).toBe(200)
+  return reply
+}
+
+/** Host processes whose command line carries `text` (the sandbox's pid namespace hides nothing from the host). */
+function processesWith(text: string): number[] {
+  return readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)
+    } catch {
+      return false
+    }
+  }).map(Number)
+}
+
+type Check = (reply: any) => void
+const ok = (check: (result: any) => void): Check => (reply) => {
+  expect(reply.success).toBe(true)
+  check(reply.result)
+}
+const fails = (errorType: string, says?: string): Check => (reply) => {
+  expect(reply).toMatchObject({ success: false, error_type: errorType })
+  if (says) expect(reply.error).toContain(says)
+}
+
+const cases: [string, string, Check][] = [
+  ['read the server environment', 'return dict(os.environ)', ok((env) => expect(env).toEqual({ PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', PWD: '/tmp' }))],
+  [
+    'read /proc/*/environ of every visible process',
+    'out = []\nfor pid in os.listdir("/proc"):\n    try: out.append(open(f"/proc/{pid}/environ").read())\n    except Exception as e: out.append(type(e).__name__)\nreturn "|".join(out)',
+    ok((all) => expect(all).not.toContain(SECRET)),
+  ],
+  ['read the project folder', `return open(${JSON.stringify(`${PROJECT}/package.json`)}).read()`, fails('runtime_error', 'FileNotFoundError')],
+  ['read /etc/shadow', 'return open("/etc/shadow").read()', fails('runtime_error', 'FileNotFoundError')],
+  ['list /root', 'return os.listdir("/root")', fails('runtime_error', 'FileNotFoundError')],
+  ['write outside /tmp', 'open("/usr/evil", "w").write("x")', fails('runtime_error', 'OSError')],
+  ['write at the root', 'open("/evil", "w").write("x")', fails('runtime_error', 'Read-only file system')],
+  ['open a socket to the server port', `socket.create_connection(("127.0.0.1", ${server.port}), timeout=1)`, fails('runtime_error', 'ConnectionRefusedError')],
+  ['resolve and reach the internet', 'socket.create_connection(("example.com", 80), timeout=1)', fails('runtime_error', 'gaierror')],
+  ['fork bomb', 'while True:\n    os.fork()', (reply) => {
+    expect(reply.success).toBe(false)
+    expect(['runtime_error', 'timeout']).toContain(reply.error_type)
+  }],
+  ['memory bomb', 'x = bytearray(1 << 33)\nreturn len(x)', fails('memory_limit')],
+  ['growing memory bomb', 'x = []\nwhile True:\n    x.append("y" * (1 << 20))', fails('memory_limit')],
+  ['endless loop', 'while True:\n    pass', fails('timeout')],
+  ['output flood with print', 'while True:\n    print("x" * 1000)', fails('output_limit')],
+  ['output flood past the capture', 'while True:\n    os.write(1, b"x" * 65536)', fails('output_limit')],
+  ['disk fill', 'with open("/tmp/fill", "wb") as out:\n    while True:\n        out.write(b"x" * (1 << 20))', fails('runtime_error', 'OSError')],
+  ['segfault', 'ctypes.string_at(0)', fails('runtime_error', 'crashed')],
+  ['stack overflow', 'def down(n):\n    return down(n + 1)\nreturn down(0)', fails('runtime_error', 'RecursionError')],
+  ['kill the parent', 'os.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\nreturn "alive"', (reply) => {
+    expect(typeof reply.success).toBe('boolean') // contained either way: killing pid 1 ends the sandbox
+  }],
+  ['exit the interpreter', 'os._exit(0)', fails('runtime_error', 'without a result')],
+  [
+    'a background process tries to outlive the run',
+    `if os.fork() == 0:\n    os.setsid()\n    os.execv("/usr/bin/python3", ["python3", "-c", "import time\\nwhile True: time.sleep(1)", "${MARKER}"])\nreturn "left something behind"`,
+    ok((result) => expect(result).toBe('left something behind')),
+  ],
+]
+
+describe('hostile code', () => {
+  beforeAll(async () => {
+    // files written by one run must not be visible to the next
+    expect((await attack('open("/tmp/persist", "w").write("x")\nreturn os.listdir("/tmp")')).result).toContain('persist')
+  })
+
+  test.each(cases)('%s', async (_, body, check) => {
+    check(await attack(body))
+    const health = await get(app, '/health')
+    expect(health.body.checks.execution.ok).toBe(true)
+    expect(health.body.checks.sandbox).toMatchObject({ ok: true, available: true })
+  }, 15_000)
+
+  test('files do not persist between runs', async () => {
+    expect((await attack('return os.path.exists("/tmp/persist")')).result).toBe(false)
+  })
+
+  test('nothing is left running after the run that tried to outlive it', () => {
+    expect(processesWith(MARKER)).toEqual([])
+  })
+})
