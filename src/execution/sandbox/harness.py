@@ -493,8 +493,8 @@ def remote_emitter(marker):
 
 
 if "_REMOTE_JOB" in globals():
-    LIMITS.update(_REMOTE_LIMITS)  # noqa: F821 (prepended by the OneCompiler adapter)
-    main(_REMOTE_LIMITS, _REMOTE_JOB, remote_emitter(_REMOTE_MARKER))  # noqa: F821
+    # OneCompiler: job, limits and marker are prepended to this file by the adapter; the service has its own limits.
+    main(json.loads(_REMOTE_LIMITS), _REMOTE_JOB, remote_emitter(_REMOTE_MARKER))  # noqa: F821
 else:
     _limits = json.loads(sys.argv[1])
     set_limits(_limits)
