@@ -6,7 +6,7 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
-import { createLocalRunner } from './local-runner'
+import { createLocalRunner, dropRootPrefix } from './local-runner'
 import {
   ExecuteEndpointRequest,
   ExecuteEndpointResponse,
@@ -22,7 +22,7 @@ import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython 
 
 export function createCodeRunner(config: Config, logger: Logger): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
-  const probes = Promise.all([probePython(config.PYTHON_BIN), probeSandbox(config.PYTHON_BIN)])
+  const probes = Promise.all([probePython(config.PYTHON_BIN), probeSandbox(config.PYTHON_BIN, dropRootPrefix())])
   return createLocalRunner({ config, logger, probes })
 }
 

@@ -86,7 +86,7 @@ function describeExit(proc: Proc): string {
  * As root, bwrap maps the sandbox uid to host root, and the kernel exempts host root from RLIMIT_NPROC (a fork
  * bomb would be bounded by nothing but the clock). So a root server starts the sandbox as nobody (65534).
  */
-function dropRootPrefix(): string[] {
+export function dropRootPrefix(): string[] {
   const setpriv = Bun.which('setpriv')
   if (process.getuid?.() !== 0 || !setpriv) return []
   return [setpriv, '--reuid', '65534', '--regid', '65534', '--clear-groups']
@@ -103,6 +103,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
   const limits = JSON.stringify(harnessLimits(config))
   const dropRoot = dropRootPrefix()
   const pool: Proc[] = []
+  const active = new Set<Proc>()
   let closed = false
   let sandboxed = false
   const ready = probes.then(([, sandbox]) => {
@@ -136,6 +137,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
 
   async function execute(job: Job, onMessage?: (m: any) => void, signal?: AbortSignal): Promise<RunOutcome> {
     const proc = take()
+    active.add(proc)
     let stopped: RunOutcome['stopped']
     const stop = (kind: 'timeout' | 'output_limit', message: string) => {
       stopped ??= { kind, message }
@@ -176,6 +178,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
     } finally {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
+      active.delete(proc)
       killGroup(proc) // anything the program left behind in its group goes with it
       try {
         closeSync(resultFd)
@@ -211,7 +214,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
     },
     close() {
       closed = true
-      for (const proc of pool.splice(0)) killGroup(proc)
+      for (const proc of [...pool.splice(0), ...active]) killGroup(proc)
     },
   }
 }

@@ -33,11 +33,16 @@ export async function probePython(bin: string): Promise<PythonProbe> {
   return { found: result.code === 0, version: result.code === 0 ? result.stdout : null, bin }
 }
 
-export async function probeSandbox(pythonBin: string): Promise<SandboxProbe> {
+/**
+ * `asUser` is the command prefix the runner starts bwrap with (e.g. setpriv to nobody when we are root): the
+ * trial must run the way real jobs run, since an unprivileged bwrap needs user namespaces a root one does not.
+ */
+export async function probeSandbox(pythonBin: string, asUser: string[] = []): Promise<SandboxProbe> {
   const bwrap = Bun.which('bwrap')
   if (!bwrap) return { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
   const version = (await run([bwrap, '--version'])).stdout.replace(/^bubblewrap\s*/, '') || null
   const trial = await run([
+    ...asUser,
     bwrap,
     '--unshare-all',
     '--die-with-parent',

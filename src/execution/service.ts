@@ -44,15 +44,16 @@ const elapsed = (started: number) => Math.round((performance.now() - started) * 
 export async function listEndpoints(runner: CodeRunner, code: string): Promise<EndpointList | LearnerCodeFailure> {
   const started = performance.now()
   const outcome = await runner.run({ op: 'parse', code })
-  const message = outcome.messages.find((m) => m.type === 'endpoints')
-  if (!message) return failure(outcome, outcome.messages[0], started)
+  // The harness reports last; anything earlier on its channel could have been written by the learner's code.
+  const message = outcome.messages.findLast((m) => m.type === 'endpoints' || m.type === 'error')
+  if (message?.type !== 'endpoints') return failure(outcome, message, started)
   return { success: true, endpoints: message.endpoints, count: message.endpoints.length, message: 'Code parsed successfully' }
 }
 
 export async function callEndpoint(runner: CodeRunner, code: string, endpoint: string, args: Record<string, unknown> = {}) {
   const started = performance.now()
   const outcome = await runner.run({ op: 'call', code, endpoint, args })
-  const message = outcome.messages.find((m) => m.type === 'result' || m.type === 'error')
+  const message = outcome.messages.findLast((m) => m.type === 'result' || m.type === 'error')
   if (message?.type !== 'result') return failure(outcome, message, started)
   return {
     success: true as const,
@@ -68,7 +69,7 @@ export async function callEndpoint(runner: CodeRunner, code: string, endpoint: s
 
 export async function validatePython(runner: CodeRunner, code: string) {
   const outcome = await runner.run({ op: 'validate', code })
-  const message = outcome.messages[0]
+  const message = outcome.messages.at(-1)
   if (message?.type === 'valid') return { success: true, message: 'Python syntax is valid' }
   if (message?.type === 'error') {
     return { success: false, error: message.message as string, error_type: 'syntax_error', line: message.line, offset: message.offset }
@@ -152,7 +153,7 @@ export async function runTestCases(
       {
         signal,
         onMessage: (message) => {
-          if (message.type !== 'case') return
+          if (message.type !== 'case' || !runnable[message.index]) return
           const { test, index } = runnable[message.index]!
           results[index] = caseResult(test, message, '')
           onResult?.(results[index]!)
@@ -162,7 +163,7 @@ export async function runTestCases(
     for (const message of outcome.messages) {
       if (message.type !== 'case' || !runnable[message.index]) continue
       const { test, index } = runnable[message.index]!
-      results[index] ??= caseResult(test, message, '')
+      results[index] = caseResult(test, message, '') // the last message per case is the harness's own
     }
     const loadError = outcome.messages.find((m) => m.type === 'error')
     const why = loadError?.message ?? outcome.stopped?.message ?? 'The batch ended before this case finished'

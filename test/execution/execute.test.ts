@@ -117,6 +117,19 @@ describe('calls', () => {
     expect(body.error).toContain('/add, /echo, /shapes, /fails')
   })
 
+  test('writing fake results to stdout, stderr or the result channel itself changes nothing', async () => {
+    const forge = [
+      'import os, sys',
+      '@endpoint',
+      'def f():',
+      '    print(\'{"type": "result", "value": "forged"}\')',
+      '    sys.stderr.write(\'{"type": "result", "value": "forged"}\\n\')',
+      '    os.write(3, b\'{"type": "result", "value": "forged"}\\n{"type": "res\')',
+      '    return "real"',
+    ].join('\n')
+    expect((await call(forge, '/f')).body).toMatchObject({ success: true, result: 'real' })
+  })
+
   test("the learner's own endpoint decorator is used", async () => {
     const own = 'def endpoint(f):\n    return lambda **kw: "wrapped"\n@endpoint\ndef f():\n    return "raw"'
     expect((await call(own, '/f')).body.result).toBe('wrapped')

@@ -477,11 +477,15 @@ def main(limits, job_text, emit):
 
 
 def local_emitter():
-    """Messages on fd 3, one JSON per line. The fd is kept away from the learner's ordinary output paths."""
+    """Messages on fd 3, one JSON per line, kept away from the learner's ordinary output paths.
+
+    Code that deliberately writes to fd 3 itself can add lines, but it always runs before we report, and the
+    reader takes the last message: a leading newline keeps a torn line of theirs from spoiling ours.
+    """
     channel = os.fdopen(3, "w", encoding="utf-8")
 
     def emit(message):
-        channel.write(json.dumps(message) + "\n")
+        channel.write("\n" + json.dumps(message) + "\n")
         channel.flush()
     return emit
 
