@@ -402,24 +402,36 @@ def op_tests(job, emit):
                 view = memoryview(data)
                 while view:
                     view = view[os.write(write_fd, view):]
+                # EOF now, before the (slow) teardown of this process: the parent need not wait for it.
+                os.close(write_fd)
             except BaseException:
                 code = 70
             os._exit(code)
         os.close(write_fd)
         running[read_fd] = (index, pid, time.monotonic() + timeout, [], time.monotonic())
 
+    exited = []  # children that delivered their result; reaped without blocking (see reap)
+
+    def reap(block):
+        for pid in list(exited):
+            if os.waitpid(pid, 0 if block else os.WNOHANG)[0]:
+                exited.remove(pid)
+
     def finish(fd, timed_out):
         index, pid, _, chunks, started = running.pop(fd)
         os.close(fd)
+        result = None
         if timed_out:
             kill(pid)
-        _, status = os.waitpid(pid, 0)
-        if timed_out:
+            os.waitpid(pid, 0)
             result = {"error_type": "timeout", "message": "Time limit exceeded (%d ms)" % LIMITS["timeout_ms"]}
         else:
             try:
                 result = json.loads(b"".join(chunks))
+                exited.append(pid)
             except ValueError:
+                # No result: how it ended (signal, exit code) is the message, so wait for its status.
+                _, status = os.waitpid(pid, 0)
                 result = {"error_type": "runtime_error", "message": describe_death(status)}
         result["type"] = "case"
         result["index"] = index
@@ -427,6 +439,7 @@ def op_tests(job, emit):
         emit(result)
 
     while pending or running:
+        reap(False)
         while pending and len(running) < LIMITS["parallelism"]:
             start(pending.pop(0))
         if not running:
@@ -443,6 +456,7 @@ def op_tests(job, emit):
         now = time.monotonic()
         for fd in [fd for fd, entry in running.items() if entry[2] <= now]:
             finish(fd, True)
+    reap(True)
     emit({"type": "done"})
 
 
