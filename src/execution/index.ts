@@ -6,7 +6,8 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
-import { createLocalRunner, dropRootPrefix } from './local-runner'
+import { createLocalRunner } from './local-runner'
+import { dropRootPrefix } from './sandbox/command'
 import {
   ExecuteEndpointRequest,
   ExecuteEndpointResponse,

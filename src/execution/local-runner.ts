@@ -12,7 +12,7 @@ import type { Logger } from '../logging'
 import type { PythonProbe, SandboxProbe } from './probe'
 import { createQueue } from './queue'
 import { parseMessages, type CodeRunner, type HarnessLimits, type Job, type RunOutcome } from './runner'
-import { sandboxArgv } from './sandbox/command'
+import { dropRootPrefix, sandboxArgv } from './sandbox/command'
 // Embedded in the compiled binary: nothing is read from disk at run time and the sandbox never sees the project.
 import harness from './sandbox/harness.py' with { type: 'text' }
 
@@ -80,16 +80,6 @@ function describeExit(proc: Proc): string {
   if (proc.signalCode) return `The program crashed (${proc.signalCode})`
   if (code !== null && code > 128) return `The program crashed (signal ${code - 128})`
   return `The program ended without a result (exit status ${code})`
-}
-
-/**
- * As root, bwrap maps the sandbox uid to host root, and the kernel exempts host root from RLIMIT_NPROC (a fork
- * bomb would be bounded by nothing but the clock). So a root server starts the sandbox as nobody (65534).
- */
-export function dropRootPrefix(): string[] {
-  const setpriv = Bun.which('setpriv')
-  if (process.getuid?.() !== 0 || !setpriv) return []
-  return [setpriv, '--reuid', '65534', '--regid', '65534', '--clear-groups']
 }
 
 export interface LocalRunnerOptions {

@@ -12,7 +12,7 @@ export interface SandboxOptions {
   tmpfsBytes: number
   /** Extra variables for the sandboxed program (e.g. PORT). */
   env?: Record<string, string>
-  /** Extra bwrap arguments placed before the program (e.g. a --bind of a per-run folder). */
+  /** Extra bwrap mount arguments (e.g. a --bind of a per-run folder), applied before / is made read-only. */
   extra?: string[]
 }
 
@@ -36,13 +36,24 @@ export function sandboxArgv(program: string[], { tmpfsBytes, env = {}, extra = [
     '--dev', '/dev',
     '--size', String(tmpfsBytes),
     '--tmpfs', '/tmp',
+    ...extra, // before the root turns read-only: a --bind needs its mount point created
     // bwrap's own root is an unbounded tmpfs: read-only, so /tmp (size-limited) is the only writable place.
     '--remount-ro', '/',
     '--chdir', '/tmp',
     '--clearenv',
     ...setenv,
-    ...extra,
     '--',
     ...program,
   ]
+}
+
+/**
+ * As root, bwrap maps the sandbox uid to host root, and the kernel exempts host root from RLIMIT_NPROC (a fork
+ * bomb would be bounded by nothing but the clock). So a root server starts the sandbox as nobody (65534);
+ * prefix the bwrap argv with this.
+ */
+export function dropRootPrefix(): string[] {
+  const setpriv = Bun.which('setpriv')
+  if (process.getuid?.() !== 0 || !setpriv) return []
+  return [setpriv, '--reuid', '65534', '--regid', '65534', '--clear-groups']
 }
