@@ -1,37 +1,23 @@
 /**
- * The sandbox command of one learner server. A thin stand-in with the same confinement as executions (DESIGN.md,
- * "Execution") until src/execution/sandbox/ exports its argv builder; then this file only adapts to it.
+ * The sandbox command of one learner server: the same confinement as executions, plus PORT.
  */
 import { readFileSync } from 'node:fs'
 import type { Config } from '../config'
+import { dropRootPrefix, sandboxArgv as confine } from '../execution/sandbox/command'
 
 /** Where serve.py listens for relayed connections, inside the sandbox's private, size-limited /tmp. */
 export const RELAY_SOCKET = '/tmp/.relay.sock'
 
 /**
- * bwrap argv: every namespace unshared (network included: no route out, not even to the host's loopback),
- * /usr read-only, a size-limited /tmp as the only writable place (no host folder is shared; / and /dev are
- * remounted read-only), no capabilities,
- * an unprivileged uid, its own session, and killed with its parent. Spawn it with an empty environment: with
- * --unshare-pid, bwrap's pid 1 inside keeps the environment bwrap itself was given, readable from /proc/1/environ.
+ * The execution sandbox (src/execution/sandbox/command.ts) with PORT added, started as nobody when we are root
+ * so that the process limit applies (see dropRootPrefix). Nothing of the host is shared: the relay socket lives
+ * in the sandbox's own /tmp and is reached through /proc (hostPathInSandbox).
  *
  * @example
  * Bun.spawn(sandboxArgv(config, { PORT: '5000' }, ['python3', '-c', src]), { env: {}, detached: true })
  */
 export function sandboxArgv(config: Config, env: Record<string, string>, command: string[]): string[] {
-  const setenv = Object.entries(env).flatMap(([name, value]) => ['--setenv', name, value])
-  return [
-    'bwrap', '--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
-    '--uid', '65534', '--gid', '65534',
-    '--ro-bind', '/usr', '/usr', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
-    '--symlink', 'usr/bin', '/bin', '--proc', '/proc', '--dev', '/dev',
-    '--size', String(config.EXEC_TMPFS_MB * 1024 * 1024), '--tmpfs', '/tmp', '--chdir', '/tmp',
-    // bwrap's root and /dev are tmpfs without a size limit, writable by the sandbox's uid: only /tmp stays so.
-    '--remount-ro', '/dev', '--remount-ro', '/',
-    '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin', '--setenv', 'HOME', '/tmp', '--setenv', 'LANG', 'C.UTF-8',
-    ...setenv,
-    ...command,
-  ]
+  return [...dropRootPrefix(), ...confine(command, { tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024, env })]
 }
 
 /**

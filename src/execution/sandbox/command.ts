@@ -39,6 +39,7 @@ export function sandboxArgv(program: string[], { tmpfsBytes, env = {}, extra = [
     ...extra, // before the root turns read-only: a --bind needs its mount point created
     // bwrap's own root is an unbounded tmpfs: read-only, so /tmp (size-limited) is the only writable place.
     '--remount-ro', '/',
+    '--remount-ro', '/dev',
     '--chdir', '/tmp',
     '--clearenv',
     ...setenv,
