@@ -74,6 +74,8 @@ const cases: [string, string, Check][] = [
   ['output flood with print', 'while True:\n    print("x" * 1000)', fails('output_limit')],
   ['output flood past the capture', 'while True:\n    os.write(1, b"x" * 65536)', fails('output_limit')],
   ['disk fill', 'with open("/tmp/fill", "wb") as out:\n    while True:\n        out.write(b"x" * (1 << 20))', fails('runtime_error', 'OSError')],
+  ['fill /dev, an unbounded tmpfs, beyond the size of /tmp', 'for i in range(8):\n    open(f"/dev/fill{i}", "wb").write(b"x" * (1 << 20))', fails('runtime_error', 'Read-only file system')],
+  ['fill /dev/shm', 'open("/dev/shm/fill", "wb").write(b"x")', fails('runtime_error', 'Read-only file system')],
   ['segfault', 'ctypes.string_at(0)', fails('runtime_error', 'crashed')],
   ['stack overflow', 'def down(n):\n    return down(n + 1)\nreturn down(0)', fails('runtime_error', 'RecursionError')],
   ['kill the parent', 'os.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\nreturn "alive"', (reply) => {
