@@ -2,6 +2,7 @@
  * Start-up probes of what local execution needs: which Python answers, and whether bubblewrap can actually
  * build a sandbox here (installed is not enough: some containers forbid user namespaces).
  */
+import { sandboxArgv } from './sandbox/command'
 export interface PythonProbe {
   found: boolean
   version: string | null
@@ -41,19 +42,8 @@ export async function probeSandbox(pythonBin: string, asUser: string[] = []): Pr
   const bwrap = Bun.which('bwrap')
   if (!bwrap) return { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
   const version = (await run([bwrap, '--version'])).stdout.replace(/^bubblewrap\s*/, '') || null
-  const trial = await run([
-    ...asUser,
-    bwrap,
-    '--unshare-all',
-    '--die-with-parent',
-    '--ro-bind', '/usr', '/usr',
-    '--symlink', 'usr/lib', '/lib',
-    '--symlink', 'usr/lib64', '/lib64',
-    '--symlink', 'usr/bin', '/bin',
-    '--proc', '/proc',
-    '--dev', '/dev',
-    pythonBin, '-I', '-S', '-c', 'pass',
-  ])
+  // The very command real jobs use, so "available" means what it says.
+  const trial = await run([...asUser, ...sandboxArgv([pythonBin, '-I', '-S', '-c', 'pass'], { tmpfsBytes: 1 << 20 })])
   if (trial.code !== 0) {
     return { available: false, version, reason: `bubblewrap cannot create a sandbox here: ${trial.stderr || trial.code}` }
   }
