@@ -3,6 +3,7 @@
  * build a sandbox here (installed is not enough: some containers forbid user namespaces).
  */
 import { sandboxArgv } from './sandbox/command'
+
 export interface PythonProbe {
   found: boolean
   version: string | null
