@@ -170,26 +170,10 @@ async function pingPongDirect(upstreamUrl: string): Promise<number[]> {
     emitNext = () => (sent++ < LATENCY_SAMPLES ? write(String(performance.now())) : end())
     emitNext()
   })
-  const response = await fetch(`${upstreamUrl}/chat/completions`, {
-    method: 'POST',
-    body: JSON.stringify({ messages: [{ role: 'user', content: 'direct' }] }),
+  await readDirect(upstreamUrl, 'direct', (content, at) => {
+    samples.push(at - Number(content))
+    emitNext()
   })
-  const decoder = new TextDecoder()
-  let buffer = ''
-  for await (const bytes of response.body!) {
-    const at = performance.now()
-    buffer += decoder.decode(bytes, { stream: true })
-    let end: number
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const event = buffer.slice(6, end)
-      buffer = buffer.slice(end + 2)
-      if (event === '[DONE]') continue
-      const content = JSON.parse(event).choices[0]?.delta?.content
-      if (content === undefined) continue
-      samples.push(at - Number(content))
-      emitNext()
-    }
-  }
   return samples.slice(100)
 }
 
