@@ -17,13 +17,13 @@ import {
   ValidateResponse,
 } from './model'
 import { createOneCompilerRunner } from './onecompiler-runner'
-import { probePython, probeSandbox } from './probe'
+import { probeAll } from './probe'
 import type { CodeRunner } from './runner'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
 
 export function createCodeRunner(config: Config, logger: Logger): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
-  const probes = Promise.all([probePython(config.PYTHON_BIN), probeSandbox(config.PYTHON_BIN, dropRootPrefix())])
+  const probes = probeAll(config.PYTHON_BIN, dropRootPrefix())
   return createLocalRunner({ config, logger, probes })
 }
 

@@ -14,6 +14,8 @@ export interface SandboxProbe {
   available: boolean
   version: string | null
   reason: string | null
+  /** What PYTHON_BIN said inside the sandbox, so a working sandbox answers the Python probe too. */
+  python?: PythonProbe
 }
 
 async function run(cmd: string[], timeoutMs = 3000): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -30,9 +32,20 @@ async function run(cmd: string[], timeoutMs = 3000): Promise<{ code: number; std
   }
 }
 
+const PRINT_VERSION = ['-I', '-S', '-c', 'import sys; print(sys.version.split()[0])']
+
 export async function probePython(bin: string): Promise<PythonProbe> {
-  const result = await run([bin, '-I', '-S', '-c', 'import sys; print(sys.version.split()[0])'])
+  const result = await run([bin, ...PRINT_VERSION])
   return { found: result.code === 0, version: result.code === 0 ? result.stdout : null, bin }
+}
+
+/**
+ * Both probes with as few processes as possible (start-up runs them before the first /health answer): Python
+ * is asked inside the sandbox trial, and on its own only when the sandbox is not available.
+ */
+export async function probeAll(bin: string, asUser: string[]): Promise<[PythonProbe, SandboxProbe]> {
+  const { python, ...sandbox } = await probeSandbox(bin, asUser)
+  return [python ?? (await probePython(bin)), sandbox]
 }
 
 /**
@@ -44,9 +57,9 @@ export async function probeSandbox(pythonBin: string, asUser: string[] = []): Pr
   if (!bwrap) return { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
   const version = (await run([bwrap, '--version'])).stdout.replace(/^bubblewrap\s*/, '') || null
   // The very command real jobs use, so "available" means what it says.
-  const trial = await run([...asUser, ...sandboxArgv([pythonBin, '-I', '-S', '-c', 'pass'], { tmpfsBytes: 1 << 20 })])
+  const trial = await run([...asUser, ...sandboxArgv([pythonBin, ...PRINT_VERSION], { tmpfsBytes: 1 << 20 })])
   if (trial.code !== 0) {
     return { available: false, version, reason: `bubblewrap cannot create a sandbox here: ${trial.stderr || trial.code}` }
   }
-  return { available: true, version, reason: null }
+  return { available: true, version, reason: null, python: { found: true, version: trial.stdout, bin: pythonBin } }
 }

@@ -7,6 +7,7 @@ import type { Config } from '../config'
 import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
 import { probeSandbox } from '../execution/probe'
+import { dropRootPrefix } from '../execution/sandbox/command'
 import { createServerManager as createManager, type ServerManager } from './manager'
 import {
   PythonServerList,
@@ -21,7 +22,7 @@ import {
 /** The manager with the real sandbox probe, run once on the first start. */
 export function createServerManager(config: Config, logger: Logger): ServerManager {
   let probe: Promise<boolean> | undefined
-  const sandbox = () => (probe ??= probeSandbox(config.PYTHON_BIN).then((result) => result.available))
+  const sandbox = () => (probe ??= probeSandbox(config.PYTHON_BIN, dropRootPrefix()).then((result) => result.available))
   return createManager({ config, logger, sandbox })
 }
 
