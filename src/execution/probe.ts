@@ -55,9 +55,12 @@ export async function probeAll(bin: string, asUser: string[]): Promise<[PythonPr
 export async function probeSandbox(pythonBin: string, asUser: string[] = []): Promise<SandboxProbe> {
   const bwrap = Bun.which('bwrap')
   if (!bwrap) return { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
-  const version = (await run([bwrap, '--version'])).stdout.replace(/^bubblewrap\s*/, '') || null
   // The very command real jobs use, so "available" means what it says.
-  const trial = await run([...asUser, ...sandboxArgv([pythonBin, ...PRINT_VERSION], { tmpfsBytes: 1 << 20 })])
+  const [about, trial] = await Promise.all([
+    run([bwrap, '--version']),
+    run([...asUser, ...sandboxArgv([pythonBin, ...PRINT_VERSION], { tmpfsBytes: 1 << 20 })]),
+  ])
+  const version = about.stdout.replace(/^bubblewrap\s*/, '') || null
   if (trial.code !== 0) {
     return { available: false, version, reason: `bubblewrap cannot create a sandbox here: ${trial.stderr || trial.code}` }
   }
