@@ -12,6 +12,7 @@ import type { Logger } from '../logging'
 import type { PythonProbe, SandboxProbe } from './probe'
 import { createQueue } from './queue'
 import { parseMessages, type CodeRunner, type HarnessLimits, type Job, type RunOutcome } from './runner'
+import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './sandbox/cgroup'
 import { dropRootPrefix, sandboxArgv } from './sandbox/command'
 // Embedded in the compiled binary: nothing is read from disk at run time and the sandbox never sees the project.
 import harness from './sandbox/harness.py' with { type: 'text' }
@@ -30,6 +31,14 @@ export function harnessLimits(config: Config): HarnessLimits {
     timeout_ms: config.EXEC_TIMEOUT_MS,
     parallelism: config.EXEC_TEST_PARALLELISM,
   }
+}
+
+/**
+ * Memory of a whole sandbox (cgroup), all its processes and its /tmp together: RLIMIT_AS bounds each process,
+ * and a batch legitimately runs EXEC_TEST_PARALLELISM cases at once next to the harness.
+ */
+export function sandboxMemoryBytes(config: Config): number {
+  return (config.EXEC_MEMORY_MB * (config.EXEC_TEST_PARALLELISM + 1) + config.EXEC_TMPFS_MB) * 1024 * 1024
 }
 
 /** Wall-clock budget of a job: one call, or the cases of a batch spread over the parallel workers. */
@@ -94,9 +103,14 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
   const dropRoot = dropRootPrefix()
   const pool: Proc[] = []
   const active = new Set<Proc>()
+  const groups = new Map<Proc, SandboxCgroup>()
+  const cgroupsReady = probeCgroups()
+  let cgroups: SandboxCgroups | undefined
   let closed = false
   let sandboxed = false
-  const ready = probes.then(([, sandbox]) => {
+  const ready = probes.then(async ([, sandbox]) => {
+    cgroups = await cgroupsReady
+    if (cgroups.kind === 'none') logger.warn('no memory cgroup: a sandbox is limited per process only', { reason: cgroups.reason })
     sandboxed = config.SANDBOX !== 'off' && sandbox.available
     if (!sandboxed) {
       logger.warn('LEARNER CODE RUNS WITHOUT A SANDBOX: only rlimits and an empty environment protect this host', {
@@ -112,7 +126,18 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
     const cmd = [...dropRoot, ...(sandboxed ? sandboxArgv(python, { tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024 }) : python)]
     // bwrap gets an empty environment (its pid 1 inside would show it); bare python gets only the fixed three.
     const env: Record<string, string> = sandboxed ? {} : { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }
-    return Bun.spawn(cmd, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env, cwd: '/tmp', detached: true }) as Proc
+    const group = cgroups?.create(sandboxMemoryBytes(config))
+    if (cgroups && cgroups.kind !== 'none' && !group) logger.warn('could not create a memory cgroup; this sandbox is limited per process only')
+    if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
+    const proc = Bun.spawn(group ? group.wrap(cmd) : cmd, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env, cwd: '/tmp', detached: true }) as Proc
+    if (group) groups.set(proc, group)
+    return proc
+  }
+
+  function discard(proc: Proc) {
+    killGroup(proc)
+    groups.get(proc)?.remove()
+    groups.delete(proc)
   }
 
   function fillPool() {
@@ -158,6 +183,9 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
       ])
       const messages = parseMessages(report)
       const finished = messages.some((m) => m.type !== 'case')
+      if (!stopped && !finished && groups.get(proc)?.oomKilled()) {
+        stopped = { kind: 'memory_limit', message: `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all` }
+      }
       if (!stopped && !finished) stopped = { kind: 'runtime_error', message: describeExit(proc) }
       return { messages, stdout, stderr, stopped, method: 'local_sandbox' }
     } catch (error) {
@@ -169,7 +197,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       active.delete(proc)
-      killGroup(proc) // anything the program left behind in its group goes with it
+      discard(proc) // anything the program left behind goes with it
       try {
         closeSync(resultFd)
       } catch {
@@ -198,13 +226,19 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
           mode: config.SANDBOX,
           ...sandbox,
           ...(sandboxed ? {} : { warning: refuses ? 'refusing to run code: no sandbox' : 'learner code runs without a sandbox' }),
+          memory: await cgroupsReady.then((c) =>
+            c.kind === 'none'
+              ? { limit: 'per process', reason: c.reason }
+              : { limit: 'per sandbox', cgroup: c.kind, sandbox_mb: sandboxMemoryBytes(config) >> 20 },
+          ),
         },
         execution: { ok: python.found && !refuses, mode: 'local', pool: pool.length, queue: queue.stats() },
       }
     },
     close() {
       closed = true
-      for (const proc of [...pool.splice(0), ...active]) killGroup(proc)
+      for (const proc of [...pool.splice(0), ...active]) discard(proc)
+      cgroups?.close()
     },
   }
 }

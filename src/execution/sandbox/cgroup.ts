@@ -1,0 +1,229 @@
+/**
+ * A memory ceiling for a whole sandbox. RLIMIT_AS bounds each process, but a program may fork up to
+ * EXEC_MAX_PROCESSES of them, each with the full allowance (measured: ~1 GB resident in one sandbox with a
+ * 256 MB limit, 16 GB possible). A memory cgroup bounds the sum, /tmp's tmpfs pages included, and its OOM count
+ * tells a memory kill from a crash.
+ *
+ * Needs write access to a cgroup file system (root, or a delegated subtree); otherwise `kind` is 'none' with a
+ * reason and sandboxes keep only their per-process limits. cgroup v2 (unified) and v1 (memory controller) are
+ * both supported; each group is one sandbox, made when the sandbox starts and removed when it ends.
+ *
+ * @example
+ * const cgroups = await probeCgroups()
+ * const group = cgroups.create(768 << 20)
+ * const proc = Bun.spawn(group ? group.wrap(argv) : argv, { env: {} })
+ * // … after the run
+ * if (group?.oomKilled()) report('memory_limit')
+ * group?.remove()
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+
+export interface SandboxCgroup {
+  /** Argv that first moves itself into the group (before any sandbox process exists), then execs `argv`. */
+  wrap(argv: string[]): string[]
+  /** True once the kernel killed a process of the group for memory. */
+  oomKilled(): boolean
+  /** Kills whatever is left in the group and removes it (retried while the last processes are reaped). */
+  remove(): void
+}
+
+export interface SandboxCgroups {
+  readonly kind: 'v2' | 'v1' | 'none'
+  /** Why there are no cgroups here (null when there are). */
+  readonly reason: string | null
+  /** A new group limited to `bytes` of memory (no swap), or null without cgroups or when creating it fails. */
+  create(bytes: number): SandboxCgroup | null
+  /** Removes the parent folder of all groups (on close). */
+  close(): void
+}
+
+interface Layout {
+  kind: 'v2' | 'v1'
+  /** Folder that holds one child folder per sandbox. */
+  parent: string
+}
+
+const NONE = (reason: string): SandboxCgroups => ({ kind: 'none', reason, create: () => null, close() {} })
+
+const read = (path: string) => {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/** Where our own process sits in each hierarchy, from /proc/self/cgroup (`0::/path` is v2, `N:memory:/path` v1). */
+export function ownCgroups(procSelfCgroup: string): { v2?: string; memory?: string } {
+  const found: { v2?: string; memory?: string } = {}
+  for (const line of procSelfCgroup.split('\n')) {
+    const first = line.indexOf(':')
+    const second = line.indexOf(':', first + 1)
+    if (first < 0 || second < 0) continue
+    const [id, controllers, path] = [line.slice(0, first), line.slice(first + 1, second), line.slice(second + 1)]
+    if (id === '0' && controllers === '') found.v2 = path
+    if (controllers?.split(',').includes('memory')) found.memory = path
+  }
+  return found
+}
+
+/**
+ * Finds a place for sandbox groups. v2: a folder next to our own group (a group holding processes cannot also
+ * hand controllers to children), with the memory controller switched on for it. v1: a folder inside our own
+ * memory group. `root` is the cgroup mount point (a parameter so the logic can be tested on a plain folder).
+ */
+export function prepareLayout(root: string, procSelfCgroup: string, name: string): Layout | string {
+  const own = ownCgroups(procSelfCgroup)
+  const unified = existsSync(join(root, 'cgroup.controllers')) ? root : null
+  if (unified && own.v2 !== undefined && read(join(unified, 'cgroup.controllers')).split(/\s+/).includes('memory')) {
+    const mine = join(unified, own.v2)
+    const above = own.v2 === '/' ? unified : join(mine, '..')
+    try {
+      enable(above, 'memory')
+      const parent = join(above, name)
+      mkdirSync(parent, { recursive: true })
+      enable(parent, 'memory')
+      return { kind: 'v2', parent }
+    } catch (error) {
+      return `cgroup v2 is not writable here (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`
+    }
+  }
+  const v1 = join(root, 'memory')
+  if (own.memory !== undefined && existsSync(join(v1, 'memory.limit_in_bytes'))) {
+    try {
+      const parent = join(v1, own.memory, name)
+      mkdirSync(parent, { recursive: true })
+      return { kind: 'v1', parent }
+    } catch (error) {
+      return `cgroup v1 memory is not writable here (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`
+    }
+  }
+  return 'no memory cgroup controller is mounted'
+}
+
+function enable(group: string, controller: string) {
+  const control = join(group, 'cgroup.subtree_control')
+  if (!read(control).split(/\s+/).includes(controller)) writeFileSync(control, `+${controller}`)
+}
+
+function files(kind: 'v2' | 'v1') {
+  return kind === 'v2'
+    ? { limit: ['memory.max'], noSwap: 'memory.swap.max', events: 'memory.events', kill: 'cgroup.kill' }
+    : { limit: ['memory.limit_in_bytes'], noSwap: 'memory.memsw.limit_in_bytes', events: 'memory.oom_control', kill: null }
+}
+
+function oomCount(text: string): number {
+  return Number(/^oom_kill (\d+)/m.exec(text)?.[1] ?? 0)
+}
+
+export function cgroupsAt(layout: Layout): SandboxCgroups {
+  const names = files(layout.kind)
+  let next = 0
+  return {
+    kind: layout.kind,
+    reason: null,
+    create(bytes) {
+      const dir = join(layout.parent, `sandbox-${next++}`)
+      try {
+        mkdirSync(dir)
+        for (const file of names.limit) writeFileSync(join(dir, file), String(bytes))
+        try {
+          // Without this, a v1 group pushes the excess to swap instead of stopping the program.
+          writeFileSync(join(dir, names.noSwap), layout.kind === 'v2' ? '0' : String(bytes))
+        } catch {
+          // no swap accounting on this kernel: nothing to limit
+        }
+      } catch {
+        try {
+          rmdirSync(dir)
+        } catch {
+          // never made
+        }
+        return null
+      }
+      const procs = join(dir, 'cgroup.procs')
+      return {
+        // `sh` runs as the server (it may write to the group), joins the group, then becomes the sandbox: every
+        // process the sandbox ever starts is created inside the group, so none can be missed.
+        // (`unset PWD`: the shell would add it to the environment the sandbox is given.)
+        wrap: (argv) => ['/bin/sh', '-c', 'echo $$ > "$0" && unset PWD && exec "$@"', procs, ...argv],
+        oomKilled: () => oomCount(read(join(dir, names.events))) > 0,
+        remove() {
+          if (names.kill) {
+            try {
+              writeFileSync(join(dir, names.kill), '1')
+            } catch {
+              // kernel older than 5.14: the process-group kill did the work
+            }
+          }
+          removeWhenEmpty(dir, 20)
+        },
+      }
+    },
+    close() {
+      removeWhenEmpty(layout.parent, 20)
+    },
+  }
+}
+
+/** rmdir fails while the group still has processes being reaped; try again a little later, a few times. */
+function removeWhenEmpty(dir: string, attempts: number) {
+  try {
+    rmdirSync(dir)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || attempts <= 0) return
+    setTimeout(() => removeWhenEmpty(dir, attempts - 1), 50).unref?.()
+  }
+}
+
+/** Removes the (empty) group folders of servers that ended without closing their runner. */
+export function sweepStale(above: string) {
+  let entries: string[] = []
+  try {
+    entries = readdirSync(above)
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    const pid = /^ai-tutor-sandboxes-(\d+)/.exec(entry)?.[1]
+    if (!pid || existsSync(`/proc/${pid}`)) continue
+    const folder = join(above, entry)
+    try {
+      for (const child of readdirSync(folder, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(join(folder, child.name))
+      rmdirSync(folder)
+    } catch {
+      // still in use or not ours to remove: leave it
+    }
+  }
+}
+
+/**
+ * Detects cgroups and proves they work: a trial group with a tiny limit must take in a shell and report it.
+ * Resolves to `kind: 'none'` with a reason rather than failing.
+ */
+export async function probeCgroups(
+  root = '/sys/fs/cgroup',
+  // One folder per runner: several runners in one process (tests) must never remove each other's groups.
+  name = `ai-tutor-sandboxes-${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
+): Promise<SandboxCgroups> {
+  const layout = prepareLayout(root, read('/proc/self/cgroup'), name)
+  if (typeof layout === 'string') return NONE(layout)
+  sweepStale(dirname(layout.parent))
+  const cgroups = cgroupsAt(layout)
+  const trial = cgroups.create(64 << 20)
+  if (!trial) {
+    cgroups.close()
+    return NONE(`cannot create a memory cgroup under ${layout.parent}`)
+  }
+  const proc = Bun.spawn(trial.wrap(['/bin/sh', '-c', 'cat /proc/self/cgroup']), { env: {}, stdout: 'pipe', stderr: 'ignore' })
+  const [text, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
+  trial.remove()
+  const joined = code === 0 && text.includes(`${name}/sandbox-0`)
+  if (!joined) {
+    cgroups.close()
+    return NONE(`a process could not join a memory cgroup under ${layout.parent}`)
+  }
+  return cgroups
+}

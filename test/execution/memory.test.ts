@@ -1,0 +1,119 @@
+/**
+ * Memory of a whole sandbox: RLIMIT_AS bounds one process, a memory cgroup bounds all of them together (a program
+ * that forks may not multiply its allowance). Real sandbox, real cgroups where this machine has them; the cgroup
+ * layout logic is also checked on a plain folder standing in for /sys/fs/cgroup.
+ */
+import { afterAll, describe, expect, test } from 'bun:test'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createApp } from '../../src/app'
+import { sandboxMemoryBytes } from '../../src/execution/local-runner'
+import { ownCgroups, prepareLayout, probeCgroups } from '../../src/execution/sandbox/cgroup'
+import { testConfig } from '../support/config'
+import { get, post } from '../support/http'
+
+const cgroups = await probeCgroups(undefined, `ai-tutor-memory-test-${process.pid}`)
+cgroups.close()
+const config = testConfig({ EXEC_MEMORY_MB: '128', EXEC_TEST_PARALLELISM: '2', EXEC_TMPFS_MB: '4', EXEC_TIMEOUT_MS: '20000' })
+const app = createApp({ config })
+const folders: string[] = []
+afterAll(() => {
+  app.decorator.services.runner.close()
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true })
+})
+
+describe('cgroup layout', () => {
+  test('reads our own place in both hierarchies', () => {
+    expect(ownCgroups('0::/user.slice/session-1.scope\n')).toEqual({ v2: '/user.slice/session-1.scope' })
+    expect(ownCgroups('5:devices:/\n4:memory:/a/b\n0::/\n')).toEqual({ v2: '/', memory: '/a/b' })
+    expect(ownCgroups('3:cpu,memory:/x:y\n')).toEqual({ memory: '/x:y' })
+  })
+
+  test('v2: a folder next to our own group, with the memory controller handed down to it', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cgroup-v2-'))
+    folders.push(root)
+    mkdirSync(join(root, 'system.slice/app.service'), { recursive: true })
+    writeFileSync(join(root, 'cgroup.controllers'), 'cpu io memory pids\n')
+    writeFileSync(join(root, 'system.slice/cgroup.subtree_control'), 'cpu pids\n')
+    const layout = prepareLayout(root, '0::/system.slice/app.service\n', 'sandboxes')
+    expect(layout).toEqual({ kind: 'v2', parent: join(root, 'system.slice/sandboxes') })
+    expect(readFileSync(join(root, 'system.slice/cgroup.subtree_control'), 'utf8')).toBe('+memory')
+    expect(readFileSync(join(root, 'system.slice/sandboxes/cgroup.subtree_control'), 'utf8')).toBe('+memory')
+  })
+
+  test('v1: a folder inside our own memory group; nothing usable is a reason, not a failure', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cgroup-v1-'))
+    folders.push(root)
+    mkdirSync(join(root, 'memory/jobs'), { recursive: true })
+    writeFileSync(join(root, 'memory/memory.limit_in_bytes'), '9223372036854771712\n')
+    expect(prepareLayout(root, '4:memory:/jobs\n0::/\n', 'sandboxes')).toEqual({ kind: 'v1', parent: join(root, 'memory/jobs/sandboxes') })
+    expect(prepareLayout(join(root, 'nothing'), '0::/\n', 'sandboxes')).toBe('no memory cgroup controller is mounted')
+  })
+})
+
+describe('whole-sandbox memory', () => {
+  test('health says how memory is limited', async () => {
+    const { body } = await get(app, '/health')
+    expect(body.checks.sandbox.memory).toEqual(
+      cgroups.kind === 'none'
+        ? { limit: 'per process', reason: cgroups.reason }
+        : { limit: 'per sandbox', cgroup: cgroups.kind, sandbox_mb: sandboxMemoryBytes(config) >> 20 },
+    )
+  })
+
+  // Eight children of 100 MB each hold their memory at once: 800 MB against a sandbox of 3 x 128 + 4 MB.
+  const forkedHog = [
+    'import os, select',
+    '@endpoint',
+    'def hog():',
+    '    done_r, done_w = os.pipe()',
+    '    hold_r, hold_w = os.pipe()',
+    '    for _ in range(8):',
+    '        if os.fork() == 0:',
+    '            os.close(hold_w)',
+    '            block = bytearray(100 << 20)',
+    '            for i in range(0, len(block), 4096):',
+    '                block[i] = 1',
+    '            os.write(done_w, b"1")',
+    '            os.read(hold_r, 1)  # keep it until every child has either got its memory or been killed',
+    '            os._exit(0)',
+    '    os.close(done_w)',
+    '    os.close(hold_r)',
+    '    held = killed = 0',
+    '    while held + killed < 8:',
+    '        if select.select([done_r], [], [], 0.05)[0]:',
+    '            held += len(os.read(done_r, 8))',
+    '        pid, status = os.waitpid(-1, os.WNOHANG)',
+    '        if pid:',
+    '            killed += 1',
+    '    os.close(hold_w)',
+    '    return {"held": held, "killed": killed}',
+  ].join('\n')
+
+  test.if(cgroups.kind !== 'none')('forked children cannot multiply the memory limit', async () => {
+    const { body } = await post(app, '/api/execute-endpoint', { pythonCode: forkedHog, endpoint: '/hog' })
+    expect(body.success).toBe(true)
+    expect(body.result.killed).toBeGreaterThan(0)
+    expect(body.result.held * 100).toBeLessThanOrEqual(sandboxMemoryBytes(config) >> 20)
+  }, 30_000)
+
+  test.if(cgroups.kind !== 'none')('a sandbox whose main process the kernel kills for memory is a memory_limit result', async () => {
+    // Children hold 500 MB in all; the harness makes itself the kernel's choice (raising oom_score_adj needs no right).
+    const code = [
+      'import os',
+      '@endpoint',
+      'def f():',
+      '    for _ in range(5):',
+      '        if os.fork() == 0:',
+      '            block = bytearray(100 << 20)',
+      '            for i in range(0, len(block), 4096):',
+      '                block[i] = 1',
+      '            os.read(os.pipe()[0], 1)',
+      '    open("/proc/self/oom_score_adj", "w").write("1000")',
+      '    os.read(os.pipe()[0], 1)',
+    ].join('\n')
+    const { body } = await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/f' })
+    expect(body).toMatchObject({ success: false, error_type: 'memory_limit' })
+  }, 30_000)
+})
