@@ -59,13 +59,21 @@ export const execution = ({ config, runner, logger }: { config: Config; runner: 
           return runTestCases(runner, code, body.testCases, undefined, request.signal)
         }
         // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
+        // A refusal (503 queue_full with Retry-After, sandbox_unavailable) must stay a status, not become an event
+        // of a 200 stream: the batch starts first, and the stream opens once it has its slot (or is already done).
+        const early: string[] = []
+        let emit = (event: string, data: unknown): void => void early.push(sse(event, data))
+        const admitted = Promise.withResolvers<void>()
+        const report = runTestCases(runner, code, body.testCases, (r) => emit('result', r), request.signal, admitted.resolve)
+        await Promise.race([admitted.promise, report])
         const encoder = new TextEncoder()
         const stream = new ReadableStream<Uint8Array>({
           async start(controller) {
             const send = (event: string, data: unknown) => controller.enqueue(encoder.encode(sse(event, data)))
+            for (const text of early) controller.enqueue(encoder.encode(text))
+            emit = send
             try {
-              const report = await runTestCases(runner, code, body.testCases, (r) => send('result', r), request.signal)
-              send('summary', report)
+              send('summary', await report)
             } catch (error) {
               send('error', envelope(request, toAppError('', error, request, logger)))
             }

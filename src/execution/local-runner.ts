@@ -214,7 +214,10 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
         throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
       }
       if (closed) throw new AppError('sandbox_unavailable', 503, 'The code runner is shutting down')
-      return queue.run(() => execute(job, options.onMessage, options.signal))
+      return queue.run(() => {
+        options.onStart?.()
+        return execute(job, options.onMessage, options.signal)
+      })
     },
     async health() {
       const [python, sandbox] = await probes

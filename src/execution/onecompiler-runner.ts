@@ -133,6 +133,7 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
         return Promise.reject(new AppError('execution_unavailable', 503, 'Remote execution is not configured: RAPIDAPI_KEY is not set'))
       }
       return queue.run(async () => {
+        options.onStart?.()
         const outcome = await execute(job, options.signal)
         for (const message of outcome.messages) options.onMessage?.(message)
         return outcome

@@ -32,6 +32,8 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Called for every harness message as it arrives (progress of a test batch). */
   onMessage?: (message: HarnessMessage) => void
+  /** Called once the job has its slot and starts: a refusal (queue_full, sandbox_unavailable) is thrown before. */
+  onStart?: () => void
 }
 
 /** Limits the harness applies to itself (hard rlimits) before it reads the learner's code. */

@@ -140,6 +140,7 @@ export async function runTestCases(
   tests: TestCase[],
   onResult?: (result: TestResult) => void,
   signal?: AbortSignal,
+  onStart?: () => void,
 ) {
   const started = performance.now()
   const planned = tests.map(planCase)
@@ -152,6 +153,7 @@ export async function runTestCases(
       { op: 'tests', code, cases },
       {
         signal,
+        onStart,
         onMessage: (message) => {
           if (message.type !== 'case' || !runnable[message.index]) return
           const { test, index } = runnable[message.index]!

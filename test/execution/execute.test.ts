@@ -246,6 +246,11 @@ describe('validation', () => {
     expect(refused.status).toBe(503)
     expect(refused.body.error_type).toBe('queue_full')
     expect(refused.headers.get('retry-after')).toBe('1')
+    const batch = { backendCode: '@endpoint\ndef a():\n    return 1', testCases: [{ name: 'a', endpoint: '/a', expected: 1 }] }
+    const streamed = await post(busy, '/api/execute-test-cases', batch, { accept: 'text/event-stream' })
+    expect(streamed.status).toBe(503) // a status, not an error event inside a 200 stream
+    expect(streamed.body.error_type).toBe('queue_full')
+    expect(streamed.headers.get('retry-after')).toBe('1')
     expect((await hang).body).toMatchObject({ success: false, error_type: 'timeout' })
     busy.decorator.services.runner.close()
   })
