@@ -145,7 +145,13 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
   }
 
   function take(): Proc {
-    const proc = pool.shift() ?? spawn()
+    let proc = pool.shift()
+    // A waiting sandbox may have died (killed from outside, OOM): never hand a job to it.
+    while (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
+      discard(proc)
+      proc = pool.shift()
+    }
+    proc ??= spawn()
     setImmediate(fillPool) // refill after this job has started, off the request's path
     return proc
   }

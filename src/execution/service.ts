@@ -149,22 +149,28 @@ export async function runTestCases(
   const runnable = planned.flatMap((test, index) => (test.skip ? [] : [{ test, index }]))
   if (runnable.length) {
     const cases = runnable.map(({ test }) => ({ endpoint: test.endpoint!, input: test.input }))
+    // Learner code can write to the result channel too: only a whole index of this batch names a case
+    // (`runnable["constructor"]` would be Array's own function).
+    const caseOf = (message: HarnessMessage) =>
+      message.type === 'case' && Number.isInteger(message.index) ? runnable[message.index] : undefined
     const outcome = await runner.run(
       { op: 'tests', code, cases },
       {
         signal,
         onStart,
         onMessage: (message) => {
-          if (message.type !== 'case' || !runnable[message.index]) return
-          const { test, index } = runnable[message.index]!
+          const planned = caseOf(message)
+          if (!planned) return
+          const { test, index } = planned
           results[index] = caseResult(test, message, '')
           onResult?.(results[index]!)
         },
       },
     )
     for (const message of outcome.messages) {
-      if (message.type !== 'case' || !runnable[message.index]) continue
-      const { test, index } = runnable[message.index]!
+      const planned = caseOf(message)
+      if (!planned) continue
+      const { test, index } = planned
       results[index] = caseResult(test, message, '') // the last message per case is the harness's own
     }
     const loadError = outcome.messages.find((m) => m.type === 'error')

@@ -185,6 +185,14 @@ describe('test cases', () => {
     expect(body.summary).toEqual({ total: 10, passed: 4, failed: 1, errors: 3, skipped: 2 })
   })
 
+  test('a case message written by learner code with a made-up index changes no other case', async () => {
+    const forge = (index: string) => `    os.write(3, b'\\n{"type": "case", "index": ${index}, "value": 7}\\n')`
+    const backendCode = ['import os', '@endpoint', 'def a():', forge('"constructor"'), forge('99'), forge('-1'), '    return 1', '@endpoint', 'def b():', '    return 2'].join('\n')
+    const testCases = [{ name: 'a', endpoint: '/a', expected: 1 }, { name: 'b', endpoint: '/b', expected: 2 }]
+    const { body } = await post(app, '/api/execute-test-cases', { backendCode, testCases })
+    expect(body.results.map((r: any) => r.status)).toEqual(['pass', 'pass'])
+  })
+
   test('a module that fails to load makes every endpoint case an error', async () => {
     const { body } = await post(app, '/api/execute-test-cases', {
       backendCode: 'raise RuntimeError("no")\n@endpoint\ndef f(): return 1',
