@@ -90,6 +90,20 @@ describe('calls', () => {
     expect(body.duration_ms).toBeGreaterThan(0)
   })
 
+  test('every spelling of an annotation that takes text keeps the string; other types convert', async () => {
+    const kinds = [
+      'from typing import Optional, Union, Any',
+      'import typing',
+      '@endpoint',
+      'def kinds(a: Optional[str], b: "str | None", c: Union[int, str], d: typing.Optional[str], e: Any, f: "str",',
+      '          g: Optional[int], h: list[str], i: int | None):',
+      '    return [type(v).__name__ for v in (a, b, c, d, e, f, g, h, i)]',
+    ].join('\n')
+    const args = { a: '1', b: '2', c: '3', d: '4', e: '5', f: '6', g: '7', h: '["x"]', i: '9' }
+    const { body } = await call(kinds, '/kinds', args)
+    expect(body.result).toEqual(['str', 'str', 'str', 'str', 'str', 'str', 'int', 'list', 'int'])
+  })
+
   test('found by function name too; str and unannotated params keep strings; nothing is evaluated', async () => {
     const evil = "__import__('os').system('echo pwned')"
     const { body } = await call(code, 'echo', { value: '[1, 2]', tag: '5' })

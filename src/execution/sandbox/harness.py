@@ -171,9 +171,34 @@ def endpoint(*dargs, **dkwargs):
     return lambda func: func
 
 
+def accepts_str(node):
+    """Whether an annotation (as an ast node) takes text as it is: str, Any, Optional[str], str | None, Union[str, X]."""
+    if isinstance(node, ast.Name):
+        return node.id in ("str", "Any", "AnyStr")
+    if isinstance(node, ast.Attribute):  # typing.Any, typing.Optional[...] spelled in full
+        return node.attr in ("str", "Any", "AnyStr")
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a quoted annotation
+        return annotation_accepts_str(node.value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return accepts_str(node.left) or accepts_str(node.right)
+    if isinstance(node, ast.Subscript):
+        outer = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", None)
+        if outer in ("Optional", "Union"):
+            inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return any(accepts_str(item) for item in inner)
+    return False
+
+
+def annotation_accepts_str(annotation):
+    try:
+        return accepts_str(ast.parse(annotation.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
 def convert(value, annotation):
     """A string for a parameter annotated with a non-str type becomes the literal it spells; never eval."""
-    if not isinstance(value, str) or annotation is None or annotation.strip() in ("str", "'str'", '"str"', "Any"):
+    if not isinstance(value, str) or annotation is None or annotation_accepts_str(annotation):
         return value
     try:
         return ast.literal_eval(value)
