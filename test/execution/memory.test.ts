@@ -8,6 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createApp } from '../../src/app'
+import { createLogger } from '../../src/logging'
+import { createLocalRunner } from '../../src/execution/local-runner'
+import { probePython, type SandboxProbe } from '../../src/execution/probe'
 import { sandboxMemoryBytes } from '../../src/execution/local-runner'
 import { ownCgroups, prepareLayout, probeCgroups } from '../../src/execution/sandbox/cgroup'
 import { testConfig } from '../support/config'
@@ -116,4 +119,54 @@ describe('whole-sandbox memory', () => {
     const { body } = await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/f' })
     expect(body).toMatchObject({ success: false, error_type: 'memory_limit' })
   }, 30_000)
+})
+
+describe('the group ends every process of a run', () => {
+  // Without bubblewrap there is no pid namespace: a daemon that left the process group would outlive the run.
+  const unsandboxed = testConfig({ SANDBOX: 'auto', EXEC_POOL_SIZE: '0' })
+  const missing: SandboxProbe = { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
+  const runner = createLocalRunner({
+    config: unsandboxed,
+    logger: createLogger('silent'),
+    probes: Promise.all([probePython(unsandboxed.PYTHON_BIN), Promise.resolve(missing)]),
+  })
+  const bare = createApp({ config: unsandboxed, runner })
+  afterAll(() => runner.close())
+
+  const daemon = [
+    'import os',
+    '@endpoint',
+    'def f():',
+    '    r, w = os.pipe()',
+    '    if os.fork() == 0:',
+    '        os.setsid()',
+    '        pid = os.fork()',
+    '        if pid == 0:',
+    '            os.closerange(0, 64)',
+    '            os.execv("/bin/sleep", ["sleep", "60"])',
+    '        os.write(w, str(pid).encode())',
+    '        os._exit(0)',
+    '    os.close(w)',
+    '    return int(os.read(r, 32))',
+  ].join('\n')
+
+  const gone = (pid: number) => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z')
+    } catch {
+      return true
+    }
+  }
+
+  test.if(cgroups.kind !== 'none')('a setsid daemon of an unsandboxed run is killed with the run', async () => {
+    const { body } = await post(bare, '/api/execute-endpoint', { pythonCode: daemon, endpoint: '/f' })
+    expect(body.success).toBe(true)
+    const pid = body.result as number
+    // Signals are sent before the answer; the kernel may take a moment to finish the process (bounded, no sleep).
+    const deadline = performance.now() + 3000
+    while (!gone(pid) && performance.now() < deadline) await new Promise((resolve) => setImmediate(resolve))
+    const survived = !gone(pid)
+    if (survived) process.kill(pid, 'SIGKILL')
+    expect(survived).toBe(false)
+  })
 })

@@ -24,7 +24,7 @@ export interface SandboxCgroup {
   wrap(argv: string[]): string[]
   /** True once the kernel killed a process of the group for memory. */
   oomKilled(): boolean
-  /** Kills whatever is left in the group and removes it (retried while the last processes are reaped). */
+  /** Kills whatever is left in the group, wherever it went, and removes the group (retried while reaped). */
   remove(): void
 }
 
@@ -150,13 +150,7 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
         wrap: (argv) => ['/bin/sh', '-c', 'echo $$ > "$0" && unset PWD && exec "$@"', procs, ...argv],
         oomKilled: () => oomCount(read(join(dir, names.events))) > 0,
         remove() {
-          if (names.kill) {
-            try {
-              writeFileSync(join(dir, names.kill), '1')
-            } catch {
-              // kernel older than 5.14: the process-group kill did the work
-            }
-          }
+          killAll(dir, names.kill)
           removeWhenEmpty(dir, 20)
         },
       }
@@ -164,6 +158,33 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
     close() {
       removeWhenEmpty(layout.parent, 20)
     },
+  }
+}
+
+/**
+ * Ends every process of a group, including any that left the sandbox's process group with setsid (without
+ * bubblewrap there is no pid namespace to take them down). v2 (5.14+) does it in one write; otherwise kill what
+ * the group lists, a few rounds in case one of them was forking meanwhile.
+ */
+function killAll(dir: string, killFile: string | null) {
+  if (killFile) {
+    try {
+      writeFileSync(join(dir, killFile), '1')
+      return
+    } catch {
+      // kernel before 5.14: list and kill
+    }
+  }
+  for (let round = 0; round < 10; round++) {
+    const pids = read(join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number)
+    if (pids.length === 0) return
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
   }
 }
 
