@@ -9,7 +9,7 @@ import { closeSync } from 'node:fs'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
-import type { PythonProbe, SandboxProbe } from './probe'
+import { probePython, type PythonProbe, type SandboxProbe } from './probe'
 import { createQueue } from './queue'
 import { parseMessages, type CodeRunner, type HarnessLimits, type Job, type RunOutcome } from './runner'
 import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './sandbox/cgroup'
@@ -104,6 +104,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
   const pool: Proc[] = []
   const active = new Set<Proc>()
   const groups = new Map<Proc, SandboxCgroup>()
+  let pythonFound = probes.then(([python]) => python.found)
   const cgroupsReady = probeCgroups()
   let cgroups: SandboxCgroups | undefined
   let closed = false
@@ -216,6 +217,14 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
     method: 'local_sandbox',
     async run(job, options = {}) {
       await ready
+      if (!(await pythonFound)) {
+        // Our fault, not the learner's: a 503, never a "program ended without a result". The start-up probe
+        // may have failed on a busy machine, so look once more before refusing.
+        pythonFound = probePython(config.PYTHON_BIN).then((python) => python.found)
+        if (!(await pythonFound)) {
+          throw new AppError('python_unavailable', 503, 'Python is not available on this server; the operator must fix PYTHON_BIN')
+        }
+      }
       if (!sandboxed && config.SANDBOX === 'required') {
         throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
       }

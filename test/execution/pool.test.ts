@@ -1,4 +1,7 @@
-/** The pool of waiting sandboxes: one that died while it waited (OOM killer, an operator) is never given a job. */
+/**
+ * The pool of waiting sandboxes: one that died while it waited (OOM killer, an operator) is never given a job.
+ * A server without its Python answers 503, never a learner failure.
+ */
 import { afterAll, expect, test } from 'bun:test'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createApp } from '../../src/app'
@@ -35,4 +38,13 @@ test('a pooled sandbox killed while waiting is replaced, not used', async () => 
   while (existsSync(`/proc/${waiting[0]}`)) await new Promise((resolve) => setImmediate(resolve))
   const { body } = await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })
   expect(body).toMatchObject({ success: true, result: 1 })
+})
+
+test('a missing Python is a 503 python_unavailable, not a failure of the learner code', async () => {
+  const broken = createApp({ config: testConfig({ PYTHON_BIN: '/nonexistent/python3', EXEC_POOL_SIZE: '0' }) })
+  const reply = await post(broken, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })
+  expect(reply.status).toBe(503)
+  expect(reply.body.error_type).toBe('python_unavailable')
+  expect(reply.body.error).not.toContain('/nonexistent') // no server paths in messages
+  await broken.decorator.services.runner.close()
 })
