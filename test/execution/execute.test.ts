@@ -118,6 +118,14 @@ describe('calls', () => {
     expect(body.result).toEqual({ tuple: [1, 2], set: '{3}', float: 1.5, none: null, flag: true, items: [1, 'a'], '4': 'int key' })
   })
 
+  test('integers too large for JSON readers arrive as text, in calls and in batches', async () => {
+    const big = '@endpoint\ndef big(digits: int):\n    return [10 ** digits, -(10 ** digits), 2 ** 53]'
+    expect((await call(big, '/big', { digits: 400 })).body.result).toEqual([`1${'0'.repeat(400)}`, `-1${'0'.repeat(400)}`, 2 ** 53])
+    expect((await call(big, '/big', { digits: 5000 })).body.result).toEqual(['<integer of 16610 bits>', '<integer of 16610 bits>', 2 ** 53])
+    const { body } = await post(app, '/api/execute-test-cases', { backendCode: big, testCases: [{ name: 'b', endpoint: '/big', input: { digits: 5000 }, expected: 1 }] })
+    expect(body.results[0]).toMatchObject({ status: 'fail', actual: ['<integer of 16610 bits>', '<integer of 16610 bits>', 2 ** 53] })
+  })
+
   test('exceptions carry the learner message and line', async () => {
     const { body } = await call(code, '/fails', { n: 7 })
     expect(body).toMatchObject({ success: false, error_type: 'runtime_error', line: 15 })

@@ -217,7 +217,9 @@ def to_json(value, depth=0):
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
-        return value
+        # Beyond what a JSON reader's double holds (JavaScript would read Infinity, then send null) the digits
+        # travel as text; past Python's int-to-text limit (4300 digits) json.dumps itself would raise.
+        return value if -LARGEST_JSON_INT <= value <= LARGEST_JSON_INT else int_text(value)
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
     if isinstance(value, (list, tuple)):
@@ -234,6 +236,16 @@ def to_json(value, depth=0):
             out[name] = to_json(item, depth + 1)
         return out
     return safe_repr(value)
+
+
+LARGEST_JSON_INT = 2 ** 1023
+
+
+def int_text(value):
+    try:
+        return str(value)
+    except ValueError:
+        return "<integer of %d bits>" % value.bit_length()
 
 
 def safe_repr(value):
