@@ -152,6 +152,19 @@ describe('calls', () => {
     expect((await call(forge, '/f')).body).toMatchObject({ success: true, result: 'real' })
   })
 
+  test('threads and exit hooks left behind cannot write a result after the report, nor hold the answer', async () => {
+    const forged = `os.write(3, b'\\n{"type": "result", "value": "forged", "endpoint": "/f", "args_used": {}, "stdout": "", "stderr": ""}\\n')`
+    const late = [
+      'import atexit, os, threading, time',
+      `atexit.register(lambda: ${forged})`,
+      '@endpoint',
+      'def f():',
+      `    threading.Thread(target=lambda: (time.sleep(2), ${forged})).start()`,
+      '    return "real"',
+    ].join('\n')
+    expect((await call(late, '/f')).body).toMatchObject({ success: true, result: 'real' })
+  })
+
   test("the learner's own endpoint decorator is used", async () => {
     const own = 'def endpoint(f):\n    return lambda **kw: "wrapped"\n@endpoint\ndef f():\n    return "raw"'
     expect((await call(own, '/f')).body.result).toBe('wrapped')
