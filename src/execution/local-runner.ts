@@ -166,7 +166,9 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
       killGroup(proc)
     }
     const budget = jobBudgetMs(config, job)
-    const timer = setTimeout(() => stop('timeout', `Time limit exceeded (${budget} ms)`), budget)
+    // The budget has start-up grace on top of the limit; the learner is told the limit they can act on.
+    const said = job.op === 'tests' ? `The batch ran out of time (${budget} ms for ${job.cases.length} cases)` : `Time limit exceeded (${config.EXEC_TIMEOUT_MS} ms)`
+    const timer = setTimeout(() => stop('timeout', said), budget)
     const onAbort = () => stop('timeout', 'The request was cancelled')
     signal?.addEventListener('abort', onAbort)
     const cap = config.EXEC_OUTPUT_BYTES
