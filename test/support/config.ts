@@ -1,6 +1,10 @@
 import { loadConfig, type Config, type ConfigKey } from '../../src/config'
 
-/** A valid configuration for tests: defaults plus overrides, never the real environment. */
+/**
+ * A valid configuration for tests: defaults plus overrides, never the real environment. No sandbox pool unless
+ * a test asks for one: many apps are built and not every test closes its runner, and idle pooled sandboxes
+ * (uid 65534) would count against the process limit of runs that share that uid.
+ */
 export function testConfig(overrides: Partial<Record<ConfigKey, string>> = {}): Config {
-  return loadConfig({ LOG_LEVEL: 'silent', ...overrides })
+  return loadConfig({ LOG_LEVEL: 'silent', EXEC_POOL_SIZE: '0', ...overrides })
 }
