@@ -12,7 +12,7 @@ import { allowOrigin } from './cors'
 import { docs, type RouteLike } from './docs'
 import { health } from './health'
 import { chat } from './chat'
-import { execution, createCodeRunner } from './execution'
+import { execution, createCodeRunner, createSandboxProbes } from './execution'
 import type { CodeRunner } from './execution/runner'
 import { createProviderRegistry } from './providers'
 import type { ProviderRegistry } from './providers/provider'
@@ -40,13 +40,14 @@ export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'
 export function createServices(deps: AppDeps): Services {
   const { config } = deps
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
+  const probes = createSandboxProbes(config)
   return {
     config,
     logger,
-    runner: deps.runner ?? createCodeRunner(config, logger),
+    runner: deps.runner ?? createCodeRunner(config, logger, probes),
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
-    servers: deps.servers ?? createServerManager(config, logger),
+    servers: deps.servers ?? createServerManager(config, logger, probes),
   }
 }
 

@@ -17,14 +17,21 @@ import {
   ValidateResponse,
 } from './model'
 import { createOneCompilerRunner } from './onecompiler-runner'
-import { probeAll } from './probe'
+import { probeAll, type PythonProbe, type SandboxProbe } from './probe'
 import type { CodeRunner } from './runner'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
 
-export function createCodeRunner(config: Config, logger: Logger): CodeRunner {
+export type SandboxProbes = () => Promise<[PythonProbe, SandboxProbe]>
+
+/** Probes Python and the sandbox once, on first ask; the runner and the Python servers share the answer. */
+export function createSandboxProbes(config: Config): SandboxProbes {
+  let probes: Promise<[PythonProbe, SandboxProbe]> | undefined
+  return () => (probes ??= probeAll(config.PYTHON_BIN, dropRootPrefix()))
+}
+
+export function createCodeRunner(config: Config, logger: Logger, probes = createSandboxProbes(config)): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
-  const probes = probeAll(config.PYTHON_BIN, dropRootPrefix())
-  return createLocalRunner({ config, logger, probes })
+  return createLocalRunner({ config, logger, probes: probes() })
 }
 
 const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`

@@ -6,8 +6,7 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
-import { probeSandbox } from '../execution/probe'
-import { dropRootPrefix } from '../execution/sandbox/command'
+import { createSandboxProbes, type SandboxProbes } from '../execution'
 import { createServerManager as createManager, type ServerManager } from './manager'
 import {
   PythonServerList,
@@ -19,10 +18,9 @@ import {
   StopServerResponse,
 } from './model'
 
-/** The manager with the real sandbox probe, run once on the first start. */
-export function createServerManager(config: Config, logger: Logger): ServerManager {
-  let probe: Promise<boolean> | undefined
-  const sandbox = () => (probe ??= probeSandbox(config.PYTHON_BIN, dropRootPrefix()).then((result) => result.available))
+/** The manager with the real sandbox probe (shared with the runner; run at the latest on the first start). */
+export function createServerManager(config: Config, logger: Logger, probes = createSandboxProbes(config)): ServerManager {
+  const sandbox = () => probes().then(([, result]) => result.available)
   return createManager({ config, logger, sandbox })
 }
 
