@@ -90,6 +90,7 @@ export const SETTINGS = {
   EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),
   EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process limit inside one sandbox.'),
   EXEC_OUTPUT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on each of stdout and stderr of learner code.'),
+  EXEC_RESULT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on the JSON of one result (a call or a test case); output_limit beyond.'),
   EXEC_TMPFS_MB: setting(Int(1), 16, 'Size of the private writable /tmp inside the sandbox.'),
   EXEC_CONCURRENCY: setting(Int(1), cpus, 'Sandboxes running at once.', { example: 'number of CPUs' }),
   EXEC_QUEUE_LENGTH: setting(Int(0), 64, 'Jobs allowed to wait for a slot; beyond it requests get 503 queue_full.'),

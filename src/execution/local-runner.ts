@@ -11,11 +11,10 @@ import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import { probePython, type PythonProbe, type SandboxProbe } from './probe'
 import { createQueue } from './queue'
-import { parseMessages, type CodeRunner, type HarnessLimits, type Job, type RunOutcome } from './runner'
+import { parseMessages, type CodeRunner, type HarnessLimits, type HarnessMessage, type Job, type RunOutcome } from './runner'
 import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './sandbox/cgroup'
 import { dropRootPrefix, sandboxArgv } from './sandbox/command'
-// Embedded in the compiled binary: nothing is read from disk at run time and the sandbox never sees the project.
-import harness from './sandbox/harness.py' with { type: 'text' }
+import { harnessProgram } from '../python/program'
 
 type Proc = Bun.Subprocess<'pipe', 'pipe', 'pipe'>
 
@@ -25,12 +24,20 @@ export function harnessLimits(config: Config): HarnessLimits {
     memory_mb: config.EXEC_MEMORY_MB,
     max_processes: config.EXEC_MAX_PROCESSES,
     file_bytes: config.EXEC_TMPFS_MB * 1024 * 1024,
-    // CPU seconds per process (each test case is its own process): the wall clock stops it sooner anyway.
-    cpu_seconds: Math.ceil(config.EXEC_TIMEOUT_MS / 1000) + 1,
+    // CPU seconds per learner process, well behind the wall clock: the harness's own time limit (a `timeout`)
+    // must come first, even for a process that spins on two threads; this stops what it cannot (leftovers).
+    cpu_seconds: Math.ceil((2 * config.EXEC_TIMEOUT_MS) / 1000) + 1,
     output_bytes: config.EXEC_OUTPUT_BYTES,
+    result_bytes: config.EXEC_RESULT_BYTES,
+    line_bytes: harnessLineBytes(config),
     timeout_ms: config.EXEC_TIMEOUT_MS,
     parallelism: config.EXEC_TEST_PARALLELISM,
   }
+}
+
+/** The longest line the harness writes on its result channel: a result, its stdout and stderr, and the rest. */
+export function harnessLineBytes(config: Config): number {
+  return config.EXEC_RESULT_BYTES + 2 * config.EXEC_OUTPUT_BYTES + 64 * 1024
 }
 
 /**
@@ -123,7 +130,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
   })
 
   function spawn(): Proc {
-    const python = [config.PYTHON_BIN, '-I', '-S', '-c', harness, limits]
+    const python = [config.PYTHON_BIN, '-I', '-S', '-c', harnessProgram, limits]
     const cmd = [...dropRoot, ...(sandboxed ? sandboxArgv(python, { tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024 }) : python)]
     // bwrap gets an empty environment (its pid 1 inside would show it); bare python gets only the fixed three.
     const env: Record<string, string> = sandboxed ? {} : { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }
@@ -174,12 +181,16 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
     const cap = config.EXEC_OUTPUT_BYTES
     const outputLimit = () => stop('output_limit', `Output limit exceeded: more than ${cap} bytes`)
     const resultFd = proc.stdio[3] as unknown as number
+    const memoryMessage = `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all`
+    // The harness reports a learner process killed by SIGKILL; in a group that counted an OOM kill, that was memory.
+    const named = (message: HarnessMessage) =>
+      message.signal === 'SIGKILL' && groups.get(proc)?.oomKilled() ? { ...message, error_type: 'memory_limit', message: memoryMessage } : message
     let pending = ''
     const onText = (piece: string) => {
       pending += piece
       const lines = pending.split('\n')
       pending = lines.pop()!
-      for (const message of parseMessages(lines.join('\n'))) onMessage?.(message)
+      for (const message of parseMessages(lines.join('\n'))) onMessage?.(named(message))
     }
     try {
       proc.stdin.write(JSON.stringify(job))
@@ -190,11 +201,9 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
         readCapped(Bun.file(resultFd).stream(), Math.max(64 * cap, 16 << 20), outputLimit, onMessage && onText),
         proc.exited,
       ])
-      const messages = parseMessages(report)
+      const messages = parseMessages(report).map(named)
       const finished = messages.some((m) => m.type !== 'case')
-      if (!stopped && !finished && groups.get(proc)?.oomKilled()) {
-        stopped = { kind: 'memory_limit', message: `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all` }
-      }
+      if (!stopped && !finished && groups.get(proc)?.oomKilled()) stopped = { kind: 'memory_limit', message: memoryMessage }
       if (!stopped && !finished) stopped = { kind: 'runtime_error', message: describeExit(proc) }
       return { messages, stdout, stderr, stopped, method: 'local_sandbox' }
     } catch (error) {

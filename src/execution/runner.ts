@@ -1,6 +1,6 @@
 /**
  * The CodeRunner port: one job = learner code + an operation. Adapters: local sandbox, OneCompiler. Both run the
- * same harness (sandbox/harness.py) and give the same outcome for the same job.
+ * same harness (src/python/harness.py) and give the same outcome for the same job.
  */
 import type { Service } from '../services'
 
@@ -36,13 +36,17 @@ export interface RunOptions {
   onStart?: () => void
 }
 
-/** Limits the harness applies to itself (hard rlimits) before it reads the learner's code. */
+/** Limits the harness holds (its scheduler, before any learner code exists) and applies to learner processes. */
 export interface HarnessLimits {
   memory_mb: number
   max_processes: number
   file_bytes: number
   cpu_seconds: number
   output_bytes: number
+  /** Largest JSON of one result value; beyond it the result is an output_limit error. */
+  result_bytes: number
+  /** Longest line the harness writes (harnessLineBytes): a reader may refuse longer ones. */
+  line_bytes: number
   timeout_ms: number
   parallelism: number
 }

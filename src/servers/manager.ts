@@ -16,8 +16,12 @@ import type { PythonServer, StopReason } from './model'
 import { OutputTail } from './output-tail'
 import type { Listener } from './relay'
 import { hostPathInSandbox, RELAY_SOCKET, sandboxArgv } from './sandbox'
+import { pythonProgram } from '../python/program'
 // Embedded in the compiled binary; never read from the project folder at run time.
 import serveSource from './serve.py' with { type: 'text' }
+
+/** serve.py after the shared core (@endpoint, argument conversion, rlimits), assembled once. */
+const serveProgram = pythonProgram(serveSource)
 
 export type ServerInfo = PythonServer
 
@@ -186,7 +190,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       config.EXEC_OUTPUT_BYTES,
       config.SERVERS_LIFETIME_S + 5, // CPU seconds: a backstop behind the wall-clock lifetime timer
     ].map(String)
-    const python = [config.PYTHON_BIN, '-I', '-S', '-u', '-c', serveSource]
+    const python = [config.PYTHON_BIN, '-I', '-S', '-u', '-c', serveProgram]
     const dir = sandboxed ? null : mkdtempSync(join(tmpdir(), 'tutor-server-'))
     const argv = sandboxed
       ? sandboxArgv(config, { PORT: String(port) }, [...python, RELAY_SOCKET, ...limits])

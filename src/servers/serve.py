@@ -1,4 +1,6 @@
-# Runs one learner "Python server" (deprecated feature, kept for old clients). Standard library only.
+# Runs one learner "Python server" (deprecated feature, kept for old clients). Standard library only. Started
+# after src/python/core.py (src/python/program.ts): @endpoint, argument conversion, result JSON and rlimits are
+# the execution harness's own, so an endpoint answers the same here as through execute-endpoint.
 #
 # Trust: this file is ours; the learner's program (read from stdin) is not. It runs inside the sandbox with no
 # network of its own, so nobody outside can reach 127.0.0.1:PORT in here. The backend listens on the host's
@@ -10,12 +12,9 @@
 #
 # argv: RELAY socket path ("" when unsandboxed: the program then binds the host's port itself),
 #       then hard limits: address space bytes, processes, file size bytes, CPU seconds.
-import ast
 import builtins
 import inspect
-import json
 import os
-import resource
 import socket
 import sys
 import threading
@@ -24,20 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 
-def set_limits(memory, processes, file_size, cpu):
-    # Hard limits (soft = hard): the learner's code cannot raise them again.
-    for limit, value in (
-        (resource.RLIMIT_AS, memory),
-        (resource.RLIMIT_NPROC, processes),
-        (resource.RLIMIT_FSIZE, file_size),
-        (resource.RLIMIT_CPU, cpu),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NOFILE, 256),
-    ):
-        try:
-            resource.setrlimit(limit, (value, value))
-        except (ValueError, OSError):
-            pass
+def set_server_limits(memory, processes, file_size, cpu):
+    # Hard limits (soft = hard, core.set_limits): the learner's code cannot raise them again.
+    set_limits(memory, processes, file_size, 256)
+    cap("RLIMIT_CPU", cpu, cpu)
     # Every connection costs threads (two relay directions and one handler); with the address-space limit the
     # default 8 MB stacks would allow only a few dozen of them.
     threading.stack_size(1024 * 1024)
@@ -122,46 +111,21 @@ def signal_ready_on_listen(port):
 
 
 # --- @endpoint: programs that only define functions are served over HTTP -------------------------------------
-
-ENDPOINTS = {}
-
-
-def endpoint(path=None, methods=None):
-    # The forms of the contract: @endpoint, @endpoint(), @endpoint('/p'), @endpoint('/p', methods=[...]),
-    # @endpoint(path='/p'). Without a path the path is /<function name>.
-    def register(func, route, verbs):
-        route = route or "/" + func.__name__
-        route = route if route.startswith("/") else "/" + route
-        ENDPOINTS[route] = (func, [str(m).upper() for m in (verbs or ["GET", "POST"])])
-        return func
-
-    if callable(path):
-        return register(path, None, methods)
-    return lambda func: register(func, path, methods)
+# The decorator (core.endpoint) registers routes in core.ENDPOINTS; the default methods are core.DEFAULT_METHODS.
 
 
 class BadRequest(Exception):
     pass
 
 
-def convert(func, kwargs):
-    # Same rule as execute-endpoint: a string becomes another value only when the parameter is annotated with a
-    # non-str type and the string is a Python/JSON literal. Never eval.
+def arguments_for(func, kwargs):
+    # The execution harness's conversion (core.convert), by the annotations the function holds. Never eval.
     try:
         parameters = inspect.signature(func).parameters
     except (TypeError, ValueError):
         return kwargs
-    for name, value in kwargs.items():
-        param = parameters.get(name)
-        annotation = param.annotation if param else inspect.Parameter.empty
-        if not isinstance(value, str) or annotation in (inspect.Parameter.empty, str, "str"):
-            continue
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                kwargs[name] = parse(value)
-                break
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                pass
+    annotations = {name: p.annotation for name, p in parameters.items() if p.annotation is not inspect.Parameter.empty}
+    kwargs = convert_arguments(kwargs, annotations)
     try:
         inspect.signature(func).bind(**kwargs)
     except TypeError as error:
@@ -196,7 +160,7 @@ class EndpointHandler(BaseHTTPRequestHandler):
         if self.command not in verbs:
             return self.reply(405, {"error": "%s is not allowed on %s; use %s" % (self.command, url.path, ", ".join(verbs))})
         try:
-            kwargs = convert(func, self.arguments(url))
+            kwargs = arguments_for(func, self.arguments(url))
         except BadRequest as error:
             return self.reply(400, {"error": str(error)})
         try:
@@ -204,10 +168,10 @@ class EndpointHandler(BaseHTTPRequestHandler):
         except Exception as error:
             traceback.print_exc()  # into the server's output tail
             return self.reply(500, {"error": "%s: %s" % (type(error).__name__, error)})
-        self.reply(200, {"result": result})
+        self.reply(200, {"result": to_json(result)})  # the JSON execute-endpoint gives (core.to_json)
 
     def reply(self, status, payload):
-        body = json.dumps(payload, default=repr).encode()
+        body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
@@ -252,7 +216,7 @@ def main():
     port = int(os.environ["PORT"])
     os.environ.pop("PWD", None)  # set by bwrap; the program's environment is PATH, HOME, LANG and PORT
     sys.argv = ["main.py"]
-    set_limits(int(memory), int(processes), int(file_size), int(cpu))
+    set_server_limits(int(memory), int(processes), int(file_size), int(cpu))
     if relay_path:
         start_relay(relay_path, port)
     signal_ready_on_listen(port)

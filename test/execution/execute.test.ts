@@ -18,7 +18,7 @@ describe('parsing', () => {
       'def bare(a, b=1, *rest, key: int = 2, **extra): pass',
       '@endpoint()',
       'def empty(x: "list[int]"): pass',
-      "@endpoint('/custom', methods=['get', 'POST'])",
+      "@endpoint('/custom', methods=['get'])",
       'def positional(): pass',
       "@endpoint(path='/kw')",
       'def keyword(): pass',
@@ -34,10 +34,10 @@ describe('parsing', () => {
     expect(status).toBe(200)
     expect(body.count).toBe(4)
     expect(body.endpoints.map((e: any) => [e.name, e.endpoint, e.methods])).toEqual([
-      ['bare', '/bare', ['GET']],
-      ['empty', '/empty', ['GET']],
-      ['positional', '/custom', ['GET', 'POST']],
-      ['keyword', '/kw', ['GET']],
+      ['bare', '/bare', ['GET', 'POST']],
+      ['empty', '/empty', ['GET', 'POST']],
+      ['positional', '/custom', ['GET']],
+      ['keyword', '/kw', ['GET', 'POST']],
     ])
     expect(body.endpoints[0].parameters).toEqual([
       { name: 'a', type: 'regular', required: true, defaultValue: null, annotation: null },

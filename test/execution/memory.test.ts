@@ -101,12 +101,15 @@ describe('whole-sandbox memory', () => {
     expect(body.result.held * 100).toBeLessThanOrEqual(sandboxMemoryBytes(config) >> 20)
   }, 30_000)
 
-  test.if(cgroups.kind !== 'none')('a sandbox whose main process the kernel kills for memory is a memory_limit result', async () => {
-    // Children hold 500 MB in all; the harness makes itself the kernel's choice (raising oom_score_adj needs no right).
+  test.if(cgroups.kind !== 'none')('a learner process the kernel kills for memory is a memory_limit result', async () => {
+    // Children hold 500 MB in all; the process of the call makes itself the kernel's choice (raising oom_score_adj
+    // needs no right, but learner processes are not dumpable, so their /proc files belong to root until a process
+    // makes itself dumpable again, which only exposes that process).
     const code = [
-      'import os',
+      'import os, ctypes',
       '@endpoint',
       'def f():',
+      '    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE',
       '    for _ in range(5):',
       '        if os.fork() == 0:',
       '            block = bytearray(100 << 20)',

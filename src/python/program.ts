@@ -1,0 +1,20 @@
+/**
+ * The embedded Python programs, assembled from their parts. src/python/core.py (the @endpoint decorator, argument
+ * conversion, result JSON, rlimits) goes in front of each, so the execution harness and the Python server runner
+ * follow one copy of those rules. Started as `python3 -I -S -c <program> …`: embedded in the compiled binary,
+ * nothing is read from disk at run time and a sandbox never sees the project.
+ *
+ * @example
+ * Bun.spawn([python, '-I', '-S', '-c', pythonProgram(serveSource), ...args])
+ */
+import core from './core.py' with { type: 'text' }
+import harness from './harness.py' with { type: 'text' }
+import learnerProcess from './learner-process.py' with { type: 'text' }
+
+/** The core, then `parts` in order (a later part uses what earlier ones define). */
+export function pythonProgram(...parts: string[]): string {
+  return [core, ...parts].join('\n')
+}
+
+/** The execution harness: the scheduler (harness.py) and the code of the learner processes it forks. */
+export const harnessProgram = pythonProgram(learnerProcess, harness)
