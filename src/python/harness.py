@@ -1,18 +1,15 @@
 """Execution harness: runs one job on the learner's code and reports through its own channel.
 
-Started as `python3 -I -S -c <program> <limits json>`, where the program is src/python/core.py,
-src/python/learner-process.py and this file (src/python/program.ts); reads the job (JSON) from stdin. Stdlib only.
-
-Processes:
-- The scheduler (the process started, running this file's code) reads the limits and the job, parses the code
-  with ast (never runs it) and is the only writer of the result channel (fd 3; remotely, marked stdout lines).
-  It never executes learner code: learner processes are forked from it, never the other way round, so nothing
-  learner code did exists in it.
-- `call`: one learner process loads the module and calls the endpoint (call_process).
-- `tests`: one loader process loads the module once (loader_process) and forks one process per case when the
-  scheduler orders it, so every case starts from fresh module state.
-Every learner process that reports gets its own report channel, a pipe the scheduler made for it (for a case,
-passed to the loader with the order); the scheduler reads case N's report only from case N's pipe.
+Two programs, each after src/python/core.py and src/python/harness-common.py (src/python/program.ts):
+- The scheduler (this file), started as `python3 -I -S -c <program> <limits json> <learner program>`. It reads
+  the limits, then the job on stdin, parses the code with ast (never runs it), and is the only writer of the
+  result channel (fd 3; remotely, marked stdout lines). It never executes learner code.
+- The learner process (src/python/learner-process.py): a fresh interpreter the scheduler starts before the job
+  arrives (a pooled sandbox has it ready; nothing of it is shared with the scheduler, not even copy-on-write
+  pages). For `call` it loads the module and calls the endpoint; for `tests` it loads the module once and forks
+  one process per case when the scheduler orders it, so every case starts from fresh module state.
+Every learner process that reports has its own report channel, a pipe the scheduler made for it (for a case,
+passed to the learner process with the order); the scheduler reads case N's report only from case N's pipe.
 
 What learner code can influence:
 - The value (or error) reported for its own call or case, also by rewriting the harness code in its own
@@ -20,9 +17,9 @@ What learner code can influence:
 - Its own processes. It may start more; they have no report channel of their own, and the sandbox bounds them
   (memory/cpu/pids cgroup, RLIMIT_NPROC, RLIMIT_CPU well behind the time limit).
 What it cannot influence:
-- Another case's report: a channel's write end exists only in its case's process (the loader closes its copy as
-  it forks), learner processes are not dumpable (a sibling cannot open /proc/<pid>/fd or /proc/<pid>/mem, or
-  ptrace it), and the scheduler accepts one line per channel, then closes it.
+- Another case's report: a channel's write end exists only in its case's process (the learner process closes
+  its copy as it forks), learner processes are not dumpable (a sibling cannot open /proc/<pid>/fd or
+  /proc/<pid>/mem, or ptrace it), and the scheduler accepts one line per channel, then closes it.
 - The limits: parallelism, time limit and sizes live in the scheduler, read from argv before any learner code
   exists. Learner processes hold copies that nothing reads back.
 - The verdict of a case that did not report: the scheduler measures time from dispatch and declares `timeout`
@@ -41,29 +38,8 @@ import socket
 import sys
 import time
 
-LIMITS = {}  # the scheduler's, from argv; learner processes get a copy when forked, which nothing reads back
-
-
-def make_undumpable():
-    """PR_SET_DUMPABLE 0, before any learner process exists (they inherit it): processes of the same uid can no
-    longer open /proc/<pid>/mem or /proc/<pid>/fd/* of ours, nor ptrace us. The stdlib has no prctl: a minimal
-    binding through the private _ctypes module (measured: ~3 ms less per start than `import ctypes`)."""
-    try:
-        import _ctypes
-
-        class Int(_ctypes._SimpleCData):
-            _type_ = "i"
-
-        class Function(_ctypes.CFuncPtr):
-            _flags_ = _ctypes.FUNCFLAG_CDECL
-            _restype_ = Int
-
-        class Libc:
-            _handle = _ctypes.dlopen(None)
-
-        return Function(("prctl", Libc))(4, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE = 4
-    except Exception:  # no _ctypes in this Python: the seccomp filter still denies ptrace
-        return False
+LIMITS = {}  # the scheduler's, from argv; the learner process gets a copy, which nothing reads back
+LEARNER_FILE = "<learner>"
 
 
 # ---------------------------------------------------------------- parsing (never executes the code)
@@ -303,25 +279,45 @@ def too_big():
     return {"error_type": "output_limit", "message": "The result is larger than %d bytes" % LIMITS["result_bytes"]}
 
 
-# ---------------------------------------------------------------- learner processes
+# ---------------------------------------------------------------- the learner process
 
-def fork_learner(run, keep):
-    """Forks a learner process that runs `run()` and leaves; None if the system refused the fork."""
-    try:
-        pid = os.fork()
-    except OSError:
-        return None
-    if pid == 0:
-        code = 0
+class Learner:
+    """The learner process (src/python/learner-process.py), started before the job arrives. Its stdin brings the
+    job, its report fd is a pipe to us, its control fd a socket for the orders of a test batch; fd 3 is /dev/null."""
+
+    def __init__(self, program):
+        job_read, self.job = os.pipe()
+        self.report, report_write = os.pipe()
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        passed = (report_write, theirs.fileno())
+        for fd in passed:
+            os.set_inheritable(fd, True)  # only this spawn inherits them: they are closed right after
+        python = sys.executable or "/usr/bin/python3"
+        argv = [python, "-I", "-S", "-c", program, ENCODE(LIMITS)] + [str(fd) for fd in passed]
+        actions = [(os.POSIX_SPAWN_DUP2, job_read, 0), (os.POSIX_SPAWN_OPEN, 3, os.devnull, os.O_WRONLY, 0)]
         try:
-            enter_learner_process(keep)
-            run()
-        except BaseException:
-            code = 70
-        # Leave without the interpreter's shutdown: it would wait for threads the learner left running and run
-        # their atexit hooks.
-        os._exit(code)
-    return pid
+            self.pid = os.posix_spawn(python, argv, dict(os.environ), file_actions=actions)
+        except OSError:
+            self.pid = None  # too many processes: the job is answered with an error
+        for fd in (job_read, report_write):
+            os.close(fd)
+        theirs.close()
+
+    def send(self, job):
+        """Hands the job over; the time limit counts from here."""
+        try:
+            write_all(self.job, ENCODE(job))
+        except OSError:
+            pass  # it died already: await_report describes how
+        os.close(self.job)
+        self.job = None
+
+    def stop(self):
+        if self.job is not None:
+            os.close(self.job)  # no job: it leaves
+            self.job = None
+        if self.pid:
+            kill(self.pid)
 
 
 def kill(pid):
@@ -359,9 +355,18 @@ def await_report(fd, pid, what):
             return too_big()
 
 
+def target(ep):
+    """What the learner process needs to call an endpoint: its function and the parameters' annotations."""
+    return {"name": ep["name"], "annotations": {p["name"]: p["annotation"] for p in ep["parameters"]}}
+
+
+def unable_to_start():
+    return {"type": "error", "error_type": "runtime_error", "message": "Could not start the program (too many processes)"}
+
+
 # ---------------------------------------------------------------- operations
 
-def op_call(job, emit):
+def op_call(job, emit, learner):
     tree, error = compile_learner(job["code"])
     if error:
         return emit(error)
@@ -369,17 +374,13 @@ def op_call(job, emit):
     ep = find_endpoint(endpoints, job.get("endpoint"))
     if ep is None:
         return emit(dict(not_found(endpoints, job.get("endpoint")), type="error"))
+    if not learner.pid:
+        return emit(unable_to_start())
     args = job.get("args") or {}
-    read_fd, write_fd = os.pipe()
-    pid = fork_learner(lambda: call_process(tree, ep, args, write_fd), [write_fd])
-    os.close(write_fd)
-    if pid is None:
-        os.close(read_fd)
-        return emit({"type": "error", "error_type": "runtime_error", "message": "Could not start the program (too many processes)"})
-    fields = await_report(read_fd, pid, "program")
-    used = to_json(convert_arguments(args, {p["name"]: p["annotation"] for p in ep["parameters"]}))
-    kind = "result" if "value" in fields else "error"
-    emit(dict(fields, type=kind, endpoint=ep["endpoint"], args_used=used))
+    learner.send({"op": "call", "code": job["code"], "target": target(ep), "args": args})
+    fields = await_report(learner.report, learner.pid, "program")
+    used = to_json(convert_arguments(args, target(ep)["annotations"]))
+    emit(dict(fields, type="result" if "value" in fields else "error", endpoint=ep["endpoint"], args_used=used))
 
 
 class Case:
@@ -390,30 +391,25 @@ class Case:
         self.status = None  # wait status the loader told, once the process ended
 
 
-def op_tests(job, emit):
-    """Loads the module once in a loader process, then runs the cases, at most `parallelism` at a time."""
+def op_tests(job, emit, learner):
+    """The learner process loads the module once, then runs the cases, at most `parallelism` at a time."""
     tree, error = compile_learner(job["code"])
     if error:
         return emit(error)
     endpoints = parse_endpoints(job["code"], tree)
+    if not learner.pid:
+        return emit(unable_to_start())
     cases = job["cases"]
-    control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    load_read, load_write = os.pipe()
-    loader = fork_learner(lambda: loader_process(tree, endpoints, cases, theirs, load_write), [theirs.fileno(), load_write])
-    theirs.close()
-    os.close(load_write)
-    if loader is None:
-        os.close(load_read)
-        return emit({"type": "error", "error_type": "runtime_error", "message": "Could not start the tests (too many processes)"})
-    loaded = await_report(load_read, loader, "program")
+    found = [find_endpoint(endpoints, case.get("endpoint")) for case in cases]
+    learner.send({"op": "tests", "code": job["code"],
+                  "cases": [{"target": target(ep), "input": case.get("input")} if ep else None for case, ep in zip(cases, found)]})
+    loaded = await_report(learner.report, learner.pid, "program")
     if "value" not in loaded:
-        kill(loader)
         if not loaded["message"].startswith("While loading your code"):
             loaded["message"] = "While loading your code: " + loaded["message"]
         return emit(dict(loaded, type="error"))
-    control.setblocking(False)  # a loader that stops reading must not stall the scheduler
-    run_cases(cases, endpoints, control, emit)
-    kill(loader)
+    learner.control.setblocking(False)  # a learner process that stops reading must not stall the scheduler
+    run_cases(cases, endpoints, learner.control, emit)
     emit({"type": "done"})
 
 
@@ -509,13 +505,21 @@ def read_statuses(control, running):
 
 # ---------------------------------------------------------------- main
 
-OPERATIONS = {"parse": op_parse, "validate": op_validate, "call": op_call, "tests": op_tests}
+def op_parse_only(operation):
+    return lambda job, emit, learner: operation(job, emit)
 
 
-def main(limits, job_text, emit):
+OPERATIONS = {"parse": op_parse_only(op_parse), "validate": op_parse_only(op_validate), "call": op_call, "tests": op_tests}
+
+
+def main(limits, learner_program, read_job, emit):
     LIMITS.update(limits)
-    job = json.loads(job_text)
-    OPERATIONS[job["op"]](job, emit)
+    learner = Learner(learner_program)
+    try:
+        job = json.loads(read_job())  # a pooled sandbox waits here, fully started, for its one job
+        OPERATIONS[job["op"]](job, emit, learner)
+    finally:
+        learner.stop()
 
 
 def line_emitter(write):
@@ -530,27 +534,20 @@ def line_emitter(write):
     return emit
 
 
-def write_all(fd, text):
-    view = memoryview(text.encode())
-    while view:
-        view = view[os.write(fd, view):]
-
-
 if "_REMOTE_JOB" in globals():
-    # OneCompiler: job, limits and marker are prepended to the program by the adapter; the service has its own
-    # limits. Learner output shares stdout, so each message starts on a line of its own after the marker.
+    # OneCompiler: job, limits, learner program and marker are prepended to the program by the adapter; the
+    # service has its own limits. Learner output shares stdout, so each message starts on a line of its own.
     def _write_remote(line):
         sys.__stdout__.write("\n" + _REMOTE_MARKER + line)  # noqa: F821
         sys.__stdout__.flush()
 
-    main(json.loads(_REMOTE_LIMITS), _REMOTE_JOB, line_emitter(_write_remote))  # noqa: F821
+    main(json.loads(_REMOTE_LIMITS), _REMOTE_LEARNER, lambda: _REMOTE_JOB, line_emitter(_write_remote))  # noqa: F821
 else:
     _limits = json.loads(sys.argv[1])
     set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
                max(64, _limits["parallelism"] + 32))
     make_undumpable()
-    _job = sys.stdin.read()  # a pooled sandbox waits here, fully started, for its one job
-    main(_limits, _job, line_emitter(lambda line: write_all(3, line)))
+    main(_limits, sys.argv[2], sys.stdin.read, line_emitter(lambda line: write_all(3, line)))
 # Leave now, without the interpreter's shutdown (nothing of ours needs it).
 for _stream in (sys.__stdout__, sys.__stderr__):
     try:

@@ -1,26 +1,19 @@
-# The learner side of the execution harness: everything here runs in processes forked from the scheduler
-# (src/python/harness.py) that load or call the learner's code, so learner code can read and rewrite all of it.
-# What these processes report is therefore learner-controlled input to the scheduler, which checks it; nothing
-# here is a limit or a verdict. Concatenated after src/python/core.py and before harness.py (program.ts).
+# The learner process of the execution harness: loads the learner's module and calls it. The scheduler
+# (src/python/harness.py) starts it as its own interpreter, `python3 -I -S -c <program> <limits> <report fd>
+# <control fd>`, before the job arrives, and sends it the job on stdin. Once learner code has run here it can read
+# and rewrite everything in this process, so what this process reports is learner-controlled input that the
+# scheduler checks; nothing here is a limit or a verdict. Program: core.py + harness-common.py + this file.
+#
+# fd 3 (the scheduler's result channel) is /dev/null here; the report fd is this process's own pipe to the
+# scheduler; the control fd (a test batch only) brings orders to fork one process per case.
 import io
-import os
 import select
 import socket
-import struct
 import sys
 import traceback
 
 LEARNER_FILE = "<learner>"
-
-# Captured before any learner code runs, so patching json.dumps (or json.JSONEncoder.encode) in the module does
-# not change how a report is written. A learner can still decide its own case's value: it could return it anyway.
-ENCODE = json.JSONEncoder().encode
-
-# Messages on the control socket between the scheduler and the loader: run case N (with its report channel
-# attached), kill case N; and back: case N's process ended with this wait status.
-RUN, KILL = b"R", b"K"
-ORDER = struct.Struct("!cI")
-ENDED = struct.Struct("!Ii")
+LIMITS = {}  # a copy for capture sizes; nothing reads it back
 
 
 class OutputLimit(BaseException):
@@ -51,61 +44,14 @@ class CappedBuffer(io.TextIOBase):
         return "".join(self.parts)
 
 
-def encode_line(message, cap):
-    """`message` as one line of ASCII JSON shorter than `cap` bytes; long texts are cut first; None if the
-    value alone is too large. Used for reports here and by the scheduler for its own lines."""
-    while True:
-        line = ENCODE(message)
-        if len(line) < cap:
-            return line + "\n"
-        field = max(("stdout", "stderr", "traceback", "message"), key=lambda name: len(message.get(name) or ""))
-        text = message.get(field) or ""
-        if len(text) < 256:
-            return None
-        message = dict(message, **{field: text[: len(text) // 2] + "\n[cut: the report was too large]"})
-
-
-def write_report(fd, message):
-    """Writes this process's one report on its own channel and closes it (EOF before the slow teardown)."""
-    line = encode_line(message, LIMITS["line_bytes"])
-    value = ENCODE(message["value"]) if "value" in message else ""
-    if line is None or len(value) > LIMITS["result_bytes"]:
-        line = encode_line(result_too_large(message), LIMITS["line_bytes"])
-    view = memoryview(line.encode())
-    while view:
-        view = view[os.write(fd, view):]
+def write_report(fd, report):
+    """This process's one report, one line on its own channel, then EOF (before the slow teardown)."""
+    line = encode_line(report, LIMITS["line_bytes"])
+    if line is None or "value" in report and len(ENCODE(report["value"])) > LIMITS["result_bytes"]:
+        line = encode_line({"error_type": "output_limit", "message": "The result is larger than %d bytes" % LIMITS["result_bytes"],
+                            "stdout": report.get("stdout", ""), "stderr": report.get("stderr", "")}, LIMITS["line_bytes"])
+    write_all(fd, line)
     os.close(fd)
-
-
-def result_too_large(message):
-    return {"error_type": "output_limit", "message": "The result is larger than %d bytes" % LIMITS["result_bytes"],
-            "stdout": message.get("stdout", ""), "stderr": message.get("stderr", "")}
-
-
-# ---------------------------------------------------------------- becoming a learner process
-
-def enter_learner_process(keep):
-    """Runs first in every fork of the scheduler, before any learner code: the scheduler's channels are out of
-    reach, and the per-process limits that only learner processes carry are set."""
-    # fd 3 is the scheduler's result channel; learner code finds /dev/null there (its writes go nowhere).
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 3)
-    os.close(null)
-    low = 4
-    for fd in sorted(keep) + [max_fds()]:
-        os.closerange(low, fd)  # the scheduler's other channels (other cases, the control socket's other end)
-        low = fd + 1
-    set_cpu_limit(LIMITS["cpu_seconds"])
-    cap("RLIMIT_NOFILE", 64, 64)
-    # Not dumpable (inherited from the scheduler, stated again): a sibling case or its grandchildren cannot open
-    # this process's /proc/<pid>/fd or /proc/<pid>/mem, so they cannot write into this case's channel.
-
-
-def max_fds():
-    try:
-        return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    except (ValueError, OSError):
-        return 1024
 
 
 # ---------------------------------------------------------------- loading and calling
@@ -141,14 +87,14 @@ def describe_exception(error):
             "traceback": "".join(traceback.format_list(frames))}
 
 
-def load_module(tree):
+def load_module(code):
     """Runs the learner's module with `endpoint` predefined (a definition of their own replaces it).
     Returns (module, load output) or (None, failure report)."""
     out, err = CappedBuffer(LIMITS["output_bytes"]), CappedBuffer(LIMITS["output_bytes"])
     sys.stdout, sys.stderr = out, err
     module = {"__name__": "learner", "__builtins__": __builtins__, "endpoint": endpoint}
     try:
-        exec(compile(tree, LEARNER_FILE, "exec"), module)
+        exec(compile(code, LEARNER_FILE, "exec"), module)
     except BaseException as exc:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         failure = dict(describe_exception(exc), stdout=out.getvalue(), stderr=err.getvalue())
@@ -158,12 +104,13 @@ def load_module(tree):
     return module, (out.getvalue(), err.getvalue())
 
 
-def call_endpoint(module, ep, args):
-    """Calls one endpoint; returns the report. Learner output is captured per call."""
-    used = convert_arguments(args, {p["name"]: p["annotation"] for p in ep["parameters"]})
-    func = module.get(ep["name"])
+def call_function(module, target, args):
+    """Calls the endpoint function the scheduler named (target: name and parameter annotations); returns the
+    report. Learner output is captured per call."""
+    used = convert_arguments(args, target["annotations"])
+    func = module.get(target["name"])
     if not callable(func):
-        return {"error_type": "runtime_error", "message": "%s is not a function" % ep["name"]}
+        return {"error_type": "runtime_error", "message": "%s is not a function" % target["name"]}
     out, err = CappedBuffer(LIMITS["output_bytes"]), CappedBuffer(LIMITS["output_bytes"])
     sys.stdout, sys.stderr = out, err
     owner = os.getpid()
@@ -184,27 +131,25 @@ def call_endpoint(module, ep, args):
     return report
 
 
-def call_process(tree, ep, args, fd):
-    """The `call` operation's learner process: loads the module, calls one endpoint, reports on `fd`."""
-    module, loaded = load_module(tree)
+def run_call(job, report_fd):
+    module, loaded = load_module(job["code"])
     if module is None:
-        return write_report(fd, loaded)
-    report = call_endpoint(module, ep, args)
+        return write_report(report_fd, loaded)
+    report = call_function(module, job["target"], job.get("args"))
     report["stdout"] = loaded[0] + report["stdout"]
     report["stderr"] = loaded[1] + report["stderr"]
-    write_report(fd, report)
+    write_report(report_fd, report)
 
 
-# ---------------------------------------------------------------- the loader of a test batch
-
-def loader_process(tree, endpoints, cases, control, load_fd):
-    """Loads the module once, reports how that went on `load_fd`, then forks one process per case the scheduler
-    orders (fresh module state each), handing it the report channel that came with the order. Reaps its
-    children and tells the scheduler how each ended (for the message of a case that died without a report)."""
-    module, loaded = load_module(tree)
-    write_report(load_fd, {"value": None} if module else loaded)
+def run_tests(job, report_fd, control):
+    """Loads the module once, reports how that went, then forks one process per case the scheduler orders (fresh
+    module state each), handing it the report channel that came with the order. Reaps its children and tells the
+    scheduler how each ended (for the message of a case that died without a report)."""
+    module, loaded = load_module(job["code"])
+    write_report(report_fd, {"value": None} if module else loaded)
     if module is None:
         return
+    cases = job["cases"]
     # Most of a case's cost is fork and exit. Frozen objects are never touched by a child's garbage collector,
     # so the children copy (and later free) far fewer pages.
     import gc
@@ -225,14 +170,12 @@ def loader_process(tree, endpoints, cases, control, load_fd):
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-        elif kind == RUN and fds and index < len(cases):
+        elif kind == RUN and fds and index < len(cases) and cases[index]:
             pid = os.fork()
             if pid == 0:
                 try:
                     control.close()
-                    case = cases[index]
-                    ep = find_endpoint(endpoints, case.get("endpoint"))
-                    write_report(fds[0], call_endpoint(module, ep, case.get("input")))
+                    write_report(fds[0], call_function(module, cases[index]["target"], cases[index].get("input")))
                 finally:
                     os._exit(0)
             children[pid] = index
@@ -253,3 +196,32 @@ def reap(children, control):
                 control.send(ENDED.pack(children.pop(pid), status))
             except OSError:
                 pass
+
+
+def main():
+    LIMITS.update(json.loads(sys.argv[1]))
+    report_fd, control = int(sys.argv[2]), socket.socket(fileno=int(sys.argv[3]))
+    # Set here, before any learner code: CPU time per learner process (far behind the scheduler's time limit),
+    # fewer open files than the scheduler needs, and not dumpable (so a sibling case cannot open this process's
+    # /proc/<pid>/fd, where its report channel is). Memory, process and file limits came from the scheduler.
+    set_cpu_limit(LIMITS["cpu_seconds"])
+    cap("RLIMIT_NOFILE", 64, 64)
+    make_undumpable()
+    job_text = sys.stdin.read()  # from the scheduler; empty when the job needs no learner code (parse, validate)
+    if job_text:
+        job = json.loads(job_text)
+        if job["op"] == "call":
+            run_call(job, report_fd)
+        else:
+            run_tests(job, report_fd, control)
+
+
+try:
+    main()
+    _code = 0
+except BaseException:
+    traceback.print_exc()
+    _code = 70
+# Leave without the interpreter's shutdown: it would wait for threads the learner left running and run their
+# atexit hooks.
+os._exit(_code)

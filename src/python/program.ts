@@ -8,6 +8,7 @@
  * Bun.spawn([python, '-I', '-S', '-c', pythonProgram(serveSource), ...args])
  */
 import core from './core.py' with { type: 'text' }
+import common from './harness-common.py' with { type: 'text' }
 import harness from './harness.py' with { type: 'text' }
 import learnerProcess from './learner-process.py' with { type: 'text' }
 
@@ -16,5 +17,8 @@ export function pythonProgram(...parts: string[]): string {
   return [core, ...parts].join('\n')
 }
 
-/** The execution harness: the scheduler (harness.py) and the code of the learner processes it forks. */
-export const harnessProgram = pythonProgram(learnerProcess, harness)
+/** The execution harness's scheduler; it starts `learnerProgram` itself (src/python/harness.py). */
+export const harnessProgram = pythonProgram(common, harness)
+
+/** The harness's learner process: loads and calls the learner's code (src/python/learner-process.py). */
+export const learnerProgram = pythonProgram(common, learnerProcess)
