@@ -1,9 +1,10 @@
 """Execution harness: runs one job on the learner's code and reports through its own channel.
 
 Two programs, each after src/python/core.py and src/python/harness-common.py (src/python/program.ts):
-- The scheduler (this file), started as `python3 -I -S -c <program> <limits json> <learner program>`. It reads
-  the limits, then the job on stdin, parses the code with ast (never runs it), and is the only writer of the
-  result channel (fd 3; remotely, marked stdout lines). It never executes learner code.
+- The scheduler (harness-parse.py, harness-reports.py, this file), started as `python3 -I -S -c <program>
+  <limits json> <learner program>`. It reads the limits, then the job on stdin, parses the code with ast (never
+  runs it), and is the only writer of the result channel (fd 3; remotely, marked stdout lines). It never
+  executes learner code.
 - The learner process (src/python/learner-process.py): a fresh interpreter the scheduler starts before the job
   arrives (a pooled sandbox has it ready; nothing of it is shared with the scheduler, not even copy-on-write
   pages). For `call` it loads the module and calls the endpoint; for `tests` it loads the module once and forks
@@ -39,244 +40,6 @@ import sys
 import time
 
 LIMITS = {}  # the scheduler's, from argv; the learner process gets a copy, which nothing reads back
-LEARNER_FILE = "<learner>"
-
-
-# ---------------------------------------------------------------- parsing (never executes the code)
-
-def decorator_route(dec, func_name):
-    """(path, methods) if `dec` is an @endpoint form, else None. Reads the forms core.endpoint accepts."""
-    call = dec if isinstance(dec, ast.Call) else None
-    target = call.func if call else dec
-    if not (isinstance(target, ast.Name) and target.id == "endpoint"):
-        return None
-    path = methods = None
-    if call:
-        given = [("path", arg) for arg in call.args[:1]] + [("methods", arg) for arg in call.args[1:2]]
-        for name, node in given + [(kw.arg, kw.value) for kw in call.keywords]:
-            try:
-                value = ast.literal_eval(node)
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                continue
-            if name == "path" and isinstance(value, str):
-                path = value
-            elif name == "methods" and isinstance(value, (list, tuple)):
-                methods = value
-    return route(path, methods, func_name)
-
-
-def describe_parameters(source, args):
-    def text(node):
-        return None if node is None else ast.get_source_segment(source, node)
-
-    params = []
-    positional = args.posonlyargs + args.args
-    first_default = len(positional) - len(args.defaults)
-    for i, arg in enumerate(positional):
-        default = args.defaults[i - first_default] if i >= first_default else None
-        params.append(param(arg.arg, "default" if default else "regular", default is None, text(default), text(arg.annotation)))
-    if args.vararg:
-        params.append(param(args.vararg.arg, "args", False, None, text(args.vararg.annotation)))
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        params.append(param(arg.arg, "default" if default else "regular", default is None, text(default), text(arg.annotation)))
-    if args.kwarg:
-        params.append(param(args.kwarg.arg, "kwargs", False, None, text(args.kwarg.annotation)))
-    return params
-
-
-def param(name, kind, required, default, annotation):
-    return {"name": name, "type": kind, "required": required, "defaultValue": default, "annotation": annotation}
-
-
-def parse_endpoints(source, tree):
-    """Top-level functions decorated with @endpoint, in source order. Methods and nested functions are ignored."""
-    endpoints = []
-    for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for dec in node.decorator_list:
-            found = decorator_route(dec, node.name)
-            if found:
-                endpoints.append({
-                    "name": node.name,
-                    "endpoint": found[0],
-                    "methods": found[1],
-                    "parameters": describe_parameters(source, node.args),
-                    "body": ast.get_source_segment(source, node) or "",
-                })
-                break
-    return endpoints
-
-
-def compile_learner(source):
-    """(tree, None) or (None, syntax error message) with the learner's own line and column."""
-    try:
-        return ast.parse(source, LEARNER_FILE), None
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-        return None, syntax_error(getattr(error, "lineno", None), getattr(error, "offset", None),
-                                  getattr(error, "msg", None) or str(error) or type(error).__name__)
-
-
-def syntax_error(line, offset, msg):
-    line = line or 1
-    return {"type": "error", "error_type": "syntax_error", "message": "Syntax error at line %d: %s" % (line, msg),
-            "line": line, "offset": offset or 0}
-
-
-def find_endpoint(endpoints, wanted):
-    wanted = wanted if isinstance(wanted, str) else ""
-    for ep in endpoints:
-        if ep["endpoint"] == wanted or ep["endpoint"] == "/" + wanted.lstrip("/"):
-            return ep
-    for ep in endpoints:
-        if ep["name"] == wanted.lstrip("/"):
-            return ep
-    return None
-
-
-def not_found(endpoints, wanted):
-    paths = [ep["endpoint"] for ep in endpoints]
-    return {"error_type": "endpoint_not_found", "paths": paths,
-            "message": "No endpoint %s; available: %s" % (wanted, ", ".join(paths) or "none")}
-
-
-def op_parse(job, emit):
-    tree, error = compile_learner(job["code"])
-    emit(error or {"type": "endpoints", "endpoints": parse_endpoints(job["code"], tree)})
-
-
-def op_validate(job, emit):
-    tree, error = compile_learner(job["code"])
-    if error is None:
-        try:
-            compile(tree, LEARNER_FILE, "exec")  # catches what only the compiler sees (e.g. 'return' outside function)
-        except SyntaxError as exc:
-            error = syntax_error(exc.lineno, exc.offset, exc.msg)
-    emit(error or {"type": "valid"})
-
-
-# ---------------------------------------------------------------- reports from learner processes (untrusted)
-
-LEARNER_ERRORS = ("runtime_error", "output_limit", "memory_limit")
-
-
-class Channel:
-    """The scheduler's end of one report channel: the first line counts, at most line_bytes; then it is closed.
-    Non-blocking: processes the learner started may hold the write end open long after the case ended."""
-
-    def __init__(self, fd):
-        os.set_blocking(fd, False)
-        self.fd = fd
-        self.data = bytearray()
-        self.open = True
-
-    def pump(self):
-        """Reads what is there: "line" (complete), "too_big", "eof" (closed without a line) or None (more to come)."""
-        try:
-            chunk = os.read(self.fd, 65536)
-        except BlockingIOError:
-            return None
-        if not chunk:
-            self.close()
-            return "eof"
-        start = len(self.data)
-        self.data += chunk
-        end = self.data.find(b"\n", start)  # only the new bytes: a long line costs linear time, not quadratic
-        if 0 <= end < LIMITS["line_bytes"]:
-            del self.data[end:]
-            self.close()
-            return "line"
-        if len(self.data) >= LIMITS["line_bytes"]:
-            self.close()
-            return "too_big"
-        return None
-
-    def drain(self):
-        """After its process ended: whatever it wrote before is in the pipe (its last write had to fit there)."""
-        while self.open:
-            before = len(self.data)
-            state = self.pump()
-            if state is not None or len(self.data) == before:
-                return state
-        return None
-
-    def close(self):
-        if self.open:
-            self.open = False
-            os.close(self.fd)
-
-    def report(self):
-        return read_report(bytes(self.data))
-
-
-def read_report(line):
-    """The fields of a learner process's report that the scheduler passes on, each checked."""
-    try:
-        report = json.loads(line)
-    except (ValueError, RecursionError, MemoryError):
-        report = None
-    if not isinstance(report, dict):
-        return {"error_type": "runtime_error", "message": "The program sent a report that is not a result"}
-    fields = {"stdout": text_field(report.get("stdout")), "stderr": text_field(report.get("stderr"))}
-    if "error_type" in report:
-        kind = report["error_type"]
-        fields["error_type"] = kind if kind in LEARNER_ERRORS else "runtime_error"
-        fields["message"] = text_field(report.get("message"), 4000) or "The program failed"
-        line = report.get("line")
-        if type(line) is int and 0 < line < 10 ** 9:
-            fields["line"] = line
-        if text_field(report.get("traceback")):
-            fields["traceback"] = text_field(report.get("traceback"))
-        return fields
-    if "value" not in report or too_deep(report["value"], MAX_DEPTH + 1):
-        return {"error_type": "runtime_error", "message": "The program sent a report that is not a result"}
-    if len(ENCODE(report["value"])) > LIMITS["result_bytes"]:
-        return dict(fields, error_type="output_limit", message="The result is larger than %d bytes" % LIMITS["result_bytes"])
-    fields["value"] = report["value"]
-    return fields
-
-
-def text_field(value, limit=None):
-    return value[: limit or LIMITS["output_bytes"]] if isinstance(value, str) else ""
-
-
-def too_deep(value, limit):
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (list, dict)):
-            if depth >= limit:
-                return True
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return False
-
-
-def describe_death(status, what):
-    """How a learner process that never reported ended, from its wait status."""
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = "signal %d" % number
-        if number == signal.SIGXCPU:
-            return {"error_type": "timeout", "message": "CPU time limit exceeded (%d s)" % LIMITS["cpu_seconds"]}
-        # SIGKILL before the time limit: the kernel's memory killer, or the hard CPU limit. The server tells the
-        # two apart with the sandbox's cgroup and turns the first into memory_limit.
-        verb = "was killed" if number == signal.SIGKILL else "crashed"
-        return {"error_type": "runtime_error", "message": "The %s %s (%s)" % (what, verb, name), "signal": name}
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
-    if code == 0:
-        return {"error_type": "runtime_error", "message": "The %s ended without a result" % what}
-    return {"error_type": "runtime_error", "message": "The %s exited with code %d before returning a result" % (what, code)}
-
-
-def timed_out():
-    return {"error_type": "timeout", "message": "Time limit exceeded (%d ms)" % LIMITS["timeout_ms"]}
-
-
-def too_big():
-    return {"error_type": "output_limit", "message": "The result is larger than %d bytes" % LIMITS["result_bytes"]}
 
 
 # ---------------------------------------------------------------- the learner process
@@ -384,11 +147,13 @@ def op_call(job, emit, learner):
 
 
 class Case:
+    """One dispatched case: its report channel and its time limit, counted from the order."""
+
     def __init__(self, channel):
         self.channel = channel
         self.started = time.monotonic()
         self.deadline = self.started + LIMITS["timeout_ms"] / 1000.0
-        self.status = None  # wait status the loader told, once the process ended
+        self.status = None  # its wait status, once the learner process told us it ended
 
 
 def op_tests(job, emit, learner):
@@ -414,10 +179,12 @@ def op_tests(job, emit, learner):
 
 
 def run_cases(cases, endpoints, control, emit):
+    """Orders the cases from the learner process, at most `parallelism` at a time, and reports each once: its
+    report, how it died, or a timeout at its deadline, whatever the learner process does or says."""
     running = {}  # case index -> Case
     upcoming = iter(range(len(cases)))
     pending = len(cases)
-    loader_alive = True
+    learner_alive = True
 
     def finish(index, fields):
         case = running.pop(index)
@@ -428,7 +195,7 @@ def run_cases(cases, endpoints, control, emit):
         while len(running) < LIMITS["parallelism"] and len(running) < pending:
             index = next(upcoming)
             ep = find_endpoint(endpoints, cases[index].get("endpoint"))
-            channel = order_case(control, index) if ep and loader_alive else None
+            channel = order_case(control, index) if ep and learner_alive else None
             if channel is None:
                 pending -= 1
                 why = not_found(endpoints, cases[index].get("endpoint")) if ep is None else {
@@ -440,9 +207,9 @@ def run_cases(cases, endpoints, control, emit):
             continue
         wait = max(0.0, min(case.deadline for case in running.values()) - time.monotonic())
         fds = [case.channel.fd for case in running.values() if case.channel.open]
-        ready = select.select(fds + ([control] if loader_alive else []), [], [], wait)[0]
+        ready = select.select(fds + ([control] if learner_alive else []), [], [], wait)[0]
         if control in ready:
-            loader_alive = read_statuses(control, running)
+            learner_alive = read_statuses(control, running)
         for index, case in list(running.items()):
             state = case.channel.pump() if case.channel.open and case.channel.fd in ready else None
             if state is None and case.status is not None:  # it ended: what it wrote before is in the pipe
@@ -454,7 +221,7 @@ def run_cases(cases, endpoints, control, emit):
                 finish(index, too_big())
             elif case.status is not None:
                 finish(index, describe_death(case.status, "case"))
-            elif not case.channel.open and not loader_alive:
+            elif not case.channel.open and not learner_alive:
                 finish(index, {"error_type": "runtime_error", "message": "The case ended without a result"})
             elif time.monotonic() >= case.deadline:
                 tell(control, KILL, index)
@@ -465,8 +232,8 @@ def run_cases(cases, endpoints, control, emit):
 
 
 def order_case(control, index):
-    """A new report channel for case `index`, its write end sent to the loader with the order; None if the
-    loader is gone."""
+    """A new report channel for case `index`, its write end sent with the order; None if the learner process is
+    gone."""
     read_fd, write_fd = os.pipe()
     try:
         socket.send_fds(control, [ORDER.pack(RUN, index)], [write_fd])
@@ -482,11 +249,12 @@ def tell(control, kind, index):
     try:
         control.send(ORDER.pack(kind, index))
     except OSError:
-        pass  # a loader that does not listen cannot stop its case; the sandbox ends it with the run
+        pass  # a learner process that does not listen cannot stop its case; the sandbox ends it with the run
 
 
 def read_statuses(control, running):
-    """Takes the loader's news of ended cases (a bounded number per round); False once the loader is gone."""
+    """Takes the learner process's news of ended cases (a bounded number per round: it may flood us); False once
+    it is gone."""
     for _ in range(64):
         try:
             news = control.recv(64)
@@ -505,11 +273,12 @@ def read_statuses(control, running):
 
 # ---------------------------------------------------------------- main
 
-def op_parse_only(operation):
-    return lambda job, emit, learner: operation(job, emit)
-
-
-OPERATIONS = {"parse": op_parse_only(op_parse), "validate": op_parse_only(op_validate), "call": op_call, "tests": op_tests}
+OPERATIONS = {
+    "parse": lambda job, emit, learner: op_parse(job, emit),  # no learner code: the learner process just leaves
+    "validate": lambda job, emit, learner: op_validate(job, emit),
+    "call": op_call,
+    "tests": op_tests,
+}
 
 
 def main(limits, learner_program, read_job, emit):

@@ -9,6 +9,8 @@
  */
 import core from './core.py' with { type: 'text' }
 import common from './harness-common.py' with { type: 'text' }
+import harnessParse from './harness-parse.py' with { type: 'text' }
+import harnessReports from './harness-reports.py' with { type: 'text' }
 import harness from './harness.py' with { type: 'text' }
 import learnerProcess from './learner-process.py' with { type: 'text' }
 
@@ -18,7 +20,7 @@ export function pythonProgram(...parts: string[]): string {
 }
 
 /** The execution harness's scheduler; it starts `learnerProgram` itself (src/python/harness.py). */
-export const harnessProgram = pythonProgram(common, harness)
+export const harnessProgram = pythonProgram(common, harnessParse, harnessReports, harness)
 
 /** The harness's learner process: loads and calls the learner's code (src/python/learner-process.py). */
 export const learnerProgram = pythonProgram(common, learnerProcess)
