@@ -94,6 +94,11 @@ def find_endpoint(endpoints, wanted):
     return None
 
 
+def annotations(ep):
+    """Parameter name -> annotation text, as core.convert_arguments takes them."""
+    return {p["name"]: p["annotation"] for p in ep["parameters"]}
+
+
 def not_found(endpoints, wanted):
     paths = [ep["endpoint"] for ep in endpoints]
     return {"error_type": "endpoint_not_found", "paths": paths,

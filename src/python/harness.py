@@ -45,40 +45,23 @@ LIMITS = {}  # the scheduler's, from argv; the learner process gets a copy, whic
 # ---------------------------------------------------------------- the learner process
 
 class Learner:
-    """The learner process (src/python/learner-process.py), started before the job arrives. Its stdin brings the
-    job, its report fd is a pipe to us, its control fd a socket for the orders of a test batch; fd 3 is /dev/null."""
+    """Our ends of the learner process that harness-launch.py started (pid None if it could not start)."""
 
-    def __init__(self, program):
-        job_read, self.job = os.pipe()
-        self.report, report_write = os.pipe()
-        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        passed = (report_write, theirs.fileno())
-        for fd in passed:
-            os.set_inheritable(fd, True)  # only this spawn inherits them: they are closed right after
-        python = sys.executable or "/usr/bin/python3"
-        argv = [python, "-I", "-S", "-c", program, ENCODE(LIMITS)] + [str(fd) for fd in passed]
-        actions = [(os.POSIX_SPAWN_DUP2, job_read, 0), (os.POSIX_SPAWN_OPEN, 3, os.devnull, os.O_WRONLY, 0)]
-        try:
-            self.pid = os.posix_spawn(python, argv, dict(os.environ), file_actions=actions)
-        except OSError:
-            self.pid = None  # too many processes: the job is answered with an error
-        for fd in (job_read, report_write):
-            os.close(fd)
-        theirs.close()
+    def __init__(self, started):
+        self.pid, self.copy, self.report, self.control = started
 
-    def send(self, job):
-        """Hands the job over; the time limit counts from here."""
-        try:
-            write_all(self.job, ENCODE(job))
-        except OSError:
-            pass  # it died already: await_report describes how
-        os.close(self.job)
-        self.job = None
+    def job_copy(self):
+        """The job as the learner process read it, written to us before it ran any learner code."""
+        chunks = []
+        while True:
+            chunk = os.read(self.copy, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(self.copy)
+        return b"".join(chunks)
 
     def stop(self):
-        if self.job is not None:
-            os.close(self.job)  # no job: it leaves
-            self.job = None
         if self.pid:
             kill(self.pid)
 
@@ -118,11 +101,6 @@ def await_report(fd, pid, what):
             return too_big()
 
 
-def target(ep):
-    """What the learner process needs to call an endpoint: its function and the parameters' annotations."""
-    return {"name": ep["name"], "annotations": {p["name"]: p["annotation"] for p in ep["parameters"]}}
-
-
 def unable_to_start():
     return {"type": "error", "error_type": "runtime_error", "message": "Could not start the program (too many processes)"}
 
@@ -139,10 +117,9 @@ def op_call(job, emit, learner):
         return emit(dict(not_found(endpoints, job.get("endpoint")), type="error"))
     if not learner.pid:
         return emit(unable_to_start())
-    args = job.get("args") or {}
-    learner.send({"op": "call", "code": job["code"], "target": target(ep), "args": args})
+    # The learner process found the same endpoint in the same code and is loading it already.
     fields = await_report(learner.report, learner.pid, "program")
-    used = to_json(convert_arguments(args, target(ep)["annotations"]))
+    used = to_json(convert_arguments(job.get("args"), annotations(ep)))
     emit(dict(fields, type="result" if "value" in fields else "error", endpoint=ep["endpoint"], args_used=used))
 
 
@@ -164,17 +141,13 @@ def op_tests(job, emit, learner):
     endpoints = parse_endpoints(job["code"], tree)
     if not learner.pid:
         return emit(unable_to_start())
-    cases = job["cases"]
-    found = [find_endpoint(endpoints, case.get("endpoint")) for case in cases]
-    learner.send({"op": "tests", "code": job["code"],
-                  "cases": [{"target": target(ep), "input": case.get("input")} if ep else None for case, ep in zip(cases, found)]})
     loaded = await_report(learner.report, learner.pid, "program")
     if "value" not in loaded:
         if not loaded["message"].startswith("While loading your code"):
             loaded["message"] = "While loading your code: " + loaded["message"]
         return emit(dict(loaded, type="error"))
     learner.control.setblocking(False)  # a learner process that stops reading must not stall the scheduler
-    run_cases(cases, endpoints, learner.control, emit)
+    run_cases(job["cases"], endpoints, learner.control, emit)
     emit({"type": "done"})
 
 
@@ -281,11 +254,16 @@ OPERATIONS = {
 }
 
 
-def main(limits, learner_program, read_job, emit):
+def main(limits, emit):
     LIMITS.update(limits)
-    learner = Learner(learner_program)
+    learner = Learner(LEARNER)
     try:
-        job = json.loads(read_job())  # a pooled sandbox waits here, fully started, for its one job
+        if "_REMOTE_JOB" in globals():
+            write_all(REMOTE_JOB_WRITE, _REMOTE_JOB)  # noqa: F821
+            os.close(REMOTE_JOB_WRITE)
+        # A pooled sandbox waits here, fully started, for its one job. Without a learner process (the fork was
+        # refused) we read it ourselves and answer what needs no learner code.
+        job = json.loads(learner.job_copy() if learner.pid else sys.stdin.read())
         OPERATIONS[job["op"]](job, emit, learner)
     finally:
         learner.stop()
@@ -304,23 +282,26 @@ def line_emitter(write):
 
 
 if "_REMOTE_JOB" in globals():
-    # OneCompiler: job, limits, learner program and marker are prepended to the program by the adapter; the
-    # service has its own limits. Learner output shares stdout, so each message starts on a line of its own.
+    # OneCompiler: the service has its own limits. Learner output shares stdout, so each message starts on a line
+    # of its own after the per-run marker.
     def _write_remote(line):
         sys.__stdout__.write("\n" + _REMOTE_MARKER + line)  # noqa: F821
         sys.__stdout__.flush()
 
-    main(json.loads(_REMOTE_LIMITS), _REMOTE_LEARNER, lambda: _REMOTE_JOB, line_emitter(_write_remote))  # noqa: F821
+    main(json.loads(_REMOTE_LIMITS), line_emitter(_write_remote))  # noqa: F821
 else:
     _limits = json.loads(sys.argv[1])
     set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
                max(64, _limits["parallelism"] + 32))
-    make_undumpable()
-    main(_limits, sys.argv[2], sys.stdin.read, line_emitter(lambda line: write_all(3, line)))
+    main(_limits, line_emitter(lambda line: write_all(3, line)))
 # Leave now, without the interpreter's shutdown (nothing of ours needs it).
 for _stream in (sys.__stdout__, sys.__stderr__):
     try:
         _stream.flush()
     except BaseException:
         pass
+if os.getpgrp() == os.getpid():
+    # Everything is reported: end the processes the learner process started and that stayed in our group (a
+    # case it had no time to stop, their children), ourselves last. Those that left the group go with the sandbox.
+    os.killpg(0, signal.SIGKILL)
 os._exit(0)

@@ -1,8 +1,10 @@
 # The learner process of the execution harness: loads the learner's module and calls it. The scheduler
-# (src/python/harness.py) starts it as its own interpreter, `python3 -I -S -c <program> <limits> <report fd>
-# <control fd>`, before the job arrives, and sends it the job on stdin. Once learner code has run here it can read
-# and rewrite everything in this process, so what this process reports is learner-controlled input that the
-# scheduler checks; nothing here is a limit or a verdict. Program: core.py + harness-common.py + this file.
+# (src/python/harness-launch.py) starts it as its own interpreter, `python3 -I -S -c <program> <limits>
+# <job copy fd> <report fd> <control fd>`, before the job arrives. It reads the job from stdin, hands the
+# scheduler a copy and closes that pipe before any learner code runs; from then on, learner code can read and
+# rewrite everything in this process, so what it reports is learner-controlled input that the scheduler checks.
+# Nothing here is a limit or a verdict. Program: undumpable.py, core.py, harness-common.py, harness-parse.py,
+# this file.
 #
 # fd 3 (the scheduler's result channel) is /dev/null here; the report fd is this process's own pipe to the
 # scheduler; the control fd (a test batch only) brings orders to fork one process per case.
@@ -12,7 +14,6 @@ import socket
 import sys
 import traceback
 
-LEARNER_FILE = "<learner>"
 LIMITS = {}  # a copy for capture sizes; nothing reads it back
 
 
@@ -87,14 +88,14 @@ def describe_exception(error):
             "traceback": "".join(traceback.format_list(frames))}
 
 
-def load_module(code):
+def load_module(tree):
     """Runs the learner's module with `endpoint` predefined (a definition of their own replaces it).
     Returns (module, load output) or (None, failure report)."""
     out, err = CappedBuffer(LIMITS["output_bytes"]), CappedBuffer(LIMITS["output_bytes"])
     sys.stdout, sys.stderr = out, err
     module = {"__name__": "learner", "__builtins__": __builtins__, "endpoint": endpoint}
     try:
-        exec(compile(code, LEARNER_FILE, "exec"), module)
+        exec(compile(tree, LEARNER_FILE, "exec"), module)
     except BaseException as exc:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         failure = dict(describe_exception(exc), stdout=out.getvalue(), stderr=err.getvalue())
@@ -131,25 +132,28 @@ def call_function(module, target, args):
     return report
 
 
-def run_call(job, report_fd):
-    module, loaded = load_module(job["code"])
+def run_call(tree, ep, args, report_fd):
+    module, loaded = load_module(tree)
     if module is None:
         return write_report(report_fd, loaded)
-    report = call_function(module, job["target"], job.get("args"))
+    report = call_function(module, target(ep), args)
     report["stdout"] = loaded[0] + report["stdout"]
     report["stderr"] = loaded[1] + report["stderr"]
     write_report(report_fd, report)
 
 
-def run_tests(job, report_fd, control):
+def target(ep):
+    return {"name": ep["name"], "annotations": annotations(ep)}
+
+
+def run_tests(tree, cases, report_fd, control):
     """Loads the module once, reports how that went, then forks one process per case the scheduler orders (fresh
     module state each), handing it the report channel that came with the order. Reaps its children and tells the
     scheduler how each ended (for the message of a case that died without a report)."""
-    module, loaded = load_module(job["code"])
+    module, loaded = load_module(tree)
     write_report(report_fd, {"value": None} if module else loaded)
     if module is None:
         return
-    cases = job["cases"]
     # Most of a case's cost is fork and exit. Frozen objects are never touched by a child's garbage collector,
     # so the children copy (and later free) far fewer pages.
     import gc
@@ -170,12 +174,13 @@ def run_tests(job, report_fd, control):
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-        elif kind == RUN and fds and index < len(cases) and cases[index]:
+        elif kind == RUN and fds and index < len(cases) and cases[index][0]:
             pid = os.fork()
             if pid == 0:
                 try:
                     control.close()
-                    write_report(fds[0], call_function(module, cases[index]["target"], cases[index].get("input")))
+                    ep, args = cases[index]
+                    write_report(fds[0], call_function(module, target(ep), args))
                 finally:
                     os._exit(0)
             children[pid] = index
@@ -199,21 +204,33 @@ def reap(children, control):
 
 
 def main():
-    LIMITS.update(json.loads(sys.argv[1]))
-    report_fd, control = int(sys.argv[2]), socket.socket(fileno=int(sys.argv[3]))
-    # Set here, before any learner code: CPU time per learner process (far behind the scheduler's time limit),
-    # fewer open files than the scheduler needs, and not dumpable (so a sibling case cannot open this process's
-    # /proc/<pid>/fd, where its report channel is). Memory, process and file limits came from the scheduler.
-    set_cpu_limit(LIMITS["cpu_seconds"])
-    cap("RLIMIT_NOFILE", 64, 64)
+    limits = json.loads(sys.argv[1])
+    LIMITS.update(limits)
+    copy_fd, report_fd, control = int(sys.argv[2]), int(sys.argv[3]), socket.socket(fileno=int(sys.argv[4]))
+    # Before any learner code: the rlimits (the scheduler started us before it set its own), CPU time far behind
+    # the scheduler's time limit, fewer open files than the scheduler needs, and not dumpable (a sibling case
+    # cannot open this process's /proc/<pid>/fd, where its report channel is).
+    set_limits(limits["memory_mb"] * 1024 * 1024, limits["max_processes"], limits["file_bytes"], 64)
+    set_cpu_limit(limits["cpu_seconds"])
     make_undumpable()
-    job_text = sys.stdin.read()  # from the scheduler; empty when the job needs no learner code (parse, validate)
-    if job_text:
-        job = json.loads(job_text)
-        if job["op"] == "call":
-            run_call(job, report_fd)
-        else:
-            run_tests(job, report_fd, control)
+    job_text = sys.stdin.read()  # a pooled sandbox waits here for its one job
+    write_all(copy_fd, job_text)
+    os.close(copy_fd)  # the scheduler's copy is complete before any learner code runs
+    job = json.loads(job_text)
+    if job["op"] not in ("call", "tests"):
+        return
+    # The same reading of the code as the scheduler's; it reports what we do not (syntax, unknown endpoints).
+    tree, error = compile_learner(job["code"])
+    if error:
+        return
+    endpoints = parse_endpoints(job["code"], tree)
+    if job["op"] == "call":
+        ep = find_endpoint(endpoints, job.get("endpoint"))
+        if ep:
+            run_call(tree, ep, job.get("args"), report_fd)
+    else:
+        cases = [(find_endpoint(endpoints, case.get("endpoint")), case.get("input")) for case in job["cases"]]
+        run_tests(tree, cases, report_fd, control)
 
 
 try:
