@@ -216,6 +216,8 @@ def main():
     job_text = sys.stdin.read()  # a pooled sandbox waits here for its one job
     write_all(copy_fd, job_text)
     os.close(copy_fd)  # the scheduler's copy is complete before any learner code runs
+    if not job_text:
+        return  # a pooled sandbox discarded unused
     job = json.loads(job_text)
     if job["op"] not in ("call", "tests"):
         return
