@@ -1,15 +1,13 @@
-# Shared core of the two embedded Python programs: the execution harness (src/python/harness.py) and the Python
-# server runner (src/servers/serve.py). src/python/program.ts puts this text in front of either program, so both
-# have one copy of these rules at run time: the @endpoint decorator, how string arguments are converted, how
-# results become JSON, and the hard rlimits set before any learner code runs. Standard library only.
+# Shared core of the embedded Python programs that run learner code: the execution harness's learner process
+# (src/python/learner-process.py) and the Python server runner (src/servers/serve.py). src/python/program.ts puts
+# src/python/limits.py and this text in front of either, so both have one copy of these rules at run time: the
+# @endpoint decorator, how string arguments are converted and how results become JSON. Standard library only.
 #
 # Trust: nothing here trusts learner code. Arguments come from clients and are converted with ast.literal_eval
 # and json only (never eval). Results are learner objects: their __repr__ may raise or lie, so every conversion
 # is guarded and bounded in depth.
 import ast
 import json
-import resource
-import signal
 
 # @endpoint without methods: the sample tasks' endpoints take lists and objects (a board, a todo list), which only
 # a JSON body (POST) carries; GET stays for simple query-string calls.
@@ -108,7 +106,6 @@ def convert_arguments(args, annotations):
 
 # ---------------------------------------------------------------- results
 
-MAX_DEPTH = 100
 LARGEST_JSON_INT = 2 ** 1023
 
 
@@ -153,36 +150,3 @@ def safe_repr(value):
         return text if isinstance(text, str) else "<unrepresentable %s>" % type(value).__name__
     except BaseException as error:  # a learner __repr__ may raise anything
         return "<unrepresentable %s: %s>" % (type(value).__name__, type(error).__name__)
-
-
-# ---------------------------------------------------------------- limits
-
-def set_limits(memory_bytes, processes, file_bytes, open_files):
-    """Hard rlimits (soft = hard), set before any learner code runs; an unprivileged process cannot raise them.
-    CPU time is set per learner process (set_cpu_limit): the process that sets these may not run learner code."""
-    for name, value in (
-        ("RLIMIT_AS", memory_bytes),
-        ("RLIMIT_NPROC", processes),
-        ("RLIMIT_FSIZE", file_bytes),
-        ("RLIMIT_NOFILE", open_files),
-        ("RLIMIT_CORE", 0),
-    ):
-        cap(name, value, value)
-    # A too-large write should be an OSError the learner sees, not a silent kill.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-
-
-def set_cpu_limit(seconds):
-    """CPU seconds of one learner process: SIGXCPU at the limit, SIGKILL one second later. Set well behind the
-    wall clock, so a spinning process meets the time limit (reported as such) long before this one."""
-    cap("RLIMIT_CPU", seconds, seconds + 1)
-
-
-def cap(name, soft, hard):
-    kind = getattr(resource, name, None)
-    if kind is None or soft is None:
-        return
-    try:
-        resource.setrlimit(kind, (soft, hard))
-    except (ValueError, OSError):
-        pass  # already lower than asked (e.g. an outer limit): keep the lower one

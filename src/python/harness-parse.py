@@ -1,5 +1,5 @@
-# The scheduler's reading of the learner's code (src/python/harness.py): endpoints, parameters and syntax errors
-# from the ast, without running anything. Part of the scheduler program (src/python/program.ts).
+# Reading the learner's code without running it: endpoints, parameters and syntax errors from the ast, and the plan
+# of a job. Part of the learner process's program (src/python/program.ts), used before it runs any learner code.
 
 LEARNER_FILE = "<learner>"
 
@@ -105,16 +105,30 @@ def not_found(endpoints, wanted):
             "message": "No endpoint %s; available: %s" % (wanted, ", ".join(paths) or "none")}
 
 
-def op_parse(job, emit):
+def plan(job):
+    """(plan, tree, endpoints) of a job. The plan is what the scheduler needs before any learner code runs: the
+    final message of a job that runs none (a listing, a syntax check, a syntax error, an unknown endpoint), the
+    endpoint and converted arguments of a call, or which cases of a batch name no endpoint. The learner process
+    computes it and hands it over before it loads the module, which is why the scheduler may trust it."""
+    op = job["op"]
     tree, error = compile_learner(job["code"])
-    emit(error or {"type": "endpoints", "endpoints": parse_endpoints(job["code"], tree)})
-
-
-def op_validate(job, emit):
-    tree, error = compile_learner(job["code"])
-    if error is None:
+    if op == "validate" and error is None:
         try:
-            compile(tree, LEARNER_FILE, "exec")  # catches what only the compiler sees (e.g. 'return' outside function)
+            compile(tree, LEARNER_FILE, "exec")  # what only the compiler sees (e.g. 'return' outside function)
         except SyntaxError as exc:
             error = syntax_error(exc.lineno, exc.offset, exc.msg)
-    emit(error or {"type": "valid"})
+        return {"final": error or {"type": "valid"}}, None, None
+    if error:
+        return {"final": error}, None, None
+    endpoints = parse_endpoints(job["code"], tree)
+    if op == "parse":
+        return {"final": {"type": "endpoints", "endpoints": endpoints}}, None, None
+    if op == "call":
+        ep = find_endpoint(endpoints, job.get("endpoint"))
+        if ep is None:
+            return {"final": dict(not_found(endpoints, job.get("endpoint")), type="error")}, None, None
+        used = to_json(convert_arguments(job.get("args"), annotations(ep)))
+        return {"op": op, "endpoint": ep["endpoint"], "args_used": used}, tree, endpoints
+    missing = [None if find_endpoint(endpoints, case.get("endpoint")) else not_found(endpoints, case.get("endpoint"))
+               for case in job["cases"]]
+    return {"op": op, "missing": missing}, tree, endpoints

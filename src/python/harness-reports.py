@@ -2,6 +2,9 @@
 # bounded in size, depth and shape before a field of it is passed on. Part of the scheduler program
 # (src/python/program.ts).
 import os
+import _signal
+
+SIGNAL_NAMES = {getattr(_signal, name): name for name in dir(_signal) if name.startswith("SIG") and "_" not in name}
 
 LEARNER_ERRORS = ("runtime_error", "output_limit", "memory_limit")
 
@@ -58,7 +61,7 @@ class Channel:
 def read_report(line):
     """The fields of a learner process's report that the scheduler passes on, each checked."""
     try:
-        report = json.loads(line)
+        report = DECODE(line.decode("utf-8", "replace"))
     except (ValueError, RecursionError, MemoryError):
         report = None
     if not isinstance(report, dict):
@@ -101,15 +104,12 @@ def describe_death(status, what):
     """How a learner process that never reported ended, from its wait status."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = "signal %d" % number
-        if number == signal.SIGXCPU:
+        name = SIGNAL_NAMES.get(number, "signal %d" % number)
+        if number == _signal.SIGXCPU:
             return {"error_type": "timeout", "message": "CPU time limit exceeded (%d s)" % LIMITS["cpu_seconds"]}
         # SIGKILL before the time limit: the kernel's memory killer, or the hard CPU limit. The server tells the
         # two apart with the sandbox's cgroup and turns the first into memory_limit.
-        verb = "was killed" if number == signal.SIGKILL else "crashed"
+        verb = "was killed" if number == _signal.SIGKILL else "crashed"
         return {"error_type": "runtime_error", "message": "The %s %s (%s)" % (what, verb, name), "signal": name}
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
     if code == 0:

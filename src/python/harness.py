@@ -1,14 +1,17 @@
 """Execution harness: runs one job on the learner's code and reports through its own channel.
 
-Two programs, each after src/python/core.py and src/python/harness-common.py (src/python/program.ts):
-- The scheduler (harness-parse.py, harness-reports.py, this file), started as `python3 -I -S -c <program>
-  <limits json> <learner program>`. It reads the limits, then the job on stdin, parses the code with ast (never
-  runs it), and is the only writer of the result channel (fd 3; remotely, marked stdout lines). It never
-  executes learner code.
-- The learner process (src/python/learner-process.py): a fresh interpreter the scheduler starts before the job
-  arrives (a pooled sandbox has it ready; nothing of it is shared with the scheduler, not even copy-on-write
-  pages). For `call` it loads the module and calls the endpoint; for `tests` it loads the module once and forks
-  one process per case when the scheduler orders it, so every case starts from fresh module state.
+Two programs (src/python/program.ts):
+- The scheduler (harness-launch.py, limits.py, harness-common.py, harness-reports.py, this file), started as
+  `python3 -I -S -c <program> <limits json> <learner program>`. It reads its limits from argv and is the only
+  writer of the result channel (fd 3; remotely, marked stdout lines). It never executes learner code, and it
+  imports C modules only, so that it starts up cheaply next to the learner process.
+- The learner process (learner-process.py, after core.py and harness-parse.py): a fresh interpreter the
+  scheduler starts first thing, before the job arrives (a pooled sandbox has both ready; nothing of it is shared
+  with the scheduler, not even copy-on-write pages). It reads the job from stdin, works out its plan (listing,
+  syntax errors, endpoint, converted arguments, unknown endpoints: harness-parse.py) and hands the plan to the
+  scheduler before it runs any learner code. For `call` it then loads the module and calls the endpoint; for
+  `tests` it loads the module once and forks one process per case when the scheduler orders it, so every case
+  starts from fresh module state.
 Every learner process that reports has its own report channel, a pipe the scheduler made for it (for a case,
 passed to the learner process with the order); the scheduler reads case N's report only from case N's pipe.
 
@@ -35,9 +38,11 @@ program text there, so learner code can forge lines: the remote service and its 
 """
 import os
 import select
-import socket
 import sys
 import time
+import _signal
+import _socket
+import _struct
 
 LIMITS = {}  # the scheduler's, from argv; the learner process gets a copy, which nothing reads back
 
@@ -45,21 +50,23 @@ LIMITS = {}  # the scheduler's, from argv; the learner process gets a copy, whic
 # ---------------------------------------------------------------- the learner process
 
 class Learner:
-    """Our ends of the learner process that harness-launch.py started (pid None if it could not start)."""
+    """Our ends of the learner process that harness-launch.py started (pid None if it could not start): its plan,
+    its report, and the control socket of a test batch."""
 
     def __init__(self, started):
-        self.pid, self.copy, self.report, self.control = started
+        self.pid, self.plan, self.report, self.control = started
 
-    def job_copy(self):
-        """The job as the learner process read it, written to us before it ran any learner code."""
+    def read_plan(self):
+        """The job's plan, written to us before the learner process ran any learner code; None if it never came
+        (the learner process could not start, or died)."""
         chunks = []
         while True:
-            chunk = os.read(self.copy, 1 << 20)
+            chunk = os.read(self.plan, 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
-        os.close(self.copy)
-        return b"".join(chunks)
+        os.close(self.plan)
+        return DECODE(b"".join(chunks).decode()) if chunks else None
 
     def stop(self):
         if self.pid:
@@ -68,7 +75,7 @@ class Learner:
 
 def kill(pid):
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, _signal.SIGKILL)
     except OSError:
         pass
 
@@ -101,26 +108,11 @@ def await_report(fd, pid, what):
             return too_big()
 
 
-def unable_to_start():
-    return {"type": "error", "error_type": "runtime_error", "message": "Could not start the program (too many processes)"}
-
-
 # ---------------------------------------------------------------- operations
 
-def op_call(job, emit, learner):
-    tree, error = compile_learner(job["code"])
-    if error:
-        return emit(error)
-    endpoints = parse_endpoints(job["code"], tree)
-    ep = find_endpoint(endpoints, job.get("endpoint"))
-    if ep is None:
-        return emit(dict(not_found(endpoints, job.get("endpoint")), type="error"))
-    if not learner.pid:
-        return emit(unable_to_start())
-    # The learner process found the same endpoint in the same code and is loading it already.
+def run_call(plan, emit, learner):
     fields = await_report(learner.report, learner.pid, "program")
-    used = to_json(convert_arguments(job.get("args"), annotations(ep)))
-    emit(dict(fields, type="result" if "value" in fields else "error", endpoint=ep["endpoint"], args_used=used))
+    emit(dict(fields, type="result" if "value" in fields else "error", endpoint=plan["endpoint"], args_used=plan["args_used"]))
 
 
 class Case:
@@ -133,30 +125,24 @@ class Case:
         self.status = None  # its wait status, once the learner process told us it ended
 
 
-def op_tests(job, emit, learner):
+def run_tests(plan, emit, learner):
     """The learner process loads the module once, then runs the cases, at most `parallelism` at a time."""
-    tree, error = compile_learner(job["code"])
-    if error:
-        return emit(error)
-    endpoints = parse_endpoints(job["code"], tree)
-    if not learner.pid:
-        return emit(unable_to_start())
     loaded = await_report(learner.report, learner.pid, "program")
     if "value" not in loaded:
         if not loaded["message"].startswith("While loading your code"):
             loaded["message"] = "While loading your code: " + loaded["message"]
         return emit(dict(loaded, type="error"))
     learner.control.setblocking(False)  # a learner process that stops reading must not stall the scheduler
-    run_cases(job["cases"], endpoints, learner.control, emit)
+    run_cases(plan["missing"], learner.control, emit)
     emit({"type": "done"})
 
 
-def run_cases(cases, endpoints, control, emit):
+def run_cases(missing, control, emit):
     """Orders the cases from the learner process, at most `parallelism` at a time, and reports each once: its
     report, how it died, or a timeout at its deadline, whatever the learner process does or says."""
     running = {}  # case index -> Case
-    upcoming = iter(range(len(cases)))
-    pending = len(cases)
+    upcoming = iter(range(len(missing)))
+    pending = len(missing)
     learner_alive = True
 
     def finish(index, fields):
@@ -167,11 +153,10 @@ def run_cases(cases, endpoints, control, emit):
     while pending:
         while len(running) < LIMITS["parallelism"] and len(running) < pending:
             index = next(upcoming)
-            ep = find_endpoint(endpoints, cases[index].get("endpoint"))
-            channel = order_case(control, index) if ep and learner_alive else None
+            channel = order_case(control, index) if missing[index] is None and learner_alive else None
             if channel is None:
                 pending -= 1
-                why = not_found(endpoints, cases[index].get("endpoint")) if ep is None else {
+                why = missing[index] or {
                     "error_type": "runtime_error", "message": "The process running the tests ended before this case"}
                 emit(dict(why, type="case", index=index, duration_ms=0))
                 continue
@@ -209,7 +194,7 @@ def order_case(control, index):
     gone."""
     read_fd, write_fd = os.pipe()
     try:
-        socket.send_fds(control, [ORDER.pack(RUN, index)], [write_fd])
+        control.sendmsg([ORDER.pack(RUN, index)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _struct.pack("i", write_fd))])
     except OSError:
         os.close(read_fd)
         return None
@@ -246,14 +231,6 @@ def read_statuses(control, running):
 
 # ---------------------------------------------------------------- main
 
-OPERATIONS = {
-    "parse": lambda job, emit, learner: op_parse(job, emit),  # no learner code: the learner process just leaves
-    "validate": lambda job, emit, learner: op_validate(job, emit),
-    "call": op_call,
-    "tests": op_tests,
-}
-
-
 def main(limits, emit):
     LIMITS.update(limits)
     learner = Learner(LEARNER)
@@ -261,10 +238,16 @@ def main(limits, emit):
         if "_REMOTE_JOB" in globals():
             write_all(REMOTE_JOB_WRITE, _REMOTE_JOB)  # noqa: F821
             os.close(REMOTE_JOB_WRITE)
-        # A pooled sandbox waits here, fully started, for its one job. Without a learner process (the fork was
-        # refused) we read it ourselves and answer what needs no learner code.
-        job = json.loads(learner.job_copy() if learner.pid else sys.stdin.read())
-        OPERATIONS[job["op"]](job, emit, learner)
+        # A pooled sandbox waits here, fully started, for its one job (the learner process reads it).
+        plan = learner.read_plan() if learner.pid else None
+        if plan is None:
+            emit({"type": "error", "error_type": "runtime_error", "message": "Could not start the program (too many processes?)"})
+        elif "final" in plan:
+            emit(plan["final"])  # the job runs no learner code: a listing, a syntax check, an unknown endpoint
+        elif plan["op"] == "call":
+            run_call(plan, emit, learner)
+        else:
+            run_tests(plan, emit, learner)
     finally:
         learner.stop()
 
@@ -288,9 +271,9 @@ if "_REMOTE_JOB" in globals():
         sys.__stdout__.write("\n" + _REMOTE_MARKER + line)  # noqa: F821
         sys.__stdout__.flush()
 
-    main(json.loads(_REMOTE_LIMITS), line_emitter(_write_remote))  # noqa: F821
+    main(DECODE(_REMOTE_LIMITS), line_emitter(_write_remote))  # noqa: F821
 else:
-    _limits = json.loads(sys.argv[1])
+    _limits = DECODE(sys.argv[1])
     set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
                max(64, _limits["parallelism"] + 32))
     main(_limits, line_emitter(lambda line: write_all(3, line)))
@@ -303,5 +286,5 @@ for _stream in (sys.__stdout__, sys.__stderr__):
 if os.getpgrp() == os.getpid():
     # Everything is reported: end the processes the learner process started and that stayed in our group (a
     # case it had no time to stop, their children), ourselves last. Those that left the group go with the sandbox.
-    os.killpg(0, signal.SIGKILL)
+    os.killpg(0, _signal.SIGKILL)
 os._exit(0)

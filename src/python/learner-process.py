@@ -1,10 +1,10 @@
 # The learner process of the execution harness: loads the learner's module and calls it. The scheduler
 # (src/python/harness-launch.py) starts it as its own interpreter, `python3 -I -S -c <program> <limits>
-# <job copy fd> <report fd> <control fd>`, before the job arrives. It reads the job from stdin, hands the
-# scheduler a copy and closes that pipe before any learner code runs; from then on, learner code can read and
-# rewrite everything in this process, so what it reports is learner-controlled input that the scheduler checks.
-# Nothing here is a limit or a verdict. Program: undumpable.py, core.py, harness-common.py, harness-parse.py,
-# this file.
+# <plan fd> <report fd> <control fd>`, before the job arrives. It reads the job from stdin and hands the scheduler
+# the job's plan (harness-parse.py), closing that pipe before any learner code runs. From then on, learner code
+# can read and rewrite everything in this process, so what it reports is learner-controlled input that the
+# scheduler checks. Nothing here is a limit or a verdict. Program: undumpable.py, limits.py, core.py,
+# harness-common.py, harness-parse.py, this file.
 #
 # fd 3 (the scheduler's result channel) is /dev/null here; the report fd is this process's own pipe to the
 # scheduler; the control fd (a test batch only) brings orders to fork one process per case.
@@ -206,7 +206,7 @@ def reap(children, control):
 def main():
     limits = json.loads(sys.argv[1])
     LIMITS.update(limits)
-    copy_fd, report_fd, control = int(sys.argv[2]), int(sys.argv[3]), socket.socket(fileno=int(sys.argv[4]))
+    plan_fd, report_fd, control = int(sys.argv[2]), int(sys.argv[3]), socket.socket(fileno=int(sys.argv[4]))
     # Before any learner code: the rlimits (the scheduler started us before it set its own), CPU time far behind
     # the scheduler's time limit, fewer open files than the scheduler needs, and not dumpable (a sibling case
     # cannot open this process's /proc/<pid>/fd, where its report channel is).
@@ -214,23 +214,15 @@ def main():
     set_cpu_limit(limits["cpu_seconds"])
     make_undumpable()
     job_text = sys.stdin.read()  # a pooled sandbox waits here for its one job
-    write_all(copy_fd, job_text)
-    os.close(copy_fd)  # the scheduler's copy is complete before any learner code runs
     if not job_text:
         return  # a pooled sandbox discarded unused
     job = json.loads(job_text)
-    if job["op"] not in ("call", "tests"):
-        return
-    # The same reading of the code as the scheduler's; it reports what we do not (syntax, unknown endpoints).
-    tree, error = compile_learner(job["code"])
-    if error:
-        return
-    endpoints = parse_endpoints(job["code"], tree)
-    if job["op"] == "call":
-        ep = find_endpoint(endpoints, job.get("endpoint"))
-        if ep:
-            run_call(tree, ep, job.get("args"), report_fd)
-    else:
+    the_plan, tree, endpoints = plan(job)
+    write_all(plan_fd, ENCODE(the_plan))
+    os.close(plan_fd)  # the scheduler has the whole plan before any learner code runs
+    if job["op"] == "call" and tree:
+        run_call(tree, find_endpoint(endpoints, job.get("endpoint")), job.get("args"), report_fd)
+    elif job["op"] == "tests" and tree:
         cases = [(find_endpoint(endpoints, case.get("endpoint")), case.get("input")) for case in job["cases"]]
         run_tests(tree, cases, report_fd, control)
 
