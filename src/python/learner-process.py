@@ -10,7 +10,7 @@
 # scheduler; the control fd (a test batch only) brings orders to fork one process per case.
 import io
 import select
-import socket
+import _socket
 import sys
 import traceback
 
@@ -164,7 +164,7 @@ def run_tests(tree, cases, report_fd, control):
         reap(children, control)
         if not ready:
             continue
-        order, fds, _, _ = socket.recv_fds(control, ORDER.size, 1)
+        order, fds = receive_order(control)
         if len(order) != ORDER.size:
             return  # the scheduler is gone
         kind, index = ORDER.unpack(order)
@@ -188,6 +188,17 @@ def run_tests(tree, cases, report_fd, control):
             os.close(fd)
 
 
+def receive_order(control):
+    """One order and the descriptors that came with it (socket.recv_fds without importing the socket module:
+    a few milliseconds less for every sandbox start)."""
+    order, ancillary, _, _ = control.recvmsg(ORDER.size, _socket.CMSG_SPACE(_struct.calcsize("i")))
+    fds = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.extend(_struct.unpack("%di" % (len(data) // 4), data[: len(data) - len(data) % 4]))
+    return order, fds
+
+
 def reap(children, control):
     while children:
         try:
@@ -206,7 +217,7 @@ def reap(children, control):
 def main():
     limits = json.loads(sys.argv[1])
     LIMITS.update(limits)
-    plan_fd, report_fd, control = int(sys.argv[2]), int(sys.argv[3]), socket.socket(fileno=int(sys.argv[4]))
+    plan_fd, report_fd, control = int(sys.argv[2]), int(sys.argv[3]), _socket.socket(fileno=int(sys.argv[4]))
     # Before any learner code: the rlimits (the scheduler started us before it set its own), CPU time far behind
     # the scheduler's time limit, fewer open files than the scheduler needs, and not dumpable (a sibling case
     # cannot open this process's /proc/<pid>/fd, where its report channel is).
