@@ -8,21 +8,19 @@ import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import { harnessLimits, jobBudgetMs } from './local-runner'
-import { harnessProgram, learnerProgram } from '../python/program'
+import { harnessProgram } from '../python/program'
 import { createQueue } from './queue'
 import { parseMessages, type CodeRunner, type Job, type RunOutcome } from './runner'
 
 export const ONECOMPILER_HOST = 'onecompiler-apis.p.rapidapi.com'
 
-/** The program sent to OneCompiler: job, limits, marker and learner program as Python string literals (JSON strings
- * are valid ones), then the harness. */
+/** The program sent to OneCompiler: the job as Python string literals (JSON strings are valid ones), then the harness. */
 export function remoteProgram(job: Job, limits: object, marker: string): string {
   const literal = (text: string) => JSON.stringify(text)
   return [
     `_REMOTE_JOB = ${literal(JSON.stringify(job))}`,
     `_REMOTE_LIMITS = ${literal(JSON.stringify(limits))}`,
     `_REMOTE_MARKER = ${literal(marker)}`,
-    `_REMOTE_LEARNER = ${literal(learnerProgram)}`,
     harnessProgram,
   ].join('\n')
 }

@@ -1,44 +1,48 @@
-# The first lines of the scheduler program (src/python/harness.py), before the core's imports: the scheduler
-# makes itself undumpable, then starts the learner process (src/python/learner-process.py), so both interpreters
-# start up at the same time and a pooled sandbox is ready sooner. Uses only modules the interpreter has loaded
-# already (posix, sys) and one small C module (_socket).
-#
-# The learner process reads the job from our stdin, writes a copy of it to us and closes that pipe before it
-# runs any learner code, then reports on its own pipe. fd 3 (our result channel) is /dev/null there.
+# The fork that makes the two processes of the execution harness (src/python/harness.py), run once the light
+# definitions both share exist and before anything heavy is imported. The parent is the scheduler: it runs
+# scheduler_main and never returns here. The child is the learner process: it goes on with the rest of the
+# program (core.py, harness-parse.py, learner-process.py) and its imports. Both are born at once (a pooled sandbox
+# is ready about as soon as a single interpreter would be) and undumpable; they share nothing the learner process
+# could use later: the scheduler's descriptors are closed in it and fd 3 (the result channel) is /dev/null.
 import posix
 import sys
 import _socket
 
 
-def start_learner(program, limits_text, stdin_fd):
-    """(pid or None, job copy fd, report fd, control socket) of a new learner process."""
-    copy_read, copy_write = posix.pipe()
+def split():
+    """Forks; (pid, plan fd, report fd, control socket) in the scheduler, None in the learner process (whose ends
+    are in LEARNER_ENDS). The pid is None when the system refused the fork."""
+    global LEARNER_ENDS
+    plan_read, plan_write = posix.pipe()
     report_read, report_write = posix.pipe()
     control, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    passed = [copy_write, report_write, theirs.fileno()]
-    for fd in passed:
-        posix.set_inheritable(fd, True)  # only this spawn inherits them: they are closed right after
-    python = sys.executable or "/usr/bin/python3"
-    argv = [python, "-I", "-S", "-c", program, limits_text] + [str(fd) for fd in passed]
-    # stdin first: remotely there is no fd 3 of ours, and the job pipe may have got that number.
-    actions = [(posix.POSIX_SPAWN_DUP2, stdin_fd, 0)] if stdin_fd != 0 else []
-    actions.append((posix.POSIX_SPAWN_OPEN, 3, "/dev/null", posix.O_WRONLY, 0))
     try:
-        pid = posix.posix_spawn(python, argv, posix.environ, file_actions=actions)
+        pid = posix.fork()
     except OSError:
-        pid = None  # too many processes: the job is answered with an error
-    for fd in passed[:2]:
+        pid = None
+    if pid == 0:
+        for fd in (plan_read, report_read):
+            posix.close(fd)
+        control.close()
+        null = posix.open("/dev/null", posix.O_WRONLY)
+        posix.dup2(null, 3)
+        posix.close(null)
+        LEARNER_ENDS = (plan_write, report_write, theirs)
+        return None
+    for fd in (plan_write, report_write):
         posix.close(fd)
     theirs.close()
-    return pid, copy_read, report_read, control
+    return pid, plan_read, report_read, control
 
 
-make_undumpable()
-if "_REMOTE_JOB" in globals():
-    # OneCompiler (src/execution/onecompiler-runner.ts): limits, learner program and job are prepended to the
-    # program; the job reaches the learner process through a pipe we fill once it runs (see harness.py).
-    REMOTE_JOB_READ, REMOTE_JOB_WRITE = posix.pipe()
-    LEARNER = start_learner(_REMOTE_LEARNER, _REMOTE_LIMITS, REMOTE_JOB_READ)  # noqa: F821
-    posix.close(REMOTE_JOB_READ)
-else:
-    LEARNER = start_learner(sys.argv[2], sys.argv[1], 0)
+REMOTE = "_REMOTE_JOB" in globals()  # OneCompiler: job, limits and marker are prepended to the program
+LIMITS_TEXT = _REMOTE_LIMITS if REMOTE else sys.argv[1]  # noqa: F821
+_limits = DECODE(LIMITS_TEXT)
+if not REMOTE:
+    # Hard limits for both processes before either runs anything of the job (remotely, the service has its own).
+    set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
+               max(64, _limits["parallelism"] + 32))
+make_undumpable()  # before the fork: both processes are born undumpable
+_started = split()
+if _started is not None:
+    scheduler_main(_limits, _started)  # never returns

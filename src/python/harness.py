@@ -1,17 +1,16 @@
 """Execution harness: runs one job on the learner's code and reports through its own channel.
 
-Two programs (src/python/program.ts):
-- The scheduler (harness-launch.py, limits.py, harness-common.py, harness-reports.py, this file), started as
-  `python3 -I -S -c <program> <limits json> <learner program>`. It reads its limits from argv and is the only
-  writer of the result channel (fd 3; remotely, marked stdout lines). It never executes learner code, and it
-  imports C modules only, so that it starts up cheaply next to the learner process.
-- The learner process (learner-process.py, after core.py and harness-parse.py): a fresh interpreter the
-  scheduler starts first thing, before the job arrives (a pooled sandbox has both ready; nothing of it is shared
-  with the scheduler, not even copy-on-write pages). It reads the job from stdin, works out its plan (listing,
-  syntax errors, endpoint, converted arguments, unknown endpoints: harness-parse.py) and hands the plan to the
-  scheduler before it runs any learner code. For `call` it then loads the module and calls the endpoint; for
-  `tests` it loads the module once and forks one process per case when the scheduler orders it, so every case
-  starts from fresh module state.
+One program, two processes (src/python/program.ts), started as `python3 -I -S -c <program> <limits json>`:
+- The scheduler (limits.py, harness-common.py, harness-reports.py, this file). It reads its limits from argv and
+  is the only writer of the result channel (fd 3; remotely, marked stdout lines). It never executes learner code
+  and imports C modules only.
+- The learner process, forked by harness-launch.py before anything heavy is imported (a pooled sandbox has both
+  ready about as soon as one interpreter would be; they share no page learner code could later write). It goes
+  on with core.py, harness-parse.py and learner-process.py: it reads the job from stdin, works out its plan
+  (listing, syntax errors, endpoint, converted arguments, unknown endpoints) and hands the plan to the scheduler
+  before it runs any learner code. For `call` it then loads the module and calls the endpoint; for `tests` it
+  loads the module once and forks one process per case when the scheduler orders it, so every case starts from
+  fresh module state.
 Every learner process that reports has its own report channel, a pipe the scheduler made for it (for a case,
 passed to the learner process with the order); the scheduler reads case N's report only from case N's pipe.
 
@@ -50,8 +49,8 @@ LIMITS = {}  # the scheduler's, from argv; the learner process gets a copy, whic
 # ---------------------------------------------------------------- the learner process
 
 class Learner:
-    """Our ends of the learner process that harness-launch.py started (pid None if it could not start): its plan,
-    its report, and the control socket of a test batch."""
+    """Our ends of the learner process that harness-launch.py forked (pid None if it could not): its plan, its
+    report, and the control socket of a test batch."""
 
     def __init__(self, started):
         self.pid, self.plan, self.report, self.control = started
@@ -231,13 +230,12 @@ def read_statuses(control, running):
 
 # ---------------------------------------------------------------- main
 
-def main(limits, emit):
+def scheduler_main(limits, started):
+    """The scheduler, from harness-launch.py's fork to its exit: it never returns."""
     LIMITS.update(limits)
-    learner = Learner(LEARNER)
+    emit = line_emitter(write_remote if REMOTE else lambda line: write_all(3, line))
+    learner = Learner(started)
     try:
-        if "_REMOTE_JOB" in globals():
-            write_all(REMOTE_JOB_WRITE, _REMOTE_JOB)  # noqa: F821
-            os.close(REMOTE_JOB_WRITE)
         # A pooled sandbox waits here, fully started, for its one job (the learner process reads it).
         plan = learner.read_plan() if learner.pid else None
         if plan is None:
@@ -250,6 +248,18 @@ def main(limits, emit):
             run_tests(plan, emit, learner)
     finally:
         learner.stop()
+        # Leave now, without the interpreter's shutdown (nothing of ours needs it).
+        for stream in (sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        if os.getpgrp() == os.getpid():
+            # Everything is reported: end the processes the learner process started and that stayed in our group
+            # (a case it had no time to stop, their children), ourselves last. Those that left the group end with
+            # the sandbox.
+            os.killpg(0, _signal.SIGKILL)
+        os._exit(0)
 
 
 def line_emitter(write):
@@ -264,27 +274,8 @@ def line_emitter(write):
     return emit
 
 
-if "_REMOTE_JOB" in globals():
-    # OneCompiler: the service has its own limits. Learner output shares stdout, so each message starts on a line
-    # of its own after the per-run marker.
-    def _write_remote(line):
-        sys.__stdout__.write("\n" + _REMOTE_MARKER + line)  # noqa: F821
-        sys.__stdout__.flush()
-
-    main(DECODE(_REMOTE_LIMITS), line_emitter(_write_remote))  # noqa: F821
-else:
-    _limits = DECODE(sys.argv[1])
-    set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
-               max(64, _limits["parallelism"] + 32))
-    main(_limits, line_emitter(lambda line: write_all(3, line)))
-# Leave now, without the interpreter's shutdown (nothing of ours needs it).
-for _stream in (sys.__stdout__, sys.__stderr__):
-    try:
-        _stream.flush()
-    except BaseException:
-        pass
-if os.getpgrp() == os.getpid():
-    # Everything is reported: end the processes the learner process started and that stayed in our group (a
-    # case it had no time to stop, their children), ourselves last. Those that left the group go with the sandbox.
-    os.killpg(0, _signal.SIGKILL)
-os._exit(0)
+def write_remote(line):
+    """OneCompiler has only stdout, shared with learner output: each message on a line of its own after the
+    per-run marker."""
+    sys.__stdout__.write("\n" + _REMOTE_MARKER + line)  # noqa: F821
+    sys.__stdout__.flush()

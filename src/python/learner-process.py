@@ -1,20 +1,19 @@
-# The learner process of the execution harness: loads the learner's module and calls it. The scheduler
-# (src/python/harness-launch.py) starts it as its own interpreter, `python3 -I -S -c <program> <limits>
-# <plan fd> <report fd> <control fd>`, before the job arrives. It reads the job from stdin and hands the scheduler
-# the job's plan (harness-parse.py), closing that pipe before any learner code runs. From then on, learner code
-# can read and rewrite everything in this process, so what it reports is learner-controlled input that the
-# scheduler checks. Nothing here is a limit or a verdict. Program: undumpable.py, limits.py, core.py,
-# harness-common.py, harness-parse.py, this file.
+# The learner process of the execution harness: plans, loads and calls the learner's code. harness-launch.py forks
+# it from the scheduler (src/python/harness.py) first thing, before the job arrives; it goes on here with the
+# heavy imports. It reads the job from stdin and hands the scheduler the job's plan (harness-parse.py), closing
+# that pipe before any learner code runs. From then on, learner code can read and rewrite everything in this
+# process, so what it reports is learner-controlled input that the scheduler checks. Nothing here is a limit or a
+# verdict.
 #
 # fd 3 (the scheduler's result channel) is /dev/null here; the report fd is this process's own pipe to the
-# scheduler; the control fd (a test batch only) brings orders to fork one process per case.
+# scheduler; the control socket (a test batch only) brings orders to fork one process per case.
 import io
 import select
 import _socket
+import _struct
 import sys
 import traceback
 
-LIMITS = {}  # a copy for capture sizes; nothing reads it back
 
 
 class OutputLimit(BaseException):
@@ -215,16 +214,15 @@ def reap(children, control):
 
 
 def main():
-    limits = json.loads(sys.argv[1])
+    limits = DECODE(LIMITS_TEXT)
     LIMITS.update(limits)
-    plan_fd, report_fd, control = int(sys.argv[2]), int(sys.argv[3]), _socket.socket(fileno=int(sys.argv[4]))
-    # Before any learner code: the rlimits (the scheduler started us before it set its own), CPU time far behind
-    # the scheduler's time limit, fewer open files than the scheduler needs, and not dumpable (a sibling case
-    # cannot open this process's /proc/<pid>/fd, where its report channel is).
-    set_limits(limits["memory_mb"] * 1024 * 1024, limits["max_processes"], limits["file_bytes"], 64)
+    plan_fd, report_fd, control = LEARNER_ENDS
+    # Before any learner code: CPU time far behind the scheduler's time limit and fewer open files than the
+    # scheduler needs. The other rlimits and non-dumpability (a sibling case cannot open this process's
+    # /proc/<pid>/fd, where its report channel is) came with the fork.
     set_cpu_limit(limits["cpu_seconds"])
-    make_undumpable()
-    job_text = sys.stdin.read()  # a pooled sandbox waits here for its one job
+    cap("RLIMIT_NOFILE", 64, 64)
+    job_text = _REMOTE_JOB if REMOTE else sys.stdin.read()  # noqa: F821 (a pooled sandbox waits here)
     if not job_text:
         return  # a pooled sandbox discarded unused
     job = json.loads(job_text)

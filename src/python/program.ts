@@ -26,10 +26,8 @@ export function pythonProgram(...parts: string[]): string {
 }
 
 /**
- * The execution harness's scheduler (src/python/harness.py). It never runs learner code and imports C modules
- * only; its first lines make it undumpable and start `learnerProgram` (harness-launch.py).
+ * The execution harness (src/python/harness.py): one program, two processes. The scheduler's part comes first and
+ * imports C modules only; harness-launch.py forks there, and only the child, the learner process, goes on to the
+ * core and the rest (src/python/learner-process.py).
  */
-export const harnessProgram = join(undumpable, launch, limits, common, reports, harness)
-
-/** The harness's learner process: plans, loads and calls the learner's code (src/python/learner-process.py). */
-export const learnerProgram = join(undumpable, pythonProgram(common, parse, learnerProcess))
+export const harnessProgram = join(undumpable, limits, common, reports, harness, launch, core, parse, learnerProcess)
