@@ -14,7 +14,7 @@ import { createQueue } from './queue'
 import { parseMessages, type CodeRunner, type HarnessLimits, type HarnessMessage, type Job, type RunOutcome } from './runner'
 import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './sandbox/cgroup'
 import { dropRootPrefix, sandboxArgv } from './sandbox/command'
-import { harnessProgram } from '../python/program'
+import { harnessProgram, schedulerProgram } from '../python/program'
 
 type Proc = Bun.Subprocess<'pipe', 'pipe', 'pipe'>
 
@@ -130,7 +130,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
   })
 
   function spawn(): Proc {
-    const python = [config.PYTHON_BIN, '-I', '-S', '-c', harnessProgram, limits]
+    const python = [config.PYTHON_BIN, '-I', '-S', '-c', harnessProgram, limits, schedulerProgram]
     const cmd = [...dropRoot, ...(sandboxed ? sandboxArgv(python, { tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024 }) : python)]
     // bwrap gets an empty environment (its pid 1 inside would show it); bare python gets only the fixed three.
     const env: Record<string, string> = sandboxed ? {} : { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }

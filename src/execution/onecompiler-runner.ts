@@ -8,7 +8,7 @@ import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import { harnessLimits, jobBudgetMs } from './local-runner'
-import { harnessProgram } from '../python/program'
+import { harnessProgram, schedulerProgram } from '../python/program'
 import { createQueue } from './queue'
 import { parseMessages, type CodeRunner, type Job, type RunOutcome } from './runner'
 
@@ -21,6 +21,7 @@ export function remoteProgram(job: Job, limits: object, marker: string): string 
     `_REMOTE_JOB = ${literal(JSON.stringify(job))}`,
     `_REMOTE_LIMITS = ${literal(JSON.stringify(limits))}`,
     `_REMOTE_MARKER = ${literal(marker)}`,
+    `_REMOTE_SCHEDULER = ${literal(schedulerProgram)}`,
     harnessProgram,
   ].join('\n')
 }

@@ -1,48 +1,48 @@
-# The fork that makes the two processes of the execution harness (src/python/harness.py), run once the light
-# definitions both share exist and before anything heavy is imported. The parent is the scheduler: it runs
-# scheduler_main and never returns here. The child is the learner process: it goes on with the rest of the
-# program (core.py, harness-parse.py, learner-process.py) and its imports. Both are born at once (a pooled sandbox
-# is ready about as soon as a single interpreter would be) and undumpable; they share nothing the learner process
-# could use later: the scheduler's descriptors are closed in it and fd 3 (the result channel) is /dev/null.
+# The first lines of the execution harness's learner process (src/python/learner-process.py), before anything heavy
+# is imported: it starts the scheduler (src/python/harness.py) as a fresh interpreter, so both start up at once and
+# a pooled sandbox is ready about as soon as a single interpreter would be. The scheduler gets fd 3 (the result
+# channel), the limits and its ends of our pipes; we keep /dev/null as fd 3. Nothing of the job exists yet.
+#
+# Started as `python3 -I -S -c <program> <limits json> <scheduler program>`; remotely (OneCompiler) limits, job,
+# marker and scheduler program are prepended to the program instead.
 import posix
 import sys
 import _socket
 
+REMOTE = "_REMOTE_JOB" in globals()
 
-def split():
-    """Forks; (pid, plan fd, report fd, control socket) in the scheduler, None in the learner process (whose ends
-    are in LEARNER_ENDS). The pid is None when the system refused the fork."""
-    global LEARNER_ENDS
+
+def start_scheduler(program, limits_text, marker):
+    """(pid or None, our ends): plan pipe, report pipe, the scheduler's ready pipe, control socket."""
     plan_read, plan_write = posix.pipe()
     report_read, report_write = posix.pipe()
+    ready_read, ready_write = posix.pipe()
     control, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+    passed = [plan_read, report_read, ready_write, theirs.fileno()]
+    for fd in passed:
+        posix.set_inheritable(fd, True)  # only this spawn inherits them: they are closed right after
+    python = sys.executable or "/usr/bin/python3"
+    argv = [python, "-I", "-S", "-c", program, limits_text, marker] + [str(fd) for fd in passed]
     try:
-        pid = posix.fork()
+        pid = posix.posix_spawn(python, argv, posix.environ)
     except OSError:
-        pid = None
-    if pid == 0:
-        for fd in (plan_read, report_read):
-            posix.close(fd)
-        control.close()
-        null = posix.open("/dev/null", posix.O_WRONLY)
-        posix.dup2(null, 3)
-        posix.close(null)
-        LEARNER_ENDS = (plan_write, report_write, theirs)
-        return None
-    for fd in (plan_write, report_write):
+        pid = None  # too many processes: the job cannot run
+    for fd in passed[:3]:
         posix.close(fd)
     theirs.close()
-    return pid, plan_read, report_read, control
+    null = posix.open("/dev/null", posix.O_WRONLY)
+    posix.dup2(null, 3)  # the result channel is the scheduler's alone
+    posix.close(null)
+    return pid, (plan_write, report_write, ready_read, control)
 
 
-REMOTE = "_REMOTE_JOB" in globals()  # OneCompiler: job, limits and marker are prepended to the program
+make_undumpable()
 LIMITS_TEXT = _REMOTE_LIMITS if REMOTE else sys.argv[1]  # noqa: F821
 _limits = DECODE(LIMITS_TEXT)
 if not REMOTE:
-    # Hard limits for both processes before either runs anything of the job (remotely, the service has its own).
+    # Hard limits before anything of the job exists (the scheduler inherits them; remotely the service has its
+    # own). The scheduler needs more open files than a learner process: ours are lowered in learner-process.py.
     set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
                max(64, _limits["parallelism"] + 32))
-make_undumpable()  # before the fork: both processes are born undumpable
-_started = split()
-if _started is not None:
-    scheduler_main(_limits, _started)  # never returns
+SCHEDULER_PID, SCHEDULER_ENDS = start_scheduler(
+    _REMOTE_SCHEDULER if REMOTE else sys.argv[2], LIMITS_TEXT, _REMOTE_MARKER if REMOTE else "")  # noqa: F821

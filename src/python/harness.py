@@ -1,16 +1,16 @@
 """Execution harness: runs one job on the learner's code and reports through its own channel.
 
-One program, two processes (src/python/program.ts), started as `python3 -I -S -c <program> <limits json>`:
-- The scheduler (limits.py, harness-common.py, harness-reports.py, this file). It reads its limits from argv and
-  is the only writer of the result channel (fd 3; remotely, marked stdout lines). It never executes learner code
-  and imports C modules only.
-- The learner process, forked by harness-launch.py before anything heavy is imported (a pooled sandbox has both
-  ready about as soon as one interpreter would be; they share no page learner code could later write). It goes
-  on with core.py, harness-parse.py and learner-process.py: it reads the job from stdin, works out its plan
-  (listing, syntax errors, endpoint, converted arguments, unknown endpoints) and hands the plan to the scheduler
-  before it runs any learner code. For `call` it then loads the module and calls the endpoint; for `tests` it
-  loads the module once and forks one process per case when the scheduler orders it, so every case starts from
-  fresh module state.
+Two processes (src/python/program.ts):
+- The learner process (learner-process.py, after core.py and harness-parse.py) is the one the server starts, as
+  `python3 -I -S -c <program> <limits json> <scheduler program>`. Its first lines (harness-launch.py) start the
+  scheduler as a fresh interpreter, before its own heavy imports, so both start up at once. It reads the job from
+  stdin, works out its plan (listing, syntax errors, endpoint, converted arguments, unknown endpoints) and hands
+  the plan to the scheduler before it runs any learner code, which it does only once the scheduler says it is
+  undumpable. For `call` it then loads the module and calls the endpoint; for `tests` it loads the module once
+  and forks one process per case when the scheduler orders it, so every case starts from fresh module state.
+- The scheduler (limits.py, harness-common.py, harness-reports.py, this file) gets the limits and fd 3 (the
+  result channel; remotely, marked stdout lines) from the learner process before any learner code exists, and is
+  the only writer of that channel. It never executes learner code and imports C modules only.
 Every learner process that reports has its own report channel, a pipe the scheduler made for it (for a case,
 passed to the learner process with the order); the scheduler reads case N's report only from case N's pipe.
 
@@ -49,15 +49,18 @@ LIMITS = {}  # the scheduler's, from argv; the learner process gets a copy, whic
 # ---------------------------------------------------------------- the learner process
 
 class Learner:
-    """Our ends of the learner process that harness-launch.py forked (pid None if it could not): its plan, its
-    report, and the control socket of a test batch."""
+    """Our ends of the learner process, our parent (harness-launch.py started us): its plan, its report, the
+    control socket of a test batch; and the pipe we tell it on that we are undumpable, which it reads to its end
+    before it leaves."""
 
-    def __init__(self, started):
-        self.pid, self.plan, self.report, self.control = started
+    def __init__(self, fds):
+        self.pid = os.getppid()
+        self.plan, self.report, self.ready = fds[:3]
+        self.control = _socket.socket(fileno=fds[3])
 
     def read_plan(self):
         """The job's plan, written to us before the learner process ran any learner code; None if it never came
-        (the learner process could not start, or died)."""
+        (the learner process died)."""
         chunks = []
         while True:
             chunk = os.read(self.plan, 1 << 20)
@@ -67,9 +70,12 @@ class Learner:
         os.close(self.plan)
         return DECODE(b"".join(chunks).decode()) if chunks else None
 
+    def alive(self):
+        # An orphan gets a new parent: our parent is the learner process for as long as it lives.
+        return os.getppid() == self.pid
+
     def stop(self):
-        if self.pid:
-            kill(self.pid)
+        kill(self.pid)
 
 
 def kill(pid):
@@ -79,39 +85,38 @@ def kill(pid):
         pass
 
 
-def await_report(fd, pid, what):
-    """The report of our child `pid` on `fd`, its death, or the time limit from now, whichever comes first."""
+def await_report(fd, learner):
+    """The learner process's report on `fd`, or the time limit from now, whichever comes first; None if it died
+    first (we are its child: the server tells how it ended, from the exit status of the sandbox's first process)."""
     channel = Channel(fd)
     deadline = time.monotonic() + LIMITS["timeout_ms"] / 1000.0
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             channel.close()
-            kill(pid)
+            learner.stop()
             return timed_out()
         # Its death is looked for every 10 ms: processes it started may hold the channel open after it ended.
         readable = select.select([fd] if channel.open else [], [], [], min(left, 0.01))[0]
         state = channel.pump() if readable else None
-        if state is None:
-            ended, status = os.waitpid(pid, os.WNOHANG)
-            if not ended:
-                continue
+        if state is None and not learner.alive():
             state = channel.drain()
             if state not in ("line", "too_big"):
                 channel.close()
-                return describe_death(status, what)
+                return None
         if state == "line":
             return channel.report()
         if state == "too_big":
-            kill(pid)
+            learner.stop()
             return too_big()
 
 
 # ---------------------------------------------------------------- operations
 
 def run_call(plan, emit, learner):
-    fields = await_report(learner.report, learner.pid, "program")
-    emit(dict(fields, type="result" if "value" in fields else "error", endpoint=plan["endpoint"], args_used=plan["args_used"]))
+    fields = await_report(learner.report, learner)
+    if fields is not None:
+        emit(dict(fields, type="result" if "value" in fields else "error", endpoint=plan["endpoint"], args_used=plan["args_used"]))
 
 
 class Case:
@@ -126,7 +131,9 @@ class Case:
 
 def run_tests(plan, emit, learner):
     """The learner process loads the module once, then runs the cases, at most `parallelism` at a time."""
-    loaded = await_report(learner.report, learner.pid, "program")
+    loaded = await_report(learner.report, learner)
+    if loaded is None:
+        return
     if "value" not in loaded:
         if not loaded["message"].startswith("While loading your code"):
             loaded["message"] = "While loading your code: " + loaded["message"]
@@ -230,35 +237,37 @@ def read_statuses(control, running):
 
 # ---------------------------------------------------------------- main
 
-def scheduler_main(limits, started):
-    """The scheduler, from harness-launch.py's fork to its exit: it never returns."""
+def scheduler_main():
+    """The scheduler, from start to exit. argv: limits, remote marker ("" locally), then our ends of the learner
+    process's pipes (harness-launch.py)."""
+    make_undumpable()
+    limits, marker = DECODE(sys.argv[1]), sys.argv[2]
     LIMITS.update(limits)
-    emit = line_emitter(write_remote if REMOTE else lambda line: write_all(3, line))
-    learner = Learner(started)
+    emit = line_emitter(remote_writer(marker) if marker else lambda line: write_all(3, line))
+    learner = Learner([int(fd) for fd in sys.argv[3:7]])
+    os.write(learner.ready, b"1")  # undumpable now: the learner process may run learner code
     try:
-        # A pooled sandbox waits here, fully started, for its one job (the learner process reads it).
-        plan = learner.read_plan() if learner.pid else None
+        plan = learner.read_plan()  # a pooled sandbox waits here, fully started, for its one job
         if plan is None:
-            emit({"type": "error", "error_type": "runtime_error", "message": "Could not start the program (too many processes?)"})
-        elif "final" in plan:
+            return  # the learner process died before any learner code: its exit status says how
+        if "final" in plan:
             emit(plan["final"])  # the job runs no learner code: a listing, a syntax check, an unknown endpoint
         elif plan["op"] == "call":
             run_call(plan, emit, learner)
         else:
             run_tests(plan, emit, learner)
     finally:
-        learner.stop()
-        # Leave now, without the interpreter's shutdown (nothing of ours needs it).
+        # Everything is reported: end the processes of the run that stayed in our group (the learner process, a
+        # case it had no time to stop, their children), ourselves last; those that left the group end with the
+        # sandbox. Remotely we may not lead the group: then the learner process leaves when we do.
         for stream in (sys.__stdout__, sys.__stderr__):
             try:
                 stream.flush()
             except BaseException:
                 pass
-        if os.getpgrp() == os.getpid():
-            # Everything is reported: end the processes the learner process started and that stayed in our group
-            # (a case it had no time to stop, their children), ourselves last. Those that left the group end with
-            # the sandbox.
+        if os.getpgrp() == learner.pid:  # it leads our group (the sandbox's first process; the server's group)
             os.killpg(0, _signal.SIGKILL)
+        learner.stop()
         os._exit(0)
 
 
@@ -274,8 +283,13 @@ def line_emitter(write):
     return emit
 
 
-def write_remote(line):
+def remote_writer(marker):
     """OneCompiler has only stdout, shared with learner output: each message on a line of its own after the
     per-run marker."""
-    sys.__stdout__.write("\n" + _REMOTE_MARKER + line)  # noqa: F821
-    sys.__stdout__.flush()
+    def write(line):
+        sys.__stdout__.write("\n" + marker + line)
+        sys.__stdout__.flush()
+    return write
+
+
+scheduler_main()

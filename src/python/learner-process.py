@@ -1,19 +1,20 @@
-# The learner process of the execution harness: plans, loads and calls the learner's code. harness-launch.py forks
-# it from the scheduler (src/python/harness.py) first thing, before the job arrives; it goes on here with the
-# heavy imports. It reads the job from stdin and hands the scheduler the job's plan (harness-parse.py), closing
-# that pipe before any learner code runs. From then on, learner code can read and rewrite everything in this
-# process, so what it reports is learner-controlled input that the scheduler checks. Nothing here is a limit or a
-# verdict.
+# The learner process of the execution harness: plans, loads and calls the learner's code. It is the process the
+# server starts; harness-launch.py has started the scheduler (src/python/harness.py) before this file's imports.
+# It reads the job from stdin and hands the scheduler the job's plan (harness-parse.py), closing that pipe before
+# any learner code runs, and runs learner code only once the scheduler says it is undumpable. From then on,
+# learner code can read and rewrite everything in this process, so what it reports is learner-controlled input
+# that the scheduler checks. Nothing here is a limit or a verdict.
 #
 # fd 3 (the scheduler's result channel) is /dev/null here; the report fd is this process's own pipe to the
 # scheduler; the control socket (a test batch only) brings orders to fork one process per case.
 import io
 import select
-import _socket
-import _struct
 import sys
 import traceback
+import _socket
+import _struct
 
+LIMITS = {}  # a copy for capture sizes; nothing reads it back
 
 
 class OutputLimit(BaseException):
@@ -214,30 +215,36 @@ def reap(children, control):
 
 
 def main():
-    limits = DECODE(LIMITS_TEXT)
+    limits = json.loads(LIMITS_TEXT)
     LIMITS.update(limits)
-    plan_fd, report_fd, control = LEARNER_ENDS
-    # Before any learner code: CPU time far behind the scheduler's time limit and fewer open files than the
-    # scheduler needs. The other rlimits and non-dumpability (a sibling case cannot open this process's
-    # /proc/<pid>/fd, where its report channel is) came with the fork.
+    plan_fd, report_fd, ready_fd, control = SCHEDULER_ENDS
+    # Before any learner code: CPU time far behind the scheduler's time limit, fewer open files than the scheduler
+    # needs. The other rlimits and non-dumpability (a sibling case cannot open this process's /proc/<pid>/fd,
+    # where its report channel is) were set in harness-launch.py.
     set_cpu_limit(limits["cpu_seconds"])
     cap("RLIMIT_NOFILE", 64, 64)
     job_text = _REMOTE_JOB if REMOTE else sys.stdin.read()  # noqa: F821 (a pooled sandbox waits here)
-    if not job_text:
-        return  # a pooled sandbox discarded unused
+    if not job_text or not SCHEDULER_PID:
+        return  # a pooled sandbox discarded unused; or no scheduler: the server reports the run ended without one
     job = json.loads(job_text)
     the_plan, tree, endpoints = plan(job)
     write_all(plan_fd, ENCODE(the_plan))
     os.close(plan_fd)  # the scheduler has the whole plan before any learner code runs
-    if job["op"] == "call" and tree:
+    # Learner code only once the scheduler is undumpable (it says so with one byte; nothing if it died).
+    if not tree or os.read(ready_fd, 1) != b"1":
+        return
+    if job["op"] == "call":
         run_call(tree, find_endpoint(endpoints, job.get("endpoint")), job.get("args"), report_fd)
-    elif job["op"] == "tests" and tree:
+    else:
         cases = [(find_endpoint(endpoints, case.get("endpoint")), case.get("input")) for case in job["cases"]]
         run_tests(tree, cases, report_fd, control)
 
 
 try:
     main()
+    # We are the sandbox's first process: leaving would end the scheduler before it reports. It ends us.
+    while os.read(SCHEDULER_ENDS[2], 1):
+        pass
     _code = 0
 except BaseException:
     traceback.print_exc()

@@ -26,8 +26,11 @@ export function pythonProgram(...parts: string[]): string {
 }
 
 /**
- * The execution harness (src/python/harness.py): one program, two processes. The scheduler's part comes first and
- * imports C modules only; harness-launch.py forks there, and only the child, the learner process, goes on to the
- * core and the rest (src/python/learner-process.py).
+ * The execution harness's learner process, the program the server starts: its first lines start
+ * `schedulerProgram` (harness-launch.py), then it plans, loads and calls the learner's code
+ * (src/python/learner-process.py). Argv: the limits, then `schedulerProgram`.
  */
-export const harnessProgram = join(undumpable, limits, common, reports, harness, launch, core, parse, learnerProcess)
+export const harnessProgram = join(undumpable, limits, common, launch, core, parse, learnerProcess)
+
+/** The harness's scheduler (src/python/harness.py): never runs learner code, imports C modules only. */
+export const schedulerProgram = join(undumpable, limits, common, reports, harness)
