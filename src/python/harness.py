@@ -87,14 +87,14 @@ def kill(pid):
 
 def await_report(fd, learner):
     """The learner process's report on `fd`, or the time limit from now, whichever comes first; None if it died
-    first (we are its child: the server tells how it ended, from the exit status of the sandbox's first process)."""
+    first (we are its child: the server tells how it ended, from the exit status of the sandbox's first process).
+    It is stopped once we have reported (scheduler_main): stopped earlier, the sandbox would end with it."""
     channel = Channel(fd)
     deadline = time.monotonic() + LIMITS["timeout_ms"] / 1000.0
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             channel.close()
-            learner.stop()
             return timed_out()
         # Its death is looked for every 10 ms: processes it started may hold the channel open after it ended.
         readable = select.select([fd] if channel.open else [], [], [], min(left, 0.01))[0]
@@ -107,7 +107,6 @@ def await_report(fd, learner):
         if state == "line":
             return channel.report()
         if state == "too_big":
-            learner.stop()
             return too_big()
 
 
