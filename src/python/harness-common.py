@@ -1,5 +1,5 @@
-# What the two programs of the execution harness share: the scheduler (src/python/harness.py) and the learner
-# process it starts (src/python/learner-process.py); src/python/program.ts assembles both. Only C modules: the
+# What the two programs of the execution harness share: the learner process (src/python/learner-process.py) and
+# the scheduler it starts (src/python/harness.py); src/python/program.ts assembles both. Only C modules: the
 # scheduler starts with as few imports as it can (json's Python layer alone would cost it ~13 ms per sandbox).
 import os
 import _json

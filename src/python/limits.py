@@ -1,6 +1,6 @@
-# Hard rlimits and result depth, shared by every embedded Python program (src/python/program.ts puts this file
-# first after src/python/undumpable.py): the execution harness's scheduler and learner process, and the Python
-# server runner. Only C modules: the scheduler starts with as few imports as it can.
+# Hard rlimits and result depth, shared by every embedded Python program (src/python/program.ts puts this file in
+# front of the core): the execution harness's learner process and scheduler, and the Python server runner. Only
+# C modules: the scheduler starts with as few imports as it can.
 import resource
 import _signal
 

@@ -1,5 +1,5 @@
 # PR_SET_DUMPABLE for the two processes of the execution harness (src/python/program.ts puts this first in both
-# programs: the scheduler calls it before anything else). Standard library only.
+# programs; each calls it before any learner code exists). Standard library only.
 
 
 def make_undumpable():

@@ -1,6 +1,7 @@
 # Runs one learner "Python server" (deprecated feature, kept for old clients). Standard library only. Started
-# after src/python/core.py (src/python/program.ts): @endpoint, argument conversion, result JSON and rlimits are
-# the execution harness's own, so an endpoint answers the same here as through execute-endpoint.
+# after src/python/limits.py and src/python/core.py (src/python/program.ts): @endpoint, argument conversion,
+# result JSON and rlimits are the execution harness's own, so an endpoint answers the same here as through
+# execute-endpoint.
 #
 # Trust: this file is ours; the learner's program (read from stdin) is not. It runs inside the sandbox with no
 # network of its own, so nobody outside can reach 127.0.0.1:PORT in here. The backend listens on the host's
