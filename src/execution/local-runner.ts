@@ -6,6 +6,7 @@
  * for its job on stdin and is used once), so a request pays for IPC rather than for start-up.
  */
 import { closeSync } from 'node:fs'
+import { constants } from 'node:os'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
@@ -89,6 +90,14 @@ function killGroup(proc: Proc) {
       // already gone
     }
   }
+}
+
+/**
+ * The sandbox's first process is the harness's learner process (src/python/harness.py): its death by SIGXCPU is
+ * its CPU time limit, a time limit like the wall clock (bwrap passes a signal on as 128 + its number).
+ */
+function cpuLimitHit(proc: Proc): boolean {
+  return proc.signalCode === 'SIGXCPU' || proc.exitCode === 128 + constants.signals.SIGXCPU
 }
 
 function describeExit(proc: Proc): string {
@@ -204,6 +213,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
       const messages = parseMessages(report).map(named)
       const finished = messages.some((m) => m.type !== 'case')
       if (!stopped && !finished && groups.get(proc)?.oomKilled()) stopped = { kind: 'memory_limit', message: memoryMessage }
+      if (!stopped && !finished && cpuLimitHit(proc)) stopped = { kind: 'timeout', message: 'CPU time limit exceeded' }
       if (!stopped && !finished) stopped = { kind: 'runtime_error', message: describeExit(proc) }
       return { messages, stdout, stderr, stopped, method: 'local_sandbox' }
     } catch (error) {
