@@ -12,7 +12,7 @@ import { allowOrigin } from './cors'
 import { docs, type RouteLike } from './docs'
 import { health } from './health'
 import { chat } from './chat'
-import { execution, createCodeRunner, createSandboxProbes } from './execution'
+import { execution, createCodeRunner } from './execution'
 import type { CodeRunner } from './execution/runner'
 import { createProviderRegistry } from './providers'
 import type { ProviderRegistry } from './providers/provider'
@@ -21,6 +21,7 @@ import type { TaskStore } from './tasks/store'
 import { judge } from './judge'
 import { servers, createServerManager } from './servers'
 import type { ServerManager } from './servers/manager'
+import { createSandbox, type Sandbox } from './sandbox'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -28,6 +29,8 @@ export const VERSION: string = packageJson.version
 export interface Services {
   config: Config
   logger: Logger
+  /** The one sandbox every learner program runs in (executions and Python servers). */
+  sandbox: Sandbox
   runner: CodeRunner
   providers: ProviderRegistry
   tasks: TaskStore
@@ -40,14 +43,15 @@ export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'
 export function createServices(deps: AppDeps): Services {
   const { config } = deps
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
-  const probes = createSandboxProbes(config)
+  const sandbox = deps.sandbox ?? createSandbox({ config, logger })
   return {
     config,
     logger,
-    runner: deps.runner ?? createCodeRunner(config, logger, probes),
+    sandbox,
+    runner: deps.runner ?? createCodeRunner(config, logger, sandbox),
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
-    servers: deps.servers ?? createServerManager(config, logger, probes),
+    servers: deps.servers ?? createServerManager(config, logger, sandbox),
   }
 }
 
@@ -55,6 +59,7 @@ export function createServices(deps: AppDeps): Services {
 export async function closeServices(services: Services): Promise<void> {
   const ports = [services.servers, services.runner, services.tasks, services.providers]
   await Promise.allSettled(ports.map((port) => port.close()))
+  await services.sandbox.close() // last: the features above release their sandboxes first
 }
 
 /**
@@ -91,7 +96,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
       health({
         version: VERSION,
         startedAt,
-        services: [services.runner, services.providers, services.tasks, services.servers],
+        services: [services.sandbox, services.runner, services.providers, services.tasks, services.servers],
       }),
     )
     .use(chat(services))

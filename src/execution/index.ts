@@ -6,8 +6,8 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
+import type { Sandbox } from '../sandbox'
 import { createLocalRunner } from './local-runner'
-import { dropRootPrefix } from './sandbox/command'
 import {
   ExecuteEndpointRequest,
   ExecuteEndpointResponse,
@@ -17,21 +17,12 @@ import {
   ValidateResponse,
 } from './model'
 import { createOneCompilerRunner } from './onecompiler-runner'
-import { probeAll, type PythonProbe, type SandboxProbe } from './probe'
 import type { CodeRunner } from './runner'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
 
-export type SandboxProbes = () => Promise<[PythonProbe, SandboxProbe]>
-
-/** Probes Python and the sandbox once, on first ask; the runner and the Python servers share the answer. */
-export function createSandboxProbes(config: Config): SandboxProbes {
-  let probes: Promise<[PythonProbe, SandboxProbe]> | undefined
-  return () => (probes ??= probeAll(config.PYTHON_BIN, dropRootPrefix()))
-}
-
-export function createCodeRunner(config: Config, logger: Logger, probes = createSandboxProbes(config)): CodeRunner {
+export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbox): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
-  return createLocalRunner({ config, logger, probes: probes() })
+  return createLocalRunner({ config, logger, sandbox })
 }
 
 const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`

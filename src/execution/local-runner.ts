@@ -9,15 +9,12 @@ import { closeSync } from 'node:fs'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
-import { probePython, type PythonProbe, type SandboxProbe } from './probe'
+import type { Boxed, Sandbox } from '../sandbox'
+import { sandboxMemoryBytes } from '../sandbox'
 import { createQueue } from './queue'
 import { parseMessages, type CodeRunner, type HarnessLimits, type Job, type RunOutcome } from './runner'
-import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './sandbox/cgroup'
-import { dropRootPrefix, sandboxArgv } from './sandbox/command'
 // Embedded in the compiled binary: nothing is read from disk at run time and the sandbox never sees the project.
 import harness from './sandbox/harness.py' with { type: 'text' }
-
-type Proc = Bun.Subprocess<'pipe', 'pipe', 'pipe'>
 
 /** The harness's own limits from the configuration; shared with the OneCompiler adapter. */
 export function harnessLimits(config: Config): HarnessLimits {
@@ -31,14 +28,6 @@ export function harnessLimits(config: Config): HarnessLimits {
     timeout_ms: config.EXEC_TIMEOUT_MS,
     parallelism: config.EXEC_TEST_PARALLELISM,
   }
-}
-
-/**
- * Memory of a whole sandbox (cgroup), all its processes and its /tmp together: RLIMIT_AS bounds each process,
- * and a batch legitimately runs EXEC_TEST_PARALLELISM cases at once next to the harness.
- */
-export function sandboxMemoryBytes(config: Config): number {
-  return (config.EXEC_MEMORY_MB * (config.EXEC_TEST_PARALLELISM + 1) + config.EXEC_TMPFS_MB) * 1024 * 1024
 }
 
 /** Wall-clock budget of a job: one call, or the cases of a batch spread over the parallel workers. */
@@ -72,19 +61,7 @@ async function readCapped(
   return text
 }
 
-function killGroup(proc: Proc) {
-  try {
-    process.kill(-proc.pid, 'SIGKILL') // the whole process group: bwrap (and with it its pid namespace) or python
-  } catch {
-    try {
-      proc.kill('SIGKILL')
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function describeExit(proc: Proc): string {
+function describeExit(proc: Bun.Subprocess): string {
   const code = proc.exitCode
   if (proc.signalCode) return `The program crashed (${proc.signalCode})`
   if (code !== null && code > 128) return `The program crashed (signal ${code - 128})`
@@ -94,76 +71,46 @@ function describeExit(proc: Proc): string {
 export interface LocalRunnerOptions {
   config: Config
   logger: Logger
-  probes: Promise<[PythonProbe, SandboxProbe]>
+  sandbox: Sandbox
 }
 
-export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions): CodeRunner {
+export function createLocalRunner({ config, logger, sandbox }: LocalRunnerOptions): CodeRunner {
   const queue = createQueue(config.EXEC_CONCURRENCY, config.EXEC_QUEUE_LENGTH)
   const limits = JSON.stringify(harnessLimits(config))
-  const dropRoot = dropRootPrefix()
-  const pool: Proc[] = []
-  const active = new Set<Proc>()
-  const groups = new Map<Proc, SandboxCgroup>()
-  let pythonFound = probes.then(([python]) => python.found)
-  const cgroupsReady = probeCgroups()
-  let cgroups: SandboxCgroups | undefined
+  const pool: Boxed[] = []
+  const active = new Set<Boxed>()
   let closed = false
-  let sandboxed = false
-  const ready = probes.then(async ([, sandbox]) => {
-    cgroups = await cgroupsReady
-    if (cgroups.kind === 'none') logger.warn('no memory cgroup: a sandbox is limited per process only', { reason: cgroups.reason })
-    sandboxed = config.SANDBOX !== 'off' && sandbox.available
-    if (!sandboxed) {
-      logger.warn('LEARNER CODE RUNS WITHOUT A SANDBOX: only rlimits and an empty environment protect this host', {
-        reason: config.SANDBOX === 'off' ? 'SANDBOX=off' : sandbox.reason,
-        refuses: config.SANDBOX === 'required',
-      })
-    }
-    if (sandboxed || config.SANDBOX !== 'required') fillPool()
+  const ready = sandbox.ready().then((state) => {
+    if (state.sandboxed || config.SANDBOX !== 'required') fillPool()
   })
 
-  function spawn(): Proc {
-    const python = [config.PYTHON_BIN, '-I', '-S', '-c', harness, limits]
-    const cmd = [...dropRoot, ...(sandboxed ? sandboxArgv(python, { tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024 }) : python)]
-    // bwrap gets an empty environment (its pid 1 inside would show it); bare python gets only the fixed three.
-    const env: Record<string, string> = sandboxed ? {} : { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }
-    const group = cgroups?.create(sandboxMemoryBytes(config))
-    if (cgroups && cgroups.kind !== 'none' && !group) logger.warn('could not create a memory cgroup; this sandbox is limited per process only')
-    if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
-    const proc = Bun.spawn(group ? group.wrap(cmd) : cmd, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env, cwd: '/tmp', detached: true }) as Proc
-    if (group) groups.set(proc, group)
-    return proc
-  }
-
-  function discard(proc: Proc) {
-    killGroup(proc)
-    groups.get(proc)?.remove()
-    groups.delete(proc)
-  }
+  const spawn = (): Boxed =>
+    sandbox.spawn([config.PYTHON_BIN, '-I', '-S', '-c', harness, limits], { memoryBytes: sandboxMemoryBytes(config), fds: 1 })
 
   function fillPool() {
     while (!closed && pool.length < config.EXEC_POOL_SIZE) pool.push(spawn())
   }
 
-  function take(): Proc {
-    let proc = pool.shift()
+  function take(): Boxed {
+    let box = pool.shift()
     // A waiting sandbox may have died (killed from outside, OOM): never hand a job to it.
-    while (proc && (proc.exitCode !== null || proc.signalCode !== null)) {
-      discard(proc)
-      proc = pool.shift()
+    while (box && (box.proc.exitCode !== null || box.proc.signalCode !== null)) {
+      box.release()
+      box = pool.shift()
     }
-    proc ??= spawn()
+    box ??= spawn()
     setImmediate(fillPool) // refill after this job has started, off the request's path
-    return proc
+    return box
   }
 
   async function execute(job: Job, onMessage?: (m: any) => void, signal?: AbortSignal): Promise<RunOutcome> {
-    const proc = take()
-    active.add(proc)
+    const box = take()
+    const proc = box.proc
+    active.add(box)
     let stopped: RunOutcome['stopped']
     const stop = (kind: 'timeout' | 'output_limit', message: string) => {
       stopped ??= { kind, message }
-      killGroup(proc)
+      box.kill()
     }
     const budget = jobBudgetMs(config, job)
     // The budget has start-up grace on top of the limit; the learner is told the limit they can act on.
@@ -192,7 +139,7 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
       ])
       const messages = parseMessages(report)
       const finished = messages.some((m) => m.type !== 'case')
-      if (!stopped && !finished && groups.get(proc)?.oomKilled()) {
+      if (!stopped && !finished && box.oomKilled()) {
         stopped = { kind: 'memory_limit', message: `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all` }
       }
       if (!stopped && !finished) stopped = { kind: 'runtime_error', message: describeExit(proc) }
@@ -205,8 +152,8 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
     } finally {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
-      active.delete(proc)
-      discard(proc) // anything the program left behind goes with it
+      active.delete(box)
+      box.release() // anything the program left behind goes with it
       try {
         closeSync(resultFd)
       } catch {
@@ -218,18 +165,8 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
   return {
     method: 'local_sandbox',
     async run(job, options = {}) {
+      await sandbox.requireUsable()
       await ready
-      if (!(await pythonFound)) {
-        // Our fault, not the learner's: a 503, never a "program ended without a result". The start-up probe
-        // may have failed on a busy machine, so look once more before refusing.
-        pythonFound = probePython(config.PYTHON_BIN).then((python) => python.found)
-        if (!(await pythonFound)) {
-          throw new AppError('python_unavailable', 503, 'Python is not available on this server; the operator must fix PYTHON_BIN')
-        }
-      }
-      if (!sandboxed && config.SANDBOX === 'required') {
-        throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
-      }
       if (closed) throw new AppError('sandbox_unavailable', 503, 'The code runner is shutting down')
       return queue.run(() => {
         options.onStart?.()
@@ -237,28 +174,21 @@ export function createLocalRunner({ config, logger, probes }: LocalRunnerOptions
       })
     },
     async health() {
-      const [python, sandbox] = await probes
-      const refuses = !sandbox.available && config.SANDBOX === 'required'
+      const state = await sandbox.ready()
+      const refuses = !state.sandboxed && config.SANDBOX === 'required'
       return {
-        python: { ok: python.found, ...python },
-        sandbox: {
-          ok: sandbox.available || config.SANDBOX === 'off',
-          mode: config.SANDBOX,
-          ...sandbox,
-          ...(sandboxed ? {} : { warning: refuses ? 'refusing to run code: no sandbox' : 'learner code runs without a sandbox' }),
-          memory: await cgroupsReady.then((c) =>
-            c.kind === 'none'
-              ? { limit: 'per process', reason: c.reason }
-              : { limit: 'per sandbox', cgroup: c.kind, sandbox_mb: sandboxMemoryBytes(config) >> 20 },
-          ),
+        execution: {
+          ok: state.python.found && !refuses,
+          mode: 'local',
+          pool: pool.length,
+          queue: queue.stats(),
+          sandbox_mb: sandboxMemoryBytes(config) >> 20,
         },
-        execution: { ok: python.found && !refuses, mode: 'local', pool: pool.length, queue: queue.stats() },
       }
     },
     close() {
       closed = true
-      for (const proc of [...pool.splice(0), ...active]) discard(proc)
-      cgroups?.close()
+      for (const box of [...pool.splice(0), ...active]) box.release()
     },
   }
 }

@@ -142,7 +142,6 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
     health() {
       return {
         execution: { ok: Boolean(config.RAPIDAPI_KEY), mode: 'onecompiler', url: config.ONECOMPILER_URL, key_configured: Boolean(config.RAPIDAPI_KEY), queue: queue.stats() },
-        sandbox: { ok: true, available: false, mode: 'remote' },
       }
     },
     close() {},

@@ -6,7 +6,7 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
-import { createSandboxProbes, type SandboxProbes } from '../execution'
+import type { Sandbox } from '../sandbox'
 import { createServerManager as createManager, type ServerManager } from './manager'
 import {
   PythonServerList,
@@ -18,9 +18,8 @@ import {
   StopServerResponse,
 } from './model'
 
-/** The manager with the real sandbox probe (shared with the runner; run at the latest on the first start). */
-export function createServerManager(config: Config, logger: Logger, probes = createSandboxProbes(config)): ServerManager {
-  const sandbox = () => probes().then(([, result]) => result.available)
+/** The manager on the shared sandbox (the same one executions run in). */
+export function createServerManager(config: Config, logger: Logger, sandbox: Sandbox): ServerManager {
   return createManager({ config, logger, sandbox })
 }
 

@@ -4,18 +4,15 @@
  * connection to a Unix socket in that sandbox's private /tmp (relay.ts, serve.py). Limits: a port range, a count, a
  * lifetime, hard rlimits inside, and a bounded tail of output.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Subprocess } from 'bun'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
+import { sandboxMemoryBytes, type Boxed, type Sandbox } from '../sandbox'
 import type { Service } from '../services'
 import type { PythonServer, StopReason } from './model'
 import { OutputTail } from './output-tail'
 import type { Listener } from './relay'
-import { hostPathInSandbox, RELAY_SOCKET, sandboxArgv } from './sandbox'
+import { hostPathInSandbox, RELAY_SOCKET } from './sandbox'
 // Embedded in the compiled binary; never read from the project folder at run time.
 import serveSource from './serve.py' with { type: 'text' }
 
@@ -42,8 +39,8 @@ export interface ServerManager extends Service {
 export interface ServerManagerOptions {
   config: Config
   logger: Logger
-  /** Whether bubblewrap can build a sandbox here (the start-up probe, run once). */
-  sandbox: () => Promise<boolean>
+  /** The sandbox every learner program runs in (shared with executions). */
+  sandbox: Sandbox
   /** How long start waits for the program to listen before answering anyway. */
   readyWaitMs?: number
 }
@@ -57,10 +54,9 @@ const READY_WAIT_MS = 10_000
 interface Entry {
   info: Omit<ServerInfo, 'output_tail'>
   tail: OutputTail
-  proc: Subprocess<'pipe', 'pipe', 'pipe'>
+  box: Boxed
+  proc: Boxed['proc']
   listeners: Listener[]
-  /** Unsandboxed only: the program's HOME and working folder, removed when it stops. */
-  dir: string | null
   timer: Timer
   /** Both output streams read to their end. */
   drained: Promise<unknown>
@@ -73,15 +69,6 @@ const notFound = (port: number) =>
   new AppError('server_not_found', 404, `No Python server is known on port ${port}`)
 const portInUse = (port: number) =>
   new AppError('port_in_use', 409, `Port ${port} is already in use; stop that server or pick another port`)
-
-/** SIGKILL to the whole process group (Bun's `detached` makes the child a group leader). */
-function killGroup(proc: Subprocess) {
-  try {
-    process.kill(-proc.pid, 'SIGKILL')
-  } catch {
-    proc.kill('SIGKILL') // the group is already empty; make sure of the leader anyway
-  }
-}
 
 async function capture(stream: ReadableStream<Uint8Array>, tail: OutputTail) {
   const decoder = new TextDecoder()
@@ -116,7 +103,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       clearTimeout(entry.timer)
       // Also after the program ended on its own: unsandboxed, its children may still hold the group. Sandboxed,
       // the leader is bwrap; its death takes the sandbox's pid namespace, and so every process in it, along.
-      killGroup(entry.proc)
+      entry.box.kill()
       await entry.proc.exited
       // The pipes close when the last process holding them dies. Sandboxed, that is now (nothing outlives the
       // pid namespace); unsandboxed, a child that left the process group may keep them open, so wait a second.
@@ -125,7 +112,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       await Promise.race(entry.info.sandboxed ? [entry.drained] : [entry.drained, bound])
       clearTimeout(drainTimer)
       for (const listener of entry.listeners) listener.close()
-      if (entry.dir) rmSync(entry.dir, { recursive: true, force: true })
+      entry.box.release()
       Object.assign(entry.info, {
         status: 'stopped',
         stopTime: new Date().toISOString(),
@@ -141,10 +128,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
 
   /** Claims the port, then spawns; undoes the claim if anything fails. */
   async function launch(code: string, port: number): Promise<{ entry: Entry; ready: Promise<void> }> {
-    const sandboxed = config.SANDBOX !== 'off' && (await sandbox())
-    if (!sandboxed && config.SANDBOX === 'required') {
-      throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
-    }
+    const { sandboxed } = await sandbox.requireUsable()
     ensureOpen()
     // node:net is loaded on the first start, not with the server (start-up goal: /health < 300 ms).
     const { listenRelay, portIsFree, watchReady } = await import('./relay')
@@ -187,22 +171,14 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       config.SERVERS_LIFETIME_S + 5, // CPU seconds: a backstop behind the wall-clock lifetime timer
     ].map(String)
     const python = [config.PYTHON_BIN, '-I', '-S', '-u', '-c', serveSource]
-    const dir = sandboxed ? null : mkdtempSync(join(tmpdir(), 'tutor-server-'))
-    const argv = sandboxed
-      ? sandboxArgv(config, { PORT: String(port) }, [...python, RELAY_SOCKET, ...limits])
-      : [...python, '', ...limits]
-    // bwrap gets an empty environment (its pid 1 inside keeps it); unsandboxed Python gets only what it needs.
-    const env = dir ? { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PORT: String(port) } : {}
     if (!sandboxed) logger.warn('python server runs WITHOUT a sandbox', { port })
-
     // fd 3 of the child is the ready channel (see serve.py).
-    let proc
-    try {
-      proc = Bun.spawn(argv, { env, cwd: dir ?? '/', stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true })
-    } catch (error) {
-      if (dir) rmSync(dir, { recursive: true, force: true })
-      throw error
-    }
+    const box = sandbox.spawn([...python, sandboxed ? RELAY_SOCKET : '', ...limits], {
+      memoryBytes: sandboxMemoryBytes(config),
+      env: { PORT: String(port) },
+      fds: 1,
+    })
+    const proc = box.proc
     const { ready } = watchReady(proc.stdio[3] as number)
     proc.stdin.write(code)
     void proc.stdin.end()
@@ -223,9 +199,9 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       },
       tail,
       drained,
+      box,
       proc,
       listeners,
-      dir,
       stopped: new Promise<void>((resolve) => (markStopped = resolve)),
       markStopped,
       timer: setTimeout(() => {

@@ -5,6 +5,7 @@ import { createServerManager } from '../../src/servers/manager'
 import { createLogger } from '../../src/logging'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
+import { sandboxWithoutBwrap } from '../support/app'
 import { HELLO, alive, appFactory, freePortBlock, probePort, processesMatching, sleepMarker } from './helpers'
 
 // Starting sandboxes on a busy machine can take seconds: a guard against hangs, not a timing assertion.
@@ -86,7 +87,7 @@ describe('deprecated Python servers: limits', () => {
 
   test.concurrent('SANDBOX=required without a usable bubblewrap is a 503 and nothing runs', async () => {
     const config = testConfig({ SANDBOX: 'required', SERVERS_PORT_MIN: String(first), SERVERS_PORT_MAX: String(first + 11) })
-    const servers = createServerManager({ config, logger: createLogger('silent'), sandbox: async () => false })
+    const servers = createServerManager({ config, logger: createLogger('silent'), sandbox: sandboxWithoutBwrap({ SANDBOX: 'required' }) })
     const app = makeApp({ SANDBOX: 'required' }, { servers })
     const refused = await start(app, first + 8)
     expect(refused).toMatchObject({ status: 503, body: { error_type: 'sandbox_unavailable' } })

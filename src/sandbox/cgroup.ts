@@ -14,7 +14,7 @@
  * const proc = Bun.spawn(group ? group.wrap(argv) : argv, { env: {} })
  * // … after the run
  * if (group?.oomKilled()) report('memory_limit')
- * group?.remove()
+ * group?.remove(proc.exited)
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -24,8 +24,13 @@ export interface SandboxCgroup {
   wrap(argv: string[]): string[]
   /** True once the kernel killed a process of the group for memory. */
   oomKilled(): boolean
-  /** Kills whatever is left in the group, wherever it went, and removes the group (retried while reaped). */
-  remove(): void
+  /** Kills whatever is left in the group, wherever it went. */
+  kill(): void
+  /**
+   * Kills what is left and removes the group once its processes are gone: after `exited` (the leader reaped),
+   * retried briefly while the kernel finishes the others.
+   */
+  remove(exited?: Promise<unknown>): void
 }
 
 export interface SandboxCgroups {
@@ -34,8 +39,8 @@ export interface SandboxCgroups {
   readonly reason: string | null
   /** A new group limited to `bytes` of memory (no swap), or null without cgroups or when creating it fails. */
   create(bytes: number): SandboxCgroup | null
-  /** Removes the parent folder of all groups (on close). */
-  close(): void
+  /** Removes every group still here and then the parent folder; resolves when they are gone (or given up). */
+  close(): Promise<void>
 }
 
 interface Layout {
@@ -44,7 +49,7 @@ interface Layout {
   parent: string
 }
 
-const NONE = (reason: string): SandboxCgroups => ({ kind: 'none', reason, create: () => null, close() {} })
+const NONE = (reason: string): SandboxCgroups => ({ kind: 'none', reason, create: () => null, close: async () => {} })
 
 const read = (path: string) => {
   try {
@@ -120,6 +125,9 @@ function oomCount(text: string): number {
 export function cgroupsAt(layout: Layout): SandboxCgroups {
   const names = files(layout.kind)
   let next = 0
+  const removing = new Set<Promise<void>>()
+  const groups = new Set<string>()
+  owned.add(layout.parent)
   return {
     kind: layout.kind,
     reason: null,
@@ -142,21 +150,37 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
         }
         return null
       }
+      groups.add(dir)
+      owned.add(dir)
       const procs = join(dir, 'cgroup.procs')
+      let removal: Promise<void> | undefined
       return {
         // `sh` runs as the server (it may write to the group), joins the group, then becomes the sandbox: every
         // process the sandbox ever starts is created inside the group, so none can be missed.
         // (`unset PWD`: the shell would add it to the environment the sandbox is given.)
         wrap: (argv) => ['/bin/sh', '-c', 'echo $$ > "$0" && unset PWD && exec "$@"', procs, ...argv],
         oomKilled: () => oomCount(read(join(dir, names.events))) > 0,
-        remove() {
+        kill: () => killAll(dir, names.kill),
+        remove(exited = Promise.resolve()) {
+          if (removal) return
           killAll(dir, names.kill)
-          removeWhenEmpty(dir, 20)
+          removal = exited
+            .then(() => removeWhenEmpty(dir, names.kill))
+            .finally(() => {
+              groups.delete(dir)
+              owned.delete(dir)
+              removing.delete(removal!)
+            })
+          removing.add(removal)
         },
       }
     },
-    close() {
-      removeWhenEmpty(layout.parent, 20)
+    async close() {
+      for (const dir of groups) killAll(dir, names.kill)
+      await Promise.all([...removing])
+      for (const dir of groups) await removeWhenEmpty(dir, names.kill)
+      await removeWhenEmpty(layout.parent, null)
+      owned.delete(layout.parent)
     },
   }
 }
@@ -188,16 +212,55 @@ function killAll(dir: string, killFile: string | null) {
   }
 }
 
-/** rmdir fails while the group still has processes being reaped; try again a little later, a few times. */
-function removeWhenEmpty(dir: string, attempts: number) {
-  try {
-    rmdirSync(dir)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || attempts <= 0) return
-    setTimeout(() => removeWhenEmpty(dir, attempts - 1), 50).unref?.()
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * rmdir fails (EBUSY) while killed processes of the group are still exiting; kill again and retry for up to
+ * about two seconds. Gone already is success.
+ */
+async function removeWhenEmpty(dir: string, killFile: string | null) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      rmdirSync(dir)
+      return
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    }
+    killAll(dir, killFile)
+    await pause(attempt < 10 ? 2 : 20)
   }
 }
+
+/** Every group folder of this process that still exists (see removeOwnedGroups). */
+const owned = new Set<string>()
+
+/**
+ * Kills and removes every group this process made and still holds, synchronously: a process that ends without
+ * closing its sandbox (an interrupted server, a test file that never closed its runner) leaves nothing on the
+ * host. Runs on process exit; the test suite calls it after the last test (bun test emits no exit event).
+ */
+export function removeOwnedGroups() {
+  const folders = [...owned].sort((a, b) => b.length - a.length) // children before their parent
+  for (const dir of folders) killAll(dir, existsSync(join(dir, 'cgroup.kill')) ? 'cgroup.kill' : null)
+  const until = Date.now() + 1000
+  for (const dir of folders) {
+    for (;;) {
+      try {
+        rmdirSync(dir)
+        owned.delete(dir)
+        break
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          owned.delete(dir)
+          break
+        }
+        if (Date.now() > until) break
+        killAll(dir, null)
+      }
+    }
+  }
+}
+process.once('exit', removeOwnedGroups)
 
 /** Removes the (empty) group folders of servers that ended without closing their runner. */
 export function sweepStale(above: string) {
@@ -235,15 +298,15 @@ export async function probeCgroups(
   const cgroups = cgroupsAt(layout)
   const trial = cgroups.create(64 << 20)
   if (!trial) {
-    cgroups.close()
+    await cgroups.close()
     return NONE(`cannot create a memory cgroup under ${layout.parent}`)
   }
   const proc = Bun.spawn(trial.wrap(['/bin/sh', '-c', 'cat /proc/self/cgroup']), { env: {}, stdout: 'pipe', stderr: 'ignore' })
   const [text, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
-  trial.remove()
+  trial.remove(proc.exited)
   const joined = code === 0 && text.includes(`${name}/sandbox-0`)
   if (!joined) {
-    cgroups.close()
+    await cgroups.close()
     return NONE(`a process could not join a memory cgroup under ${layout.parent}`)
   }
   return cgroups

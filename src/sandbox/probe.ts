@@ -2,7 +2,7 @@
  * Start-up probes of what local execution needs: which Python answers, and whether bubblewrap can actually
  * build a sandbox here (installed is not enough: some containers forbid user namespaces).
  */
-import { sandboxArgv } from './sandbox/command'
+import { sandboxArgv } from './argv'
 
 export interface PythonProbe {
   found: boolean

@@ -1,0 +1,204 @@
+/**
+ * One sandbox for every untrusted program (executions and Python servers alike): the bubblewrap command, the
+ * per-sandbox cgroup, the probes, the environment and the process-group kill live here, so every hardening
+ * applies to both features. A feature asks for a confined process and gets one back with a single way to end it.
+ *
+ * @example
+ * const sandbox = createSandbox({ config, logger })
+ * const { usable } = await sandbox.ready()
+ * const box = sandbox.spawn([config.PYTHON_BIN, '-I', '-S', '-c', src], { memoryBytes: 256 << 20, fds: 1 })
+ * box.proc.stdin.end(job)
+ * await box.proc.exited
+ * box.release() // kills whatever is left, removes its cgroup
+ */
+import type { Config } from '../config'
+import { AppError } from '../errors'
+import type { Logger } from '../logging'
+import type { HealthReport, Service } from '../services'
+import { dropRootPrefix, sandboxArgv } from './argv'
+import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './cgroup'
+import { probeAll, probePython, type PythonProbe, type SandboxProbe } from './probe'
+
+export type { PythonProbe, SandboxProbe } from './probe'
+
+type Proc = Bun.Subprocess<'pipe', 'pipe', 'pipe'>
+
+export interface SpawnOptions {
+  /** Memory of the whole sandbox (every process and its /tmp together); enforced where cgroups are writable. */
+  memoryBytes: number
+  /** Extra variables for the program (e.g. PORT); the rest of its environment is fixed. */
+  env?: Record<string, string>
+  /** Extra pipes after stdin/stdout/stderr (fd 3, 4, …), read and written by the caller. */
+  fds?: number
+}
+
+/** One confined process: bwrap (or, without it, the bare program) as the leader of its own process group. */
+export interface Boxed {
+  readonly proc: Proc
+  readonly sandboxed: boolean
+  /** True once the kernel killed a process of this sandbox for memory. */
+  oomKilled(): boolean
+  /** SIGKILL to the whole process group and to everything left in the cgroup. */
+  kill(): void
+  /** kill(), then the cgroup is removed once its processes are reaped. Safe to call more than once. */
+  release(): void
+}
+
+export interface SandboxState {
+  /** Whether learner code runs inside bubblewrap. */
+  sandboxed: boolean
+  python: PythonProbe
+  probe: SandboxProbe
+  cgroups: SandboxCgroups
+}
+
+export interface Sandbox extends Service {
+  /** The probes (run once, on first ask). */
+  ready(): Promise<SandboxState>
+  /**
+   * Throws the 503 a feature must answer when code cannot run here: no Python (looked for once more first: the
+   * start-up probe may have failed on a busy machine), or SANDBOX=required without bubblewrap.
+   */
+  requireUsable(): Promise<SandboxState>
+  /** Starts `program` confined; call after ready(). */
+  spawn(program: string[], options: SpawnOptions): Boxed
+}
+
+export interface SandboxOptions {
+  config: Config
+  logger: Logger
+  /** Replaces the real probes (tests of the unsandboxed modes). */
+  probes?: () => Promise<[PythonProbe, SandboxProbe]>
+}
+
+/** SIGKILL to a process group; the leader alone if the group is already gone. */
+export function killGroup(proc: Bun.Subprocess) {
+  try {
+    process.kill(-proc.pid, 'SIGKILL')
+  } catch {
+    try {
+      proc.kill('SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Memory of a whole sandbox (cgroup): all its processes and its /tmp together. RLIMIT_AS bounds each process,
+ * and a batch legitimately runs EXEC_TEST_PARALLELISM cases at once next to the harness.
+ */
+export function sandboxMemoryBytes(config: Config): number {
+  return (config.EXEC_MEMORY_MB * (config.EXEC_TEST_PARALLELISM + 1) + config.EXEC_TMPFS_MB) * 1024 * 1024
+}
+
+/** The fixed environment of an unsandboxed program (bwrap sets the same inside a sandbox). */
+const BARE_ENV = { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }
+
+export function createSandbox({ config, logger, probes }: SandboxOptions): Sandbox {
+  const dropRoot = dropRootPrefix()
+  const live = new Set<Boxed>()
+  let state: Promise<SandboxState> | undefined
+  let current: SandboxState | undefined
+  let closed = false
+
+  async function probe(): Promise<SandboxState> {
+    const [[python, sandbox], cgroups] = await Promise.all([
+      probes ? probes() : probeAll(config.PYTHON_BIN, dropRoot),
+      probeCgroups(),
+    ])
+    if (closed) cgroups.close()
+    if (cgroups.kind === 'none') logger.warn('no memory cgroup: a sandbox is limited per process only', { reason: cgroups.reason })
+    const sandboxed = config.SANDBOX !== 'off' && sandbox.available
+    if (!sandboxed) {
+      logger.warn('LEARNER CODE RUNS WITHOUT A SANDBOX: only rlimits and an empty environment protect this host', {
+        reason: config.SANDBOX === 'off' ? 'SANDBOX=off' : sandbox.reason,
+        refuses: config.SANDBOX === 'required',
+      })
+    }
+    current = { sandboxed, python, probe: sandbox, cgroups }
+    return current
+  }
+
+  const ready = () => (state ??= probe())
+
+  function spawn(program: string[], { memoryBytes, env = {}, fds = 0 }: SpawnOptions): Boxed {
+    if (!current) throw new Error('sandbox.spawn() before ready()')
+    const { sandboxed, cgroups } = current
+    const tmpfsBytes = config.EXEC_TMPFS_MB * 1024 * 1024
+    const cmd = [...dropRoot, ...(sandboxed ? sandboxArgv(program, { tmpfsBytes, env }) : program)]
+    const group: SandboxCgroup | null = cgroups.create(memoryBytes)
+    if (cgroups.kind !== 'none' && !group) logger.warn('could not create a memory cgroup; this sandbox is limited per process only')
+    if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
+    // bwrap gets an empty environment: its pid 1 inside the sandbox keeps it, readable in /proc/1/environ.
+    const proc = Bun.spawn(group ? group.wrap(cmd) : cmd, {
+      stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: fds }, () => 'pipe' as const)],
+      env: sandboxed ? {} : { ...BARE_ENV, ...env },
+      cwd: '/tmp',
+      detached: true,
+    }) as Proc
+    let released = false
+    const boxed: Boxed = {
+      proc,
+      sandboxed,
+      oomKilled: () => group?.oomKilled() ?? false,
+      kill() {
+        killGroup(proc)
+        group?.kill()
+      },
+      release() {
+        if (released) return
+        released = true
+        live.delete(boxed)
+        killGroup(proc)
+        if (group) group.remove(proc.exited)
+      },
+    }
+    live.add(boxed)
+    return boxed
+  }
+
+  return {
+    ready,
+    async requireUsable() {
+      const now = await ready()
+      if (!now.python.found) {
+        // Our fault, not the learner's: a 503, never a "program ended without a result".
+        now.python = await probePython(config.PYTHON_BIN)
+        if (!now.python.found) {
+          throw new AppError('python_unavailable', 503, 'Python is not available on this server; the operator must fix PYTHON_BIN')
+        }
+      }
+      if (!now.sandboxed && config.SANDBOX === 'required') {
+        throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
+      }
+      if (closed) throw new AppError('sandbox_unavailable', 503, 'The sandbox is shutting down')
+      return now
+    },
+    spawn,
+    async health(): Promise<Record<string, HealthReport>> {
+      const { python, probe, sandboxed, cgroups } = await ready()
+      const refuses = !sandboxed && config.SANDBOX === 'required'
+      return {
+        python: { ok: python.found, ...python },
+        sandbox: {
+          ok: probe.available || config.SANDBOX === 'off',
+          mode: config.SANDBOX,
+          ...probe,
+          ...(sandboxed ? {} : { warning: refuses ? 'refusing to run code: no sandbox' : 'learner code runs without a sandbox' }),
+          memory:
+            cgroups.kind === 'none'
+              ? { limit: 'per process', reason: cgroups.reason }
+              : { limit: 'per sandbox', cgroup: cgroups.kind, sandbox_mb: sandboxMemoryBytes(config) >> 20 },
+        },
+      }
+    },
+    async close() {
+      closed = true
+      const boxes = [...live]
+      for (const box of boxes) box.release()
+      await Promise.all(boxes.map((box) => box.proc.exited))
+      current?.cgroups.close()
+    },
+  }
+}
