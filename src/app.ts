@@ -22,6 +22,7 @@ import { judge } from './judge'
 import { servers, createServerManager } from './servers'
 import type { ServerManager } from './servers/manager'
 import { createSandbox, type Sandbox } from './sandbox'
+import { clientByAddress, type Identify } from './client'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -29,6 +30,8 @@ export const VERSION: string = packageJson.version
 export interface Services {
   config: Config
   logger: Logger
+  /** Who is calling (slot fairness, Python-server ownership); by default the peer's IP address. */
+  identify: Identify
   /** The one sandbox every learner program runs in (executions and Python servers). */
   sandbox: Sandbox
   runner: CodeRunner
@@ -47,6 +50,7 @@ export function createServices(deps: AppDeps): Services {
   return {
     config,
     logger,
+    identify: deps.identify ?? clientByAddress,
     sandbox,
     runner: deps.runner ?? createCodeRunner(config, logger, sandbox),
     providers: deps.providers ?? createProviderRegistry(config),

@@ -29,6 +29,8 @@ export interface RunOutcome {
 }
 
 export interface RunOptions {
+  /** Who asked (see src/client.ts): slots are shared fairly between clients. */
+  client?: string
   signal?: AbortSignal
   /** Called for every harness message as it arrives (progress of a test batch). */
   onMessage?: (message: HarnessMessage) => void
