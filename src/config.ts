@@ -90,6 +90,12 @@ export const SETTINGS = {
   EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),
   EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process limit inside one sandbox.'),
   EXEC_OUTPUT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on each of stdout and stderr of learner code.'),
+  EXEC_RESULT_BYTES: setting(Int(1024), 1 * MiB, 'Largest result (JSON) of one call or test case; beyond it that call or case is output_limit.'),
+  EXEC_CHANNEL_BYTES: setting(
+    Int(64 * 1024),
+    8 * MiB,
+    'Cap on everything one run reports back (all results and captured output of a batch together); beyond it the run is stopped as output_limit.',
+  ),
   EXEC_TMPFS_MB: setting(Int(1), 16, 'Size of the private writable /tmp inside the sandbox.'),
   EXEC_CONCURRENCY: setting(Int(1), cpus, 'Sandboxes running at once.', { example: 'number of CPUs' }),
   EXEC_QUEUE_LENGTH: setting(Int(0), 64, 'Jobs allowed to wait for a slot; beyond it requests get 503 queue_full.'),
@@ -97,6 +103,22 @@ export const SETTINGS = {
   EXEC_TEST_PARALLELISM: setting(Int(1), Math.max(2, cpus), 'Test cases of one batch run in parallel.', {
     example: 'number of CPUs (at least 2)',
   }),
+  EXEC_MAX_CASES: setting(Int(1), 200, 'Test cases one execute-test-cases request may hold (413 too_many_cases beyond).'),
+  EXEC_BATCH_TIMEOUT_MS: setting(
+    Int(100),
+    30_000,
+    'Wall-clock limit of a whole test batch; cases it did not reach are reported as timeout.',
+  ),
+  EXEC_SLOTS_PER_CLIENT: setting(
+    Optional(Int(1)),
+    undefined,
+    "Execution slots one client may hold at once (others' jobs take the rest); unset: half of EXEC_CONCURRENCY, at least 1.",
+  ),
+  EXEC_QUEUE_PER_CLIENT: setting(
+    Optional(Int(0)),
+    undefined,
+    'Jobs one client may have waiting (503 queue_full beyond); unset: a quarter of EXEC_QUEUE_LENGTH, at least 1.',
+  ),
   SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
   SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
   SERVERS_MAX: setting(Int(0), 4, 'Python servers running at once.'),

@@ -17,7 +17,9 @@ import {
   ValidateResponse,
 } from './model'
 import { createOneCompilerRunner } from './onecompiler-runner'
-import type { CodeRunner } from './runner'
+import { requireCaseCount, type CodeRunner } from './runner'
+import { eventStream } from './event-stream'
+import type { Services } from '../app'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
 
 export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbox): CodeRunner {
@@ -25,16 +27,15 @@ export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbo
   return createLocalRunner({ config, logger, sandbox })
 }
 
-const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
-
-export const execution = ({ config, runner, logger }: { config: Config; runner: CodeRunner; logger: Logger }) =>
+export const execution = ({ config, runner, logger, identify }: Pick<Services, 'config' | 'runner' | 'logger' | 'identify'>) =>
   new Elysia({ name: 'execution', tags: ['Python execution'] })
     .post(
       '/api/execute-endpoint',
-      ({ body }) => {
+      ({ body, request, server }) => {
         const code = requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)
-        if (body.endpoint === undefined || body.endpoint === '') return listEndpoints(runner, code)
-        return callEndpoint(runner, code, body.endpoint, body.args)
+        const context = { client: identify(request, server), signal: request.signal }
+        if (body.endpoint === undefined || body.endpoint === '') return listEndpoints(runner, code, context)
+        return callEndpoint(runner, code, body.endpoint, body.args, context)
       },
       {
         body: ExecuteEndpointRequest,
@@ -51,36 +52,35 @@ export const execution = ({ config, runner, logger }: { config: Config; runner: 
     )
     .post(
       '/api/execute-test-cases',
-      async ({ body, request }) => {
+      async ({ body, request, server }) => {
         const code = requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
+        requireCaseCount(body.testCases.length, config.EXEC_MAX_CASES)
+        const context = { client: identify(request, server), signal: request.signal }
         if (!request.headers.get('accept')?.includes('text/event-stream')) {
-          return runTestCases(runner, code, body.testCases, undefined, request.signal)
+          return runTestCases(runner, code, body.testCases, undefined, context)
         }
         // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
         // A refusal (503 queue_full with Retry-After, sandbox_unavailable) must stay a status, not become an event
-        // of a 200 stream: the batch starts first, and the stream opens once it has its slot (or is already done).
-        const early: string[] = []
-        let emit = (event: string, data: unknown): void => void early.push(sse(event, data))
+        // of a 200 stream: the batch starts first, and the stream is answered once it has its slot (or is done).
+        // Sending waits while the client does not read, which holds the batch back until its time limit ends it.
+        const events = eventStream()
         const admitted = Promise.withResolvers<void>()
-        const report = runTestCases(runner, code, body.testCases, (r) => emit('result', r), request.signal, admitted.resolve)
-        await Promise.race([admitted.promise, report])
-        const encoder = new TextEncoder()
-        const stream = new ReadableStream<Uint8Array>({
-          async start(controller) {
-            const send = (event: string, data: unknown) => controller.enqueue(encoder.encode(sse(event, data)))
-            for (const text of early) controller.enqueue(encoder.encode(text))
-            emit = send
-            try {
-              send('summary', await report)
-            } catch (error) {
-              send('error', envelope(request, toAppError('', error, request, logger)))
-            }
-            controller.close()
-          },
-        })
+        const report = runTestCases(runner, code, body.testCases, (r) => events.send('result', r), { ...context, onStart: admitted.resolve })
+        try {
+          await Promise.race([admitted.promise, report])
+        } catch (error) {
+          events.close()
+          throw error
+        }
+        void report
+          .then(
+            (summary) => events.send('summary', summary),
+            (error) => events.send('error', envelope(request, toAppError('', error, request, logger))),
+          )
+          .finally(events.close)
         const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
         // A raw Response bypasses the 200 schema on purpose (it is the streamed form of the same report).
-        return new Response(stream, { headers }) as never
+        return new Response(events.body, { headers }) as never
       },
       {
         body: ExecuteTestsRequest,
@@ -97,7 +97,11 @@ export const execution = ({ config, runner, logger }: { config: Config; runner: 
     )
     .post(
       '/api/validate-python',
-      ({ body }) => validatePython(runner, requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)),
+      ({ body, request, server }) =>
+        validatePython(runner, requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES), {
+          client: identify(request, server),
+          signal: request.signal,
+        }),
       {
         body: ValidateRequest,
         response: { 200: ValidateResponse, ...errorResponses(400, 413, 503) },

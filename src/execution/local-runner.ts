@@ -1,9 +1,10 @@
 /**
  * The local CodeRunner: the Python harness in a bubblewrap sandbox (or, without bwrap, a bare process with
- * rlimits and an empty environment). The job goes in on stdin, messages come back on fd 3, raw learner output
- * on stdout/stderr. The wall-clock limit and output caps are enforced here by killing the whole process group;
- * a killed run is an outcome, not an exception. A small pool of sandboxes is started ahead of time (each waits
- * for its job on stdin and is used once), so a request pays for IPC rather than for start-up.
+ * rlimits and an empty environment). The job goes in on stdin, messages come back on fd 3 (read under the budgets
+ * of ./channel.ts), raw learner output on stdout/stderr. The wall-clock limit and output caps are enforced here by
+ * killing the whole process group; a killed run is an outcome, not an exception. A small pool of sandboxes is
+ * started ahead of time (each waits for its job on stdin and is used once), so a request pays for IPC rather than
+ * for start-up. Slots are shared fairly between clients (./queue.ts).
  */
 import { closeSync } from 'node:fs'
 import type { Config } from '../config'
@@ -11,10 +12,14 @@ import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Boxed, Sandbox } from '../sandbox'
 import { sandboxMemoryBytes } from '../sandbox'
-import { createQueue } from './queue'
-import { parseMessages, type CodeRunner, type HarnessLimits, type Job, type RunOutcome } from './runner'
+import { channelLimits, createChannel } from './channel'
+import { createQueue, queueLimits } from './queue'
+import { requireCaseCount, type CodeRunner, type HarnessLimits, type Job, type RunOptions, type RunOutcome } from './runner'
 // Embedded in the compiled binary: nothing is read from disk at run time and the sandbox never sees the project.
-import harness from './sandbox/harness.py' with { type: 'text' }
+import embeddedHarness from './sandbox/harness.py' with { type: 'text' }
+
+/** Start-up allowance on top of a time limit: the server's wall clock must never beat the limit it reports. */
+export const START_GRACE_MS = 1000
 
 /** The harness's own limits from the configuration; shared with the OneCompiler adapter. */
 export function harnessLimits(config: Config): HarnessLimits {
@@ -22,28 +27,32 @@ export function harnessLimits(config: Config): HarnessLimits {
     memory_mb: config.EXEC_MEMORY_MB,
     max_processes: config.EXEC_MAX_PROCESSES,
     file_bytes: config.EXEC_TMPFS_MB * 1024 * 1024,
-    // CPU seconds per process (each test case is its own process): the wall clock stops it sooner anyway.
-    cpu_seconds: Math.ceil(config.EXEC_TIMEOUT_MS / 1000) + 1,
+    // CPU seconds per process, a backstop well behind the wall clock: when both raced, a spinning call ended as
+    // "crashed (signal 9)" instead of the timeout it was.
+    cpu_seconds: 2 * Math.ceil((config.EXEC_TIMEOUT_MS + START_GRACE_MS) / 1000),
     output_bytes: config.EXEC_OUTPUT_BYTES,
     timeout_ms: config.EXEC_TIMEOUT_MS,
     parallelism: config.EXEC_TEST_PARALLELISM,
   }
 }
 
-/** Wall-clock budget of a job: one call, or the cases of a batch spread over the parallel workers. */
+/**
+ * Wall-clock budget of a job: a call's limit plus start-up grace; a batch has one limit for all its cases
+ * (never less than one case needs), however many cases it holds.
+ */
 export function jobBudgetMs(config: Config, job: Job): number {
-  if (job.op !== 'tests') return config.EXEC_TIMEOUT_MS + 1000
-  const rounds = Math.max(1, Math.ceil(job.cases.length / config.EXEC_TEST_PARALLELISM))
-  return config.EXEC_TIMEOUT_MS * rounds + 2000
+  const call = config.EXEC_TIMEOUT_MS + START_GRACE_MS
+  return job.op === 'tests' ? Math.max(config.EXEC_BATCH_TIMEOUT_MS, call) : call
+}
+
+/** What the learner is told when the budget runs out: the limit they can act on, not the grace. */
+export function timeLimitMessage(config: Config, job: Job): string {
+  if (job.op !== 'tests') return `Time limit exceeded (${config.EXEC_TIMEOUT_MS} ms)`
+  return `Not finished: the batch ran out of time (${jobBudgetMs(config, job)} ms for all ${job.cases.length} cases)`
 }
 
 /** Reads a stream to its end keeping at most `cap` bytes; calls `over` once when the cap is passed. */
-async function readCapped(
-  stream: ReadableStream<Uint8Array>,
-  cap: number,
-  over: () => void,
-  onText?: (text: string) => void,
-): Promise<string> {
+async function readCapped(stream: ReadableStream<Uint8Array>, cap: number, over: () => void): Promise<string> {
   const decoder = new TextDecoder()
   let text = ''
   let size = 0
@@ -54,28 +63,34 @@ async function readCapped(
       break
     }
     size += chunk.byteLength
-    const piece = decoder.decode(chunk, { stream: true })
-    text += piece
-    onText?.(piece)
+    text += decoder.decode(chunk, { stream: true })
   }
   return text
 }
 
-function describeExit(proc: Bun.Subprocess): string {
+const SIGXCPU = 24
+
+/** How a run that reported nothing ended; a CPU-limit signal is the time limit it is, not a crash. */
+function describeExit(config: Config, proc: Bun.Subprocess): NonNullable<RunOutcome['stopped']> {
   const code = proc.exitCode
-  if (proc.signalCode) return `The program crashed (${proc.signalCode})`
-  if (code !== null && code > 128) return `The program crashed (signal ${code - 128})`
-  return `The program ended without a result (exit status ${code})`
+  const signal = proc.signalCode ?? (code !== null && code > 128 ? code - 128 : null) // bwrap passes 128 + signal on
+  if (signal === 'SIGXCPU' || signal === SIGXCPU) {
+    return { kind: 'timeout', message: `Time limit exceeded (${config.EXEC_TIMEOUT_MS} ms): the program used up its CPU time` }
+  }
+  if (signal !== null) return { kind: 'runtime_error', message: `The program crashed (${typeof signal === 'string' ? signal : `signal ${signal}`})` }
+  return { kind: 'runtime_error', message: `The program ended without a result (exit status ${code})` }
 }
 
 export interface LocalRunnerOptions {
   config: Config
   logger: Logger
   sandbox: Sandbox
+  /** The program run in each sandbox; the embedded harness unless a test plays a misbehaving one. */
+  harness?: string
 }
 
-export function createLocalRunner({ config, logger, sandbox }: LocalRunnerOptions): CodeRunner {
-  const queue = createQueue(config.EXEC_CONCURRENCY, config.EXEC_QUEUE_LENGTH)
+export function createLocalRunner({ config, logger, sandbox, harness = embeddedHarness }: LocalRunnerOptions): CodeRunner {
+  const queue = createQueue(queueLimits(config))
   const limits = JSON.stringify(harnessLimits(config))
   const pool: Boxed[] = []
   const active = new Set<Boxed>()
@@ -103,61 +118,62 @@ export function createLocalRunner({ config, logger, sandbox }: LocalRunnerOption
     return box
   }
 
-  async function execute(job: Job, onMessage?: (m: any) => void, signal?: AbortSignal): Promise<RunOutcome> {
+  async function execute(job: Job, { signal, onMessage }: RunOptions): Promise<RunOutcome> {
     const box = take()
     const proc = box.proc
     active.add(box)
+    const channel = createChannel(job, channelLimits(config, job), onMessage)
     let stopped: RunOutcome['stopped']
     const stop = (kind: 'timeout' | 'output_limit', message: string) => {
       stopped ??= { kind, message }
+      channel.halt()
       box.kill()
     }
-    const budget = jobBudgetMs(config, job)
-    // The budget has start-up grace on top of the limit; the learner is told the limit they can act on.
-    const said = job.op === 'tests' ? `The batch ran out of time (${budget} ms for ${job.cases.length} cases)` : `Time limit exceeded (${config.EXEC_TIMEOUT_MS} ms)`
-    const timer = setTimeout(() => stop('timeout', said), budget)
+    const timer = setTimeout(() => stop('timeout', timeLimitMessage(config, job)), jobBudgetMs(config, job))
     const onAbort = () => stop('timeout', 'The request was cancelled')
     signal?.addEventListener('abort', onAbort)
+    if (signal?.aborted) onAbort()
     const cap = config.EXEC_OUTPUT_BYTES
     const outputLimit = () => stop('output_limit', `Output limit exceeded: more than ${cap} bytes`)
     const resultFd = proc.stdio[3] as unknown as number
-    let pending = ''
-    const onText = (piece: string) => {
-      pending += piece
-      const lines = pending.split('\n')
-      pending = lines.pop()!
-      for (const message of parseMessages(lines.join('\n'))) onMessage?.(message)
+    const readChannel = async () => {
+      for await (const chunk of Bun.file(resultFd).stream()) {
+        await channel.push(chunk)
+        if (channel.violation) return stop('output_limit', channel.violation)
+        if (stopped) return
+      }
     }
     try {
       proc.stdin.write(JSON.stringify(job))
       proc.stdin.end()
-      const [stdout, stderr, report] = await Promise.all([
+      const [stdout, stderr] = await Promise.all([
         readCapped(proc.stdout, cap, outputLimit),
         readCapped(proc.stderr, cap, outputLimit),
-        readCapped(Bun.file(resultFd).stream(), Math.max(64 * cap, 16 << 20), outputLimit, onMessage && onText),
+        readChannel(),
         proc.exited,
       ])
-      const messages = parseMessages(report)
+      const messages = channel.messages
       const finished = messages.some((m) => m.type !== 'case')
+      if (!stopped && !finished && channel.dropped) stopped = { kind: 'output_limit', message: channel.dropped }
       if (!stopped && !finished && box.oomKilled()) {
         stopped = { kind: 'memory_limit', message: `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all` }
       }
-      if (!stopped && !finished) stopped = { kind: 'runtime_error', message: describeExit(proc) }
+      if (!stopped && !finished) stopped = describeExit(config, proc)
       return { messages, stdout, stderr, stopped, method: 'local_sandbox' }
     } catch (error) {
       // stdin closed early: the sandbox died before reading its job
       logger.warn('sandbox failed', { error: (error as Error).message })
       await proc.exited
-      return { messages: [], stdout: '', stderr: '', stopped: { kind: 'runtime_error', message: describeExit(proc) }, method: 'local_sandbox' }
+      return { messages: [], stdout: '', stderr: '', stopped: describeExit(config, proc), method: 'local_sandbox' }
     } finally {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       active.delete(box)
       box.release() // anything the program left behind goes with it
       try {
-        closeSync(resultFd)
+        closeSync(resultFd) // a Bun file stream never closes the descriptor it reads
       } catch {
-        // already closed by the stream
+        // already closed
       }
     }
   }
@@ -165,13 +181,17 @@ export function createLocalRunner({ config, logger, sandbox }: LocalRunnerOption
   return {
     method: 'local_sandbox',
     async run(job, options = {}) {
+      if (job.op === 'tests') requireCaseCount(job.cases.length, config.EXEC_MAX_CASES)
       await sandbox.requireUsable()
       await ready
       if (closed) throw new AppError('sandbox_unavailable', 503, 'The code runner is shutting down')
-      return queue.run(() => {
-        options.onStart?.()
-        return execute(job, options.onMessage, options.signal)
-      })
+      return queue.run(
+        () => {
+          options.onStart?.()
+          return execute(job, options)
+        },
+        { client: options.client, signal: options.signal },
+      )
     },
     async health() {
       const state = await sandbox.ready()

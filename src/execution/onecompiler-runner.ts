@@ -8,8 +8,8 @@ import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import { harnessLimits, jobBudgetMs } from './local-runner'
-import { createQueue } from './queue'
-import { parseMessages, type CodeRunner, type Job, type RunOutcome } from './runner'
+import { createQueue, queueLimits } from './queue'
+import { parseMessages, requireCaseCount, type CodeRunner, type Job, type RunOutcome } from './runner'
 import harness from './sandbox/harness.py' with { type: 'text' }
 
 export const ONECOMPILER_HOST = 'onecompiler-apis.p.rapidapi.com'
@@ -73,7 +73,7 @@ export interface OneCompilerRunnerOptions {
 }
 
 export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fetch }: OneCompilerRunnerOptions): CodeRunner {
-  const queue = createQueue(config.EXEC_CONCURRENCY, config.EXEC_QUEUE_LENGTH)
+  const queue = createQueue(queueLimits(config))
   const limits = harnessLimits(config)
   const url = `${config.ONECOMPILER_URL.replace(/\/+$/, '')}/api/v1/run`
 
@@ -128,16 +128,21 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
 
   return {
     method: 'onecompiler',
-    run(job, options = {}) {
+    async run(job, options = {}) {
       if (!config.RAPIDAPI_KEY) {
         return Promise.reject(new AppError('execution_unavailable', 503, 'Remote execution is not configured: RAPIDAPI_KEY is not set'))
       }
-      return queue.run(async () => {
-        options.onStart?.()
-        const outcome = await execute(job, options.signal)
-        for (const message of outcome.messages) options.onMessage?.(message)
-        return outcome
-      })
+      if (job.op === 'tests') requireCaseCount(job.cases.length, config.EXEC_MAX_CASES)
+      const { client, signal } = options
+      return queue.run(
+        async () => {
+          options.onStart?.()
+          const outcome = await execute(job, signal)
+          for (const message of outcome.messages) await options.onMessage?.(message)
+          return outcome
+        },
+        { client, signal },
+      )
     },
     health() {
       return {
