@@ -1,7 +1,7 @@
 /**
  * The execution slots, shared fairly between clients: `slots` jobs run at once, one client holds at most
- * `perClient` of them, and waiting jobs are served round-robin between clients, so a client with many jobs
- * cannot make another client's single call wait for all of them. At most `waiting` jobs wait in all and
+ * `perClient` of them, and a free slot goes to the waiting client served longest ago (round-robin), so a client
+ * with many jobs cannot make another client's single call wait for all of them. At most `waiting` jobs wait in all and
  * `perClientWaiting` per client; beyond that a request is refused at once (503 queue_full with Retry-After)
  * rather than piling up. A waiting job whose signal aborts (its client left) leaves the queue and never starts.
  *
@@ -36,6 +36,8 @@ interface Waiter {
 interface ClientState {
   running: number
   waiting: Waiter[]
+  /** When this client last got a slot (a count of starts); -1 for never. */
+  served: number
 }
 
 export const cancelled = () => new AppError('request_cancelled', 499, 'The request was cancelled before its code ran')
@@ -44,15 +46,14 @@ const queueFull = () =>
   new AppError('queue_full', 503, 'Too many programs are running; try again in a moment', undefined, { 'retry-after': '1' })
 
 export function createQueue(limits: QueueLimits) {
-  const clients = new Map<string, ClientState>() // only clients with a running or waiting job
-  const turns: string[] = [] // clients with waiting jobs, the next one to serve first
+  const clients = new Map<string, ClientState>() // only clients with a running or waiting job, oldest first
   let running = 0
   let waiting = 0
   let started = 0
 
   const stateOf = (client: string) => {
     let state = clients.get(client)
-    if (!state) clients.set(client, (state = { running: 0, waiting: [] }))
+    if (!state) clients.set(client, (state = { running: 0, waiting: [], served: -1 }))
     return state
   }
 
@@ -60,24 +61,24 @@ export function createQueue(limits: QueueLimits) {
     if (state.running === 0 && state.waiting.length === 0) clients.delete(client)
   }
 
-  /** Hands free slots to waiting jobs: the first client in turn that is under its share, then it goes last. */
+  /** Hands free slots to waiting jobs: each to the client under its share that was served longest ago. */
   function dispatch() {
     while (running < limits.slots) {
-      const turn = turns.findIndex((client) => clients.get(client)!.running < limits.perClient)
-      if (turn === -1) return
-      const client = turns.splice(turn, 1)[0]!
-      const state = clients.get(client)!
-      const waiter = state.waiting.shift()!
+      let next: ClientState | undefined
+      for (const state of clients.values()) {
+        if (!state.waiting.length || state.running >= limits.perClient) continue
+        if (!next || state.served < next.served) next = state
+      }
+      if (!next) return
       waiting--
-      if (state.waiting.length) turns.push(client)
-      waiter.start()
+      next.waiting.shift()!.start()
     }
   }
 
   function take(state: ClientState) {
     running++
     state.running++
-    started++
+    state.served = started++
   }
 
   function wait(client: string, state: ClientState, signal?: AbortSignal): Promise<void> {
@@ -85,7 +86,6 @@ export function createQueue(limits: QueueLimits) {
       const leave = () => {
         state.waiting.splice(state.waiting.indexOf(waiter), 1)
         waiting--
-        if (!state.waiting.length) turns.splice(turns.indexOf(client), 1)
         forget(client, state)
         reject(cancelled())
       }
@@ -98,7 +98,6 @@ export function createQueue(limits: QueueLimits) {
       }
       state.waiting.push(waiter)
       waiting++
-      if (state.waiting.length === 1) turns.push(client)
       signal?.addEventListener('abort', leave, { once: true })
     })
   }

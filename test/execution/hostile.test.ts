@@ -110,3 +110,53 @@ describe('hostile code', () => {
     expect(processesWith(MARKER)).toEqual([])
   })
 })
+
+/** Parses a text/event-stream body into [event, data] pairs. */
+const events = (text: string) =>
+  text.trim().split('\n\n').map((block) => {
+    const [event, data] = block.split('\n')
+    return [event!.slice('event: '.length), JSON.parse(data!.slice('data: '.length))] as const
+  })
+
+// Learner code that writes to the result channel itself (fd 3 of the harness), against a server with the default
+// limits. Whatever the harness makes of it, the server answers once per case, in bounded time and memory, and a
+// flood never comes out as a passing case (channel.test.ts has the same attacks from a wholly compromised sandbox).
+describe('hostile code on the result channel', () => {
+  const plain = createApp({ config: testConfig() })
+  afterAll(() => plain.decorator.services.runner.close())
+  const batch = (backendCode: string, expected: unknown = 1, accept = 'application/json') =>
+    plain.handle(
+      new Request('http://localhost/api/execute-test-cases', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept },
+        body: JSON.stringify({ backendCode, testCases: [{ name: 'only', endpoint: '/f', expected }] }),
+      }),
+    )
+  const fd3 = (body: string) => `import os\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
+
+  test('200,000 fake case reports with an 8 KB expected value: one result event, then the summary', async () => {
+    const code = fd3(`line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    os.write(3, line)\nreturn 2`)
+    const received = events(await (await batch(code, 'x'.repeat(8192), 'text/event-stream')).text())
+    expect(received.map(([event]) => event)).toEqual(['result', 'summary'])
+    expect(received[1][1].results).toHaveLength(1)
+  })
+
+  test('63 MiB without a newline: one answer for the case, not a pass, and the server stays healthy', async () => {
+    const report = await (await batch(fd3('chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    os.write(3, chunk)\nreturn 1'))).json()
+    expect(report.results).toHaveLength(1)
+    expect(report.results[0].status).not.toBe('pass')
+    expect((await get(plain, '/health')).body.checks.execution.ok).toBe(true)
+  })
+
+  test('a 20 MB result is output_limit, not 20 MB held for a client', async () => {
+    const reply = await post(plain, '/api/execute-endpoint', { pythonCode: fd3('return "a" * 20_000_000'), endpoint: '/f' })
+    expect(reply.body).toMatchObject({ success: false, error_type: 'output_limit' })
+  })
+
+  test('a result nested 100,000 deep as the only report is not a 500', async () => {
+    const deep = `os.write(3, b'\\n{"type": "result", "endpoint": "/f", "args_used": {}, "stdout": "", "stderr": "", "value": ' + b"[" * 100000 + b"]" * 100000 + b'}\\n')\nos._exit(0)`
+    const { status, body } = await post(plain, '/api/execute-endpoint', { pythonCode: fd3(deep), endpoint: '/f' })
+    expect(status).toBe(200)
+    expect(body.success).toBe(false)
+  })
+})
