@@ -31,6 +31,7 @@ export function harnessLimits(config: Config): HarnessLimits {
     // "crashed (signal 9)" instead of the timeout it was.
     cpu_seconds: 2 * Math.ceil((config.EXEC_TIMEOUT_MS + START_GRACE_MS) / 1000),
     output_bytes: config.EXEC_OUTPUT_BYTES,
+    result_bytes: config.EXEC_RESULT_BYTES,
     timeout_ms: config.EXEC_TIMEOUT_MS,
     parallelism: config.EXEC_TEST_PARALLELISM,
   }
@@ -70,15 +71,15 @@ async function readCapped(stream: ReadableStream<Uint8Array>, cap: number, over:
 
 const SIGXCPU = 24
 
-/** How a run that reported nothing ended; a CPU-limit signal is the time limit it is, not a crash. */
+/** How a run that reported nothing ended; the CPU limit's warning signal is the time limit it is, not a crash. */
 function describeExit(config: Config, proc: Bun.Subprocess): NonNullable<RunOutcome['stopped']> {
   const code = proc.exitCode
   const signal = proc.signalCode ?? (code !== null && code > 128 ? code - 128 : null) // bwrap passes 128 + signal on
+  if (signal === null) return { kind: 'runtime_error', message: `The program ended without a result (exit status ${code})` }
   if (signal === 'SIGXCPU' || signal === SIGXCPU) {
     return { kind: 'timeout', message: `Time limit exceeded (${config.EXEC_TIMEOUT_MS} ms): the program used up its CPU time` }
   }
-  if (signal !== null) return { kind: 'runtime_error', message: `The program crashed (${typeof signal === 'string' ? signal : `signal ${signal}`})` }
-  return { kind: 'runtime_error', message: `The program ended without a result (exit status ${code})` }
+  return { kind: 'runtime_error', message: `The program crashed (${typeof signal === 'string' ? signal : `signal ${signal}`})` }
 }
 
 export interface LocalRunnerOptions {

@@ -51,6 +51,8 @@ export interface HarnessLimits {
   file_bytes: number
   cpu_seconds: number
   output_bytes: number
+  /** Largest JSON of one result; the server enforces it too (./channel.ts). */
+  result_bytes: number
   timeout_ms: number
   parallelism: number
 }

@@ -54,7 +54,7 @@ describe('the result channel', () => {
     )
     const received = events(await response.text())
     expect(received.map(([event]) => event)).toEqual(['result', 'summary'])
-    expect(received[0][1]).toMatchObject({ testName: 'only', status: 'fail', actual: 1 }) // the first report counts
+    expect(received[0]![1]).toMatchObject({ testName: 'only', status: 'fail', actual: 1 }) // the first report counts
   })
 
   test('later reports of a case change nothing', async () => {

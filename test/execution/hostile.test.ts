@@ -138,7 +138,7 @@ describe('hostile code on the result channel', () => {
     const code = fd3(`line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    os.write(3, line)\nreturn 2`)
     const received = events(await (await batch(code, 'x'.repeat(8192), 'text/event-stream')).text())
     expect(received.map(([event]) => event)).toEqual(['result', 'summary'])
-    expect(received[1][1].results).toHaveLength(1)
+    expect(received[1]![1].results).toHaveLength(1)
   })
 
   test('63 MiB without a newline: one answer for the case, not a pass, and the server stays healthy', async () => {
