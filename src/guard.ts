@@ -11,7 +11,8 @@
  *   otherwise): a form or a `no-cors` fetch can only send text/plain, urlencoded or multipart without a preflight.
  *
  * @example
- * app.use(requestGuard({ hosts: hostPolicy(config.ALLOWED_HOSTS, config.HOST), origins: originPolicy(config.CORS_ORIGINS) }))
+ * const hosts = hostPolicy(config.ALLOWED_HOSTS, config.HOST)
+ * app.use(requestGuard({ hosts, origins: originPolicy(config.CORS_ORIGINS) }))
  */
 import { Elysia } from 'elysia'
 import type { OriginPolicy } from './cors'
@@ -68,21 +69,20 @@ export const requestGuard = ({ hosts, origins }: { hosts: HostCheck; origins: Or
     // process) comes from a client that could send any Host it liked.
     const host = request.headers.get('host')
     if (host !== null && !hosts(host)) {
-      throw new AppError(
-        'host_not_allowed',
-        421,
-        'This server does not answer to the host name in the request; add it to ALLOWED_HOSTS',
-      )
+      const why = 'This server does not answer to the host name in the request; add it to ALLOWED_HOSTS'
+      throw new AppError('host_not_allowed', 421, why)
     }
     if (!changesState(request)) return
     const origin = request.headers.get('origin')
     if (origin !== null) {
       if (origins.allows(origin)) return
-      throw new AppError('origin_not_allowed', 403, 'Requests that change state are not accepted from this origin; see CORS_ORIGINS')
+      const why = 'Requests that change state are not accepted from this origin; see CORS_ORIGINS'
+      throw new AppError('origin_not_allowed', 403, why)
     }
     // A WebSocket client without an Origin is not a browser page: there is no body type to check.
     if (request.method === 'GET') return
     if (!isJson(request.headers.get('content-type'))) {
-      throw new AppError('unsupported_media_type', 415, 'Send the request body as JSON (Content-Type: application/json)')
+      const why = 'Send the request body as JSON (Content-Type: application/json)'
+      throw new AppError('unsupported_media_type', 415, why)
     }
   })

@@ -176,6 +176,22 @@ describe('foreign Host names (DNS rebinding)', () => {
     }
   })
 
+  test('a request without a Host header (HTTP/1.0, not a browser) is served', async () => {
+    const reply = await new Promise<string>((resolve) => {
+      let text = ''
+      Bun.connect({
+        hostname: '127.0.0.1',
+        port: app.server!.port!,
+        socket: {
+          open: (socket) => void socket.write('GET / HTTP/1.0\r\n\r\n'),
+          data: (_, chunk) => void (text += chunk.toString()),
+          close: () => resolve(text),
+        },
+      })
+    })
+    expect(reply.split('\r\n')[0]).toBe('HTTP/1.1 200 OK')
+  })
+
   test('ALLOWED_HOSTS names the hosts; a wildcard HOST adds nothing; `*` turns the check off', () => {
     const named = hostPolicy('tutor.example.com, 10.0.0.5', '0.0.0.0')
     expect(['tutor.example.com:443', '10.0.0.5', 'localhost', 'evil.example'].map(named)).toEqual([true, true, false, false])
