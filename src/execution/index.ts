@@ -7,6 +7,7 @@ import type { Config } from '../config'
 import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Sandbox } from '../sandbox'
+import type { TaskStore } from '../tasks/store'
 import { createLocalRunner } from './local-runner'
 import {
   ExecuteEndpointRequest,
@@ -19,15 +20,26 @@ import {
 import { createOneCompilerRunner } from './onecompiler-runner'
 import { requireCaseCount, type CodeRunner } from './runner'
 import { eventStream } from './event-stream'
-import type { Services } from '../app'
+import type { Identify } from '../client'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
+import { planTestParts, runTestParts, type RunCases } from './task-cases'
 
 export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbox): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
   return createLocalRunner({ config, logger, sandbox })
 }
 
-export const execution = ({ config, runner, logger, identify }: Pick<Services, 'config' | 'runner' | 'logger' | 'identify'>) =>
+export interface ExecutionDeps {
+  config: Config
+  runner: CodeRunner
+  logger: Logger
+  /** Where `execute-test-cases` with `task` finds the task's tests (private ones included). */
+  tasks: TaskStore
+  /** Who is calling: the execution slots are shared fairly between clients. */
+  identify: Identify
+}
+
+export const execution = ({ config, runner, logger, tasks, identify }: ExecutionDeps) =>
   new Elysia({ name: 'execution', tags: ['Python execution'] })
     .post(
       '/api/execute-endpoint',
@@ -54,18 +66,18 @@ export const execution = ({ config, runner, logger, identify }: Pick<Services, '
       '/api/execute-test-cases',
       async ({ body, request, server }) => {
         const code = requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
-        requireCaseCount(body.testCases.length, config.EXEC_MAX_CASES)
+        const parts = await planTestParts(tasks, body)
+        requireCaseCount(parts.reduce((count, part) => count + part.cases.length, 0), config.EXEC_MAX_CASES)
         const context = { client: identify(request, server), signal: request.signal }
-        if (!request.headers.get('accept')?.includes('text/event-stream')) {
-          return runTestCases(runner, code, body.testCases, undefined, context)
-        }
+        const runCases: RunCases = (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart })
+        if (!request.headers.get('accept')?.includes('text/event-stream')) return runTestParts(parts, runCases)
         // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
         // A refusal (503 queue_full with Retry-After, sandbox_unavailable) must stay a status, not become an event
         // of a 200 stream: the batch starts first, and the stream is answered once it has its slot (or is done).
         // Sending waits while the client does not read, which holds the batch back until its time limit ends it.
         const events = eventStream()
         const admitted = Promise.withResolvers<void>()
-        const report = runTestCases(runner, code, body.testCases, (r) => events.send('result', r), { ...context, onStart: admitted.resolve })
+        const report = runTestParts(parts, runCases, (r) => events.send('result', r), admitted.resolve)
         try {
           await Promise.race([admitted.promise, report])
         } catch (error) {
@@ -84,14 +96,16 @@ export const execution = ({ config, runner, logger, identify }: Pick<Services, '
       },
       {
         body: ExecuteTestsRequest,
-        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 413, 503) },
+        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 404, 413, 503) },
         detail: {
           summary: 'Run test cases against learner code',
           description:
             'Each endpoint case runs from freshly loaded module state, several in parallel, each with its own time ' +
             'limit; expected values never enter the sandbox. Tests may be wrapped in `metadata` or flat. Non-endpoint ' +
-            'tests are skipped. With `Accept: text/event-stream` the answer streams a `result` event per finished ' +
-            'case, then a `summary` event with the whole report.',
+            'tests are skipped. With `task` instead of `testCases`, the task\'s own tests run (by name with `tests`; ' +
+            'private ones with `include_private`, in a sandbox of their own, answered with status and a generic ' +
+            'message only); unknown task 404, unknown test 422. With `Accept: text/event-stream` the answer streams ' +
+            'a `result` event per finished case, then a `summary` event with the whole report.',
         },
       },
     )
