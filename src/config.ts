@@ -131,12 +131,14 @@ export const SETTINGS = {
   EXEC_SLOTS_PER_CLIENT: setting(
     Optional(Int(1)),
     undefined,
-    "Execution slots one client may hold at once (others' jobs take the rest); unset: half of EXEC_CONCURRENCY, at least 1.",
+    "Execution slots one client may hold at once, so others' jobs find a free one; unset: half of EXEC_CONCURRENCY, at least 1.",
+    { example: 'EXEC_CONCURRENCY / 2 (at least 1)' },
   ),
   EXEC_QUEUE_PER_CLIENT: setting(
     Optional(Int(0)),
     undefined,
-    'Jobs one client may have waiting (503 queue_full beyond); unset: a quarter of EXEC_QUEUE_LENGTH, at least 1.',
+    'Jobs one client may have waiting, so one client cannot fill the queue (503 queue_full beyond); unset: a quarter of EXEC_QUEUE_LENGTH, at least 1.',
+    { example: 'EXEC_QUEUE_LENGTH / 4 (at least 1)' },
   ),
   SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
   SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
