@@ -5,8 +5,8 @@
  * flood, and memory that does not grow with the flood. Before the floods, execute-endpoint p50 on a one-line
  * function (warm pool), to compare with an unhardened checkout (hardening may cost at most 10%).
  *
- * Run: `bun bench/hostile.bench.ts`. BENCH_SERVER_ROOT=/path/to/other/checkout runs the same against another
- * checkout's src/index.ts (e.g. main, before this hardening); BENCH_FLOOD_LIMIT_S bounds each flood (default 30 s,
+ * Each flood gets a fresh server, so one cannot slow the next. Run: `bun bench/hostile.bench.ts`. BENCH_SERVER_ROOT=/path/to/other/checkout runs the same against another
+ * checkout's src/index.ts (e.g. main, before this hardening); BENCH_FLOOD_LIMIT_S bounds each flood (default 90 s,
  * after which its clients hang up); BENCH_RUNS sets the latency samples (default 40).
  */
 import { connect, type Socket } from 'node:net'
@@ -16,7 +16,7 @@ import { resolve } from 'node:path'
 
 const ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? resolve(import.meta.dir, '..'))
 const RUNS = Number(process.env.BENCH_RUNS ?? 40)
-const FLOOD_LIMIT_MS = Number(process.env.BENCH_FLOOD_LIMIT_S ?? 30) * 1000
+const FLOOD_LIMIT_MS = Number(process.env.BENCH_FLOOD_LIMIT_S ?? 90) * 1000
 
 const percentile = (samples: number[], p: number) => {
   const sorted = [...samples].sort((a, b) => a - b)
@@ -109,7 +109,8 @@ async function executeLatency(server: Server) {
 /** Runs `attack` (resolves with how it ended) while polling /health; hangs up whatever is left after the limit. */
 async function duringFlood(server: Server, scenario: string, requests: number, attack: () => Promise<string>, hangUp: () => void) {
   const health: number[] = []
-  let peak = rssMb(server.proc.pid)
+  const before = rssMb(server.proc.pid)
+  let peak = before
   let finished = false
   const started = performance.now()
   const ended = Promise.race([attack(), Bun.sleep(FLOOD_LIMIT_MS).then(() => `not finished after ${FLOOD_LIMIT_MS / 1000} s`)]).finally(() => (finished = true))
@@ -129,6 +130,7 @@ async function duringFlood(server: Server, scenario: string, requests: number, a
     health_p50_ms: ms(percentile(health, 50)),
     health_p99_ms: ms(percentile(health, 99)),
     health_max_ms: ms(Math.max(...health)),
+    rss_before_mb: before,
     rss_peak_mb: peak,
     duration_s: ms((performance.now() - started) / 1000),
   }
@@ -143,54 +145,50 @@ async function idle(server: Server) {
   }
 }
 
-export async function run() {
+/** Runs `body` against a fresh server (one flood cannot slow the next), then stops it. */
+async function withServer<T>(body: (server: Server) => Promise<T>): Promise<T> {
   const server = await startServer()
-  const rows: Record<string, unknown>[] = []
   try {
-    rows.push(await executeLatency(server))
-    rows.push({ scenario: 'idle server', rss_peak_mb: rssMb(server.proc.pid) })
-
-    let sockets: Socket[] = []
-    const hangUp = () => {
-      for (const socket of sockets) socket.destroy()
-      sockets = []
-    }
-    const batch = (code: string, expected: unknown = 1) => ({ backendCode: code, testCases: [{ name: 'only', endpoint: '/f', expected }] })
-
-    rows.push(
-      await duringFlood(server, '200,000 fake case lines, SSE, 8 KB expected, client never reads', 1, async () => {
-        sockets.push(silentClient(server.port, '/api/execute-test-cases', batch(FLOODS.fakeCases, 'x'.repeat(8192)), 'text/event-stream'))
-        await Bun.sleep(200)
-        await idle(server)
-        return 'run ended'
-      }, hangUp),
-    )
-    rows.push(
-      await duringFlood(server, '63 MiB on fd 3 without a newline (batch)', 1, async () => {
-        const report = (await (await post(server, '/api/execute-test-cases', batch(FLOODS.noNewline))).json()) as any
-        return `${report.results?.[0]?.status} ${report.results?.[0]?.error_type ?? ''}`.trim()
-      }, hangUp),
-    )
-    rows.push(
-      await duringFlood(server, "return 'a' * 60_000_000, 30 clients that never read", 30, async () => {
-        for (let i = 0; i < 30; i++) sockets.push(silentClient(server.port, '/api/execute-endpoint', { pythonCode: FLOODS.hugeResult, endpoint: '/f' }))
-        await Bun.sleep(200)
-        await idle(server)
-        return 'all runs ended'
-      }, hangUp),
-    )
-    rows.push(
-      await duringFlood(server, 'a result line nested 100,000 deep', 1, async () => {
-        const response = await post(server, '/api/execute-endpoint', { pythonCode: FLOODS.deep, endpoint: '/f' })
-        const body = (await response.json()) as any
-        return `HTTP ${response.status} ${body.error_type ?? ''}`.trim()
-      }, hangUp),
-    )
-    return rows
+    return await body(server)
   } finally {
     server.proc.kill('SIGTERM')
     await server.proc.exited
   }
+}
+
+export async function run() {
+  const rows: Record<string, unknown>[] = [await withServer(executeLatency)]
+  let sockets: Socket[] = []
+  const hangUp = () => {
+    for (const socket of sockets) socket.destroy()
+    sockets = []
+  }
+  const batch = (code: string, expected: unknown = 1) => ({ backendCode: code, testCases: [{ name: 'only', endpoint: '/f', expected }] })
+  const flood = (scenario: string, requests: number, attack: (server: Server) => Promise<string>) =>
+    withServer(async (server) => rows.push(await duringFlood(server, scenario, requests, () => attack(server), hangUp)))
+
+  await flood('200,000 fake case lines, SSE, 8 KB expected, client never reads', 1, async (server) => {
+    sockets.push(silentClient(server.port, '/api/execute-test-cases', batch(FLOODS.fakeCases, 'x'.repeat(8192)), 'text/event-stream'))
+    await Bun.sleep(200)
+    await idle(server)
+    return 'run ended'
+  })
+  await flood('63 MiB on fd 3 without a newline (batch)', 1, async (server) => {
+    const report = (await (await post(server, '/api/execute-test-cases', batch(FLOODS.noNewline))).json()) as any
+    return `${report.results?.[0]?.status} ${report.results?.[0]?.error_type ?? ''}`.trim()
+  })
+  await flood("return 'a' * 60_000_000, 30 clients that never read", 30, async (server) => {
+    for (let i = 0; i < 30; i++) sockets.push(silentClient(server.port, '/api/execute-endpoint', { pythonCode: FLOODS.hugeResult, endpoint: '/f' }))
+    await Bun.sleep(200)
+    await idle(server)
+    return 'all runs ended'
+  })
+  await flood('a result line nested 100,000 deep', 1, async (server) => {
+    const response = await post(server, '/api/execute-endpoint', { pythonCode: FLOODS.deep, endpoint: '/f' })
+    const body = (await response.json()) as any
+    return `HTTP ${response.status} ${body.error_type ?? ''}`.trim()
+  })
+  return rows
 }
 
 if (import.meta.main) {
