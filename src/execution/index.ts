@@ -104,8 +104,10 @@ export const execution = ({ config, runner, logger, tasks, identify }: Execution
             'limit; expected values never enter the sandbox. Tests may be wrapped in `metadata` or flat. Non-endpoint ' +
             'tests are skipped. With `task` instead of `testCases`, the task\'s own tests run (by name with `tests`; ' +
             'private ones with `include_private`, in a sandbox of their own, answered with status and a generic ' +
-            'message only); unknown task 404, unknown test 422. With `Accept: text/event-stream` the answer streams ' +
-            'a `result` event per finished case, then a `summary` event with the whole report.',
+            'message only); unknown task 404, unknown test 422. At most EXEC_MAX_CASES cases (413 too_many_cases); ' +
+            'a batch has EXEC_BATCH_TIMEOUT_MS in all, and cases it did not reach are `timeout` errors. With ' +
+            '`Accept: text/event-stream` the answer streams a `result` event per finished case, then a `summary` ' +
+            'event with the whole report; a client that does not read holds back its own batch, not the server.',
         },
       },
     )
