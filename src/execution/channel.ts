@@ -3,7 +3,7 @@
  * sandbox may write there. One reader bounds it all: bytes and lines for the whole channel, bytes and nesting per
  * line, bytes per result, and exactly one report per test case. The harness writes one line per case and one
  * final line, so the budgets are generous for it and tight for a flood. A run past a budget is stopped by the
- * caller (`violation`); a line that is too long or malformed is dropped unread.
+ * caller (`violation`); a malformed line is ignored.
  *
  * Lines are found with one forward search per chunk (a growing buffer is never split again) and a line is only
  * parsed once its nesting depth is known to be small, so neither a huge line nor a deep one can stall the event
@@ -25,7 +25,7 @@ import type { HarnessMessage, Job } from './runner'
 export interface ChannelLimits {
   /** Bytes the whole channel may carry. */
   totalBytes: number
-  /** Longest line kept; a longer one is dropped without being held in memory. */
+  /** Longest line; a longer one stops the run before it is held in memory. */
   lineBytes: number
   /** Largest JSON of one result (a call's or a case's value). */
   resultBytes: number
@@ -72,10 +72,8 @@ export interface Channel {
   halt(): void
   /** The accepted messages in arrival order: at most one per case, then the final ones. */
   readonly messages: HarnessMessage[]
-  /** Set once a budget of the whole channel is exhausted: the run must be stopped, with this message. */
+  /** Set once a budget is exhausted (bytes, lines, or one line's length): the run must be stopped, with this message. */
   readonly violation: string | undefined
-  /** Set when a line was dropped for its length: what to tell a call or case that got no report. */
-  readonly dropped: string | undefined
 }
 
 export function createChannel(
@@ -92,15 +90,13 @@ export function createChannel(
   let bytes = 0
   let lines = 0
   let violation: string | undefined
-  let dropped: string | undefined
-  // The line being read: kept pieces, their size, and whether it already passed the length limit.
+  // The line being read: its pieces so far and their size.
   let parts: Uint8Array[] = []
   let size = 0
-  let tooLong = false
 
   /** The message to pass on, or undefined for a line that is not accepted. */
-  function accept(line: Uint8Array | undefined): HarnessMessage | undefined {
-    const message = line && parseLine(line, limits.depth)
+  function accept(line: Uint8Array): HarnessMessage | undefined {
+    const message = parseLine(line, limits.depth)
     if (!message) return undefined
     if (message.type === 'case') {
       if (message.index >= cases || reported[message.index]) return undefined // one report per case: the first
@@ -120,24 +116,20 @@ export function createChannel(
     while (start < chunk.byteLength && !stop) {
       const newline = chunk.indexOf(0x0a, start)
       const end = newline === -1 ? chunk.byteLength : newline
-      if (!tooLong && size + end - start > limits.lineBytes) {
-        tooLong = true
-        parts = []
-        dropped = `Output limit exceeded: a report was longer than ${limits.lineBytes} bytes`
+      size += end - start
+      if (size > limits.lineBytes) {
+        // No report of the harness is this long (its results are capped): stop at once rather than read on.
+        violation = `Output limit exceeded: a report was longer than ${limits.lineBytes} bytes`
+        return
       }
-      if (!tooLong && end > start) {
-        // A piece that must outlive this chunk is copied; one that completes a line in place is not.
-        parts.push(newline === -1 ? chunk.slice(start, end) : chunk.subarray(start, end))
-        size += end - start
-      }
+      // A piece that must outlive this chunk is copied; one that completes a line in place is not.
+      if (end > start) parts.push(newline === -1 ? chunk.slice(start, end) : chunk.subarray(start, end))
       if (newline === -1) return
       start = newline + 1
-      const line = tooLong ? undefined : parts.length === 1 ? parts[0] : Buffer.concat(parts)
-      const blank = !tooLong && size === 0
+      const line = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
       parts = []
+      if (size === 0) continue // the harness writes a newline before each message
       size = 0
-      tooLong = false
-      if (blank) continue // the harness writes a newline before each message
       if (++lines > limits.lines) {
         violation = `Output limit exceeded: the program sent more than ${limits.lines} reports; the run was stopped`
         return
@@ -159,9 +151,6 @@ export function createChannel(
     messages,
     get violation() {
       return violation
-    },
-    get dropped() {
-      return dropped
     },
   }
 }

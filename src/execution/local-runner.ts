@@ -155,7 +155,6 @@ export function createLocalRunner({ config, logger, sandbox, harness = embeddedH
       ])
       const messages = channel.messages
       const finished = messages.some((m) => m.type !== 'case')
-      if (!stopped && !finished && channel.dropped) stopped = { kind: 'output_limit', message: channel.dropped }
       if (!stopped && !finished && box.oomKilled()) {
         stopped = { kind: 'memory_limit', message: `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all` }
       }

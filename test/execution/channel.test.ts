@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { closeServices, createApp } from '../../src/app'
 import { createLocalRunner } from '../../src/execution/local-runner'
+import { withinDepth } from '../../src/execution/messages'
 import { createLogger } from '../../src/logging'
 import { createSandbox } from '../../src/sandbox'
 import { testConfig } from '../support/config'
@@ -64,14 +65,16 @@ describe('the result channel', () => {
     expect(body.results).toMatchObject([{ status: 'fail', actual: 1 }])
   })
 
-  test('63 MiB without a newline: output_limit, the bytes are never held', async () => {
+  test("63 MiB without a newline: output_limit once the line is longer than any report, never held", async () => {
     const reply = await call(`chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    ${write('chunk')}`)
     expect(reply).toMatchObject({ success: false, error_type: 'output_limit' })
-    expect(reply.error).toContain(`more than ${config.EXEC_CHANNEL_BYTES} bytes`)
+    expect(reply.error).toContain('a report was longer than')
   })
 
-  test('a line longer than any report is dropped: the call says output_limit, not a crash', async () => {
-    expect(await call(write(`b"\\n" + b"y" * (1 << 20) + b"\\n"`))).toMatchObject({ success: false, error_type: 'output_limit' })
+  test('more bytes than EXEC_CHANNEL_BYTES in all (here: empty lines) stops the run as output_limit', async () => {
+    const reply = await call(write(`b"\\n" * ${config.EXEC_CHANNEL_BYTES + 1}`))
+    expect(reply).toMatchObject({ success: false, error_type: 'output_limit' })
+    expect(reply.error).toContain(`more than ${config.EXEC_CHANNEL_BYTES} bytes`)
   })
 
   test('a result above EXEC_RESULT_BYTES is output_limit for that call', async () => {
@@ -90,5 +93,18 @@ describe('the result channel', () => {
   test('a report of a made-up shape is ignored (a forged error type cannot break the answer)', async () => {
     const forged = `b'\\n{"type": "result", "value": 1, "endpoint": {"x": 1}, "args_used": {}}\\n{"type": "error", "error_type": {"a": 1}, "message": 5}\\n'`
     expect(await call(write(forged))).toMatchObject({ success: false, error_type: 'runtime_error' })
+  })
+})
+
+describe('the depth check before parsing', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text)
+  test.each([
+    ['[[1]]', 2, true],
+    ['[[[1]]]', 2, false],
+    ['{"a": "[[[[[[", "b": [1]}', 2, true], // brackets inside strings do not count
+    ['{"a": "x\\"[[[[", "b": 1}', 1, true], // nor after an escaped quote
+    ['{"a": "x\\\\", "b": [[[1]]]}', 3, false], // an escaped backslash ends the string
+  ] as const)('%s within %d: %p', (text, limit, within) => {
+    expect(withinDepth(bytes(text), limit)).toBe(within)
   })
 })
