@@ -91,7 +91,7 @@ describe('deprecated Python servers: limits', () => {
     const app = makeApp({ SANDBOX: 'required' }, { servers })
     const refused = await start(app, first + 8)
     expect(refused).toMatchObject({ status: 503, body: { error_type: 'sandbox_unavailable' } })
-    expect(servers.list()).toEqual([])
+    expect(servers.list('local')).toEqual([])
     expect(await probePort(first + 8)).toBe('refused')
   })
 
