@@ -314,6 +314,8 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
         ok: true,
         running: running().length,
         limit: config.SERVERS_MAX,
+        per_client: config.SERVERS_PER_CLIENT,
+        connections_each: config.SERVERS_MAX_CONNECTIONS,
         lifetime_s: config.SERVERS_LIFETIME_S,
       },
     }),

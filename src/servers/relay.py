@@ -117,6 +117,8 @@ class Relay:
     # --- one connection to the learner's server -----------------------------------------------------------
 
     def open(self, cid):
+        if cid in self.connections:
+            return  # the backend never reuses an id; a repeat changes nothing
         sock = None
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -171,11 +171,12 @@ while True:
     await Promise.all(
       Array.from({ length: limit + 50 }, () => new Promise<void>((resolve) => {
         const entry = { socket: connect(port, '127.0.0.1', resolve), closed: false, bytes: 0 }
-        entry.socket.on('data', (chunk) => (entry.bytes += chunk.length))
+        entry.socket.on('data', (chunk: Buffer) => (entry.bytes += chunk.length))
         entry.socket.on('error', () => {})
         entry.socket.on('close', () => {
           entry.closed = true
           if (++refused === 50) allRefused()
+          resolve()
         })
         opened.push(entry)
       })),
@@ -188,7 +189,11 @@ while True:
     // Every held connection is carried to the learner's server and answers.
     const answers = await Promise.all(
       held.map(({ socket }) => new Promise<string>((resolve) => {
-        socket.once('data', (chunk) => resolve(chunk.toString()))
+        let text = ''
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk
+          if (text.endsWith('pong')) resolve(text)
+        })
         socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n')
       })),
     )
