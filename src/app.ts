@@ -1,14 +1,14 @@
 /**
- * createApp(deps): the whole HTTP/WebSocket surface, assembled from feature plugins. Everything a feature needs
+ * createApp(deps): the whole HTTP/WebSocket surface, assembled from feature plugins behind the request guard. Everything a feature needs
  * comes in through `deps`; what a test does not pass is built from `deps.config`. No globals.
  */
 import { Elysia } from 'elysia'
-import { cors } from '@elysiajs/cors'
 import type { Config } from './config'
 import { createLogger, requestLogging, type Logger } from './logging'
 import { errors } from './errors'
 import { bodyParser } from './body'
-import { allowOrigin } from './cors'
+import { cors, originPolicy } from './cors'
+import { hostPolicy, requestGuard } from './guard'
 import { docs, type RouteLike } from './docs'
 import { health } from './health'
 import { chat } from './chat'
@@ -73,7 +73,8 @@ export async function closeServices(services: Services): Promise<void> {
 export function createApp(deps: AppDeps, startedAt = performance.now()) {
   const services = createServices(deps)
   const { config, logger } = services
-  const isOrigin = allowOrigin(config.CORS_ORIGINS)
+  const origins = originPolicy(config.CORS_ORIGINS)
+  const hosts = hostPolicy(config.ALLOWED_HOSTS, config.HOST)
   const bodyLimit = (path: string) =>
     path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES
 
@@ -88,12 +89,8 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .decorate('services', services)
     .use(requestLogging(logger))
     .use(errors(logger))
-    .use(
-      cors({
-        origin: (request) => isOrigin(request.headers.get('origin') ?? ''),
-        exposeHeaders: ['x-request-id', 'retry-after'],
-      }),
-    )
+    .use(requestGuard({ hosts, origins }))
+    .use(cors(origins))
     .use(bodyParser(bodyLimit))
     .use(docs(VERSION, () => routes()))
     .use(

@@ -33,11 +33,17 @@ const Int = (minimum: number, maximum = Number.MAX_SAFE_INTEGER) => t.Integer({ 
 const Url = t.String({ pattern: '^https?://', description: 'an http(s) URL' })
 const Optional = <S extends TSchema>(schema: S) => t.Union([schema, t.Undefined()])
 
+// A DNS name, an IPv4 address or an IPv6 address (bracketed or not); no port.
+const HOST_NAME = '([A-Za-z0-9_.-]+|\\[[0-9A-Fa-f:.]+\\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)'
 const MiB = 1024 * 1024
 const cpus = availableParallelism()
 
 export const SETTINGS = {
-  HOST: setting(t.String({ minLength: 1 }), '0.0.0.0', 'Interface the server listens on.'),
+  HOST: setting(
+    t.String({ minLength: 1 }),
+    '127.0.0.1',
+    'Interface the server listens on; 0.0.0.0 (all) in a container or behind a proxy, with ALLOWED_HOSTS set.',
+  ),
   PORT: setting(Int(0, 65535), 4828, 'TCP port (0 picks a free one).'),
   LOG_LEVEL: setting(
     t.Union([t.Literal('debug'), t.Literal('info'), t.Literal('warn'), t.Literal('error'), t.Literal('silent')]),
@@ -47,7 +53,20 @@ export const SETTINGS = {
   CORS_ORIGINS: setting(
     t.String(),
     'http://localhost:3000,http://127.0.0.1:3000,http://localhost:*,http://127.0.0.1:*',
-    'Comma-separated browser origins allowed by CORS; `*` as the port allows any port, a lone `*` allows all.',
+    'Comma-separated browser origins that may call the API (others get 403 on state-changing requests and no ' +
+      'CORS headers); `*` as the port allows any port, a lone `*` allows all (never with credentials).',
+  ),
+  ALLOWED_HOSTS: setting(
+    Optional(
+      t.String({
+        pattern: `^\\s*(\\*|${HOST_NAME}(\\s*,\\s*${HOST_NAME})*)\\s*,?\\s*$`,
+        description: 'a comma list of host names or addresses without ports, or *',
+      }),
+    ),
+    undefined,
+    'Host names the server answers to (Host header, any port; 421 otherwise, against DNS rebinding); ' +
+      'unset means these plus HOST unless it is a wildcard; `*` turns the check off.',
+    { example: 'localhost,127.0.0.1,[::1]' },
   ),
   OPENAI_API_KEY: setting(Optional(t.String()), undefined, 'Key for OpenAI or an OpenAI-compatible server.', {
     secret: true,

@@ -7,6 +7,7 @@ import type { Config } from '../config'
 import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Sandbox } from '../sandbox'
+import type { TaskStore } from '../tasks/store'
 import { createLocalRunner } from './local-runner'
 import {
   ExecuteEndpointRequest,
@@ -19,6 +20,7 @@ import {
 import { createOneCompilerRunner } from './onecompiler-runner'
 import type { CodeRunner } from './runner'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
+import { planTestParts, runTestParts, type RunCases } from './task-cases'
 
 export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbox): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
@@ -27,7 +29,15 @@ export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbo
 
 const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
 
-export const execution = ({ config, runner, logger }: { config: Config; runner: CodeRunner; logger: Logger }) =>
+export interface ExecutionDeps {
+  config: Config
+  runner: CodeRunner
+  logger: Logger
+  /** Where `execute-test-cases` with `task` finds the task's tests (private ones included). */
+  tasks: TaskStore
+}
+
+export const execution = ({ config, runner, logger, tasks }: ExecutionDeps) =>
   new Elysia({ name: 'execution', tags: ['Python execution'] })
     .post(
       '/api/execute-endpoint',
@@ -53,16 +63,17 @@ export const execution = ({ config, runner, logger }: { config: Config; runner: 
       '/api/execute-test-cases',
       async ({ body, request }) => {
         const code = requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
-        if (!request.headers.get('accept')?.includes('text/event-stream')) {
-          return runTestCases(runner, code, body.testCases, undefined, request.signal)
-        }
+        const parts = await planTestParts(tasks, body)
+        const runCases: RunCases = (cases, onResult, onStart) =>
+          runTestCases(runner, code, cases, onResult, request.signal, onStart)
+        if (!request.headers.get('accept')?.includes('text/event-stream')) return runTestParts(parts, runCases)
         // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
         // A refusal (503 queue_full with Retry-After, sandbox_unavailable) must stay a status, not become an event
         // of a 200 stream: the batch starts first, and the stream opens once it has its slot (or is already done).
         const early: string[] = []
         let emit = (event: string, data: unknown): void => void early.push(sse(event, data))
         const admitted = Promise.withResolvers<void>()
-        const report = runTestCases(runner, code, body.testCases, (r) => emit('result', r), request.signal, admitted.resolve)
+        const report = runTestParts(parts, runCases, (r) => emit('result', r), admitted.resolve)
         await Promise.race([admitted.promise, report])
         const encoder = new TextEncoder()
         const stream = new ReadableStream<Uint8Array>({
@@ -84,14 +95,16 @@ export const execution = ({ config, runner, logger }: { config: Config; runner: 
       },
       {
         body: ExecuteTestsRequest,
-        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 413, 503) },
+        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 404, 413, 503) },
         detail: {
           summary: 'Run test cases against learner code',
           description:
             'Each endpoint case runs from freshly loaded module state, several in parallel, each with its own time ' +
             'limit; expected values never enter the sandbox. Tests may be wrapped in `metadata` or flat. Non-endpoint ' +
-            'tests are skipped. With `Accept: text/event-stream` the answer streams a `result` event per finished ' +
-            'case, then a `summary` event with the whole report.',
+            'tests are skipped. With `task` instead of `testCases`, the task\'s own tests run (by name with `tests`; ' +
+            'private ones with `include_private`, in a sandbox of their own, answered with status and a generic ' +
+            'message only); unknown task 404, unknown test 422. With `Accept: text/event-stream` the answer streams ' +
+            'a `result` event per finished case, then a `summary` event with the whole report.',
         },
       },
     )
