@@ -5,6 +5,8 @@
  * - download: 200 MB (BENCH_MB) streamed from the learner's server to one client (MB/s through the relay).
  * - upload: 200 MB sent to it (MB/s).
  * - burst: 32 connections opened at once, one request each (wall time until all answered).
+ * - flood: a hostile program writes 13-byte frames to its relay channel as fast as it can for 5 s: /health p99
+ *   meanwhile, the backend's CPU share, and how many frames the sandbox got through (FrameBudget in mux.ts).
  * Run: `bun run bench servers`.
  */
 import { connect } from 'node:net'
@@ -63,12 +65,64 @@ function open(port: number) {
   return { socket, expect, closed, ready: new Promise((resolve) => socket.once('connect', resolve)) }
 }
 
+// Writes ack frames for a connection that does not exist, whole frames only, for as long as it runs.
+const FLOOD = `
+import os, select, struct, threading
+frames = struct.pack(">BII", 5, 999999, 4) + b"\\0\\0\\0\\1"
+batch = frames * 5000
+sent = [0]
+def flood():
+    view = memoryview(batch)
+    while True:
+        try:
+            n = os.write(4, view)
+        except BlockingIOError:
+            select.select([], [4], [])
+            continue
+        sent[0] += n
+        view = view[n:] if n < len(view) else memoryview(batch)
+threading.Thread(target=flood, daemon=True).start()
+@endpoint
+def frames_sent():
+    return sent[0] // 13
+`
+
+/** /health asked in a loop for 5 s: latency and the backend's CPU share (this loop's own requests included). */
+async function health(app: ReturnType<typeof createApp>, label: string) {
+  const times: number[] = []
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  while (performance.now() - t0 < 5000) {
+    const sent = performance.now()
+    await fetch(`http://127.0.0.1:${app.server!.port}/health`)
+    times.push(performance.now() - sent)
+  }
+  const used = process.cpuUsage(cpu)
+  const elapsed = performance.now() - t0
+  times.sort((a, b) => a - b)
+  return {
+    case: label,
+    p50_ms: percentile(times, 0.5).toFixed(3),
+    p99_ms: percentile(times, 0.99).toFixed(3),
+    backend_cpu_pct: (((used.user + used.system) / 1000 / elapsed) * 100).toFixed(0),
+  }
+}
+
+async function healthUnderFlood(app: ReturnType<typeof createApp>, port: number) {
+  const { servers } = app.decorator.services
+  const started = await servers.start(FLOOD, port, 'bench')
+  if (!started.listening) throw new Error(`the flooding server did not listen: ${started.server.output_tail}`)
+  const row = await health(app, '/health, flood of tiny frames')
+  await servers.stop(port, { client: 'bench' })
+  return row
+}
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!
 
 export async function run(): Promise<Record<string, unknown>[]> {
   const port = 5000 + Math.floor(Math.random() * 99)
   const config = loadConfig({ LOG_LEVEL: 'silent', EXEC_POOL_SIZE: '0' })
-  const app = createApp({ config })
+  const app = createApp({ config }).listen({ hostname: '127.0.0.1', port: 0 })
   const { servers } = app.decorator.services
   const started = await servers.start(PROGRAM, port, 'bench')
   if (!started.listening) throw new Error(`the learner server did not listen: ${started.server.output_tail}`)
@@ -119,7 +173,10 @@ export async function run(): Promise<Record<string, unknown>[]> {
       }),
     )
     rows.push({ case: `burst of ${config.SERVERS_MAX_CONNECTIONS}`, wall_ms: (performance.now() - t0).toFixed(1) })
+    rows.push(await health(app, '/health, no flood'))
+    rows.push(await healthUnderFlood(app, port === 5098 ? 5000 : port + 1))
   } finally {
+    await app.stop()
     await closeServices(app.decorator.services)
   }
   return rows

@@ -6,11 +6,24 @@
  *
  * Everything that comes back is untrusted: frames are checked, each connection may have at most WINDOW bytes
  * waiting for its client, and the frames waiting for the sandbox are capped, so this side's memory is bounded
- * per server whatever the sandbox does. At most `maxConnections` are carried at once; others are closed as they
- * arrive, before anything reaches the sandbox.
+ * per server whatever the sandbox does; so is the work its frames cause per second (mux.ts, FrameBudget). At
+ * most `maxConnections` are carried at once; others are closed as they arrive, before anything reaches the
+ * sandbox.
  */
 import { createServer, type Socket } from 'node:net'
-import { ackedBytes, ackFrame, encodeFrame, FrameReader, Kind, MAX_PAYLOAD, WINDOW, type Frame } from './mux'
+import {
+  ackedBytes,
+  ackFrame,
+  encodeFrame,
+  FRAME_UNITS_PER_SECOND,
+  FrameBudget,
+  frameCost,
+  FrameReader,
+  Kind,
+  MAX_PAYLOAD,
+  WINDOW,
+  type Frame,
+} from './mux'
 
 export interface Relay {
   /** Starts carrying connections over the channel `fd` (ours; closed with the relay). */
@@ -50,6 +63,8 @@ export async function listenRelay(port: number, { maxConnections, onBroken }: Re
   /** Every client socket still open, counted or not: a closed relay ends them all. */
   const sockets = new Set<Socket>()
   const reader = new FrameReader()
+  const budget = new FrameBudget(FRAME_UNITS_PER_SECOND)
+  let paused: Timer | undefined
   // Past this, the sandbox is not reading what we send: every carried byte is bounded by a window, so a
   // cooperating relay never gets near it.
   const maxQueued = maxConnections * (WINDOW + MAX_PAYLOAD) + 1024 * 1024
@@ -86,6 +101,7 @@ export async function listenRelay(port: number, { maxConnections, onBroken }: Re
   function hangUp(reason?: string) {
     if (!open) return
     open = false
+    clearTimeout(paused)
     for (const socket of sockets) socket.destroy()
     sockets.clear()
     connections.clear()
@@ -179,12 +195,20 @@ export async function listenRelay(port: number, { maxConnections, onBroken }: Re
         fd,
         allowHalfOpen: true,
         socket: {
-          data(_socket: ChannelSocket, chunk: Uint8Array) {
+          data(socket: ChannelSocket, chunk: Uint8Array) {
+            let cost = 0
             try {
-              for (const frame of reader.push(chunk)) receive(frame)
+              for (const frame of reader.push(chunk)) {
+                cost += frameCost(frame)
+                receive(frame)
+              }
             } catch (error) {
-              hangUp(`bad frame from the sandbox: ${(error as Error).message}`)
+              return hangUp(`bad frame from the sandbox: ${(error as Error).message}`)
             }
+            const pauseMs = budget.spend(cost)
+            if (pauseMs === 0 || !open) return
+            socket.pause()
+            paused = setTimeout(() => open && socket.resume(), pauseMs)
           },
           drain: flush,
           end: () => hangUp(),

@@ -1,6 +1,16 @@
 /** The relay's frames: what the backend accepts from a sandbox, however the bytes are split. */
 import { describe, expect, test } from 'bun:test'
-import { ackedBytes, ackFrame, encodeFrame, FrameReader, Kind, MAX_PAYLOAD, ProtocolError } from '../../src/servers/mux'
+import {
+  ackedBytes,
+  ackFrame,
+  encodeFrame,
+  FrameBudget,
+  frameCost,
+  FrameReader,
+  Kind,
+  MAX_PAYLOAD,
+  ProtocolError,
+} from '../../src/servers/mux'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const readable = (frames: ReturnType<FrameReader['push']>) =>
@@ -51,5 +61,24 @@ describe('relay frames', () => {
     ['an end with a payload', header(Kind.end, 1), 'frame kind 3 with 1 payload bytes'],
   ])('%s is a protocol error at its header, before any payload is awaited', (_, frame, message) => {
     expect(() => new FrameReader().push(frame)).toThrow(new ProtocolError(message))
+  })
+})
+
+describe('frame budget', () => {
+  test('a flood of frames is paused for as long as it overdrew, then refills at the set rate', () => {
+    const budget = new FrameBudget(10_000, 0)
+    expect(budget.spend(4_000, 0)).toBe(0)
+    expect(budget.spend(6_000, 0)).toBe(0) // the first second's worth, at once
+    expect(budget.spend(5_000, 0)).toBe(500) // 5,000 over: half a second of refill
+    expect(budget.spend(0, 500)).toBe(0)
+    expect(budget.spend(1, 500)).toBeCloseTo(0.1)
+    expect(budget.spend(0, 60_000)).toBe(0) // an idle minute refills to one second's worth, not more
+    expect(budget.spend(20_000, 60_000)).toBe(1000)
+  })
+
+  test('payload weighs in: a full frame costs 5 units, an empty one 1', () => {
+    expect(frameCost({ kind: Kind.data, id: 1, payload: new Uint8Array(MAX_PAYLOAD) })).toBe(5)
+    expect(frameCost({ kind: Kind.ack, id: 1, payload: new Uint8Array(4) })).toBeCloseTo(1.0002)
+    expect(frameCost({ kind: Kind.end, id: 1, payload: new Uint8Array(0) })).toBe(1)
   })
 })
