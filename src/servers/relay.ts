@@ -189,7 +189,8 @@ export async function listenRelay(port: number, { maxConnections, onBroken }: Re
 
   const relay: Relay = {
     attach(fd) {
-      // Bun adopts the fd (and closes it with the socket); node:net cannot wrap an inherited socket pair.
+      // Bun makes extra 'pipe' stdio entries socket pairs (relay.py fails visibly if one is not). Bun.connect
+      // adopts the fd and closes it with the socket; node:net cannot wrap an inherited socket pair.
       const connect = Bun.connect as unknown as (options: object) => Promise<ChannelSocket>
       void connect({
         fd,
