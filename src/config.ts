@@ -143,6 +143,13 @@ export const SETTINGS = {
   SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
   SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
   SERVERS_MAX: setting(Int(0), 4, 'Python servers running at once.'),
+  SERVERS_PER_CLIENT: setting(Int(1), 2, 'Python servers one client may run at once (429 beyond).'),
+  // At most 100: inside, each connection costs two of the sandbox's 256 file descriptors (relay and server side).
+  SERVERS_MAX_CONNECTIONS: setting(
+    Int(1, 100),
+    32,
+    'Connections one Python server holds at once; the backend closes further ones as they arrive.',
+  ),
   SERVERS_LIFETIME_S: setting(Int(1), 600, 'A Python server is stopped after this many seconds.'),
   BUN_CONFIG_MAX_HTTP_REQUESTS: setting(
     Int(1, 65536),

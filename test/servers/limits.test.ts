@@ -61,7 +61,14 @@ describe('deprecated Python servers: limits', () => {
     const running = ports.filter((port) => port !== idle)
     await post(app, '/api/stop-python-server', { port: running[0] })
     expect((await start(app, idle)).status).toBe(200)
-    expect((await get(app, '/health')).body.checks.python_servers).toEqual({ ok: true, running: 2, limit: 2, lifetime_s: 600 })
+    expect((await get(app, '/health')).body.checks.python_servers).toEqual({
+      ok: true,
+      running: 2,
+      limit: 2,
+      per_client: 2,
+      connections_each: 32,
+      lifetime_s: 600,
+    })
   })
 
   test.concurrent('SERVERS_MAX=0 disables the feature', async () => {
@@ -91,7 +98,7 @@ describe('deprecated Python servers: limits', () => {
     const app = makeApp({ SANDBOX: 'required' }, { servers })
     const refused = await start(app, first + 8)
     expect(refused).toMatchObject({ status: 503, body: { error_type: 'sandbox_unavailable' } })
-    expect(servers.list()).toEqual([])
+    expect(servers.list('local')).toEqual([])
     expect(await probePort(first + 8)).toBe('refused')
   })
 
