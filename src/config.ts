@@ -95,6 +95,12 @@ export const SETTINGS = {
     'auto',
     'auto: use bubblewrap when present (warn loudly if not); required: refuse to run code without it; off: never use it.',
   ),
+  SANDBOX_UID_BASE: setting(
+    Int(1000, 4_000_000_000),
+    100_000,
+    'As root, each running sandbox gets its own host uid from this one up (reserve about 2 x (EXEC_CONCURRENCY + ' +
+      'EXEC_POOL_SIZE + SERVERS_MAX) + 18 uids no one else uses).',
+  ),
   PYTHON_BIN: setting(t.String({ minLength: 1 }), '/usr/bin/python3', 'Python interpreter that runs learner code.'),
   TASKS_DIR: setting(
     t.String({ minLength: 1 }),
@@ -107,7 +113,7 @@ export const SETTINGS = {
   JUDGE_MAX_BODY_BYTES: setting(Int(1024), 25 * MiB, 'Largest request body accepted by /api/llm-judge (screenshots).'),
   EXEC_TIMEOUT_MS: setting(Int(100), 5_000, 'Wall-clock limit of one call or one test case.'),
   EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),
-  EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process limit inside one sandbox.'),
+  EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process and thread limit of one sandbox (rlimit, host uid and cgroup pids.max).'),
   EXEC_OUTPUT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on each of stdout and stderr of learner code.'),
   EXEC_TMPFS_MB: setting(Int(1), 16, 'Size of the private writable /tmp inside the sandbox.'),
   EXEC_CONCURRENCY: setting(Int(1), cpus, 'Sandboxes running at once.', { example: 'number of CPUs' }),
@@ -115,6 +121,9 @@ export const SETTINGS = {
   EXEC_POOL_SIZE: setting(Int(0), 2, 'Pre-started sandboxes kept waiting for a job (0 disables the pool).'),
   EXEC_TEST_PARALLELISM: setting(Int(1), Math.max(2, cpus), 'Test cases of one batch run in parallel.', {
     example: 'number of CPUs (at least 2)',
+  }),
+  EXEC_CPUS: setting(Optional(Int(1)), undefined, 'CPU time of one sandbox, in CPUs (cgroup quota, where writable).', {
+    example: 'EXEC_TEST_PARALLELISM',
   }),
   SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
   SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),

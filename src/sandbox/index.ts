@@ -15,9 +15,11 @@ import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { HealthReport, Service } from '../services'
-import { dropRootPrefix, sandboxArgv } from './argv'
+import { dropRootPrefix, runsAsRoot, SANDBOX_HOSTNAME, sandboxArgv } from './argv'
 import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './cgroup'
 import { probeAll, probePython, type PythonProbe, type SandboxProbe } from './probe'
+import { closeQuietly, DENIED, hostSeccompFilter, type SeccompFilter } from './seccomp'
+import { createUidRange, uidRangeSize, type UidRange } from './uids'
 
 export type { PythonProbe, SandboxProbe } from './probe'
 
@@ -26,6 +28,10 @@ type Proc = Bun.Subprocess<'pipe', 'pipe', 'pipe'>
 export interface SpawnOptions {
   /** Memory of the whole sandbox (every process and its /tmp together); enforced where cgroups are writable. */
   memoryBytes: number
+  /** Processes and threads of the whole sandbox; default sandboxProcessLimit(config). */
+  processes?: number
+  /** CPU time of the whole sandbox, in CPUs; default EXEC_CPUS, else EXEC_TEST_PARALLELISM. */
+  cpus?: number
   /** Extra variables for the program (e.g. PORT); the rest of its environment is fixed. */
   env?: Record<string, string>
   /** Extra pipes after stdin/stdout/stderr (fd 3, 4, …), read and written by the caller. */
@@ -36,6 +42,8 @@ export interface SpawnOptions {
 export interface Boxed {
   readonly proc: Proc
   readonly sandboxed: boolean
+  /** The host uid the sandbox runs as (its own when we are root; see uids.ts). */
+  readonly uid: number
   /** True once the kernel killed a process of this sandbox for memory. */
   oomKilled(): boolean
   /** SIGKILL to the whole process group and to everything left in the cgroup. */
@@ -92,23 +100,48 @@ export function sandboxMemoryBytes(config: Config): number {
   return (config.EXEC_MEMORY_MB * (config.EXEC_TEST_PARALLELISM + 1) + config.EXEC_TMPFS_MB) * 1024 * 1024
 }
 
+/**
+ * Processes and threads of a whole sandbox: what the program may start plus bwrap's own two (the one we spawn
+ * and pid 1 of the sandbox). Counted by the cgroup (pids.max) and, as root, on the sandbox's host uid.
+ */
+export function sandboxProcessLimit(config: Config): number {
+  return config.EXEC_MAX_PROCESSES + 2
+}
+
+/** CPUs' worth of time one sandbox may use: enough for a batch's parallel cases, never what learner code asks. */
+export function sandboxCpus(config: Config): number {
+  return config.EXEC_CPUS ?? config.EXEC_TEST_PARALLELISM
+}
+
+/** The uid every sandbox shared before uids.ts; still used when the range runs dry. */
+const NOBODY = 65534
+
 /** The fixed environment of an unsandboxed program (bwrap sets the same inside a sandbox). */
 const BARE_ENV = { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }
 
 export function createSandbox({ config, logger, probes }: SandboxOptions): Sandbox {
-  const dropRoot = dropRootPrefix()
+  // As root, a uid of its own per sandbox; otherwise every sandbox runs as our own uid.
+  const uids: UidRange | null = runsAsRoot() ? createUidRange(config.SANDBOX_UID_BASE, uidRangeSize(config), NOBODY) : null
+  const ownUid = process.getuid?.() ?? NOBODY
+  const processLimit = sandboxProcessLimit(config)
+  /** The command prefix that starts a sandbox as `uid` (the shared overflow uid gets no host process limit). */
+  const asUser = (uid: number) => (uids ? dropRootPrefix(uid, uid === NOBODY ? null : processLimit) : [])
+  let seccomp: SeccompFilter | null | undefined
   const live = new Set<Boxed>()
   let state: Promise<SandboxState> | undefined
   let current: SandboxState | undefined
   let closed = false
 
   async function probe(): Promise<SandboxState> {
+    seccomp = config.SANDBOX === 'off' ? null : hostSeccompFilter()
+    const trialUid = uids?.take() ?? ownUid
     const [[python, sandbox], cgroups] = await Promise.all([
-      probes ? probes() : probeAll(config.PYTHON_BIN, dropRoot),
+      probes ? probes() : probeAll(config.PYTHON_BIN, asUser(trialUid), seccomp),
       probeCgroups(),
-    ])
-    if (closed) cgroups.close()
-    if (cgroups.kind === 'none') logger.warn('no memory cgroup: a sandbox is limited per process only', { reason: cgroups.reason })
+    ]).finally(() => uids?.give(trialUid))
+    if (closed) void cgroups.close()
+    if (cgroups.kind === 'none') logger.warn('no cgroups: a sandbox is limited per process only', { reason: cgroups.reason })
+    if (!seccomp && config.SANDBOX !== 'off') logger.warn('no seccomp filter for this architecture', { arch: process.arch })
     const sandboxed = config.SANDBOX !== 'off' && sandbox.available
     if (!sandboxed) {
       logger.warn('LEARNER CODE RUNS WITHOUT A SANDBOX: only rlimits and an empty environment protect this host', {
@@ -122,25 +155,40 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
 
   const ready = () => (state ??= probe())
 
-  function spawn(program: string[], { memoryBytes, env = {}, fds = 0 }: SpawnOptions): Boxed {
+  function spawn(program: string[], { memoryBytes, processes = processLimit, cpus = sandboxCpus(config), env = {}, fds = 0 }: SpawnOptions): Boxed {
     if (!current) throw new Error('sandbox.spawn() before ready()')
     const { sandboxed, cgroups } = current
     const tmpfsBytes = config.EXEC_TMPFS_MB * 1024 * 1024
-    const cmd = [...dropRoot, ...(sandboxed ? sandboxArgv(program, { tmpfsBytes, env }) : program)]
-    const group: SandboxCgroup | null = cgroups.create(memoryBytes)
-    if (cgroups.kind !== 'none' && !group) logger.warn('could not create a memory cgroup; this sandbox is limited per process only')
+    const uid = uids?.take() ?? ownUid
+    // The filter goes in as the child's first fd after the caller's pipes; bwrap reads and closes it.
+    const filterFd = sandboxed && seccomp ? seccomp.open() : null
+    const seccompFd = filterFd === null ? undefined : 3 + fds
+    const cmd = [...asUser(uid), ...(sandboxed ? sandboxArgv(program, { tmpfsBytes, env, seccompFd }) : program)]
+    const group: SandboxCgroup | null = cgroups.create({ memoryBytes, pids: processes, cpus })
+    if (cgroups.kind !== 'none' && !group) logger.warn('could not create a cgroup; this sandbox is limited per process only')
     if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
-    // bwrap gets an empty environment: its pid 1 inside the sandbox keeps it, readable in /proc/1/environ.
-    const proc = Bun.spawn(group ? group.wrap(cmd) : cmd, {
-      stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: fds }, () => 'pipe' as const)],
-      env: sandboxed ? {} : { ...BARE_ENV, ...env },
-      cwd: '/tmp',
-      detached: true,
-    }) as Proc
+    const pipes = Array.from({ length: fds }, () => 'pipe' as const)
+    let proc: Proc
+    try {
+      // bwrap gets an empty environment: its pid 1 inside the sandbox keeps it, readable in /proc/1/environ.
+      proc = Bun.spawn(group ? group.wrap(cmd) : cmd, {
+        stdio: ['pipe', 'pipe', 'pipe', ...pipes, ...(filterFd === null ? [] : [filterFd])],
+        env: sandboxed ? {} : { ...BARE_ENV, ...env },
+        cwd: '/tmp',
+        detached: true,
+      }) as Proc
+    } catch (error) {
+      void group?.remove()
+      uids?.give(uid)
+      throw error
+    } finally {
+      if (filterFd !== null) closeQuietly(filterFd) // the child has its own copy
+    }
     let released = false
     const boxed: Boxed = {
       proc,
       sandboxed,
+      uid,
       oomKilled: () => group?.oomKilled() ?? false,
       kill() {
         killGroup(proc)
@@ -151,7 +199,10 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
         released = true
         live.delete(boxed)
         killGroup(proc)
-        if (group) group.remove(proc.exited)
+        // The uid is free again once no process of it is left: the group is empty and gone, or, without a
+        // group, bwrap has exited (its pid namespace goes with it; reuse is last-released-last, see uids.ts).
+        const gone = group ? group.remove(proc.exited) : proc.exited.then(() => true)
+        void gone.then((empty) => empty && uids?.give(uid))
       },
     }
     live.add(boxed)
@@ -179,6 +230,7 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
     async health(): Promise<Record<string, HealthReport>> {
       const { python, probe, sandboxed, cgroups } = await ready()
       const refuses = !sandboxed && config.SANDBOX === 'required'
+      const has = (controller: 'pids' | 'cpu') => cgroups.controllers.includes(controller)
       return {
         python: { ok: python.found, ...python },
         sandbox: {
@@ -190,6 +242,17 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
             cgroups.kind === 'none'
               ? { limit: 'per process', reason: cgroups.reason }
               : { limit: 'per sandbox', cgroup: cgroups.kind, sandbox_mb: sandboxMemoryBytes(config) >> 20 },
+          processes: {
+            max: processLimit,
+            counted_by: [...(has('pids') ? ['cgroup pids.max'] : []), ...(uids ? ['host uid'] : []), 'rlimit per process'],
+          },
+          cpu: has('cpu') ? { limit: 'per sandbox', cgroup: cgroups.kind, cpus: sandboxCpus(config) } : { limit: 'none', reason: cgroups.reason ?? 'no cpu controller' },
+          uids: uids
+            ? { mode: 'per sandbox', ...uids.stats() }
+            : { mode: 'shared', uid: ownUid, reason: 'the server does not run as root (or setpriv is missing): every sandbox runs as its uid' },
+          kernel: sandboxed
+            ? { seccomp: seccomp ? { arch: seccomp.arch, denied: DENIED.length } : null, nested_user_namespaces: false, hostname: SANDBOX_HOSTNAME }
+            : null,
         },
       }
     },

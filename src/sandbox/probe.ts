@@ -3,6 +3,7 @@
  * build a sandbox here (installed is not enough: some containers forbid user namespaces).
  */
 import { sandboxArgv } from './argv'
+import { closeQuietly, type SeccompFilter } from './seccomp'
 
 export interface PythonProbe {
   found: boolean
@@ -18,9 +19,12 @@ export interface SandboxProbe {
   python?: PythonProbe
 }
 
-async function run(cmd: string[], timeoutMs = 3000): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `cmd`; `fd3` becomes the child's fd 3 (closed here once the child has its copy). */
+async function run(cmd: string[], fd3: number | null = null, timeoutMs = 3000): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const proc = Bun.spawn(cmd, { stdout: 'pipe', stderr: 'pipe', env: {}, timeout: timeoutMs })
+    const extra = fd3 === null ? [] : [fd3]
+    const proc = Bun.spawn(cmd, { stdio: ['ignore', 'pipe', 'pipe', ...extra], env: {}, timeout: timeoutMs })
+    if (fd3 !== null) closeQuietly(fd3)
     const [stdout, stderr, code] = await Promise.all([
       new Response(proc.stdout).text(),
       new Response(proc.stderr).text(),
@@ -43,22 +47,26 @@ export async function probePython(bin: string): Promise<PythonProbe> {
  * Both probes with as few processes as possible (start-up runs them before the first /health answer): Python
  * is asked inside the sandbox trial, and on its own only when the sandbox is not available.
  */
-export async function probeAll(bin: string, asUser: string[]): Promise<[PythonProbe, SandboxProbe]> {
-  const { python, ...sandbox } = await probeSandbox(bin, asUser)
+export async function probeAll(bin: string, asUser: string[], seccomp: SeccompFilter | null = null): Promise<[PythonProbe, SandboxProbe]> {
+  const { python, ...sandbox } = await probeSandbox(bin, asUser, seccomp)
   return [python ?? (await probePython(bin)), sandbox]
 }
 
 /**
- * `asUser` is the command prefix the runner starts bwrap with (e.g. setpriv to nobody when we are root): the
- * trial must run the way real jobs run, since an unprivileged bwrap needs user namespaces a root one does not.
+ * `asUser` is the command prefix the runner starts bwrap with (setpriv to a sandbox uid when we are root): the
+ * trial must run the way real jobs run, since an unprivileged bwrap needs user namespaces a root one does not,
+ * and with the same seccomp filter and --disable-userns (a host that refuses them has no usable sandbox).
  */
-export async function probeSandbox(pythonBin: string, asUser: string[] = []): Promise<SandboxProbe> {
+export async function probeSandbox(pythonBin: string, asUser: string[] = [], seccomp: SeccompFilter | null = null): Promise<SandboxProbe> {
   const bwrap = Bun.which('bwrap')
   if (!bwrap) return { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
   // The very command real jobs use, so "available" means what it says.
   const [about, trial] = await Promise.all([
     run([bwrap, '--version']),
-    run([...asUser, ...sandboxArgv([pythonBin, ...PRINT_VERSION], { tmpfsBytes: 1 << 20 })]),
+    run(
+      [...asUser, ...sandboxArgv([pythonBin, ...PRINT_VERSION], { tmpfsBytes: 1 << 20, seccompFd: seccomp ? 3 : undefined })],
+      seccomp ? seccomp.open() : null,
+    ),
   ])
   const version = about.stdout.replace(/^bubblewrap\s*/, '') || null
   if (trial.code !== 0) {

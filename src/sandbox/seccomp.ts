@@ -77,17 +77,25 @@ const SYSCALLS = {
   personality: [135, 92],
 } as const satisfies Record<string, readonly [number, number]>
 
-type Syscall = keyof typeof SYSCALLS
+export type Syscall = keyof typeof SYSCALLS
 
-export const DENIED: Syscall[] = (Object.keys(SYSCALLS) as Syscall[]).filter(
-  (name) => !['socket', 'socketpair', 'clone', 'clone3', 'personality'].includes(name),
+/** Calls judged by their arguments in policy(); every other call of SYSCALLS is denied outright. */
+const BY_ARGUMENT = ['socket', 'socketpair', 'clone', 'clone3', 'personality'] as const
+export type DeniedSyscall = Exclude<Syscall, (typeof BY_ARGUMENT)[number]>
+export const DENIED = (Object.keys(SYSCALLS) as Syscall[]).filter(
+  (name): name is DeniedSyscall => !(BY_ARGUMENT as readonly string[]).includes(name),
 )
 
-const ARCHES = {
+export const ARCHES = {
   // AUDIT_ARCH_* from linux/audit.h; the index picks the column of SYSCALLS.
   x64: { audit: 0xc000_003e, column: 0, name: 'x86_64', x32: true },
   arm64: { audit: 0xc000_00b7, column: 1, name: 'aarch64', x32: false },
 } as const
+
+export type Arch = keyof typeof ARCHES
+
+/** The number of `name` on `arch` (tests call them by number from inside a sandbox). */
+export const syscallNumber = (name: Syscall, arch: Arch): number => SYSCALLS[name][ARCHES[arch].column]
 
 /** Address families a program may open: local Unix sockets and IP (the sandbox has only its own loopback). */
 const AF_UNIX = 1
@@ -99,9 +107,9 @@ const CLONE_NEW_ANY = 0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x
 const X32_BIT = 0x4000_0000
 
 /** The filter for one architecture as BPF instructions (readable; see assemble() for the bytes). */
-export function policy(arch: keyof typeof ARCHES): Item[] {
-  const { audit, column, x32 } = ARCHES[arch]
-  const nr = (name: Syscall) => SYSCALLS[name][column]
+export function policy(arch: Arch): Item[] {
+  const { audit, x32 } = ARCHES[arch]
+  const nr = (name: Syscall) => syscallNumber(name, arch)
   return [
     // Another ABI (i386 via int 0x80, arm32) numbers its calls differently: this filter cannot judge them.
     load(DATA.arch),
@@ -161,14 +169,14 @@ export interface SeccompFilter {
  */
 export function hostSeccompFilter(arch: string = process.arch): SeccompFilter | null {
   if (!(arch in ARCHES)) return null
-  const bytes = assemble(policy(arch as keyof typeof ARCHES))
+  const bytes = assemble(policy(arch as Arch))
   const dir = mkdtempSync(join(tmpdir(), 'ai-tutor-seccomp-')) // mode 0700
   const path = join(dir, 'filter.bpf')
   writeFileSync(path, bytes, { mode: 0o400 })
   const keep = openSync(path, 'r')
   rmSync(dir, { recursive: true })
   return {
-    arch: ARCHES[arch as keyof typeof ARCHES].name,
+    arch: ARCHES[arch as Arch].name,
     open: () => openSync(`/proc/self/fd/${keep}`, 'r'),
   }
 }
