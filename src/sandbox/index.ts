@@ -1,7 +1,8 @@
 /**
  * One sandbox for every untrusted program (executions and Python servers alike): the bubblewrap command, the
- * per-sandbox cgroup, the probes, the environment and the process-group kill live here, so every hardening
- * applies to both features. A feature asks for a confined process and gets one back with a single way to end it.
+ * seccomp filter, the host uid, the per-sandbox cgroup, the probes, the environment and the process-group kill
+ * live here, so every hardening applies to both features. A feature asks for a confined process and gets one
+ * back with a single way to end it. Limits a caller does not name come from the configuration (limits.ts).
  *
  * @example
  * const sandbox = createSandbox({ config, logger })
@@ -15,11 +16,14 @@ import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { HealthReport, Service } from '../services'
-import { dropRootPrefix, runsAsRoot, SANDBOX_HOSTNAME, sandboxArgv } from './argv'
+import { dropRootPrefix, runsAsRoot, sandboxArgv } from './argv'
 import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './cgroup'
 import { probeAll, probePython, type PythonProbe, type SandboxProbe } from './probe'
-import { closeQuietly, DENIED, hostSeccompFilter, type SeccompFilter } from './seccomp'
+import { closeQuietly, hostSeccompFilter, type SeccompFilter } from './seccomp'
 import { createUidRange, uidRangeSize, type UidRange } from './uids'
+import { limitsReport, sandboxCpus, sandboxProcessLimit } from './limits'
+
+export { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit } from './limits'
 
 export type { PythonProbe, SandboxProbe } from './probe'
 
@@ -48,7 +52,10 @@ export interface Boxed {
   oomKilled(): boolean
   /** SIGKILL to the whole process group and to everything left in the cgroup. */
   kill(): void
-  /** kill(), then the cgroup is removed once its processes are reaped. Safe to call more than once. */
+  /**
+   * kill(), then the cgroup is removed and the uid given back once its processes are reaped. Safe to call more
+   * than once.
+   */
   release(): void
 }
 
@@ -90,27 +97,6 @@ export function killGroup(proc: Bun.Subprocess) {
       // already gone
     }
   }
-}
-
-/**
- * Memory of a whole sandbox (cgroup): all its processes and its /tmp together. RLIMIT_AS bounds each process,
- * and a batch legitimately runs EXEC_TEST_PARALLELISM cases at once next to the harness.
- */
-export function sandboxMemoryBytes(config: Config): number {
-  return (config.EXEC_MEMORY_MB * (config.EXEC_TEST_PARALLELISM + 1) + config.EXEC_TMPFS_MB) * 1024 * 1024
-}
-
-/**
- * Processes and threads of a whole sandbox: what the program may start plus bwrap's own two (the one we spawn
- * and pid 1 of the sandbox). Counted by the cgroup (pids.max) and, as root, on the sandbox's host uid.
- */
-export function sandboxProcessLimit(config: Config): number {
-  return config.EXEC_MAX_PROCESSES + 2
-}
-
-/** CPUs' worth of time one sandbox may use: enough for a batch's parallel cases, never what learner code asks. */
-export function sandboxCpus(config: Config): number {
-  return config.EXEC_CPUS ?? config.EXEC_TEST_PARALLELISM
 }
 
 /** The uid every sandbox shared before uids.ts; still used when the range runs dry. */
@@ -230,7 +216,6 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
     async health(): Promise<Record<string, HealthReport>> {
       const { python, probe, sandboxed, cgroups } = await ready()
       const refuses = !sandboxed && config.SANDBOX === 'required'
-      const has = (controller: 'pids' | 'cpu') => cgroups.controllers.includes(controller)
       return {
         python: { ok: python.found, ...python },
         sandbox: {
@@ -238,21 +223,7 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
           mode: config.SANDBOX,
           ...probe,
           ...(sandboxed ? {} : { warning: refuses ? 'refusing to run code: no sandbox' : 'learner code runs without a sandbox' }),
-          memory:
-            cgroups.kind === 'none'
-              ? { limit: 'per process', reason: cgroups.reason }
-              : { limit: 'per sandbox', cgroup: cgroups.kind, sandbox_mb: sandboxMemoryBytes(config) >> 20 },
-          processes: {
-            max: processLimit,
-            counted_by: [...(has('pids') ? ['cgroup pids.max'] : []), ...(uids ? ['host uid'] : []), 'rlimit per process'],
-          },
-          cpu: has('cpu') ? { limit: 'per sandbox', cgroup: cgroups.kind, cpus: sandboxCpus(config) } : { limit: 'none', reason: cgroups.reason ?? 'no cpu controller' },
-          uids: uids
-            ? { mode: 'per sandbox', ...uids.stats() }
-            : { mode: 'shared', uid: ownUid, reason: 'the server does not run as root (or setpriv is missing): every sandbox runs as its uid' },
-          kernel: sandboxed
-            ? { seccomp: seccomp ? { arch: seccomp.arch, denied: DENIED.length } : null, nested_user_namespaces: false, hostname: SANDBOX_HOSTNAME }
-            : null,
+          ...limitsReport({ config, cgroups, sandboxed, seccomp: seccomp ?? null, uids, ownUid }),
         },
       }
     },

@@ -163,22 +163,25 @@ export interface SeccompFilter {
 }
 
 /**
- * The filter for this machine, or null on an architecture we have no syscall table for. The bytes are written
- * once to a file that is unlinked at once; one fd keeps it alive, and each sandbox gets its own fresh
- * description through /proc/self/fd (a shared one would share the read position between concurrent spawns).
+ * The filter for this machine (built once per process), or null on an architecture we have no syscall table
+ * for. The bytes are written to a file that is unlinked at once; one fd keeps it alive, and each sandbox gets
+ * its own fresh description through /proc/self/fd (a shared one would share the read position between
+ * concurrent spawns).
  */
 export function hostSeccompFilter(arch: string = process.arch): SeccompFilter | null {
   if (!(arch in ARCHES)) return null
-  const bytes = assemble(policy(arch as Arch))
+  return (built[arch] ??= build(arch as Arch))
+}
+
+const built: Record<string, SeccompFilter> = {}
+
+function build(arch: Arch): SeccompFilter {
   const dir = mkdtempSync(join(tmpdir(), 'ai-tutor-seccomp-')) // mode 0700
   const path = join(dir, 'filter.bpf')
-  writeFileSync(path, bytes, { mode: 0o400 })
+  writeFileSync(path, assemble(policy(arch)), { mode: 0o400 })
   const keep = openSync(path, 'r')
   rmSync(dir, { recursive: true })
-  return {
-    arch: ARCHES[arch as Arch].name,
-    open: () => openSync(`/proc/self/fd/${keep}`, 'r'),
-  }
+  return { arch: ARCHES[arch].name, open: () => openSync(`/proc/self/fd/${keep}`, 'r') }
 }
 
 /** Closes an fd handed to a child; the child has its own copy. */
