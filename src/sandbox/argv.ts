@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+
 /**
  * The bubblewrap command line for one sandbox (DESIGN.md, "Execution"): every namespace unshared (no network,
  * own pid namespace), only /usr read-only plus the usual symlinks, a private size-limited tmpfs at /tmp as the
@@ -20,12 +22,17 @@ export interface SandboxOptions {
   extra?: string[]
   /** The child's fd number of the compiled seccomp filter (seccomp.ts); bwrap reads and closes it. */
   seccompFd?: number
+  /** --disable-userns (bubblewrap 0.8.0+; default true). Older ones rely on the seccomp filter alone. */
+  disableUserns?: boolean
 }
 
 /** What learner code sees as the machine's name (uname, /proc/sys/kernel/hostname): nothing of the host. */
 export const SANDBOX_HOSTNAME = 'sandbox'
 
-export function sandboxArgv(program: string[], { tmpfsBytes, env = {}, extra = [], seccompFd }: SandboxOptions): string[] {
+export function sandboxArgv(
+  program: string[],
+  { tmpfsBytes, env = {}, extra = [], seccompFd, disableUserns = true }: SandboxOptions,
+): string[] {
   const setenv = Object.entries({ PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', ...env }).flatMap(
     ([key, value]) => ['--setenv', key, value],
   )
@@ -34,8 +41,7 @@ export function sandboxArgv(program: string[], { tmpfsBytes, env = {}, extra = [
     '--unshare-all',
     // A user namespace of its own (required by --disable-userns), in which the program may not make another:
     // a nested one would give it every capability inside, and with them mounts and raw sockets.
-    '--unshare-user',
-    '--disable-userns',
+    ...(disableUserns ? ['--unshare-user', '--disable-userns'] : []),
     '--hostname', SANDBOX_HOSTNAME,
     '--die-with-parent',
     '--new-session',
@@ -74,9 +80,21 @@ export function dropRootPrefix(uid: number, maxProcesses: number | null): string
   const setpriv = Bun.which('setpriv')
   if (!runsAsRoot() || !setpriv) return []
   const prlimit = maxProcesses === null ? null : Bun.which('prlimit')
-  const limit = prlimit ? [prlimit, `--nproc=${maxProcesses}:${maxProcesses}`, '--'] : []
+  // Raising a hard limit needs CAP_SYS_RESOURCE, which a container's root may lack: never ask for more than ours.
+  const nproc = Math.min(maxProcesses ?? 0, ownProcessLimit())
+  const limit = prlimit ? [prlimit, `--nproc=${nproc}:${nproc}`, '--'] : []
   return [...limit, setpriv, '--reuid', String(uid), '--regid', String(uid), '--clear-groups']
 }
 
 /** Whether sandboxes can get a uid of their own (only root may switch to another uid). */
 export const runsAsRoot = () => process.getuid?.() === 0 && Bun.which('setpriv') !== null
+
+/** Our own hard RLIMIT_NPROC, from /proc/self/limits (Infinity when unlimited or unreadable). */
+function ownProcessLimit(): number {
+  try {
+    const line = /^Max processes\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return line && line[1] !== 'unlimited' ? Number(line[1]) : Infinity
+  } catch {
+    return Infinity
+  }
+}

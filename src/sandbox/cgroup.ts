@@ -86,7 +86,9 @@ function limitFiles(kind: 'v2' | 'v1', { memoryBytes, pids, cpus }: CgroupLimits
     },
     pids: { required: [['pids.max', String(pids)]], optional: [] },
     cpu: {
-      required: v2 ? [['cpu.max', `${quota} ${CPU_PERIOD_US}`]] : [['cpu.cfs_period_us', String(CPU_PERIOD_US)], ['cpu.cfs_quota_us', quota]],
+      required: v2
+        ? [['cpu.max', `${quota} ${CPU_PERIOD_US}`]]
+        : [['cpu.cfs_period_us', String(CPU_PERIOD_US)], ['cpu.cfs_quota_us', quota]],
       optional: [],
     },
   } satisfies Record<Controller, { required: string[][]; optional: string[][] }>

@@ -141,7 +141,8 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
 
   const ready = () => (state ??= probe())
 
-  function spawn(program: string[], { memoryBytes, processes = processLimit, cpus = sandboxCpus(config), env = {}, fds = 0 }: SpawnOptions): Boxed {
+  function spawn(program: string[], options: SpawnOptions): Boxed {
+    const { memoryBytes, processes = processLimit, cpus = sandboxCpus(config), env = {}, fds = 0 } = options
     if (!current) throw new Error('sandbox.spawn() before ready()')
     const { sandboxed, cgroups } = current
     const tmpfsBytes = config.EXEC_TMPFS_MB * 1024 * 1024
@@ -149,7 +150,8 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
     // The filter goes in as the child's first fd after the caller's pipes; bwrap reads and closes it.
     const filterFd = sandboxed && seccomp ? seccomp.open() : null
     const seccompFd = filterFd === null ? undefined : 3 + fds
-    const cmd = [...asUser(uid), ...(sandboxed ? sandboxArgv(program, { tmpfsBytes, env, seccompFd }) : program)]
+    const disableUserns = current.probe.disables_userns ?? true
+    const cmd = [...asUser(uid), ...(sandboxed ? sandboxArgv(program, { tmpfsBytes, env, seccompFd, disableUserns }) : program)]
     const group: SandboxCgroup | null = cgroups.create({ memoryBytes, pids: processes, cpus })
     if (cgroups.kind !== 'none' && !group) logger.warn('could not create a cgroup; this sandbox is limited per process only')
     if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
@@ -223,7 +225,15 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
           mode: config.SANDBOX,
           ...probe,
           ...(sandboxed ? {} : { warning: refuses ? 'refusing to run code: no sandbox' : 'learner code runs without a sandbox' }),
-          ...limitsReport({ config, cgroups, sandboxed, seccomp: seccomp ?? null, uids, ownUid }),
+          ...limitsReport({
+            config,
+            cgroups,
+            sandboxed,
+            seccomp: seccomp ?? null,
+            uids,
+            ownUid,
+            disablesUserns: probe.disables_userns ?? false,
+          }),
         },
       }
     },

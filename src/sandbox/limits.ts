@@ -36,10 +36,12 @@ export interface LimitsFacts {
   /** The range sandboxes take their uids from; null when they all run as `ownUid`. */
   uids: UidRange | null
   ownUid: number
+  /** bubblewrap's --disable-userns is in force (next to the seccomp filter). */
+  disablesUserns: boolean
 }
 
 /** Which limit holds each resource here, for /health: a deployment sees at once what it is missing. */
-export function limitsReport({ config, cgroups, sandboxed, seccomp, uids, ownUid }: LimitsFacts) {
+export function limitsReport({ config, cgroups, sandboxed, seccomp, uids, ownUid, disablesUserns }: LimitsFacts) {
   const has = (controller: 'pids' | 'cpu') => cgroups.controllers.includes(controller)
   return {
     memory:
@@ -59,7 +61,7 @@ export function limitsReport({ config, cgroups, sandboxed, seccomp, uids, ownUid
     kernel: sandboxed
       ? {
           seccomp: seccomp ? { arch: seccomp.arch, denied_calls: DENIED.length } : null,
-          nested_user_namespaces: false,
+          nested_user_namespaces: disablesUserns ? 'disabled (bubblewrap)' : seccomp ? 'denied by seccomp only' : 'allowed',
           hostname: SANDBOX_HOSTNAME,
         }
       : null,

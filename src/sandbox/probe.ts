@@ -15,8 +15,16 @@ export interface SandboxProbe {
   available: boolean
   version: string | null
   reason: string | null
+  /** Whether this bubblewrap forbids nested user namespaces itself (0.8.0+); the seccomp filter does either way. */
+  disables_userns?: boolean
   /** What PYTHON_BIN said inside the sandbox, so a working sandbox answers the Python probe too. */
   python?: PythonProbe
+}
+
+/** `--disable-userns` came with bubblewrap 0.8.0. */
+export function hasDisableUserns(version: string | null): boolean {
+  const [major = 0, minor = 0] = (version ?? '').split('.').map(Number)
+  return major > 0 || minor >= 8
 }
 
 /** Runs `cmd`; `fd3` becomes the child's fd 3 (closed here once the child has its copy). */
@@ -60,17 +68,17 @@ export async function probeAll(bin: string, asUser: string[], seccomp: SeccompFi
 export async function probeSandbox(pythonBin: string, asUser: string[] = [], seccomp: SeccompFilter | null = null): Promise<SandboxProbe> {
   const bwrap = Bun.which('bwrap')
   if (!bwrap) return { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
-  // The very command real jobs use, so "available" means what it says.
-  const [about, trial] = await Promise.all([
-    run([bwrap, '--version']),
-    run(
-      [...asUser, ...sandboxArgv([pythonBin, ...PRINT_VERSION], { tmpfsBytes: 1 << 20, seccompFd: seccomp ? 3 : undefined })],
-      seccomp ? seccomp.open() : null,
-    ),
-  ])
+  const about = await run([bwrap, '--version'])
   const version = about.stdout.replace(/^bubblewrap\s*/, '') || null
+  const disableUserns = hasDisableUserns(version)
+  // The very command real jobs use, so "available" means what it says.
+  const trial = await run(
+    [...asUser, ...sandboxArgv([pythonBin, ...PRINT_VERSION], { tmpfsBytes: 1 << 20, seccompFd: seccomp ? 3 : undefined, disableUserns })],
+    seccomp ? seccomp.open() : null,
+  )
   if (trial.code !== 0) {
     return { available: false, version, reason: `bubblewrap cannot create a sandbox here: ${trial.stderr || trial.code}` }
   }
-  return { available: true, version, reason: null, python: { found: true, version: trial.stdout, bin: pythonBin } }
+  const python = { found: true, version: trial.stdout, bin: pythonBin }
+  return { available: true, version, reason: null, disables_userns: disableUserns, python }
 }

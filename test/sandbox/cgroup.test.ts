@@ -24,7 +24,8 @@ const fakeRoot = (kind: string) => {
 describe('cgroup layout', () => {
   test('reads our own place in every hierarchy', () => {
     expect(ownCgroups('0::/user.slice/session-1.scope\n')).toEqual({ v2: '/user.slice/session-1.scope' })
-    expect(ownCgroups('8:pids:/p\n5:devices:/\n4:memory:/a/b\n2:cpu,cpuacct:/c\n0::/\n')).toEqual({ v2: '/', memory: '/a/b', pids: '/p', cpu: '/c' })
+    const v1 = '8:pids:/p\n5:devices:/\n4:memory:/a/b\n2:cpu,cpuacct:/c\n0::/\n'
+    expect(ownCgroups(v1)).toEqual({ v2: '/', memory: '/a/b', pids: '/p', cpu: '/c' })
     expect(ownCgroups('3:cpu,memory:/x:y\n')).toEqual({ memory: '/x:y', cpu: '/x:y' })
   })
 
@@ -56,7 +57,11 @@ describe('cgroup layout', () => {
     for (const mount of ['memory', 'pids', 'cpu,cpuacct']) writeFileSync(join(root, mount, 'cgroup.procs'), '')
     expect(prepareLayout(root, '9:pids:/\n4:memory:/jobs\n2:cpu,cpuacct:/slice\n0::/\n', 'sandboxes')).toEqual({
       kind: 'v1',
-      parents: { memory: join(root, 'memory/jobs/sandboxes'), pids: join(root, 'pids/sandboxes'), cpu: join(root, 'cpu,cpuacct/slice/sandboxes') },
+      parents: {
+        memory: join(root, 'memory/jobs/sandboxes'),
+        pids: join(root, 'pids/sandboxes'),
+        cpu: join(root, 'cpu,cpuacct/slice/sandboxes'),
+      },
     })
   })
 

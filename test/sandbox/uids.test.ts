@@ -60,7 +60,8 @@ describe.if(root && state.sandboxed)('as root, each sandbox has a host uid of it
     ].join('\n')
     const bomber = startPython(sandbox, bomb)
     const [forked, errno] = (await lines(bomber)()).split(' ').map(Number)
-    const other = startPython(sandbox, 'import os\nfor _ in range(8):\n    if os.fork() == 0:\n        os._exit(0)\n    os.wait()\nprint("forked 8", flush=True)')
+    const forkEight = 'import os\nfor _ in range(8):\n    if os.fork() == 0:\n        os._exit(0)\n    os.wait()\nprint("forked 8", flush=True)'
+    const other = startPython(sandbox, forkEight)
     other.proc.stdin.end()
     const said = await lines(other)()
     bomber.release()
