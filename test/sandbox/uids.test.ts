@@ -68,11 +68,15 @@ describe.if(root && state.sandboxed)('as root, each sandbox has a host uid of it
     other.release()
     expect({ errno, bounded: forked! < sandboxProcessLimit(config), said }).toEqual({ errno: 11, bounded: true, said: 'forked 8' })
   })
+})
 
-  test('health says the uids are per sandbox, from which range', async () => {
-    const { sandbox: report } = (await sandbox.health()) as Record<string, any>
-    expect(report.uids).toMatchObject({ mode: 'per sandbox', first: config.SANDBOX_UID_BASE, count: uidRangeSize(config) })
-  })
+test('health says whether the uids are per sandbox (and from which range) or shared', async () => {
+  const { sandbox: report } = (await sandbox.health()) as Record<string, any>
+  expect(report.uids).toMatchObject(
+    root
+      ? { mode: 'per sandbox', first: config.SANDBOX_UID_BASE, count: uidRangeSize(config) }
+      : { mode: 'shared', uid: process.getuid?.() },
+  )
 })
 
 describe('the uid range', () => {
