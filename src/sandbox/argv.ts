@@ -72,22 +72,28 @@ export function sandboxArgv(
 /**
  * As root, bwrap maps the sandbox uid to host root, and the kernel exempts host root from RLIMIT_NPROC (a fork
  * bomb would be bounded by nothing but the clock). So a root server starts each sandbox as its own unprivileged
- * host uid (uids.ts), with a process limit on that uid that the host counts, outside anything learner code can
- * reach; prefix the bwrap argv with this. Empty when we are not root (the sandbox runs as our own uid) or when
- * util-linux is missing.
+ * host uid (uids.ts); prefix the bwrap argv with this. `maxProcesses` also sets RLIMIT_NPROC on that uid, which
+ * the host counts outside anything learner code can reach (for hosts without a pids cgroup: one more exec).
+ * Empty when we are not root (the sandbox runs as our own uid) or when util-linux is missing.
  */
 export function dropRootPrefix(uid: number, maxProcesses: number | null): string[] {
-  const setpriv = Bun.which('setpriv')
-  if (!runsAsRoot() || !setpriv) return []
-  const prlimit = maxProcesses === null ? null : Bun.which('prlimit')
+  const { setpriv, prlimit, ownHardLimit } = (tools ??= findTools())
+  if (!setpriv || process.getuid?.() !== 0) return []
   // Raising a hard limit needs CAP_SYS_RESOURCE, which a container's root may lack: never ask for more than ours.
-  const nproc = Math.min(maxProcesses ?? 0, ownProcessLimit())
-  const limit = prlimit ? [prlimit, `--nproc=${nproc}:${nproc}`, '--'] : []
+  const nproc = Math.min(maxProcesses ?? 0, ownHardLimit)
+  const limit = maxProcesses !== null && prlimit ? [prlimit, `--nproc=${nproc}:${nproc}`, '--'] : []
   return [...limit, setpriv, '--reuid', String(uid), '--regid', String(uid), '--clear-groups']
 }
 
 /** Whether sandboxes can get a uid of their own (only root may switch to another uid). */
-export const runsAsRoot = () => process.getuid?.() === 0 && Bun.which('setpriv') !== null
+export const runsAsRoot = () => process.getuid?.() === 0 && (tools ??= findTools()).setpriv !== null
+
+/** Looked up once: a sandbox starts on every request that finds the pool empty. */
+let tools: { setpriv: string | null; prlimit: string | null; ownHardLimit: number } | undefined
+
+function findTools() {
+  return { setpriv: Bun.which('setpriv'), prlimit: Bun.which('prlimit'), ownHardLimit: ownProcessLimit() }
+}
 
 /** Our own hard RLIMIT_NPROC, from /proc/self/limits (Infinity when unlimited or unreadable). */
 function ownProcessLimit(): number {

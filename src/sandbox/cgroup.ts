@@ -71,6 +71,9 @@ const NONE = (reason: string): SandboxCgroups => ({
   close: async () => {},
 })
 
+/** No cgroups, and why. */
+export const noCgroups = async (reason: string): Promise<SandboxCgroups> => NONE(reason)
+
 /** The CFS period: quota = CPUs × period. 100 ms is the kernel's default. */
 const CPU_PERIOD_US = 100_000
 

@@ -17,7 +17,7 @@ import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { HealthReport, Service } from '../services'
 import { dropRootPrefix, runsAsRoot, sandboxArgv } from './argv'
-import { probeCgroups, type SandboxCgroup, type SandboxCgroups } from './cgroup'
+import { noCgroups, probeCgroups, type SandboxCgroup, type SandboxCgroups } from './cgroup'
 import { probeAll, probePython, type PythonProbe, type SandboxProbe } from './probe'
 import { closeQuietly, hostSeccompFilter, type SeccompFilter } from './seccomp'
 import { createUidRange, uidRangeSize, type UidRange } from './uids'
@@ -84,6 +84,8 @@ export interface SandboxOptions {
   logger: Logger
   /** Replaces the real probes (tests of the unsandboxed modes). */
   probes?: () => Promise<[PythonProbe, SandboxProbe]>
+  /** false: behave as on a host without writable cgroups (tests of the limits that hold there). */
+  cgroups?: boolean
 }
 
 /** SIGKILL to a process group; the leader alone if the group is already gone. */
@@ -105,13 +107,17 @@ const NOBODY = 65534
 /** The fixed environment of an unsandboxed program (bwrap sets the same inside a sandbox). */
 const BARE_ENV = { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }
 
-export function createSandbox({ config, logger, probes }: SandboxOptions): Sandbox {
+export function createSandbox({ config, logger, probes, cgroups: useCgroups = true }: SandboxOptions): Sandbox {
   // As root, a uid of its own per sandbox; otherwise every sandbox runs as our own uid.
   const uids: UidRange | null = runsAsRoot() ? createUidRange(config.SANDBOX_UID_BASE, uidRangeSize(config), NOBODY) : null
   const ownUid = process.getuid?.() ?? NOBODY
   const processLimit = sandboxProcessLimit(config)
-  /** The command prefix that starts a sandbox as `uid` (the shared overflow uid gets no host process limit). */
-  const asUser = (uid: number) => (uids ? dropRootPrefix(uid, uid === NOBODY ? null : processLimit) : [])
+  /**
+   * The command prefix that starts a sandbox as `uid`. Its processes are counted outside its reach by the
+   * cgroup's pids.max where there is one, else by RLIMIT_NPROC on its uid (never on the shared overflow uid).
+   */
+  const asUser = (uid: number, pidsCgroup: boolean) =>
+    uids ? dropRootPrefix(uid, uid === NOBODY || pidsCgroup ? null : processLimit) : []
   let seccomp: SeccompFilter | null | undefined
   const live = new Set<Boxed>()
   let state: Promise<SandboxState> | undefined
@@ -122,8 +128,8 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
     seccomp = config.SANDBOX === 'off' ? null : hostSeccompFilter()
     const trialUid = uids?.take() ?? ownUid
     const [[python, sandbox], cgroups] = await Promise.all([
-      probes ? probes() : probeAll(config.PYTHON_BIN, asUser(trialUid), seccomp),
-      probeCgroups(),
+      probes ? probes() : probeAll(config.PYTHON_BIN, asUser(trialUid, false), seccomp),
+      useCgroups ? probeCgroups() : noCgroups('cgroups switched off for this sandbox service'),
     ]).finally(() => uids?.give(trialUid))
     if (closed) void cgroups.close()
     if (cgroups.kind === 'none') logger.warn('no cgroups: a sandbox is limited per process only', { reason: cgroups.reason })
@@ -150,10 +156,11 @@ export function createSandbox({ config, logger, probes }: SandboxOptions): Sandb
     // The filter goes in as the child's first fd after the caller's pipes; bwrap reads and closes it.
     const filterFd = sandboxed && seccomp ? seccomp.open() : null
     const seccompFd = filterFd === null ? undefined : 3 + fds
-    const disableUserns = current.probe.disables_userns ?? true
-    const cmd = [...asUser(uid), ...(sandboxed ? sandboxArgv(program, { tmpfsBytes, env, seccompFd, disableUserns }) : program)]
     const group: SandboxCgroup | null = cgroups.create({ memoryBytes, pids: processes, cpus })
     if (cgroups.kind !== 'none' && !group) logger.warn('could not create a cgroup; this sandbox is limited per process only')
+    const disableUserns = current.probe.disables_userns ?? true
+    const boxedArgv = sandboxed ? sandboxArgv(program, { tmpfsBytes, env, seccompFd, disableUserns }) : program
+    const cmd = [...asUser(uid, group !== null && cgroups.controllers.includes('pids')), ...boxedArgv]
     if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
     const pipes = Array.from({ length: fds }, () => 'pipe' as const)
     let proc: Proc

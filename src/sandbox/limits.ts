@@ -50,7 +50,8 @@ export function limitsReport({ config, cgroups, sandboxed, seccomp, uids, ownUid
         : { limit: 'per sandbox', cgroup: cgroups.kind, sandbox_mb: sandboxMemoryBytes(config) >> 20 },
     processes: {
       max: sandboxProcessLimit(config),
-      counted_by: [...(has('pids') ? ['cgroup pids.max'] : []), ...(uids ? ['host uid'] : []), 'rlimit per process'],
+      // Outside the sandbox: its cgroup, else (as root) RLIMIT_NPROC on its own uid; inside: the harness's rlimit.
+      counted_by: [has('pids') ? 'cgroup pids.max' : uids ? 'RLIMIT_NPROC of its host uid' : null, 'rlimit per process'].filter(Boolean),
     },
     cpu: has('cpu')
       ? { limit: 'per sandbox', cgroup: cgroups.kind, cpus: sandboxCpus(config) }

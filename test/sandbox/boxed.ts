@@ -9,9 +9,9 @@ import { createSandbox, type Boxed, type SpawnOptions } from '../../src/sandbox'
 import { testConfig } from '../support/config'
 
 /** A real sandbox service from test settings, closed after the file's tests. */
-export async function realSandbox(overrides: Partial<Record<ConfigKey, string>> = {}) {
+export async function realSandbox(overrides: Partial<Record<ConfigKey, string>> = {}, { cgroups = true } = {}) {
   const config = testConfig(overrides)
-  const sandbox = createSandbox({ config, logger: createLogger('silent') })
+  const sandbox = createSandbox({ config, logger: createLogger('silent'), cgroups })
   afterAll(() => sandbox.close())
   const state = await sandbox.ready()
   return { config, sandbox, state }

@@ -10,6 +10,7 @@ import { lines, realSandbox, startPython } from './boxed'
 
 const root = process.getuid?.() === 0
 const { config, sandbox, state } = await realSandbox({ EXEC_MAX_PROCESSES: '16' })
+const withoutCgroups = await realSandbox({ EXEC_MAX_PROCESSES: '16' }, { cgroups: false })
 
 /** `pid` and every process below it (the host sees through the sandbox's pid namespace). */
 function family(pid: number): number[] {
@@ -41,9 +42,13 @@ describe.if(root && state.sandboxed)('as root, each sandbox has a host uid of it
     for (const box of boxes) expect(box.uid).toBeGreaterThanOrEqual(config.SANDBOX_UID_BASE)
   })
 
-  // The host counts a sandbox's processes on its uid (RLIMIT_NPROC, set outside the sandbox): with one shared
-  // uid, the first sandbox's bomb would use up the second one's count, and it could not even start.
-  test("one sandbox's fork bomb does not stop another sandbox's fork", async () => {
+  // Outside its reach, a sandbox's processes are counted by its cgroup (pids.max) or, without one, by the host on
+  // its uid (RLIMIT_NPROC): with one shared uid, the first sandbox's bomb would use up the second one's count,
+  // and it could not even start.
+  test.each([
+    ['with a pids cgroup', sandbox],
+    ['without cgroups, by the process limit of its uid', withoutCgroups.sandbox],
+  ])("one sandbox's fork bomb does not stop another sandbox's fork (%s)", async (_, sandbox) => {
     const bomb = [
       'import os, sys',
       'r, w = os.pipe()',
