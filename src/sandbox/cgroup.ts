@@ -77,8 +77,15 @@ export const noCgroups = async (reason: string): Promise<SandboxCgroups> => NONE
 /** The CFS period: quota = CPUs × period. 100 ms is the kernel's default. */
 const CPU_PERIOD_US = 100_000
 
-/** Limit files and values per controller; a throw from `required` fails the group, `optional` ones may be missing. */
-function limitFiles(kind: 'v2' | 'v1', { memoryBytes, pids, cpus }: CgroupLimits) {
+type Writes = [file: string, value: string][]
+
+/**
+ * Limit files and values per controller. A failed `required` write fails the group; `optional` ones may be
+ * refused: no swap accounting on this kernel, or (v1) a CPU quota above the one of a group we run in, which
+ * then bounds the sandbox anyway.
+ */
+function limitFiles(kind: 'v2' | 'v1', limits: CgroupLimits): Record<Controller, { required: Writes; optional: Writes }> {
+  const { memoryBytes, pids, cpus } = limits
   const quota = String(Math.max(1000, Math.round(cpus * CPU_PERIOD_US)))
   const v2 = kind === 'v2'
   return {
@@ -89,12 +96,12 @@ function limitFiles(kind: 'v2' | 'v1', { memoryBytes, pids, cpus }: CgroupLimits
     },
     pids: { required: [['pids.max', String(pids)]], optional: [] },
     cpu: {
-      required: v2
+      required: [],
+      optional: v2
         ? [['cpu.max', `${quota} ${CPU_PERIOD_US}`]]
         : [['cpu.cfs_period_us', String(CPU_PERIOD_US)], ['cpu.cfs_quota_us', quota]],
-      optional: [],
     },
-  } satisfies Record<Controller, { required: string[][]; optional: string[][] }>
+  }
 }
 
 function oomCount(text: string): number {
@@ -128,12 +135,12 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
       try {
         for (const dir of dirs) mkdirSync(dir)
         for (const controller of controllers) {
-          for (const [file, value] of files[controller].required) writeFileSync(join(at(controller), file!), value!)
+          for (const [file, value] of files[controller].required) writeFileSync(join(at(controller), file), value)
           for (const [file, value] of files[controller].optional) {
             try {
-              writeFileSync(join(at(controller), file!), value!)
+              writeFileSync(join(at(controller), file), value)
             } catch {
-              // no swap accounting on this kernel: nothing to limit
+              // see limitFiles: nothing (more) to limit
             }
           }
         }
@@ -152,11 +159,12 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
         owned.add(dir)
       }
       const memory = at('memory')
+      const oomFile = layout.kind === 'v2' ? 'memory.events' : 'memory.oom_control'
       const killAllOf = () => killAll(memory, killFile)
       let removal: Promise<boolean> | undefined
       return {
         wrap: (argv) => ['/bin/sh', '-c', JOIN, 'join-cgroups', ...dirs.map((dir) => join(dir, 'cgroup.procs')), '--', ...argv],
-        oomKilled: () => oomCount(read(join(memory, layout.kind === 'v2' ? 'memory.events' : 'memory.oom_control'))) > 0,
+        oomKilled: () => oomCount(read(join(memory, oomFile))) > 0,
         kill: killAllOf,
         remove(exited = Promise.resolve()) {
           if (removal) return removal
