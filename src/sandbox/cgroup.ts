@@ -201,16 +201,34 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
 }
 
 /**
+ * Under contention the kernel shares CPU between sibling groups by weight, and the folder of all sandboxes is
+ * one sibling: at the default weight, every sandbox together would get what one ordinary process gets (measured
+ * on a busy 2-CPU host: execute-endpoint p50 +70 %). It gets the weight of `processes` ordinary processes
+ * instead, as if the sandboxes ran without a cpu group; each sandbox's own quota still caps it.
+ */
+function weigh(kind: 'v2' | 'v1', parent: string, processes: number) {
+  try {
+    if (kind === 'v2') writeFileSync(join(parent, 'cpu.weight'), String(Math.min(10_000, 100 * processes)))
+    else writeFileSync(join(parent, 'cpu.shares'), String(Math.min(262_144, 1024 * processes)))
+  } catch {
+    // not ours to weigh: the sandboxes share one weight
+  }
+}
+
+/**
  * Detects cgroups and proves they work: a trial group with tiny limits must take in a shell, in every
  * hierarchy, and the shell must see itself there. Resolves to `kind: 'none'` with a reason rather than failing.
+ * `cpuWeight`: how many ordinary processes' worth of CPU all sandboxes together get when the machine is busy.
  */
 export async function probeCgroups(
   root = '/sys/fs/cgroup',
   // One folder per runner: several runners in one process (tests) must never remove each other's groups.
   name = `ai-tutor-sandboxes-${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
+  { cpuWeight = 1 }: { cpuWeight?: number } = {},
 ): Promise<SandboxCgroups> {
   const layout = prepareLayout(root, read('/proc/self/cgroup'), name)
   if (typeof layout === 'string') return NONE(layout)
+  if (layout.parents.cpu) weigh(layout.kind, layout.parents.cpu, cpuWeight)
   const where = layout.parents.memory!
   for (const parent of new Set(Object.values(layout.parents))) sweepStale(dirname(parent))
   const cgroups = cgroupsAt(layout)

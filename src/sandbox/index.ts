@@ -129,7 +129,9 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     const trialUid = uids?.take() ?? ownUid
     const [[python, sandbox], cgroups] = await Promise.all([
       probes ? probes() : probeAll(config.PYTHON_BIN, asUser(trialUid, false), seccomp),
-      useCgroups ? probeCgroups() : noCgroups('cgroups switched off for this sandbox service'),
+      useCgroups
+        ? probeCgroups(undefined, undefined, { cpuWeight: sandboxCpus(config) * (config.EXEC_CONCURRENCY + config.SERVERS_MAX) })
+        : noCgroups('cgroups switched off for this sandbox service'),
     ]).finally(() => uids?.give(trialUid))
     if (closed) void cgroups.close()
     if (cgroups.kind === 'none') logger.warn('no cgroups: a sandbox is limited per process only', { reason: cgroups.reason })

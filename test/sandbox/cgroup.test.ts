@@ -70,7 +70,8 @@ describe('cgroup layout', () => {
   })
 })
 
-const cgroups = await probeCgroups(undefined, `ai-tutor-cgroup-test-${process.pid}`)
+const NAME = `ai-tutor-cgroup-test-${process.pid}`
+const cgroups = await probeCgroups(undefined, NAME, { cpuWeight: 3 })
 const has = (controller: 'pids' | 'cpu') => cgroups.controllers.includes(controller)
 afterAll(() => cgroups.close())
 
@@ -95,6 +96,15 @@ test.if(has('pids') && process.getuid?.() === 0)('pids.max caps the processes of
   const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
   await group.remove(proc.exited)
   expect(out.trim()).toBe('9 11') // the forker itself and nine children; then EAGAIN
+})
+
+// One folder holds every sandbox; at the default weight they would all share what one ordinary process gets.
+test.if(has('cpu'))('under contention, the sandboxes together weigh as much as the processes they may run', () => {
+  const own = ownCgroups(readFileSync('/proc/self/cgroup', 'utf8'))
+  const above = own.v2 === '/' ? '/sys/fs/cgroup' : join('/sys/fs/cgroup', own.v2 ?? '/', '..')
+  const [file, weight] =
+    cgroups.kind === 'v1' ? [join('/sys/fs/cgroup/cpu', own.cpu ?? '/', NAME, 'cpu.shares'), '3072'] : [join(above, NAME, 'cpu.weight'), '300']
+  expect(readFileSync(file, 'utf8').trim()).toBe(weight)
 })
 
 const oneCpu = await realSandbox({ EXEC_CPUS: '1', EXEC_MAX_PROCESSES: '64' })
