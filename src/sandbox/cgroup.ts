@@ -204,7 +204,8 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
  * Under contention the kernel shares CPU between sibling groups by weight, and the folder of all sandboxes is
  * one sibling: at the default weight, every sandbox together would get what one ordinary process gets (measured
  * on a busy 2-CPU host: execute-endpoint p50 +70 %). It gets the weight of `processes` ordinary processes
- * instead, as if the sandboxes ran without a cpu group; each sandbox's own quota still caps it.
+ * instead (the runs at once: a pooled sandbox starting next to a running one no longer halves its share), and
+ * no more, so the server itself keeps its share; each sandbox's own quota still caps it.
  */
 function weigh(kind: 'v2' | 'v1', parent: string, processes: number) {
   try {

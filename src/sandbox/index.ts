@@ -129,8 +129,9 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     const trialUid = uids?.take() ?? ownUid
     const [[python, sandbox], cgroups] = await Promise.all([
       probes ? probes() : probeAll(config.PYTHON_BIN, asUser(trialUid, false), seccomp),
+      // Under contention all sandboxes together weigh as much as EXEC_CONCURRENCY ordinary processes (cgroup.ts).
       useCgroups
-        ? probeCgroups(undefined, undefined, { cpuWeight: sandboxCpus(config) * (config.EXEC_CONCURRENCY + config.SERVERS_MAX) })
+        ? probeCgroups(undefined, undefined, { cpuWeight: config.EXEC_CONCURRENCY })
         : noCgroups('cgroups switched off for this sandbox service'),
     ]).finally(() => uids?.give(trialUid))
     if (closed) void cgroups.close()
