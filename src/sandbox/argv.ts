@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 
 /**
- * The bubblewrap command line for one sandbox (DESIGN.md, "Execution"): every namespace unshared (no network,
+ * The bubblewrap command line for one sandbox: every namespace unshared (no network,
  * own pid namespace), only /usr read-only plus the usual symlinks, a private size-limited tmpfs at /tmp as the
  * only writable place, nothing of the project folder or of /root, an empty environment except PATH/HOME/LANG,
  * uid/gid 65534 inside, no capabilities, no nested user namespaces, a fixed host name, the seccomp filter of
