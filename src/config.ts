@@ -95,6 +95,12 @@ export const SETTINGS = {
     'auto',
     'auto: use bubblewrap when present (warn loudly if not); required: refuse to run code without it; off: never use it.',
   ),
+  SANDBOX_UID_BASE: setting(
+    Int(1000, 4_000_000_000),
+    100_000,
+    'As root, each running sandbox gets its own host uid from this one up (reserve about 2 x (EXEC_CONCURRENCY + ' +
+      'EXEC_POOL_SIZE + SERVERS_MAX) + 18 uids no one else uses).',
+  ),
   PYTHON_BIN: setting(t.String({ minLength: 1 }), '/usr/bin/python3', 'Python interpreter that runs learner code.'),
   TASKS_DIR: setting(
     t.String({ minLength: 1 }),
@@ -107,7 +113,7 @@ export const SETTINGS = {
   JUDGE_MAX_BODY_BYTES: setting(Int(1024), 25 * MiB, 'Largest request body accepted by /api/llm-judge (screenshots).'),
   EXEC_TIMEOUT_MS: setting(Int(100), 5_000, 'Wall-clock limit of one call or one test case.'),
   EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),
-  EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process limit inside one sandbox.'),
+  EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process and thread limit of one sandbox (rlimit, host uid and cgroup pids.max).'),
   EXEC_OUTPUT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on each of stdout and stderr of learner code.'),
   EXEC_RESULT_BYTES: setting(Int(1024), 1 * MiB, 'Largest result (JSON) of one call or test case; beyond it that call or case is output_limit.'),
   EXEC_CHANNEL_BYTES: setting(
@@ -140,6 +146,9 @@ export const SETTINGS = {
     'Jobs one client may have waiting, so one client cannot fill the queue (503 queue_full beyond); unset: a quarter of EXEC_QUEUE_LENGTH, at least 1.',
     { example: 'EXEC_QUEUE_LENGTH / 4 (at least 1)' },
   ),
+  EXEC_CPUS: setting(Optional(Int(1)), undefined, 'CPU time of one sandbox, in CPUs (cgroup quota, where writable).', {
+    example: 'EXEC_TEST_PARALLELISM',
+  }),
   SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
   SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
   SERVERS_MAX: setting(Int(0), 4, 'Python servers running at once.'),

@@ -21,9 +21,18 @@ afterAll(() => {
   server.stop(true)
 })
 
+/** Namespace flags and errno for the kernel-surface attacks; add_key has another number on aarch64. */
+const PRELUDE = [
+  'import os, sys, socket, time, ctypes, signal',
+  'USER, NET, MOUNT, EPERM = 0x10000000, 0x40000000, 0x20000, 1',
+  'libc = lambda: ctypes.CDLL(None, use_errno=True)',
+].join('\n')
+const EPERM = 1
+const ADD_KEY = process.arch === 'arm64' ? 217 : 248
+
 /** Runs `body` as the body of endpoint `f` and returns the response body. */
 async function attack(body: string) {
-  const pythonCode = `import os, sys, socket, time, ctypes, signal\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
+  const pythonCode = `${PRELUDE}\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
   const { status, body: reply } = await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })
   expect(status).toBe(200)
   return reply
@@ -82,6 +91,15 @@ const cases: [string, string, Check][] = [
     expect(typeof reply.success).toBe('boolean') // contained either way: killing pid 1 ends the sandbox
   }],
   ['exit the interpreter', 'os._exit(0)', fails('runtime_error', 'without a result')],
+  // The kernel surface (README, "Kernel surface"): each of these worked in a sandbox before the seccomp filter
+  // and --disable-userns; every denied call is tried one by one in test/sandbox/seccomp.test.ts.
+  ['make a user namespace to gain every capability', 'return libc().unshare(USER | NET | MOUNT), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
+  ['open a netfilter netlink socket', 'socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)', fails('runtime_error', 'PermissionError')],
+  ['open a raw packet socket in a new network namespace', 'libc().unshare(USER | NET)\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW)', fails('runtime_error', 'PermissionError')],
+  ['mount a tmpfs in a new mount namespace', 'libc().unshare(USER | MOUNT)\nreturn libc().mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
+  ['set up io_uring', 'return libc().syscall(425, 8, ctypes.create_string_buffer(120)), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
+  ['plant a key in the keyring of every sandbox', `return libc().syscall(${ADD_KEY}, b"user", b"planted", b"x", 1, -4), ctypes.get_errno()`, ok((r) => expect(r).toEqual([-1, EPERM]))],
+  ['read the host name', 'return [os.uname().nodename, open("/proc/sys/kernel/hostname").read().strip()]', ok((names) => expect(names).toEqual(['sandbox', 'sandbox']))],
   [
     'a background process tries to outlive the run',
     `if os.fork() == 0:\n    os.setsid()\n    os.execv("/usr/bin/python3", ["python3", "-c", "import time\\nwhile True: time.sleep(1)", "${MARKER}"])\nreturn "left something behind"`,

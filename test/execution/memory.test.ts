@@ -1,14 +1,14 @@
 /**
  * Memory of a whole sandbox: RLIMIT_AS bounds one process, a memory cgroup bounds all of them together (a program
  * that forks may not multiply its allowance). Real sandbox, real cgroups where this machine has them; the cgroup
- * layout logic is also checked on a plain folder standing in for /sys/fs/cgroup.
+ * layout logic is checked in test/sandbox/cgroup.test.ts.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sandboxMemoryBytes } from '../../src/sandbox'
-import { ownCgroups, prepareLayout, probeCgroups } from '../../src/sandbox/cgroup'
+import { probeCgroups } from '../../src/sandbox/cgroup'
 import { sandboxWithoutBwrap, testApp } from '../support/app'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
@@ -21,35 +21,6 @@ const app = testApp({ config: settings, real: ['runner'] })
 const folders: string[] = []
 afterAll(() => {
   for (const folder of folders) rmSync(folder, { recursive: true, force: true })
-})
-
-describe('cgroup layout', () => {
-  test('reads our own place in both hierarchies', () => {
-    expect(ownCgroups('0::/user.slice/session-1.scope\n')).toEqual({ v2: '/user.slice/session-1.scope' })
-    expect(ownCgroups('5:devices:/\n4:memory:/a/b\n0::/\n')).toEqual({ v2: '/', memory: '/a/b' })
-    expect(ownCgroups('3:cpu,memory:/x:y\n')).toEqual({ memory: '/x:y' })
-  })
-
-  test('v2: a folder next to our own group, with the memory controller handed down to it', () => {
-    const root = mkdtempSync(join(tmpdir(), 'cgroup-v2-'))
-    folders.push(root)
-    mkdirSync(join(root, 'system.slice/app.service'), { recursive: true })
-    writeFileSync(join(root, 'cgroup.controllers'), 'cpu io memory pids\n')
-    writeFileSync(join(root, 'system.slice/cgroup.subtree_control'), 'cpu pids\n')
-    const layout = prepareLayout(root, '0::/system.slice/app.service\n', 'sandboxes')
-    expect(layout).toEqual({ kind: 'v2', parent: join(root, 'system.slice/sandboxes') })
-    expect(readFileSync(join(root, 'system.slice/cgroup.subtree_control'), 'utf8')).toBe('+memory')
-    expect(readFileSync(join(root, 'system.slice/sandboxes/cgroup.subtree_control'), 'utf8')).toBe('+memory')
-  })
-
-  test('v1: a folder inside our own memory group; nothing usable is a reason, not a failure', () => {
-    const root = mkdtempSync(join(tmpdir(), 'cgroup-v1-'))
-    folders.push(root)
-    mkdirSync(join(root, 'memory/jobs'), { recursive: true })
-    writeFileSync(join(root, 'memory/memory.limit_in_bytes'), '9223372036854771712\n')
-    expect(prepareLayout(root, '4:memory:/jobs\n0::/\n', 'sandboxes')).toEqual({ kind: 'v1', parent: join(root, 'memory/jobs/sandboxes') })
-    expect(prepareLayout(join(root, 'nothing'), '0::/\n', 'sandboxes')).toBe('no memory cgroup controller is mounted')
-  })
 })
 
 describe('whole-sandbox memory', () => {
