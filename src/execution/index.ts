@@ -1,6 +1,6 @@
 /**
  * Execution feature: the CodeRunner built from configuration and the routes that run learners' Python
- * (CONTRACT.md, "Python execution").
+ * (README, "Python execution").
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'

@@ -1,4 +1,4 @@
-/** Request and response schemas of the execution routes (CONTRACT.md, "Python execution"). */
+/** Request and response schemas of the execution routes (README, "Python execution"). */
 import { t } from 'elysia'
 
 const Json = t.Unknown({ description: 'Any JSON value' })
