@@ -1,5 +1,5 @@
 /**
- * Execution latency (DESIGN.md, "Performance goals"): p50/p99 of execute-endpoint on a one-line function
+ * Execution latency (README, "Performance"): p50/p99 of execute-endpoint on a one-line function
  * (through app.handle, warm pool) and the time of a 50-case execute-test-cases batch, each next to the
  * start-up of a bare `python3 -I -S -c pass` measured in the same run. Goals: a call within 2x of the bare
  * start-up, the batch within 3x.

@@ -1,18 +1,18 @@
 /**
- * createApp(deps): the whole HTTP/WebSocket surface, assembled from feature plugins. Everything a feature needs
+ * createApp(deps): the whole HTTP/WebSocket surface, assembled from feature plugins behind the request guard. Everything a feature needs
  * comes in through `deps`; what a test does not pass is built from `deps.config`. No globals.
  */
 import { Elysia } from 'elysia'
-import { cors } from '@elysiajs/cors'
 import type { Config } from './config'
 import { createLogger, requestLogging, type Logger } from './logging'
 import { errors } from './errors'
 import { bodyParser } from './body'
-import { allowOrigin } from './cors'
+import { cors, originPolicy } from './cors'
+import { hostPolicy, requestGuard } from './guard'
 import { docs, type RouteLike } from './docs'
 import { health } from './health'
 import { chat } from './chat'
-import { execution, createCodeRunner, createSandboxProbes } from './execution'
+import { execution, createCodeRunner } from './execution'
 import type { CodeRunner } from './execution/runner'
 import { createProviderRegistry } from './providers'
 import type { ProviderRegistry } from './providers/provider'
@@ -21,6 +21,8 @@ import type { TaskStore } from './tasks/store'
 import { judge } from './judge'
 import { servers, createServerManager } from './servers'
 import type { ServerManager } from './servers/manager'
+import { createSandbox, type Sandbox } from './sandbox'
+import { clientByAddress, type Identify } from './client'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -28,6 +30,10 @@ export const VERSION: string = packageJson.version
 export interface Services {
   config: Config
   logger: Logger
+  /** Who is calling (slot fairness, Python-server ownership); by default the peer's IP address. */
+  identify: Identify
+  /** The one sandbox every learner program runs in (executions and Python servers). */
+  sandbox: Sandbox
   runner: CodeRunner
   providers: ProviderRegistry
   tasks: TaskStore
@@ -40,14 +46,16 @@ export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'
 export function createServices(deps: AppDeps): Services {
   const { config } = deps
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
-  const probes = createSandboxProbes(config)
+  const sandbox = deps.sandbox ?? createSandbox({ config, logger })
   return {
     config,
     logger,
-    runner: deps.runner ?? createCodeRunner(config, logger, probes),
+    identify: deps.identify ?? clientByAddress,
+    sandbox,
+    runner: deps.runner ?? createCodeRunner(config, logger, sandbox),
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
-    servers: deps.servers ?? createServerManager(config, logger, probes),
+    servers: deps.servers ?? createServerManager(config, logger, sandbox),
   }
 }
 
@@ -55,6 +63,7 @@ export function createServices(deps: AppDeps): Services {
 export async function closeServices(services: Services): Promise<void> {
   const ports = [services.servers, services.runner, services.tasks, services.providers]
   await Promise.allSettled(ports.map((port) => port.close()))
+  await services.sandbox.close() // last: the features above release their sandboxes first
 }
 
 /**
@@ -64,7 +73,8 @@ export async function closeServices(services: Services): Promise<void> {
 export function createApp(deps: AppDeps, startedAt = performance.now()) {
   const services = createServices(deps)
   const { config, logger } = services
-  const isOrigin = allowOrigin(config.CORS_ORIGINS)
+  const origins = originPolicy(config.CORS_ORIGINS)
+  const hosts = hostPolicy(config.ALLOWED_HOSTS, config.HOST)
   const bodyLimit = (path: string) =>
     path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES
 
@@ -79,19 +89,15 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .decorate('services', services)
     .use(requestLogging(logger))
     .use(errors(logger))
-    .use(
-      cors({
-        origin: (request) => isOrigin(request.headers.get('origin') ?? ''),
-        exposeHeaders: ['x-request-id', 'retry-after'],
-      }),
-    )
+    .use(requestGuard({ hosts, origins }))
+    .use(cors(origins))
     .use(bodyParser(bodyLimit))
     .use(docs(VERSION, () => routes()))
     .use(
       health({
         version: VERSION,
         startedAt,
-        services: [services.runner, services.providers, services.tasks, services.servers],
+        services: [services.sandbox, services.runner, services.providers, services.tasks, services.servers],
       }),
     )
     .use(chat(services))

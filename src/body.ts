@@ -33,7 +33,8 @@ export async function readLimited(request: Request, limit: number): Promise<stri
 export const bodyParser = (limitFor: BodyLimit) =>
   new Elysia({ name: 'body-parser' }).onParse({ as: 'global' }, async ({ request, path }) => {
     const text = await readLimited(request, limitFor(path))
-    // The whole API speaks JSON, whatever Content-Type says (browsers send text/plain to skip a preflight).
+    // The whole API speaks JSON, whatever Content-Type says: allowed origins send text/plain to skip a preflight
+    // (the request guard in guard.ts refuses other types from anyone else).
     // An empty body is an empty object, so the route's schema names the missing fields.
     if (text.trim() === '') return {}
     try {

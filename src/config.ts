@@ -33,11 +33,17 @@ const Int = (minimum: number, maximum = Number.MAX_SAFE_INTEGER) => t.Integer({ 
 const Url = t.String({ pattern: '^https?://', description: 'an http(s) URL' })
 const Optional = <S extends TSchema>(schema: S) => t.Union([schema, t.Undefined()])
 
+// A DNS name, an IPv4 address or an IPv6 address (bracketed or not); no port.
+const HOST_NAME = '([A-Za-z0-9_.-]+|\\[[0-9A-Fa-f:.]+\\]|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)'
 const MiB = 1024 * 1024
 const cpus = availableParallelism()
 
 export const SETTINGS = {
-  HOST: setting(t.String({ minLength: 1 }), '0.0.0.0', 'Interface the server listens on.'),
+  HOST: setting(
+    t.String({ minLength: 1 }),
+    '127.0.0.1',
+    'Interface the server listens on; 0.0.0.0 (all) in a container or behind a proxy, with ALLOWED_HOSTS set.',
+  ),
   PORT: setting(Int(0, 65535), 4828, 'TCP port (0 picks a free one).'),
   LOG_LEVEL: setting(
     t.Union([t.Literal('debug'), t.Literal('info'), t.Literal('warn'), t.Literal('error'), t.Literal('silent')]),
@@ -47,7 +53,20 @@ export const SETTINGS = {
   CORS_ORIGINS: setting(
     t.String(),
     'http://localhost:3000,http://127.0.0.1:3000,http://localhost:*,http://127.0.0.1:*',
-    'Comma-separated browser origins allowed by CORS; `*` as the port allows any port, a lone `*` allows all.',
+    'Comma-separated browser origins that may call the API (others get 403 on state-changing requests and no ' +
+      'CORS headers); `*` as the port allows any port, a lone `*` allows all (never with credentials).',
+  ),
+  ALLOWED_HOSTS: setting(
+    Optional(
+      t.String({
+        pattern: `^\\s*(\\*|${HOST_NAME}(\\s*,\\s*${HOST_NAME})*)\\s*,?\\s*$`,
+        description: 'a comma list of host names or addresses without ports, or *',
+      }),
+    ),
+    undefined,
+    'Host names the server answers to (Host header, any port; 421 otherwise, against DNS rebinding); ' +
+      'unset means these plus HOST unless it is a wildcard; `*` turns the check off.',
+    { example: 'localhost,127.0.0.1,[::1]' },
   ),
   OPENAI_API_KEY: setting(Optional(t.String()), undefined, 'Key for OpenAI or an OpenAI-compatible server.', {
     secret: true,
@@ -76,6 +95,12 @@ export const SETTINGS = {
     'auto',
     'auto: use bubblewrap when present (warn loudly if not); required: refuse to run code without it; off: never use it.',
   ),
+  SANDBOX_UID_BASE: setting(
+    Int(1000, 4_000_000_000),
+    100_000,
+    'As root, each running sandbox gets its own host uid from this one up (reserve about 2 x (EXEC_CONCURRENCY + ' +
+      'EXEC_POOL_SIZE + SERVERS_MAX) + 18 uids no one else uses).',
+  ),
   PYTHON_BIN: setting(t.String({ minLength: 1 }), '/usr/bin/python3', 'Python interpreter that runs learner code.'),
   TASKS_DIR: setting(
     t.String({ minLength: 1 }),
@@ -88,9 +113,14 @@ export const SETTINGS = {
   JUDGE_MAX_BODY_BYTES: setting(Int(1024), 25 * MiB, 'Largest request body accepted by /api/llm-judge (screenshots).'),
   EXEC_TIMEOUT_MS: setting(Int(100), 5_000, 'Wall-clock limit of one call or one test case.'),
   EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),
-  EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process limit inside one sandbox.'),
+  EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process and thread limit of one sandbox (rlimit, host uid and cgroup pids.max).'),
   EXEC_OUTPUT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on each of stdout and stderr of learner code.'),
-  EXEC_RESULT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on the JSON of one result (a call or a test case); output_limit beyond.'),
+  EXEC_RESULT_BYTES: setting(Int(1024), 1 * MiB, 'Largest result (JSON) of one call or test case; beyond it that call or case is output_limit.'),
+  EXEC_CHANNEL_BYTES: setting(
+    Int(64 * 1024),
+    8 * MiB,
+    'Cap on everything one run reports back (all results and captured output of a batch together); beyond it the run is stopped as output_limit.',
+  ),
   EXEC_TMPFS_MB: setting(Int(1), 16, 'Size of the private writable /tmp inside the sandbox.'),
   EXEC_CONCURRENCY: setting(Int(1), cpus, 'Sandboxes running at once.', { example: 'number of CPUs' }),
   EXEC_QUEUE_LENGTH: setting(Int(0), 64, 'Jobs allowed to wait for a slot; beyond it requests get 503 queue_full.'),
@@ -98,9 +128,37 @@ export const SETTINGS = {
   EXEC_TEST_PARALLELISM: setting(Int(1), Math.max(2, cpus), 'Test cases of one batch run in parallel.', {
     example: 'number of CPUs (at least 2)',
   }),
+  EXEC_MAX_CASES: setting(Int(1), 200, 'Test cases one execute-test-cases request may hold (413 too_many_cases beyond).'),
+  EXEC_BATCH_TIMEOUT_MS: setting(
+    Int(100),
+    30_000,
+    'Wall-clock limit of a whole test batch; cases it did not reach are reported as timeout.',
+  ),
+  EXEC_SLOTS_PER_CLIENT: setting(
+    Optional(Int(1)),
+    undefined,
+    "Execution slots one client may hold at once, so others' jobs find a free one; unset: half of EXEC_CONCURRENCY, at least 1.",
+    { example: 'EXEC_CONCURRENCY / 2 (at least 1)' },
+  ),
+  EXEC_QUEUE_PER_CLIENT: setting(
+    Optional(Int(0)),
+    undefined,
+    'Jobs one client may have waiting, so one client cannot fill the queue (503 queue_full beyond); unset: a quarter of EXEC_QUEUE_LENGTH, at least 1.',
+    { example: 'EXEC_QUEUE_LENGTH / 4 (at least 1)' },
+  ),
+  EXEC_CPUS: setting(Optional(Int(1)), undefined, 'CPU time of one sandbox, in CPUs (cgroup quota, where writable).', {
+    example: 'EXEC_TEST_PARALLELISM',
+  }),
   SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
   SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
   SERVERS_MAX: setting(Int(0), 4, 'Python servers running at once.'),
+  SERVERS_PER_CLIENT: setting(Int(1), 2, 'Python servers one client may run at once (429 beyond).'),
+  // At most 100: inside, each connection costs two of the sandbox's 256 file descriptors (relay and server side).
+  SERVERS_MAX_CONNECTIONS: setting(
+    Int(1, 100),
+    32,
+    'Connections one Python server holds at once; the backend closes further ones as they arrive.',
+  ),
   SERVERS_LIFETIME_S: setting(Int(1), 600, 'A Python server is stopped after this many seconds.'),
   BUN_CONFIG_MAX_HTTP_REQUESTS: setting(
     Int(1, 65536),

@@ -1,21 +1,97 @@
 /**
- * CORS_ORIGINS → a predicate for @elysiajs/cors. Entries are exact origins; `*` as the port matches any
- * port of that host (`http://localhost:*`), and a lone `*` allows every origin.
+ * Cross-origin rules: which browser origins may call the API (CORS_ORIGINS) and the CORS headers they get.
+ * The same predicate decides, in guard.ts, whether a state-changing request may run at all: a browser enforces
+ * CORS only on what a page may *read*, so a disallowed origin must be refused before any handler runs.
  *
  * @example
- * allowOrigin('http://localhost:*')('http://localhost:5173') // true
+ * originPolicy('http://localhost:*').allows('http://localhost:5173') // true
+ * originPolicy('http://localhost:*').allows('http://localhost:99999') // false: not a port
  */
-export function allowOrigin(list: string): (origin: string) => boolean {
+import { Elysia } from 'elysia'
+
+export interface OriginPolicy {
+  allows(origin: string): boolean
+  /** CORS_ORIGINS is a lone `*`: every origin may call, none with credentials. */
+  any: boolean
+}
+
+/** Where a browser origin points: scheme, lower-case host and port (the default port left out). */
+interface ParsedOrigin {
+  scheme: 'http' | 'https'
+  host: string
+  port: string
+}
+
+const LABEL = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?'
+// Browsers serialise an origin as scheme://host[:port], with no path, user or trailing dot: anything else
+// (a port out of range, `:0x50`, an empty port) is not an origin a browser sends and never matches.
+const ORIGIN = new RegExp(`^(https?)://(\\[[0-9a-f:.]+\\]|${LABEL}(?:\\.${LABEL})*)(?::(\\d{1,5}))?$`, 'i')
+const DEFAULT_PORT = { http: '80', https: '443' }
+
+export function parseOrigin(text: string): ParsedOrigin | undefined {
+  const match = ORIGIN.exec(text)
+  if (!match) return undefined
+  const scheme = match[1]!.toLowerCase() as ParsedOrigin['scheme']
+  const port = match[3]
+  if (port !== undefined && (!/^[1-9]/.test(port) || Number(port) > 65535)) return undefined
+  return { scheme, host: match[2]!.toLowerCase(), port: port === DEFAULT_PORT[scheme] ? '' : (port ?? '') }
+}
+
+const key = (origin: ParsedOrigin) => `${origin.scheme}://${origin.host}${origin.port ? `:${origin.port}` : ''}`
+
+/**
+ * CORS_ORIGINS → which `Origin` headers are allowed. Entries are exact origins; `*` as the port matches any
+ * valid port of that host (`http://localhost:*`), and a lone `*` allows every origin. Entries that are not
+ * origins match nothing.
+ */
+export function originPolicy(list: string): OriginPolicy {
   const entries = list
     .split(',')
     .map((entry) => entry.trim().replace(/\/$/, ''))
     .filter(Boolean)
-  if (entries.includes('*')) return () => true
-  const exact = new Set(entries.filter((e) => !e.endsWith(':*')))
-  const anyPort = entries.filter((e) => e.endsWith(':*')).map((e) => e.slice(0, -2))
-  return (origin) => {
-    if (exact.has(origin)) return true
-    const match = /^(https?:\/\/[^/:]+)(?::(\d{1,5}))?$/.exec(origin)
-    return match !== null && anyPort.includes(match[1]!)
+  if (entries.includes('*')) return { allows: () => true, any: true }
+  const exact = new Set<string>()
+  const anyPort = new Set<string>()
+  for (const entry of entries) {
+    const wildcard = entry.endsWith(':*')
+    const parsed = parseOrigin(wildcard ? entry.slice(0, -2) : entry)
+    if (!parsed) continue
+    if (wildcard) anyPort.add(`${parsed.scheme}://${parsed.host}`)
+    else exact.add(key(parsed))
   }
+  const allows = (origin: string) => {
+    const parsed = parseOrigin(origin)
+    return parsed !== undefined && (exact.has(key(parsed)) || anyPort.has(`${parsed.scheme}://${parsed.host}`))
+  }
+  return { allows, any: false }
 }
+
+const EXPOSED = 'x-request-id, retry-after'
+const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
+
+/**
+ * CORS headers for allowed origins only: the origin echoed, credentials allowed, our headers exposed. Other
+ * origins get no CORS header at all, so their pages cannot read an answer. Every OPTIONS request is a
+ * preflight answered here (204); a disallowed origin's preflight gets no permission, so the browser stops.
+ */
+export const cors = (origins: OriginPolicy) =>
+  new Elysia({ name: 'cors' }).onRequest(({ request, set }) => {
+    const origin = request.headers.get('origin')
+    const allowed = origin !== null && origins.allows(origin)
+    // Answers differ by Origin, so caches must keep them apart.
+    set.headers.vary = 'Origin'
+    if (allowed) {
+      // With a lone `*` any page may read answers, but never with the visitor's credentials.
+      set.headers['access-control-allow-origin'] = origins.any ? '*' : origin
+      if (!origins.any) set.headers['access-control-allow-credentials'] = 'true'
+      set.headers['access-control-expose-headers'] = EXPOSED
+    }
+    if (request.method !== 'OPTIONS') return
+    if (allowed) {
+      set.headers['access-control-allow-methods'] = METHODS
+      const asked = request.headers.get('access-control-request-headers')
+      if (asked) set.headers['access-control-allow-headers'] = asked
+      set.headers['access-control-max-age'] = '600'
+    }
+    return new Response(null, { status: 204 })
+  })

@@ -1,13 +1,14 @@
 /**
  * Execution feature: the CodeRunner built from configuration and the routes that run learners' Python
- * (CONTRACT.md, "Python execution").
+ * (README, "Python execution").
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
+import type { Sandbox } from '../sandbox'
+import type { TaskStore } from '../tasks/store'
 import { createLocalRunner } from './local-runner'
-import { dropRootPrefix } from './sandbox/command'
 import {
   ExecuteEndpointRequest,
   ExecuteEndpointResponse,
@@ -17,33 +18,36 @@ import {
   ValidateResponse,
 } from './model'
 import { createOneCompilerRunner } from './onecompiler-runner'
-import { probeAll, type PythonProbe, type SandboxProbe } from './probe'
-import type { CodeRunner } from './runner'
+import { requireCaseCount, type CodeRunner } from './runner'
+import { eventStream } from './event-stream'
+import type { Identify } from '../client'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
+import { planTestParts, runTestParts, type RunCases } from './task-cases'
 
-export type SandboxProbes = () => Promise<[PythonProbe, SandboxProbe]>
-
-/** Probes Python and the sandbox once, on first ask; the runner and the Python servers share the answer. */
-export function createSandboxProbes(config: Config): SandboxProbes {
-  let probes: Promise<[PythonProbe, SandboxProbe]> | undefined
-  return () => (probes ??= probeAll(config.PYTHON_BIN, dropRootPrefix()))
-}
-
-export function createCodeRunner(config: Config, logger: Logger, probes = createSandboxProbes(config)): CodeRunner {
+export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbox): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
-  return createLocalRunner({ config, logger, probes: probes() })
+  return createLocalRunner({ config, logger, sandbox })
 }
 
-const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+export interface ExecutionDeps {
+  config: Config
+  runner: CodeRunner
+  logger: Logger
+  /** Where `execute-test-cases` with `task` finds the task's tests (private ones included). */
+  tasks: TaskStore
+  /** Who is calling: the execution slots are shared fairly between clients. */
+  identify: Identify
+}
 
-export const execution = ({ config, runner, logger }: { config: Config; runner: CodeRunner; logger: Logger }) =>
+export const execution = ({ config, runner, logger, tasks, identify }: ExecutionDeps) =>
   new Elysia({ name: 'execution', tags: ['Python execution'] })
     .post(
       '/api/execute-endpoint',
-      ({ body }) => {
+      ({ body, request, server }) => {
         const code = requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)
-        if (body.endpoint === undefined || body.endpoint === '') return listEndpoints(runner, code)
-        return callEndpoint(runner, code, body.endpoint, body.args)
+        const context = { client: identify(request, server), signal: request.signal }
+        if (body.endpoint === undefined || body.endpoint === '') return listEndpoints(runner, code, context)
+        return callEndpoint(runner, code, body.endpoint, body.args, context)
       },
       {
         body: ExecuteEndpointRequest,
@@ -60,53 +64,60 @@ export const execution = ({ config, runner, logger }: { config: Config; runner: 
     )
     .post(
       '/api/execute-test-cases',
-      async ({ body, request }) => {
+      async ({ body, request, server }) => {
         const code = requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
-        if (!request.headers.get('accept')?.includes('text/event-stream')) {
-          return runTestCases(runner, code, body.testCases, undefined, request.signal)
-        }
+        const parts = await planTestParts(tasks, body)
+        requireCaseCount(parts.reduce((count, part) => count + part.cases.length, 0), config.EXEC_MAX_CASES)
+        const context = { client: identify(request, server), signal: request.signal }
+        const runCases: RunCases = (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart })
+        if (!request.headers.get('accept')?.includes('text/event-stream')) return runTestParts(parts, runCases)
         // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
         // A refusal (503 queue_full with Retry-After, sandbox_unavailable) must stay a status, not become an event
-        // of a 200 stream: the batch starts first, and the stream opens once it has its slot (or is already done).
-        const early: string[] = []
-        let emit = (event: string, data: unknown): void => void early.push(sse(event, data))
+        // of a 200 stream: the batch starts first, and the stream is answered once it has its slot (or is done).
+        // Sending waits while the client does not read, which holds the batch back until its time limit ends it.
+        const events = eventStream()
         const admitted = Promise.withResolvers<void>()
-        const report = runTestCases(runner, code, body.testCases, (r) => emit('result', r), request.signal, admitted.resolve)
-        await Promise.race([admitted.promise, report])
-        const encoder = new TextEncoder()
-        const stream = new ReadableStream<Uint8Array>({
-          async start(controller) {
-            const send = (event: string, data: unknown) => controller.enqueue(encoder.encode(sse(event, data)))
-            for (const text of early) controller.enqueue(encoder.encode(text))
-            emit = send
-            try {
-              send('summary', await report)
-            } catch (error) {
-              send('error', envelope(request, toAppError('', error, request, logger)))
-            }
-            controller.close()
-          },
-        })
+        const report = runTestParts(parts, runCases, (r) => events.send('result', r), admitted.resolve)
+        try {
+          await Promise.race([admitted.promise, report])
+        } catch (error) {
+          events.close()
+          throw error
+        }
+        void report
+          .then(
+            (summary) => events.send('summary', summary),
+            (error) => events.send('error', envelope(request, toAppError('', error, request, logger))),
+          )
+          .finally(events.close)
         const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
         // A raw Response bypasses the 200 schema on purpose (it is the streamed form of the same report).
-        return new Response(stream, { headers }) as never
+        return new Response(events.body, { headers }) as never
       },
       {
         body: ExecuteTestsRequest,
-        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 413, 503) },
+        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 404, 413, 503) },
         detail: {
           summary: 'Run test cases against learner code',
           description:
             'Each endpoint case runs from freshly loaded module state, several in parallel, each with its own time ' +
             'limit; expected values never enter the sandbox. Tests may be wrapped in `metadata` or flat. Non-endpoint ' +
-            'tests are skipped. With `Accept: text/event-stream` the answer streams a `result` event per finished ' +
-            'case, then a `summary` event with the whole report.',
+            'tests are skipped. With `task` instead of `testCases`, the task\'s own tests run (by name with `tests`; ' +
+            'private ones with `include_private`, in a sandbox of their own, answered with status and a generic ' +
+            'message only); unknown task 404, unknown test 422. At most EXEC_MAX_CASES cases (413 too_many_cases); ' +
+            'a batch has EXEC_BATCH_TIMEOUT_MS in all, and cases it did not reach are `timeout` errors. With ' +
+            '`Accept: text/event-stream` the answer streams a `result` event per finished case, then a `summary` ' +
+            'event with the whole report; a client that does not read holds back its own batch, not the server.',
         },
       },
     )
     .post(
       '/api/validate-python',
-      ({ body }) => validatePython(runner, requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)),
+      ({ body, request, server }) =>
+        validatePython(runner, requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES), {
+          client: identify(request, server),
+          signal: request.signal,
+        }),
       {
         body: ValidateRequest,
         response: { 200: ValidateResponse, ...errorResponses(400, 413, 503) },

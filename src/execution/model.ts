@@ -1,4 +1,4 @@
-/** Request and response schemas of the execution routes (CONTRACT.md, "Python execution"). */
+/** Request and response schemas of the execution routes (README, "Python execution"). */
 import { t } from 'elysia'
 
 const Json = t.Unknown({ description: 'Any JSON value' })
@@ -96,11 +96,22 @@ export type TestCase = typeof TestCase.static
 
 export const ExecuteTestsRequest = t.Object(
   {
-    testCases: t.Array(TestCase),
+    testCases: t.Optional(t.Array(TestCase, { description: 'Your own cases; or give `task` instead' })),
+    task: t.Optional(
+      t.String({ minLength: 1, description: "A task's name or slug: its endpoint tests are run, graded on the server" }),
+    ),
+    tests: t.Optional(t.Array(t.String(), { description: 'With `task`: only these tests, by name (default: all)' })),
+    include_private: t.Optional(
+      t.Boolean({ default: false, description: 'With `task`: run private tests too; their results say only pass/fail' }),
+    ),
     backendCode: t.Optional(t.String({ description: 'Learner code (required, non-empty)' })),
     port: t.Optional(t.Number({ description: 'Accepted for old clients; unused' })),
   },
-  { title: 'ExecuteTestCasesRequest' },
+  {
+    title: 'ExecuteTestCasesRequest',
+    description: 'Exactly one of `testCases` or `task`.',
+    examples: [{ task: 'tic-tac-toe', include_private: true, backendCode: "@endpoint('/reset')\ndef reset():\n    ..." }],
+  },
 )
 export type ExecuteTestsRequest = typeof ExecuteTestsRequest.static
 
@@ -115,6 +126,9 @@ export const TestResult = t.Object(
     error_type: t.Optional(t.String()),
     stdout: t.Optional(t.String()),
     stderr: t.Optional(t.String()),
+    private: t.Optional(
+      t.Literal(true, { description: 'A private test: a generic message, never expected, actual or output' }),
+    ),
   },
   { title: 'TestResult' },
 )
@@ -130,6 +144,7 @@ export const ExecuteTestsResponse = t.Object(
   { success: t.Boolean(), results: t.Array(TestResult), summary: TestSummary, duration_ms: t.Number() },
   { title: 'ExecuteTestCasesResponse' },
 )
+export type ExecuteTestsResponse = typeof ExecuteTestsResponse.static
 
 export const ValidateRequest = t.Object(
   { pythonCode: t.Optional(t.String({ description: 'Code to check (required, non-empty)' })) },

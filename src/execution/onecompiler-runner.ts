@@ -1,6 +1,6 @@
 /**
  * The OneCompiler CodeRunner (USE_LOCAL_EXECUTION=false): the same harness, sent as index.py to the OneCompiler
- * API (CONTRACT.md, "OneCompiler"). Remote runs have only stdout, so the harness prefixes each of its messages
+ * API (README, "OneCompiler"). Remote runs have only stdout, so the harness prefixes each of its messages
  * with a per-run random marker; everything else on stdout is the learner's. OneCompiler's quirks (status
  * "success" for a program that failed, error codes E001–E006) are mapped onto our outcomes here.
  */
@@ -9,8 +9,8 @@ import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import { harnessLimits, jobBudgetMs } from './local-runner'
 import { harnessProgram, schedulerProgram } from '../python/program'
-import { createQueue } from './queue'
-import { parseMessages, type CodeRunner, type Job, type RunOutcome } from './runner'
+import { createQueue, queueLimits } from './queue'
+import { parseMessages, requireCaseCount, type CodeRunner, type Job, type RunOutcome } from './runner'
 
 export const ONECOMPILER_HOST = 'onecompiler-apis.p.rapidapi.com'
 
@@ -74,7 +74,7 @@ export interface OneCompilerRunnerOptions {
 }
 
 export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fetch }: OneCompilerRunnerOptions): CodeRunner {
-  const queue = createQueue(config.EXEC_CONCURRENCY, config.EXEC_QUEUE_LENGTH)
+  const queue = createQueue(queueLimits(config))
   const limits = harnessLimits(config)
   const url = `${config.ONECOMPILER_URL.replace(/\/+$/, '')}/api/v1/run`
 
@@ -129,21 +129,25 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
 
   return {
     method: 'onecompiler',
-    run(job, options = {}) {
+    async run(job, options = {}) {
       if (!config.RAPIDAPI_KEY) {
         return Promise.reject(new AppError('execution_unavailable', 503, 'Remote execution is not configured: RAPIDAPI_KEY is not set'))
       }
-      return queue.run(async () => {
-        options.onStart?.()
-        const outcome = await execute(job, options.signal)
-        for (const message of outcome.messages) options.onMessage?.(message)
-        return outcome
-      })
+      if (job.op === 'tests') requireCaseCount(job.cases.length, config.EXEC_MAX_CASES)
+      const { client, signal } = options
+      return queue.run(
+        async () => {
+          options.onStart?.()
+          const outcome = await execute(job, signal)
+          for (const message of outcome.messages) await options.onMessage?.(message)
+          return outcome
+        },
+        { client, signal },
+      )
     },
     health() {
       return {
         execution: { ok: Boolean(config.RAPIDAPI_KEY), mode: 'onecompiler', url: config.ONECOMPILER_URL, key_configured: Boolean(config.RAPIDAPI_KEY), queue: queue.stats() },
-        sandbox: { ok: true, available: false, mode: 'remote' },
       }
     },
     close() {},

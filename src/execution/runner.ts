@@ -2,7 +2,9 @@
  * The CodeRunner port: one job = learner code + an operation. Adapters: local sandbox, OneCompiler. Both run the
  * same harness (src/python/harness.py) and give the same outcome for the same job.
  */
+import { AppError } from '../errors'
 import type { Service } from '../services'
+import { parseLine } from './messages'
 
 export interface TestCaseJob {
   endpoint: string
@@ -29,9 +31,15 @@ export interface RunOutcome {
 }
 
 export interface RunOptions {
+  /** Who asked (see src/client.ts): slots are shared fairly between clients. */
+  client?: string
+  /** The request's signal: a job whose client left never starts, and a running one is stopped. */
   signal?: AbortSignal
-  /** Called for every harness message as it arrives (progress of a test batch). */
-  onMessage?: (message: HarnessMessage) => void
+  /**
+   * Called for every accepted harness message as it arrives (progress of a test batch). A returned promise holds
+   * back further reading until it settles: a slow consumer slows the run instead of filling the server's memory.
+   */
+  onMessage?: (message: HarnessMessage) => void | Promise<void>
   /** Called once the job has its slot and starts: a refusal (queue_full, sandbox_unavailable) is thrown before. */
   onStart?: () => void
 }
@@ -43,9 +51,9 @@ export interface HarnessLimits {
   file_bytes: number
   cpu_seconds: number
   output_bytes: number
-  /** Largest JSON of one result value; beyond it the result is an output_limit error. */
+  /** Largest JSON of one result; the server enforces it too (./channel.ts). */
   result_bytes: number
-  /** Longest line the harness writes (harnessLineBytes): a reader may refuse longer ones. */
+  /** Longest line the harness writes (reportLineBytes in ./channel.ts, the same cap the server reads with). */
   line_bytes: number
   timeout_ms: number
   parallelism: number
@@ -56,17 +64,17 @@ export interface CodeRunner extends Service {
   run(job: Job, options?: RunOptions): Promise<RunOutcome>
 }
 
-/** Splits newline-delimited JSON messages; a line that is not JSON is ignored (never trusted as a result). */
+/**
+ * Splits newline-delimited JSON messages already in memory (a remote run's output); a line that is not a harness
+ * message, or nests too deep to parse safely, is ignored (never trusted as a result). Local runs read their
+ * channel through createChannel, which bounds it while it arrives.
+ */
 export function parseMessages(text: string): HarnessMessage[] {
-  const messages: HarnessMessage[] = []
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue
-    try {
-      const value = JSON.parse(line)
-      if (value && typeof value === 'object' && typeof value.type === 'string') messages.push(value)
-    } catch {
-      // a torn last line of a killed run
-    }
-  }
-  return messages
+  const encoder = new TextEncoder()
+  return text.split('\n').flatMap((line) => (line.trim() ? (parseLine(encoder.encode(line)) ?? []) : []))
+}
+
+/** A batch beyond `max` cases is refused before anything runs: one request must not hold a slot for hours. */
+export function requireCaseCount(count: number, max: number) {
+  if (count > max) throw new AppError('too_many_cases', 413, `${count} test cases in one batch; the limit is ${max}`)
 }

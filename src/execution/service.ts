@@ -5,9 +5,9 @@
 import { AppError } from '../errors'
 import { sameJson } from './compare'
 import type { EndpointList, LearnerCodeFailure, TestCase, TestResult, TestSummary } from './model'
-import type { CodeRunner, HarnessMessage, RunOutcome } from './runner'
+import type { CodeRunner, HarnessMessage, RunOptions, RunOutcome } from './runner'
 
-/** Missing or empty code is a 400; code beyond the limit a 413 (CONTRACT.md). */
+/** Missing or empty code is a 400; code beyond the limit a 413 (README, "API"). */
 export function requireCode(code: string | undefined, field: string, maxBytes: number): string {
   if (code === undefined || code === '') {
     throw new AppError('validation_error', 400, `${field} is required and must not be empty`, {
@@ -41,18 +41,27 @@ function failure(outcome: RunOutcome, message: HarnessMessage | undefined, start
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100
 
-export async function listEndpoints(runner: CodeRunner, code: string): Promise<EndpointList | LearnerCodeFailure> {
+/** What a route passes on to the runner: who asks, and the request's signal. */
+export type RunContext = Pick<RunOptions, 'client' | 'signal'>
+
+export async function listEndpoints(runner: CodeRunner, code: string, context: RunContext = {}): Promise<EndpointList | LearnerCodeFailure> {
   const started = performance.now()
-  const outcome = await runner.run({ op: 'parse', code })
+  const outcome = await runner.run({ op: 'parse', code }, context)
   // The harness reports last; anything earlier on its channel could have been written by the learner's code.
   const message = outcome.messages.findLast((m) => m.type === 'endpoints' || m.type === 'error')
   if (message?.type !== 'endpoints') return failure(outcome, message, started)
   return { success: true, endpoints: message.endpoints, count: message.endpoints.length, message: 'Code parsed successfully' }
 }
 
-export async function callEndpoint(runner: CodeRunner, code: string, endpoint: string, args: Record<string, unknown> = {}) {
+export async function callEndpoint(
+  runner: CodeRunner,
+  code: string,
+  endpoint: string,
+  args: Record<string, unknown> = {},
+  context: RunContext = {},
+) {
   const started = performance.now()
-  const outcome = await runner.run({ op: 'call', code, endpoint, args })
+  const outcome = await runner.run({ op: 'call', code, endpoint, args }, context)
   const message = outcome.messages.findLast((m) => m.type === 'result' || m.type === 'error')
   if (message?.type !== 'result') return failure(outcome, message, started)
   return {
@@ -67,8 +76,8 @@ export async function callEndpoint(runner: CodeRunner, code: string, endpoint: s
   }
 }
 
-export async function validatePython(runner: CodeRunner, code: string) {
-  const outcome = await runner.run({ op: 'validate', code })
+export async function validatePython(runner: CodeRunner, code: string, context: RunContext = {}) {
+  const outcome = await runner.run({ op: 'validate', code }, context)
   const message = outcome.messages.at(-1)
   if (message?.type === 'valid') return { success: true, message: 'Python syntax is valid' }
   if (message?.type === 'error') {
@@ -132,46 +141,51 @@ export function summarise(results: TestResult[]): TestSummary {
 
 /**
  * Runs a batch: skips are decided here, endpoint cases go to the sandbox in one job. `onResult` gets each
- * result as soon as it is known (skips first, then cases in the order they finish).
+ * result as soon as it is known (skips first, then cases in the order they finish); the run reads on only once a
+ * promise it returns has settled (a slow event-stream client holds the batch back, never the server's memory).
+ * The first report of a case is its result; cases the run never reported get its reason (time, output, crash).
  */
 export async function runTestCases(
   runner: CodeRunner,
   code: string,
   tests: TestCase[],
-  onResult?: (result: TestResult) => void,
-  signal?: AbortSignal,
-  onStart?: () => void,
+  onResult?: (result: TestResult) => void | Promise<void>,
+  options: RunContext & Pick<RunOptions, 'onStart'> = {},
 ) {
   const started = performance.now()
   const planned = tests.map(planCase)
   const results: (TestResult | undefined)[] = planned.map((test) => (test.skip ? skipResult(test) : undefined))
-  for (const result of results) if (result) onResult?.(result)
+  for (const result of results) if (result) void onResult?.(result)
   const runnable = planned.flatMap((test, index) => (test.skip ? [] : [{ test, index }]))
   if (runnable.length) {
     const cases = runnable.map(({ test }) => ({ endpoint: test.endpoint!, input: test.input }))
-    // Learner code can write to the result channel too: only a whole index of this batch names a case
-    // (`runnable["constructor"]` would be Array's own function).
-    const caseOf = (message: HarnessMessage) =>
-      message.type === 'case' && Number.isInteger(message.index) ? runnable[message.index] : undefined
+    // Only a whole index of this batch names a case (`runnable["constructor"]` would be Array's own function),
+    // and only its first report counts.
+    const caseOf = (message: HarnessMessage) => {
+      if (message.type !== 'case' || !Number.isInteger(message.index)) return undefined
+      const planned = runnable[message.index]
+      return planned && !results[planned.index] ? planned : undefined
+    }
+    const record = (message: HarnessMessage) => {
+      const planned = caseOf(message)
+      if (!planned) return undefined
+      const { test, index } = planned
+      results[index] = caseResult(test, message, '')
+      return results[index]
+    }
     const outcome = await runner.run(
       { op: 'tests', code, cases },
       {
-        signal,
-        onStart,
+        ...options,
         onMessage: (message) => {
-          const planned = caseOf(message)
-          if (!planned) return
-          const { test, index } = planned
-          results[index] = caseResult(test, message, '')
-          onResult?.(results[index]!)
+          const result = record(message)
+          if (result) return onResult?.(result)
         },
       },
     )
     for (const message of outcome.messages) {
-      const planned = caseOf(message)
-      if (!planned) continue
-      const { test, index } = planned
-      results[index] = caseResult(test, message, '') // the last message per case is the harness's own
+      const result = record(message) // from a runner that did not stream its messages
+      if (result) void onResult?.(result)
     }
     const loadError = outcome.messages.find((m) => m.type === 'error')
     const why = loadError?.message ?? outcome.stopped?.message ?? 'The batch ended before this case finished'
@@ -179,7 +193,7 @@ export async function runTestCases(
       if (results[index]) continue
       const result: TestResult = { ...caseResult(test, undefined, why), error_type: loadError?.error_type ?? outcome.stopped?.kind ?? 'runtime_error' }
       results[index] = result
-      onResult?.(result)
+      void onResult?.(result)
     }
   }
   const final = results as TestResult[]

@@ -1,27 +1,26 @@
 /**
  * Deprecated "Python servers": long-running learner programs reachable on a loopback port. Each runs in the same
- * kind of sandbox as executions, network namespace included; the backend owns 127.0.0.1:<port> and relays every
- * connection to a Unix socket in that sandbox's private /tmp (relay.ts, serve.py). Limits: a port range, a count, a
- * lifetime, hard rlimits inside, and a bounded tail of output.
+ * kind of sandbox as executions, network namespace included; the backend owns 127.0.0.1:<port> and carries every
+ * connection into the sandbox over a socket pair made before the sandbox starts (relay.ts, relay.py, serve.py).
+ * A server belongs to the client that started it (owner.ts). Limits: a port range, a count overall and per
+ * client, connections per server, a lifetime, hard rlimits inside, and a bounded tail of output.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Subprocess } from 'bun'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
+import { sandboxMemoryBytes, type Boxed, type Sandbox } from '../sandbox'
 import type { Service } from '../services'
 import type { PythonServer, StopReason } from './model'
 import { OutputTail } from './output-tail'
-import type { Listener } from './relay'
-import { hostPathInSandbox, RELAY_SOCKET, sandboxArgv } from './sandbox'
+import { newOwner, requireOwner, type Caller, type Owner } from './owner'
+import type { Relay } from './relay'
 import { pythonProgram } from '../python/program'
 // Embedded in the compiled binary; never read from the project folder at run time.
+import relaySource from './relay.py' with { type: 'text' }
 import serveSource from './serve.py' with { type: 'text' }
 
-/** serve.py after the shared core (@endpoint, argument conversion, rlimits), assembled once. */
-const serveProgram = pythonProgram(serveSource)
+/** The relay and serve.py after the shared core (@endpoint, argument conversion, rlimits), assembled once. */
+const serveProgram = pythonProgram(relaySource, serveSource)
 
 export type ServerInfo = PythonServer
 
@@ -29,16 +28,19 @@ export interface StartOutcome {
   server: ServerInfo
   /** The program listened on PORT before start returned; false if it is still starting or has ended. */
   listening: boolean
+  /** Proves ownership to stop() and output() (owner.ts). */
+  token: string
 }
 
 export interface ServerManager extends Service {
-  /** Starts `code` on `port`; resolves once it listens, has ended, or `readyWaitMs` passed. */
-  start(code: string, port: number): Promise<StartOutcome>
-  /** Stops the running server on `port` (404 if none) and resolves when its processes are gone. */
-  stop(port: number): Promise<ServerInfo>
-  list(): ServerInfo[]
-  /** The full output tail (64 KB) of the server on `port`, running or recently stopped; 404 if unknown. */
-  output(port: number): { port: number; status: ServerInfo['status']; output_tail: string }
+  /** Starts `code` on `port` for `client`; resolves once it listens, has ended, or `readyWaitMs` passed. */
+  start(code: string, port: number, client: string): Promise<StartOutcome>
+  /** Stops the running server on `port` (404 if none, 403 if not the caller's) once its processes are gone. */
+  stop(port: number, caller: Caller): Promise<ServerInfo>
+  /** Every known server; the output tail only of those `client` started. */
+  list(client: string): ServerInfo[]
+  /** The full output tail (64 KB) of the caller's server on `port`, running or recently stopped; 404, 403. */
+  output(port: number, caller: Caller): { port: number; status: ServerInfo['status']; output_tail: string }
   /** Resolves when the server on `port` has stopped, whatever the reason; 404 if unknown. */
   whenStopped(port: number): Promise<ServerInfo>
 }
@@ -46,8 +48,8 @@ export interface ServerManager extends Service {
 export interface ServerManagerOptions {
   config: Config
   logger: Logger
-  /** Whether bubblewrap can build a sandbox here (the start-up probe, run once). */
-  sandbox: () => Promise<boolean>
+  /** The sandbox every learner program runs in (shared with executions). */
+  sandbox: Sandbox
   /** How long start waits for the program to listen before answering anyway. */
   readyWaitMs?: number
 }
@@ -59,12 +61,12 @@ const KEEP_STOPPED = 10
 const READY_WAIT_MS = 10_000
 
 interface Entry {
-  info: Omit<ServerInfo, 'output_tail'>
+  info: Omit<ServerInfo, 'output_tail' | 'owned'>
+  owner: Owner
   tail: OutputTail
-  proc: Subprocess<'pipe', 'pipe', 'pipe'>
-  listeners: Listener[]
-  /** Unsandboxed only: the program's HOME and working folder, removed when it stops. */
-  dir: string | null
+  box: Boxed
+  proc: Boxed['proc']
+  relay: Relay | null
   timer: Timer
   /** Both output streams read to their end. */
   drained: Promise<unknown>
@@ -73,19 +75,8 @@ interface Entry {
   markStopped: () => void
 }
 
-const notFound = (port: number) =>
-  new AppError('server_not_found', 404, `No Python server is known on port ${port}`)
 const portInUse = (port: number) =>
   new AppError('port_in_use', 409, `Port ${port} is already in use; stop that server or pick another port`)
-
-/** SIGKILL to the whole process group (Bun's `detached` makes the child a group leader). */
-function killGroup(proc: Subprocess) {
-  try {
-    process.kill(-proc.pid, 'SIGKILL')
-  } catch {
-    proc.kill('SIGKILL') // the group is already empty; make sure of the leader anyway
-  }
-}
 
 async function capture(stream: ReadableStream<Uint8Array>, tail: OutputTail) {
   const decoder = new TextDecoder()
@@ -94,16 +85,33 @@ async function capture(stream: ReadableStream<Uint8Array>, tail: OutputTail) {
 
 export function createServerManager({ config, logger, sandbox, readyWaitMs }: ServerManagerOptions): ServerManager {
   const servers = new Map<number, Entry>()
-  /** Ports between the checks and the spawn: reserved synchronously so concurrent starts cannot overshoot. */
-  const starting = new Set<number>()
+  /**
+   * Ports between the checks and the spawn, with the client starting them: reserved synchronously so concurrent
+   * starts cannot overshoot either limit.
+   */
+  const starting = new Map<number, string>()
   let closed = false
   const waitMs = Math.min(readyWaitMs ?? READY_WAIT_MS, config.SERVERS_LIFETIME_S * 1000)
 
-  const view = (entry: Entry, chars = LIST_TAIL_CHARS): ServerInfo => ({
-    ...entry.info,
-    output_tail: entry.tail.toString().slice(-chars),
-  })
+  /** What `client` may see of a server: everything of its own, no output of anyone else's. */
+  const view = (entry: Entry, client: string | null): ServerInfo => {
+    const owned = client === null || client === entry.owner.client
+    return { ...entry.info, owned, ...(owned ? { output_tail: entry.tail.toString().slice(-LIST_TAIL_CHARS) } : {}) }
+  }
   const running = () => [...servers.values()].filter((entry) => entry.info.status === 'running')
+  const runningFor = (client: string) =>
+    running().filter((entry) => entry.owner.client === client).length +
+    [...starting.values()].filter((starter) => starter === client).length
+
+  /** The entry on `port` if the caller owns it; 404 if none, 403 if someone else's. */
+  function owned(port: number, caller: Caller, onlyRunning = false): Entry {
+    const entry = servers.get(port)
+    if (!entry || (onlyRunning && entry.info.status !== 'running')) {
+      throw new AppError('server_not_found', 404, `No Python server is ${onlyRunning ? 'running' : 'known'} on port ${port}`)
+    }
+    requireOwner(entry.owner, caller, port)
+    return entry
+  }
 
   function ensureOpen() {
     if (closed) throw new AppError('shutting_down', 503, 'The server is shutting down; no new Python servers start')
@@ -120,7 +128,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       clearTimeout(entry.timer)
       // Also after the program ended on its own: unsandboxed, its children may still hold the group. Sandboxed,
       // the leader is bwrap; its death takes the sandbox's pid namespace, and so every process in it, along.
-      killGroup(entry.proc)
+      entry.box.kill()
       await entry.proc.exited
       // The pipes close when the last process holding them dies. Sandboxed, that is now (nothing outlives the
       // pid namespace); unsandboxed, a child that left the process group may keep them open, so wait a second.
@@ -128,8 +136,8 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       const bound = new Promise((resolve) => (drainTimer = setTimeout(resolve, 1000)))
       await Promise.race(entry.info.sandboxed ? [entry.drained] : [entry.drained, bound])
       clearTimeout(drainTimer)
-      for (const listener of entry.listeners) listener.close()
-      if (entry.dir) rmSync(entry.dir, { recursive: true, force: true })
+      entry.relay?.close()
+      entry.box.release()
       Object.assign(entry.info, {
         status: 'stopped',
         stopTime: new Date().toISOString(),
@@ -144,35 +152,33 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
   }
 
   /** Claims the port, then spawns; undoes the claim if anything fails. */
-  async function launch(code: string, port: number): Promise<{ entry: Entry; ready: Promise<void> }> {
-    const sandboxed = config.SANDBOX !== 'off' && (await sandbox())
-    if (!sandboxed && config.SANDBOX === 'required') {
-      throw new AppError('sandbox_unavailable', 503, 'The sandbox is required but bubblewrap is not available here')
-    }
+  async function launch(code: string, port: number, owner: Owner): Promise<{ entry: Entry; ready: Promise<void> }> {
+    const { sandboxed } = await sandbox.requireUsable()
     ensureOpen()
     // node:net is loaded on the first start, not with the server (start-up goal: /health < 300 ms).
-    const { listenRelay, portIsFree, watchReady } = await import('./relay')
-    const listeners: Listener[] = []
-    let bwrapPid: number | undefined
-    let relayTarget: string | null = null
-    // Resolved on the first connection after the sandbox exists; serve.py binds the socket before any learner
-    // code runs, so a connection that comes too early is refused like a port nobody listens on yet.
-    const target = () => (relayTarget ??= bwrapPid ? hostPathInSandbox(bwrapPid, RELAY_SOCKET) : null)
+    const [{ listenRelay }, { portIsFree, watchReady }] = await Promise.all([import('./relay'), import('./ready')])
+    let relay: Relay | null = null
+    let tail: OutputTail | undefined
     try {
       if (sandboxed) {
-        const relay = await listenRelay(port, target).catch((error) => {
+        relay = await listenRelay(port, {
+          maxConnections: config.SERVERS_MAX_CONNECTIONS,
+          onBroken(reason) {
+            logger.warn('python server relay closed', { port, reason })
+            tail?.push(`\n[connections closed: ${reason}]\n`)
+          },
+        }).catch((error) => {
           throw error?.code === 'EADDRINUSE' ? portInUse(port) : error
         })
-        listeners.push(relay)
       } else if (!(await portIsFree(port))) {
         throw portInUse(port)
       }
       ensureOpen() // close() may have run meanwhile; from here to servers.set nothing awaits
-      const launched = spawn(code, port, sandboxed, listeners, watchReady)
-      bwrapPid = launched.entry.proc.pid
+      const launched = spawn(code, port, owner, relay, watchReady)
+      tail = launched.entry.tail
       return launched
     } catch (error) {
-      for (const listener of listeners) listener.close()
+      relay?.close()
       throw error
     }
   }
@@ -180,10 +186,11 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
   function spawn(
     code: string,
     port: number,
-    sandboxed: boolean,
-    listeners: Listener[],
-    watchReady: typeof import('./relay').watchReady,
+    owner: Owner,
+    relay: Relay | null,
+    watchReady: typeof import('./ready').watchReady,
   ) {
+    const sandboxed = relay !== null
     const limits = [
       config.EXEC_MEMORY_MB * 1024 * 1024,
       config.EXEC_MAX_PROCESSES,
@@ -191,23 +198,16 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       config.SERVERS_LIFETIME_S + 5, // CPU seconds: a backstop behind the wall-clock lifetime timer
     ].map(String)
     const python = [config.PYTHON_BIN, '-I', '-S', '-u', '-c', serveProgram]
-    const dir = sandboxed ? null : mkdtempSync(join(tmpdir(), 'tutor-server-'))
-    const argv = sandboxed
-      ? sandboxArgv(config, { PORT: String(port) }, [...python, RELAY_SOCKET, ...limits])
-      : [...python, '', ...limits]
-    // bwrap gets an empty environment (its pid 1 inside keeps it); unsandboxed Python gets only what it needs.
-    const env = dir ? { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', PORT: String(port) } : {}
     if (!sandboxed) logger.warn('python server runs WITHOUT a sandbox', { port })
-
-    // fd 3 of the child is the ready channel (see serve.py).
-    let proc
-    try {
-      proc = Bun.spawn(argv, { env, cwd: dir ?? '/', stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true })
-    } catch (error) {
-      if (dir) rmSync(dir, { recursive: true, force: true })
-      throw error
-    }
+    // fd 3 of the child is the ready channel, fd 4 the relay channel (see serve.py, relay.py).
+    const box = sandbox.spawn([...python, sandboxed ? 'relay' : '', ...limits], {
+      memoryBytes: sandboxMemoryBytes(config),
+      env: { PORT: String(port) },
+      fds: sandboxed ? 2 : 1,
+    })
+    const proc = box.proc
     const { ready } = watchReady(proc.stdio[3] as number)
+    relay?.attach(proc.stdio[4] as number)
     proc.stdin.write(code)
     void proc.stdin.end()
     const tail = new OutputTail(OUTPUT_TAIL_CHARS)
@@ -225,11 +225,12 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
         exitCode: null,
         sandboxed,
       },
+      owner,
       tail,
       drained,
+      box,
       proc,
-      listeners,
-      dir,
+      relay,
       stopped: new Promise<void>((resolve) => (markStopped = resolve)),
       markStopped,
       timer: setTimeout(() => {
@@ -246,7 +247,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
   }
 
   return {
-    async start(code, port) {
+    async start(code, port, client) {
       ensureOpen()
       if (port < config.SERVERS_PORT_MIN || port > config.SERVERS_PORT_MAX) {
         throw new AppError(
@@ -266,10 +267,18 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
           `At most ${config.SERVERS_MAX} Python servers may run at once; stop one first`,
         )
       }
-      starting.add(port)
+      if (runningFor(client) >= config.SERVERS_PER_CLIENT) {
+        throw new AppError(
+          'client_server_limit',
+          429,
+          `You already run ${config.SERVERS_PER_CLIENT} Python servers, the most one client may; stop one first`,
+        )
+      }
+      starting.set(port, client)
+      const owner = newOwner(client)
       let launched: Awaited<ReturnType<typeof launch>>
       try {
-        launched = await launch(code, port)
+        launched = await launch(code, port, owner)
       } finally {
         starting.delete(port)
       }
@@ -281,31 +290,27 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
         new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), waitMs))),
       ])
       clearTimeout(timer)
-      return { server: view(entry), listening: outcome === 'listening' }
+      return { server: view(entry, client), listening: outcome === 'listening', token: owner.token }
     },
 
-    async stop(port) {
-      const entry = servers.get(port)
-      if (!entry || entry.info.status !== 'running') {
-        throw new AppError('server_not_found', 404, `No Python server is running on port ${port}`)
-      }
+    async stop(port, caller) {
+      const entry = owned(port, caller, true)
       await finish(entry, 'stopped')
-      return view(entry)
+      return view(entry, caller.client)
     },
 
-    list: () => [...servers.values()].map((entry) => view(entry)),
+    list: (client) => [...servers.values()].map((entry) => view(entry, client)),
 
-    output(port) {
-      const entry = servers.get(port)
-      if (!entry) throw notFound(port)
+    output(port, caller) {
+      const entry = owned(port, caller)
       return { port, status: entry.info.status, output_tail: entry.tail.toString() }
     },
 
     async whenStopped(port) {
       const entry = servers.get(port)
-      if (!entry) throw notFound(port)
+      if (!entry) throw new AppError('server_not_found', 404, `No Python server is known on port ${port}`)
       await entry.stopped
-      return view(entry)
+      return view(entry, null)
     },
 
     health: () => ({
@@ -313,6 +318,8 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
         ok: true,
         running: running().length,
         limit: config.SERVERS_MAX,
+        per_client: config.SERVERS_PER_CLIENT,
+        connections_each: config.SERVERS_MAX_CONNECTIONS,
         lifetime_s: config.SERVERS_LIFETIME_S,
       },
     }),

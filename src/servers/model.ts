@@ -1,5 +1,18 @@
-/** Schemas of the deprecated Python server routes (CONTRACT.md, "Python servers"); extra fields are ours. */
+/** Schemas of the deprecated Python server routes (README, "Python servers"); extra fields are ours. */
 import { t } from 'elysia'
+
+const OwnerToken = t.String({
+  description:
+    'Proves that you started this server: send it in the X-Server-Token header to stop it or read its output. ' +
+    'Without the header, only the client that started the server (same address or key) may.',
+  examples: ['q3H0bW9vS2V5LXRva2VuLTE'],
+})
+
+/** The optional X-Server-Token header of stop and output. */
+export const OwnerHeaders = t.Object(
+  { 'x-server-token': t.Optional(t.String({ description: 'The owner_token the start answered with.' })) },
+  { additionalProperties: true },
+)
 
 export const StartServerRequest = t.Object(
   {
@@ -26,6 +39,7 @@ export const ServerStarted = t.Object(
     listening: t.Boolean({
       description: 'Whether the program listened on PORT before this answer (start waits a few seconds for it).',
     }),
+    owner_token: OwnerToken,
   },
   { title: 'ServerStarted' },
 )
@@ -39,6 +53,7 @@ export const ServerStartFailed = t.Object(
     processId: t.Integer(),
     exitCode: t.Union([t.Integer(), t.Null()]),
     output_tail: t.String(),
+    owner_token: OwnerToken,
   },
   {
     title: 'ServerStartFailed',
@@ -74,14 +89,23 @@ export const PythonServer = t.Object(
     stopReason: t.Union([StopReason, t.Null()]),
     exitCode: t.Union([t.Integer(), t.Null()], { description: "The program's exit code when it ended on its own." }),
     sandboxed: t.Boolean(),
-    output_tail: t.String({ description: 'The last 4 KB of stdout and stderr; the output route has 64 KB.' }),
+    owned: t.Boolean({ description: 'Whether you started it (same client address or key).' }),
+    output_tail: t.Optional(
+      t.String({
+        description: 'The last 4 KB of stdout and stderr, only of your own servers; the output route has 64 KB.',
+      }),
+    ),
   },
   { title: 'PythonServer' },
 )
 export type PythonServer = typeof PythonServer.static
 
 export const PythonServerList = t.Object(
-  { servers: t.Array(PythonServer, { description: 'Running servers and the most recently stopped ones.' }) },
+  {
+    servers: t.Array(PythonServer, {
+      description: "Running servers and the most recently stopped ones, everyone's; output only of your own.",
+    }),
+  },
   { title: 'PythonServerList' },
 )
 

@@ -5,13 +5,12 @@
 #
 # Trust: this file is ours; the learner's program (read from stdin) is not. It runs inside the sandbox with no
 # network of its own, so nobody outside can reach 127.0.0.1:PORT in here. The backend listens on the host's
-# 127.0.0.1:PORT and hands each connection to the Unix socket RELAY in this sandbox's private /tmp (it reaches
-# it from the host through /proc); the relay thread below forwards it to 127.0.0.1:PORT in here. fd 3 is the
-# ready channel to the backend. The learner's code runs in this same process and can break the relay or the
-# ready signal, but only for its own server: no host folder is shared, and fd 3 is one pipe the backend reads
-# one byte from.
+# 127.0.0.1:PORT and carries each connection to us over fd 4 (relay.py, put in front of this file, connects it
+# to 127.0.0.1:PORT in here). fd 3 is the ready channel to the backend. The learner's code runs in this same
+# process and can break the relay or the ready signal, but only for its own server: no host folder is shared,
+# the backend resolves no path in here, and fd 3 is one pipe the backend reads one byte from.
 #
-# argv: RELAY socket path ("" when unsandboxed: the program then binds the host's port itself),
+# argv: "relay" when sandboxed ("" otherwise: the program then binds the host's port itself),
 #       then hard limits: address space bytes, processes, file size bytes, CPU seconds.
 import builtins
 import inspect
@@ -25,7 +24,7 @@ from urllib.parse import parse_qs, urlparse
 
 
 def set_server_limits(memory, processes, file_size, cpu):
-    # Hard limits (soft = hard, core.set_limits): the learner's code cannot raise them again.
+    # Hard limits (soft = hard, limits.set_limits): the learner's code cannot raise them again.
     set_limits(memory, processes, file_size, 256)
     cap("RLIMIT_CPU", cpu, cpu)
     # Every connection costs threads (two relay directions and one handler); with the address-space limit the
@@ -33,53 +32,6 @@ def set_server_limits(memory, processes, file_size, cpu):
     threading.stack_size(1024 * 1024)
     # Below the backend and executions when it spins: the learner's code cannot raise its priority back.
     os.nice(10)
-
-
-# --- relay: Unix socket (from the backend) -> 127.0.0.1:PORT inside the sandbox -----------------------------
-
-
-def forward(source, target):
-    # Copies one direction; at its end half-closes the other side, so "request sent, now waiting" still works.
-    try:
-        while True:
-            data = source.recv(65536)
-            if not data:
-                break
-            target.sendall(data)
-        target.shutdown(socket.SHUT_WR)
-    except OSError:
-        for s in (source, target):  # a reset on either side ends both directions
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-def relay_one(client, port):
-    try:
-        upstream = socket.create_connection(("127.0.0.1", port))
-    except OSError:
-        client.close()  # nothing listens on PORT (yet, or any more): the caller sees a closed connection
-        return
-    back = threading.Thread(target=forward, args=(upstream, client), daemon=True)
-    back.start()
-    forward(client, upstream)
-    back.join()
-    client.close()
-    upstream.close()
-
-
-def start_relay(path, port):
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(128)
-
-    def accept():
-        while True:
-            client, _ = listener.accept()
-            threading.Thread(target=relay_one, args=(client, port), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
 
 
 # --- ready signal: tell the backend once something listens on PORT -----------------------------------------
@@ -212,14 +164,14 @@ def run_learner_code(source):
 
 
 def main():
-    relay_path, memory, processes, file_size, cpu = sys.argv[1:6]
+    relay, memory, processes, file_size, cpu = sys.argv[1:6]
     source = sys.stdin.read()
     port = int(os.environ["PORT"])
     os.environ.pop("PWD", None)  # set by bwrap; the program's environment is PATH, HOME, LANG and PORT
     sys.argv = ["main.py"]
     set_server_limits(int(memory), int(processes), int(file_size), int(cpu))
-    if relay_path:
-        start_relay(relay_path, port)
+    if relay:
+        start_relay(port)
     signal_ready_on_listen(port)
     builtins.endpoint = endpoint  # a program that defines its own `endpoint` shadows it
     run_learner_code(source)

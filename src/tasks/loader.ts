@@ -11,6 +11,7 @@ import {
   BackendTestFile,
   BrowserTestFile,
   TaskManifest,
+  testCaseKind,
   TITLE_PREFIX,
   type TaskFile,
   type Test,
@@ -98,7 +99,7 @@ async function loadTestFolder(dir: string, folder: string, kind: TestKind): Prom
     if (problem) throw new TaskProblem(problem)
     const file = content as typeof BackendTestFile.static | typeof BrowserTestFile.static
     for (const test of file.tests) {
-      tests.push({ title: TITLE_PREFIX[kind] + file.title, ...test, public: test.public ?? true })
+      tests.push({ title: TITLE_PREFIX[kind] + file.title, ...test, kind: testCaseKind(test), public: test.public ?? true })
     }
   }
   return { path, tests }

@@ -133,22 +133,40 @@ export const TITLE_PREFIX: Record<TestKind, string> = {
 
 // ---------------------------------------------------------------- wire shapes
 
-/** A test as clients receive it: the stored test plus its group `title`; `public` is always present. */
+/** What grades a test: the Python runner (endpoint), a browser (frontend_interactive) or the vision judge. */
+export type TestCaseKind = 'endpoint' | 'frontend_interactive' | 'judge'
+
+/** The kind of a stored or client-sent test, flat or wrapped in `metadata`, from the fields it has. */
+export function testCaseKind(test: object): TestCaseKind {
+  const flat = test as { type?: unknown; endpoint?: unknown; metadata?: unknown }
+  const meta = (typeof flat.metadata === 'object' && flat.metadata !== null ? flat.metadata : {}) as typeof flat
+  const type = meta.type ?? flat.type
+  if (type === 'frontend_interactive') return 'frontend_interactive'
+  if (type === 'endpoint' || typeof (meta.endpoint ?? flat.endpoint) === 'string') return 'endpoint'
+  return 'judge'
+}
+
+/** A test as clients receive it: the stored test plus its group `title`; `kind` and `public` always present. */
 export const Test = t.Object(
   {
     title: t.String(),
     name: t.String(),
+    kind: t.Union([t.Literal('endpoint'), t.Literal('frontend_interactive'), t.Literal('judge')], {
+      description: 'What grades the test: the Python runner, a browser, or the vision judge.',
+    }),
     public: t.Boolean(),
   },
   {
     title: 'Test',
     additionalProperties: true,
     description:
-      'An endpoint test `{ title, name, endpoint, input, expected, public }`, an interactive browser test ' +
-      '`{ title, name, type: "frontend_interactive", steps, public }` or a judge test `{ title, name, description, public }`.',
+      'An endpoint test `{ title, name, kind, endpoint, input, expected, public }`, an interactive browser test ' +
+      '`{ title, name, kind, type: "frontend_interactive", steps, public }` or a judge test `{ title, name, kind, ' +
+      'description, public }`. A private test (`public: false`) carries only `title`, `name`, `kind`, `public` ' +
+      'and `endpoint` or `type`: it is graded on the server (POST /api/execute-test-cases with `task`).',
   },
 )
-export type Test = { title: string; name: string; public: boolean; [field: string]: unknown }
+export type Test = { title: string; name: string; kind: TestCaseKind; public: boolean; [field: string]: unknown }
 
 export const TaskSummary = t.Object(
   { name: t.String(), slug: t.String(), summary: t.String() },

@@ -21,9 +21,18 @@ afterAll(() => {
   server.stop(true)
 })
 
+/** Namespace flags and errno for the kernel-surface attacks; add_key has another number on aarch64. */
+const PRELUDE = [
+  'import os, sys, socket, time, ctypes, signal',
+  'USER, NET, MOUNT, EPERM = 0x10000000, 0x40000000, 0x20000, 1',
+  'libc = lambda: ctypes.CDLL(None, use_errno=True)',
+].join('\n')
+const EPERM = 1
+const ADD_KEY = process.arch === 'arm64' ? 217 : 248
+
 /** Runs `body` as the body of endpoint `f` and returns the response body. */
 async function attack(body: string) {
-  const pythonCode = `import os, sys, socket, time, ctypes, signal\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
+  const pythonCode = `${PRELUDE}\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
   const { status, body: reply } = await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })
   expect(status).toBe(200)
   return reply
@@ -82,6 +91,15 @@ const cases: [string, string, Check][] = [
     expect(typeof reply.success).toBe('boolean') // contained either way: killing pid 1 ends the sandbox
   }],
   ['exit the interpreter', 'os._exit(0)', fails('runtime_error', 'without a result')],
+  // The kernel surface (README, "Kernel surface"): each of these worked in a sandbox before the seccomp filter
+  // and --disable-userns; every denied call is tried one by one in test/sandbox/seccomp.test.ts.
+  ['make a user namespace to gain every capability', 'return libc().unshare(USER | NET | MOUNT), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
+  ['open a netfilter netlink socket', 'socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)', fails('runtime_error', 'PermissionError')],
+  ['open a raw packet socket in a new network namespace', 'libc().unshare(USER | NET)\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW)', fails('runtime_error', 'PermissionError')],
+  ['mount a tmpfs in a new mount namespace', 'libc().unshare(USER | MOUNT)\nreturn libc().mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
+  ['set up io_uring', 'return libc().syscall(425, 8, ctypes.create_string_buffer(120)), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
+  ['plant a key in the keyring of every sandbox', `return libc().syscall(${ADD_KEY}, b"user", b"planted", b"x", 1, -4), ctypes.get_errno()`, ok((r) => expect(r).toEqual([-1, EPERM]))],
+  ['read the host name', 'return [os.uname().nodename, open("/proc/sys/kernel/hostname").read().strip()]', ok((names) => expect(names).toEqual(['sandbox', 'sandbox']))],
   [
     'a background process tries to outlive the run',
     `if os.fork() == 0:\n    os.setsid()\n    os.execv("/usr/bin/python3", ["python3", "-c", "import time\\nwhile True: time.sleep(1)", "${MARKER}"])\nreturn "left something behind"`,
@@ -108,5 +126,55 @@ describe('hostile code', () => {
 
   test('nothing is left running after the run that tried to outlive it', () => {
     expect(processesWith(MARKER)).toEqual([])
+  })
+})
+
+/** Parses a text/event-stream body into [event, data] pairs. */
+const events = (text: string) =>
+  text.trim().split('\n\n').map((block) => {
+    const [event, data] = block.split('\n')
+    return [event!.slice('event: '.length), JSON.parse(data!.slice('data: '.length))] as const
+  })
+
+// Learner code that writes to the result channel itself (fd 3 of the harness), against a server with the default
+// limits. Whatever the harness makes of it, the server answers once per case, in bounded time and memory, and a
+// flood never comes out as a passing case (channel.test.ts has the same attacks from a wholly compromised sandbox).
+describe('hostile code on the result channel', () => {
+  const plain = createApp({ config: testConfig() })
+  afterAll(() => plain.decorator.services.runner.close())
+  const batch = (backendCode: string, expected: unknown = 1, accept = 'application/json') =>
+    plain.handle(
+      new Request('http://localhost/api/execute-test-cases', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept },
+        body: JSON.stringify({ backendCode, testCases: [{ name: 'only', endpoint: '/f', expected }] }),
+      }),
+    )
+  const fd3 = (body: string) => `import os\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
+
+  test('200,000 fake case reports with an 8 KB expected value: one result event, then the summary', async () => {
+    const code = fd3(`line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    os.write(3, line)\nreturn 2`)
+    const received = events(await (await batch(code, 'x'.repeat(8192), 'text/event-stream')).text())
+    expect(received.map(([event]) => event)).toEqual(['result', 'summary'])
+    expect(received[1]![1].results).toHaveLength(1)
+  })
+
+  test('63 MiB without a newline: one answer for the case, not a pass, and the server stays healthy', async () => {
+    const report = await (await batch(fd3('chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    os.write(3, chunk)\nreturn 1'))).json()
+    expect(report.results).toHaveLength(1)
+    expect(report.results[0].status).not.toBe('pass')
+    expect((await get(plain, '/health')).body.checks.execution.ok).toBe(true)
+  })
+
+  test('a 20 MB result is output_limit, not 20 MB held for a client', async () => {
+    const reply = await post(plain, '/api/execute-endpoint', { pythonCode: fd3('return "a" * 20_000_000'), endpoint: '/f' })
+    expect(reply.body).toMatchObject({ success: false, error_type: 'output_limit' })
+  })
+
+  test('a result nested 100,000 deep as the only report is not a 500', async () => {
+    const deep = `os.write(3, b'\\n{"type": "result", "endpoint": "/f", "args_used": {}, "stdout": "", "stderr": "", "value": ' + b"[" * 100000 + b"]" * 100000 + b'}\\n')\nos._exit(0)`
+    const { status, body } = await post(plain, '/api/execute-endpoint', { pythonCode: fd3(deep), endpoint: '/f' })
+    expect(status).toBe(200)
+    expect(body.success).toBe(false)
   })
 })

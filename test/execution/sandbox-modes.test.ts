@@ -1,22 +1,20 @@
 /** Without bubblewrap: SANDBOX=off runs with rlimits and an empty environment (loudly), SANDBOX=required refuses. */
 import { describe, expect, test } from 'bun:test'
-import { createApp } from '../../src/app'
+import { closeServices, createApp } from '../../src/app'
 import { createLogger } from '../../src/logging'
-import { createLocalRunner } from '../../src/execution/local-runner'
-import { probePython, type SandboxProbe } from '../../src/execution/probe'
-import { sandboxArgv } from '../../src/execution/sandbox/command'
+import { sandboxArgv } from '../../src/sandbox/argv'
+import { sandboxWithoutBwrap } from '../support/app'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
 
-const missing: SandboxProbe = { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
-
-function appWithoutBwrap(sandbox: 'auto' | 'required' | 'off') {
-  const config = testConfig({ SANDBOX: sandbox, EXEC_POOL_SIZE: '1' })
+function appWithoutBwrap(mode: 'auto' | 'required' | 'off') {
+  const settings = { SANDBOX: mode, EXEC_POOL_SIZE: '1' }
   const lines: string[] = []
   const logger = createLogger('warn', (line) => lines.push(line))
-  const probes = Promise.all([probePython(config.PYTHON_BIN), Promise.resolve(missing)])
-  const runner = createLocalRunner({ config, logger, probes })
-  return { app: createApp({ config, logger, runner }), lines, runner }
+  const sandbox = sandboxWithoutBwrap(settings, logger)
+  const app = createApp({ config: testConfig(settings), logger, sandbox })
+  const runner = { close: () => closeServices(app.decorator.services) }
+  return { app, lines, runner }
 }
 
 const code = '@endpoint\ndef env():\n    import os, resource\n    return [sorted(os.environ), resource.getrlimit(resource.RLIMIT_AS)[1] // (1 << 20)]'
@@ -57,5 +55,5 @@ test('health reports python, the sandbox, the pool and the queue', async () => {
   expect(checks.python).toMatchObject({ ok: true, found: true })
   expect(checks.sandbox).toMatchObject({ ok: true, available: true, mode: 'auto' })
   expect(checks.execution).toMatchObject({ ok: true, mode: 'local', queue: { running: 0, waiting: 0 } })
-  app.decorator.services.runner.close()
+  await closeServices(app.decorator.services)
 })

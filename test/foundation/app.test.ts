@@ -112,9 +112,10 @@ describe('error envelope', () => {
     expect(reply.body.error_type).toBe('invalid_json')
   })
 
-  test('bodies are JSON whatever the Content-Type; an empty body names the missing fields', async () => {
+  test('bodies from an allowed origin are JSON whatever the Content-Type; an empty body names the missing fields', async () => {
     const { app } = appWithProbes()
-    const plain = await post(app, '/probe/echo', { name: 'x', count: 2 }, { 'content-type': 'text/plain' })
+    const browser = { 'content-type': 'text/plain', origin: 'http://localhost:3000' }
+    const plain = await post(app, '/probe/echo', { name: 'x', count: 2 }, browser)
     expect(plain.body).toEqual({ name: 'x', count: 2 })
     const empty = await post(app, '/probe/echo', '')
     expect(empty.status).toBe(422)

@@ -14,7 +14,7 @@ function problems(env: Record<string, string>): string[] {
 describe('loadConfig', () => {
   test('an empty environment gives working defaults, with no AI key at all', () => {
     const config = loadConfig({})
-    expect(config.HOST).toBe('0.0.0.0')
+    expect(config.HOST).toBe('127.0.0.1')
     expect(config.PORT).toBe(4828)
     expect(config.USE_LOCAL_EXECUTION).toBe(true)
     expect(config.SANDBOX).toBe('auto')
@@ -28,7 +28,7 @@ describe('loadConfig', () => {
     expect(config.PORT).toBe(8080)
     expect(config.USE_LOCAL_EXECUTION).toBe(false)
     expect(config.TASKS_WATCH).toBe(true)
-    expect(config.HOST).toBe('0.0.0.0')
+    expect(config.HOST).toBe('127.0.0.1')
   })
 
   test('names every bad variable in one error', () => {
@@ -45,6 +45,17 @@ describe('loadConfig', () => {
     expect(problems({ SERVERS_PORT_MIN: '6000', SERVERS_PORT_MAX: '5000' })).toEqual([
       'SERVERS_PORT_MIN must not be greater than SERVERS_PORT_MAX',
     ])
+  })
+
+  test('ALLOWED_HOSTS takes host names and addresses without ports, or *', () => {
+    for (const value of ['tutor.example.com', 'localhost, 10.0.0.5,[::1]', '::1', '*']) {
+      expect({ value, problems: problems({ ALLOWED_HOSTS: value }) }).toEqual({ value, problems: [] })
+    }
+    for (const value of ['tutor.example.com:443', 'http://tutor.example.com', 'a b']) {
+      expect(problems({ ALLOWED_HOSTS: value })).toEqual([
+        `ALLOWED_HOSTS must be a comma list of host names or addresses without ports, or * (got ${JSON.stringify(value)})`,
+      ])
+    }
   })
 
   test('never echoes a secret in an error', () => {

@@ -5,6 +5,7 @@ import { createServerManager } from '../../src/servers/manager'
 import { createLogger } from '../../src/logging'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
+import { sandboxWithoutBwrap } from '../support/app'
 import { HELLO, alive, appFactory, freePortBlock, probePort, processesMatching, sleepMarker } from './helpers'
 
 // Starting sandboxes on a busy machine can take seconds: a guard against hangs, not a timing assertion.
@@ -60,7 +61,14 @@ describe('deprecated Python servers: limits', () => {
     const running = ports.filter((port) => port !== idle)
     await post(app, '/api/stop-python-server', { port: running[0] })
     expect((await start(app, idle)).status).toBe(200)
-    expect((await get(app, '/health')).body.checks.python_servers).toEqual({ ok: true, running: 2, limit: 2, lifetime_s: 600 })
+    expect((await get(app, '/health')).body.checks.python_servers).toEqual({
+      ok: true,
+      running: 2,
+      limit: 2,
+      per_client: 2,
+      connections_each: 32,
+      lifetime_s: 600,
+    })
   })
 
   test.concurrent('SERVERS_MAX=0 disables the feature', async () => {
@@ -86,11 +94,11 @@ describe('deprecated Python servers: limits', () => {
 
   test.concurrent('SANDBOX=required without a usable bubblewrap is a 503 and nothing runs', async () => {
     const config = testConfig({ SANDBOX: 'required', SERVERS_PORT_MIN: String(first), SERVERS_PORT_MAX: String(first + 11) })
-    const servers = createServerManager({ config, logger: createLogger('silent'), sandbox: async () => false })
+    const servers = createServerManager({ config, logger: createLogger('silent'), sandbox: sandboxWithoutBwrap({ SANDBOX: 'required' }) })
     const app = makeApp({ SANDBOX: 'required' }, { servers })
     const refused = await start(app, first + 8)
     expect(refused).toMatchObject({ status: 503, body: { error_type: 'sandbox_unavailable' } })
-    expect(servers.list()).toEqual([])
+    expect(servers.list('local')).toEqual([])
     expect(await probePort(first + 8)).toBe('refused')
   })
 

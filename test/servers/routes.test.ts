@@ -23,6 +23,7 @@ describe('deprecated Python servers: routes', () => {
       processId: expect.any(Number),
       message: `Python server started on port ${port}`,
       listening: true,
+      owner_token: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), // 128 random bits
     })
     const { processId } = started.body
 
@@ -41,6 +42,7 @@ describe('deprecated Python servers: routes', () => {
         stopReason: null,
         exitCode: null,
         sandboxed: true,
+        owned: true,
         output_tail: expect.any(String),
       },
     ])
@@ -152,6 +154,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Echo).se
       processId: expect.any(Number),
       exitCode: 3,
       output_tail: 'bye\n',
+      owner_token: expect.any(String),
     })
     const broken = await post(app, '/api/start-python-server', { pythonCode: 'def f(:\n  pass', port: first + 4 })
     expect(broken.body).toMatchObject({ success: false, exitCode: 1 })

@@ -62,12 +62,14 @@ describe('loadTasks', () => {
       endpoint: '/double',
       input: { n: 2 },
       expected: 4,
+      kind: 'endpoint',
       public: true,
     })
     expect(task!.tests[5]).toEqual({
       title: 'HTML: Look',
       name: 'looks fine',
       description: 'The page shows a paragraph.',
+      kind: 'judge',
       public: true,
     })
   })

@@ -111,8 +111,8 @@ describe('POST /api/load-test-cases', () => {
         {
           title: 'Backend: Doubling',
           tests: [
-            { title: 'Backend: Doubling', name: 'doubles 2', endpoint: '/double', input: { n: 2 }, expected: 4, public: true },
-            { title: 'Backend: Doubling', name: 'doubles 0', endpoint: '/double', input: { n: 0 }, expected: 0, public: true },
+            { title: 'Backend: Doubling', name: 'doubles 2', endpoint: '/double', input: { n: 2 }, expected: 4, kind: 'endpoint', public: true },
+            { title: 'Backend: Doubling', name: 'doubles 0', endpoint: '/double', input: { n: 0 }, expected: 0, kind: 'endpoint', public: true },
           ],
         },
       ],
@@ -150,6 +150,7 @@ describe('POST /api/load-test-cases', () => {
       endpoint: '/x',
       input: {},
       expected: 1,
+      kind: 'endpoint',
       public: true,
     })
   })

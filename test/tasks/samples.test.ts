@@ -12,8 +12,8 @@ const kinds = async (name: string) => {
   return {
     task,
     backend,
-    interactive: task.tests.filter((t) => t.type === 'frontend_interactive'),
-    judge: task.tests.filter((t) => !('type' in t) && !('endpoint' in t)),
+    interactive: task.tests.filter((t) => t.type === 'frontend_interactive' && t.kind === 'frontend_interactive'),
+    judge: task.tests.filter((t) => !('type' in t) && !('endpoint' in t) && t.kind === 'judge'),
   }
 }
 
@@ -34,7 +34,7 @@ test('Tic Tac Toe has 25+ mixed backend tests over its four endpoints, 6+ browse
   expect(new Set(backend.map((t) => t.endpoint))).toEqual(new Set(['/check_winner', '/play_move', '/ai_move', '/reset']))
   expect(interactive.length).toBeGreaterThanOrEqual(6)
   expect(judge.length).toBeGreaterThanOrEqual(3)
-  for (const test of judge) expect(Object.keys(test).sort()).toEqual(['description', 'name', 'public', 'title'])
+  for (const test of judge) expect(Object.keys(test).sort()).toEqual(['description', 'kind', 'name', 'public', 'title'])
 })
 
 describe.each(['Tic Tac Toe', 'Todo List App', 'Calculator App'])('%s', (name) => {

@@ -1,5 +1,5 @@
 /**
- * Assistant modes (the seed's "strategies"): what a mode asks the model for, and how it turns the streamed
+ * Assistant modes (the original backend's "strategies"): what a mode asks the model for, and how it turns the streamed
  * text into frames. One reader per turn; readers keep no state beyond it.
  */
 import type { JsonResponseFormat } from '../../providers/provider'

@@ -1,0 +1,97 @@
+/**
+ * The shapes of harness messages, and a parser for one line that is safe on hostile input: the nesting depth is
+ * checked on the raw bytes before JSON.parse sees them, and only the shapes the harness writes are accepted.
+ */
+import { t } from 'elysia'
+import { Value } from '@sinclair/typebox/value'
+import { Endpoint } from './model'
+import type { HarnessMessage, Job } from './runner'
+
+/**
+ * The harness nests a result at most ~100 deep (to_json in src/python/core.py) inside a message object; JSON.parse
+ * and every later recursion (comparison, serialisation) stay far from the stack limit at this depth.
+ */
+export const MAX_DEPTH = 128
+
+const ErrorType = t.String({ pattern: '^[a-z_]{1,40}$' })
+const Line = t.Optional(t.Union([t.Integer(), t.Null()]))
+const Output = { stdout: t.Optional(t.String()), stderr: t.Optional(t.String()) }
+const Failure = {
+  error_type: ErrorType,
+  message: t.String(),
+  line: Line,
+  offset: Line,
+  traceback: t.Optional(t.String()),
+  paths: t.Optional(t.Array(t.String())),
+  ...Output,
+}
+const Json = t.Unknown()
+
+/** Every message shape the harness writes; anything else on the channel is dropped. */
+const Message = t.Union([
+  t.Object({ type: t.Literal('endpoints'), endpoints: t.Array(Endpoint) }),
+  t.Object({ type: t.Literal('valid') }),
+  t.Object({ type: t.Literal('done') }),
+  t.Object({ type: t.Literal('result'), value: Json, endpoint: t.String(), args_used: Json, ...Output }),
+  t.Object({ type: t.Literal('error'), ...Failure }),
+  t.Object({
+    type: t.Literal('case'),
+    index: t.Integer({ minimum: 0 }),
+    duration_ms: t.Optional(t.Number()),
+    error_type: t.Optional(ErrorType),
+    message: t.Optional(t.String()),
+    value: t.Optional(Json),
+    ...Output,
+  }),
+])
+
+/** The message types that end each operation (the harness writes one of them last). */
+export const FINAL: Record<Job['op'], string[]> = {
+  parse: ['endpoints', 'error'],
+  validate: ['valid', 'error'],
+  call: ['result', 'error'],
+  tests: ['done', 'error'],
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+
+/** Whether JSON text (bytes) nests arrays and objects at most `limit` deep; brackets inside strings do not count. */
+export function withinDepth(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!
+    if (byte === QUOTE) {
+      // Jump to the closing quote: one native search per string instead of a step per character.
+      let end = bytes.indexOf(QUOTE, i + 1)
+      while (end !== -1 && escaped(bytes, end)) end = bytes.indexOf(QUOTE, end + 1)
+      if (end === -1) return true // an unterminated string: JSON.parse rejects it
+      i = end
+    } else if (byte === 0x5b || byte === 0x7b) {
+      if (++depth > limit) return false
+    } else if (byte === 0x5d || byte === 0x7d) depth--
+  }
+  return true
+}
+
+/** A quote is escaped when an odd number of backslashes precede it. */
+function escaped(bytes: Uint8Array, quote: number): boolean {
+  let count = 0
+  for (let i = quote - 1; i >= 0 && bytes[i] === BACKSLASH; i--) count++
+  return count % 2 === 1
+}
+
+const decoder = new TextDecoder()
+
+/** One line as a harness message, or undefined: not JSON, too deep, or not a shape the harness writes. */
+export function parseLine(bytes: Uint8Array, depth = MAX_DEPTH): HarnessMessage | undefined {
+  if (!withinDepth(bytes, depth)) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(decoder.decode(bytes))
+  } catch {
+    return undefined
+  }
+  return Value.Check(Message, value) ? (value as HarnessMessage) : undefined
+}
+

@@ -1,0 +1,144 @@
+/**
+ * Grading against a task's own tests: `execute-test-cases` with `{ task, tests?, include_private? }` takes inputs
+ * and expected values from the task store, so private tests are graded without a client ever holding them.
+ *
+ * Private cases run in a sandbox of their own. A batch loads the learner's module once and forks a child per
+ * case, so every case's process can see every input of its batch; whatever a public case prints reaches the
+ * client, so it must never share a batch with a private input. The results of the private batch are redacted
+ * (`hiddenResult`) before they leave, in JSON and in the event stream alike.
+ */
+import { AppError } from '../errors'
+import type { TaskStore } from '../tasks/store'
+import type { ExecuteTestsRequest, ExecuteTestsResponse, TestCase, TestResult } from './model'
+import { summarise } from './service'
+
+/** Cases that run in one batch; `hidden` ones are private and answered with `hiddenResult` only. */
+export interface TestPart {
+  cases: TestCase[]
+  /** Where each case's result goes in the whole answer. */
+  positions: number[]
+  hidden: boolean
+}
+
+/**
+ * Runs one batch (the service's runTestCases, bound to the runner, the code and the request's signal). A promise
+ * returned by `onResult` holds the batch back until it settles (a slow event-stream client).
+ */
+export type RunCases = (
+  cases: TestCase[],
+  onResult?: (result: TestResult) => void | Promise<void>,
+  onStart?: () => void,
+) => Promise<ExecuteTestsResponse>
+
+const invalid = (message: string) =>
+  new AppError('validation_error', 422, message, { errors: [{ path: '/testCases', message }] })
+
+const quoted = (names: string[]) => names.map((name) => `"${name}"`).join(', ')
+
+/**
+ * The batches a request asks for: a client's own `testCases` as one batch, exactly as sent; a task's tests as
+ * a public and a private batch. Unknown task: 404; unknown test names, or private ones without
+ * `include_private`: 422 naming them.
+ */
+export async function planTestParts(store: TaskStore, request: ExecuteTestsRequest): Promise<TestPart[]> {
+  if ((request.testCases === undefined) === (request.task === undefined)) {
+    throw invalid('Send exactly one of testCases (your own cases) or task (a task name or slug)')
+  }
+  if (request.testCases) {
+    return [{ cases: request.testCases, positions: request.testCases.map((_, i) => i), hidden: false }]
+  }
+  const task = await store.find(request.task!)
+  if (!task) throw new AppError('task_not_found', 404, `No task named "${request.task}"`)
+  let tests = task.tests
+  if (request.tests) {
+    const known = new Set(tests.map((test) => test.name))
+    const unknown = request.tests.filter((name) => !known.has(name))
+    if (unknown.length) {
+      throw new AppError('test_not_found', 422, `${task.name} has no test named ${quoted(unknown)}`, { tests: unknown })
+    }
+    const wanted = new Set(request.tests)
+    tests = tests.filter((test) => wanted.has(test.name))
+  }
+  if (!request.include_private) {
+    const hidden = request.tests ? tests.filter((test) => !test.public).map((test) => test.name) : []
+    if (hidden.length) {
+      throw new AppError('private_test', 422, `Private tests need include_private: true: ${quoted(hidden)}`, {
+        tests: hidden,
+      })
+    }
+    tests = tests.filter((test) => test.public)
+  }
+  const parts: TestPart[] = [
+    { cases: [], positions: [], hidden: false },
+    { cases: [], positions: [], hidden: true },
+  ]
+  tests.forEach((test, position) => {
+    const part = parts[test.public ? 0 : 1]!
+    // Browser and judge tests are named by kind only, so they are skipped without their steps or criteria.
+    const { name, kind, endpoint, input, expected } = test as typeof test & TestCase
+    part.cases.push(kind === 'endpoint' ? { name, endpoint, input, expected } : { name, type: kind })
+    part.positions.push(position)
+  })
+  return parts.filter((part) => part.cases.length > 0)
+}
+
+const LIMIT_MESSAGES: Record<string, string> = {
+  timeout: 'Hidden test ran out of time',
+  memory_limit: 'Hidden test ran out of memory',
+  output_limit: 'Hidden test wrote too much output',
+}
+
+/**
+ * A private test's result: its name, status, a fixed message and the kind of limit it hit. Never the expected
+ * value, the actual value, output, a traceback or the learner's error message (each could repeat the input).
+ * The duration is rounded: learner code can forge its own report, and a precise number could carry data.
+ */
+export function hiddenResult(result: TestResult): TestResult {
+  const limit = result.error_type ? LIMIT_MESSAGES[result.error_type] : undefined
+  const message = {
+    pass: 'Hidden test passed',
+    fail: 'Hidden test failed',
+    error: limit ?? 'Hidden test raised an error',
+    skip: 'Hidden test skipped: browser and judge tests are not run on the server',
+  }[result.status]
+  const duration = Number.isFinite(result.duration_ms) && result.duration_ms > 0 ? Math.round(result.duration_ms) : 0
+  return {
+    testName: result.testName,
+    status: result.status,
+    message,
+    expected: null,
+    actual: null,
+    duration_ms: duration,
+    ...(result.status === 'error' ? { error_type: limit ? result.error_type : 'runtime_error' } : {}),
+    private: true,
+  }
+}
+
+/**
+ * Runs the parts one after another (a client's batches take one slot at a time) and merges their results in
+ * the order of the task. A single public part is answered exactly as the batch reports it.
+ */
+export async function runTestParts(
+  parts: TestPart[],
+  runCases: RunCases,
+  onResult?: (result: TestResult) => void | Promise<void>,
+  onStart?: () => void,
+): Promise<ExecuteTestsResponse> {
+  if (parts.length === 1 && !parts[0]!.hidden) return runCases(parts[0]!.cases, onResult, onStart)
+  const started = performance.now()
+  const results: TestResult[] = []
+  let announced = false
+  // A part of skips only never starts a batch, so whichever part starts first says so.
+  const startOnce = () => {
+    if (!announced) onStart?.()
+    announced = true
+  }
+  for (const part of parts) {
+    const shown = (result: TestResult) => (part.hidden ? hiddenResult(result) : result)
+    const report = await runCases(part.cases, onResult && ((result) => onResult(shown(result))), startOnce)
+    report.results.forEach((result, i) => (results[part.positions[i]!] = shown(result)))
+  }
+  const summary = summarise(results)
+  const duration_ms = Math.round((performance.now() - started) * 100) / 100
+  return { success: summary.failed === 0 && summary.errors === 0, results, summary, duration_ms }
+}

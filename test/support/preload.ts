@@ -1,0 +1,8 @@
+/**
+ * Loaded before every test file (bunfig.toml). bun test emits no process exit event, so the cgroups of runners a
+ * test never closed are removed here, after the last test: a test run leaves nothing on the host.
+ */
+import { afterAll } from 'bun:test'
+import { removeOwnedGroups } from '../../src/sandbox/cgroup'
+
+afterAll(removeOwnedGroups)
