@@ -160,7 +160,8 @@ describe('hostile code on the result channel', () => {
   })
 
   test('63 MiB without a newline: one answer for the case, not a pass, and the server stays healthy', async () => {
-    const report = await (await batch(fd3('chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    os.write(3, chunk)\nreturn 1'))).json()
+    // The case returns a wrong value: the flood must not turn it into a pass (learner processes' fd 3 goes nowhere).
+    const report = await (await batch(fd3('chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    os.write(3, chunk)\nreturn 2'))).json()
     expect(report.results).toHaveLength(1)
     expect(report.results[0].status).not.toBe('pass')
     expect((await get(plain, '/health')).body.checks.execution.ok).toBe(true)
