@@ -162,7 +162,7 @@ def run_cases(missing, control, emit):
             if channel is None:
                 pending -= 1
                 why = missing[index] or {
-                    "error_type": "runtime_error", "message": "The process running the tests ended before this case"}
+                    "error_type": "runtime_error", "message": "The case could not be started (the process running the tests ended)"}
                 emit(dict(why, type="case", index=index, duration_ms=0))
                 continue
             running[index] = Case(channel)
@@ -197,7 +197,10 @@ def run_cases(missing, control, emit):
 def order_case(control, index):
     """A new report channel for case `index`, its write end sent with the order; None if the learner process is
     gone."""
-    read_fd, write_fd = os.pipe()
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return None  # no descriptor left: the case cannot run
     try:
         control.sendmsg([ORDER.pack(RUN, index)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _struct.pack("i", write_fd))])
     except OSError:
