@@ -1,7 +1,9 @@
 # The first lines of the execution harness's learner process (src/python/learner-process.py), before anything heavy
-# is imported: it starts the scheduler (src/python/harness.py) as a fresh interpreter, so both start up at once and
-# a pooled sandbox is ready about as soon as a single interpreter would be. The scheduler gets fd 3 (the result
-# channel), the limits and its ends of our pipes; we keep /dev/null as fd 3. Nothing of the job exists yet.
+# is imported. A test batch is graded, so its reports come from the scheduler (src/python/harness.py), a fresh
+# interpreter started here that never runs learner code: it gets fd 3 (the result channel), the limits and its ends
+# of our pipes; we keep /dev/null as fd 3. A call, a listing or a syntax check is not graded (the learner sees
+# their own function's answer) and runs in this one process, which reports on fd 3 itself: a second interpreter
+# would cost every call about a third more and protect nothing but the learner's own answer.
 #
 # Started as `python3 -I -S -c <program> <limits json> <scheduler program>`; remotely (OneCompiler) limits, job,
 # marker and scheduler program are prepended to the program instead.
@@ -44,5 +46,5 @@ if not REMOTE:
     # own). The scheduler needs more open files than a learner process: ours are lowered in learner-process.py.
     set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
                max(64, _limits["parallelism"] + 32))
-SCHEDULER_PID, SCHEDULER_ENDS = start_scheduler(
-    _REMOTE_SCHEDULER if REMOTE else sys.argv[2], LIMITS_TEXT, _REMOTE_MARKER if REMOTE else "")  # noqa: F821
+SCHEDULER_PROGRAM = _REMOTE_SCHEDULER if REMOTE else sys.argv[2]  # noqa: F821
+MARKER = _REMOTE_MARKER if REMOTE else ""  # noqa: F821

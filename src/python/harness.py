@@ -112,12 +112,6 @@ def await_report(fd, learner):
 
 # ---------------------------------------------------------------- operations
 
-def run_call(plan, emit, learner):
-    fields = await_report(learner.report, learner)
-    if fields is not None:
-        emit(dict(fields, type="result" if "value" in fields else "error", endpoint=plan["endpoint"], args_used=plan["args_used"]))
-
-
 class Case:
     """One dispatched case: its report channel and its time limit, counted from the order."""
 
@@ -254,10 +248,8 @@ def scheduler_main():
             return  # the learner process died before any learner code: its exit status says how
         if "final" in plan:
             emit(plan["final"])  # the job runs no learner code: a listing, a syntax check, an unknown endpoint
-        elif plan["op"] == "call":
-            run_call(plan, emit, learner)
         else:
-            run_tests(plan, emit, learner)
+            run_tests(plan, emit, learner)  # a call runs without a scheduler (harness-launch.py)
     finally:
         # Everything is reported: end the processes of the run that stayed in our group (the learner process, a
         # case it had no time to stop, their children), ourselves last; those that left the group end with the

@@ -1,12 +1,13 @@
 # The learner process of the execution harness: plans, loads and calls the learner's code. It is the process the
-# server starts; harness-launch.py has started the scheduler (src/python/harness.py) before this file's imports.
-# It reads the job from stdin and hands the scheduler the job's plan (harness-parse.py), closing that pipe before
-# any learner code runs, and runs learner code only once the scheduler says it is undumpable. From then on,
-# learner code can read and rewrite everything in this process, so what it reports is learner-controlled input
-# that the scheduler checks. Nothing here is a limit or a verdict.
-#
-# fd 3 (the scheduler's result channel) is /dev/null here; the report fd is this process's own pipe to the
-# scheduler; the control socket (a test batch only) brings orders to fork one process per case.
+# server starts. It reads the job from stdin and works out the job's plan (harness-parse.py).
+# - A test batch: it starts the scheduler (src/python/harness.py, see harness-launch.py), hands it the plan and
+#   closes that pipe before any learner code runs, and runs learner code only once the scheduler says it is
+#   undumpable. From then on learner code can read and rewrite everything in this process, so what it reports is
+#   learner-controlled input that the scheduler checks; nothing here is a limit or a verdict. fd 3 (the
+#   scheduler's result channel) is /dev/null here; the report fd is this process's own pipe to the scheduler; the
+#   control socket brings orders to fork one process per case.
+# - A call, a listing or a syntax check: nothing is graded, so this process reports on fd 3 itself (the server
+#   bounds and checks that channel, and keeps the time limit); learner code can only change its own answer.
 import io
 import select
 import sys
@@ -132,16 +133,6 @@ def call_function(module, target, args):
     return report
 
 
-def run_call(tree, ep, args, report_fd):
-    module, loaded = load_module(tree)
-    if module is None:
-        return write_report(report_fd, loaded)
-    report = call_function(module, target(ep), args)
-    report["stdout"] = loaded[0] + report["stdout"]
-    report["stderr"] = loaded[1] + report["stderr"]
-    write_report(report_fd, report)
-
-
 def target(ep):
     return {"name": ep["name"], "annotations": annotations(ep)}
 
@@ -214,37 +205,80 @@ def reap(children, control):
                 pass
 
 
+def emit_alone(message):
+    """A message of a job that runs without a scheduler, straight onto the result channel (stdout after the marker
+    remotely), one line of at most line_bytes."""
+    line = encode_line(message, LIMITS["line_bytes"])
+    if line is None:  # a value or an endpoint list alone too large for a line
+        line = encode_line({"type": "error", "error_type": "output_limit",
+                            "message": "The result is larger than %d bytes" % LIMITS["result_bytes"]}, LIMITS["line_bytes"])
+    # Learner code may have written to fd 3 before us (the server takes the last message of a call): a leading
+    # newline keeps a torn line of theirs from spoiling ours.
+    if REMOTE:
+        sys.__stdout__.write("\n" + MARKER + line)
+        sys.__stdout__.flush()
+    else:
+        write_all(3, "\n" + line)
+
+
+def run_alone(job, the_plan, tree, endpoints):
+    """A call, a listing or a syntax check, in this one process."""
+    if "final" in the_plan:
+        return emit_alone(the_plan["final"])
+    module, loaded = load_module(tree)
+    if module is None:
+        return emit_alone(dict(loaded, type="error"))
+    report = call_function(module, target(find_endpoint(endpoints, job.get("endpoint"))), job.get("args"))
+    report["stdout"] = loaded[0] + report["stdout"]
+    report["stderr"] = loaded[1] + report["stderr"]
+    if "value" in report and len(ENCODE(report["value"])) > LIMITS["result_bytes"]:
+        report = {"error_type": "output_limit", "message": "The result is larger than %d bytes" % LIMITS["result_bytes"],
+                  "stdout": report["stdout"], "stderr": report["stderr"]}
+    emit_alone(dict(report, type="result" if "value" in report else "error",
+                    endpoint=the_plan["endpoint"], args_used=the_plan["args_used"]))
+
+
 def main():
+    """True when a scheduler was started (it ends this process once it has reported)."""
     limits = json.loads(LIMITS_TEXT)
     LIMITS.update(limits)
+    job_text = _REMOTE_JOB if REMOTE else sys.stdin.read()  # noqa: F821 (a pooled sandbox waits here)
+    if not job_text:
+        return False  # a pooled sandbox discarded unused
+    job = json.loads(job_text)
+    the_plan, tree, endpoints = plan(job)
+    if job["op"] != "tests":
+        set_cpu_limit(limits["cpu_seconds"])
+        cap("RLIMIT_NOFILE", 64, 64)
+        run_alone(job, the_plan, tree, endpoints)
+        return False
+    global SCHEDULER_ENDS
+    pid, SCHEDULER_ENDS = start_scheduler(SCHEDULER_PROGRAM, LIMITS_TEXT, MARKER)
+    if not pid:
+        return False  # no scheduler: the server reports the run ended without a result
     plan_fd, report_fd, ready_fd, control = SCHEDULER_ENDS
     # Before any learner code: CPU time far behind the scheduler's time limit, fewer open files than the scheduler
     # needs. The other rlimits and non-dumpability (a sibling case cannot open this process's /proc/<pid>/fd,
     # where its report channel is) were set in harness-launch.py.
     set_cpu_limit(limits["cpu_seconds"])
     cap("RLIMIT_NOFILE", 64, 64)
-    job_text = _REMOTE_JOB if REMOTE else sys.stdin.read()  # noqa: F821 (a pooled sandbox waits here)
-    if not job_text or not SCHEDULER_PID:
-        return  # a pooled sandbox discarded unused; or no scheduler: the server reports the run ended without one
-    job = json.loads(job_text)
-    the_plan, tree, endpoints = plan(job)
     write_all(plan_fd, ENCODE(the_plan))
     os.close(plan_fd)  # the scheduler has the whole plan before any learner code runs
     # Learner code only once the scheduler is undumpable (it says so with one byte; nothing if it died).
     if not tree or os.read(ready_fd, 1) != b"1":
-        return
-    if job["op"] == "call":
-        run_call(tree, find_endpoint(endpoints, job.get("endpoint")), job.get("args"), report_fd)
-    else:
-        cases = [(find_endpoint(endpoints, case.get("endpoint")), case.get("input")) for case in job["cases"]]
-        run_tests(tree, cases, report_fd, control)
+        return True
+    cases = [(find_endpoint(endpoints, case.get("endpoint")), case.get("input")) for case in job["cases"]]
+    run_tests(tree, cases, report_fd, control)
+    return True
 
+
+SCHEDULER_ENDS = None
 
 try:
-    main()
-    # We are the sandbox's first process: leaving would end the scheduler before it reports. It ends us.
-    while os.read(SCHEDULER_ENDS[2], 1):
-        pass
+    if main():
+        # We are the sandbox's first process: leaving would end the scheduler before it reports. It ends us.
+        while os.read(SCHEDULER_ENDS[2], 1):
+            pass
     _code = 0
 except BaseException:
     traceback.print_exc()

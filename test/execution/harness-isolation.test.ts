@@ -179,10 +179,13 @@ describe('what a learner process sends is bounded', () => {
   })
 
   test('a report nested 100,000 deep, or megabytes without a newline, is an error of that case only', async () => {
-    const deep = await post(app, '/api/execute-endpoint', { pythonCode: own('b"[" * 100_000 + b"\\n"'), endpoint: '/f' })
-    expect(deep.body).toMatchObject({ success: false, error_type: 'runtime_error', error: 'The program sent a report that is not a result' })
-    const long = await post(app, '/api/execute-endpoint', { pythonCode: own('b"x" * (8 << 20)'), endpoint: '/f' })
-    expect(long.body).toMatchObject({ success: false, error_type: 'output_limit' })
+    // A graded case reports through the scheduler, which checks what the case's process sent.
+    const one = (pythonCode: string) =>
+      post(app, '/api/execute-test-cases', { backendCode: pythonCode, testCases: [{ name: 'a', endpoint: '/f', expected: 1 }] })
+    const deep = await one(own('b"[" * 100_000 + b"\\n"'))
+    expect(deep.body.results[0]).toMatchObject({ status: 'error', error_type: 'runtime_error', message: 'The program sent a report that is not a result' })
+    const long = await one(own('b"x" * (8 << 20)'))
+    expect(long.body.results[0]).toMatchObject({ status: 'error', error_type: 'output_limit' })
   })
 })
 
