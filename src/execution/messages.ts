@@ -95,3 +95,12 @@ export function parseLine(bytes: Uint8Array, depth = MAX_DEPTH): HarnessMessage 
   return Value.Check(Message, value) ? (value as HarnessMessage) : undefined
 }
 
+/**
+ * Splits newline-delimited JSON messages already in memory (a remote run's output); a line that is not a harness
+ * message, or nests too deep to parse safely, is ignored (never trusted as a result). Local runs read their
+ * channel through createChannel, which bounds it while it arrives.
+ */
+export function parseMessages(text: string): HarnessMessage[] {
+  const encoder = new TextEncoder()
+  return text.split('\n').flatMap((line) => (line.trim() ? (parseLine(encoder.encode(line)) ?? []) : []))
+}

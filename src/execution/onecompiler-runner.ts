@@ -10,7 +10,8 @@ import type { Logger } from '../logging'
 import { harnessLimits, jobBudgetMs } from './local-runner'
 import { harnessProgram, schedulerProgram } from '../python/program'
 import { createQueue, queueLimits } from './queue'
-import { parseMessages, requireCaseCount, type CodeRunner, type Job, type RunOutcome } from './runner'
+import { parseMessages } from './messages'
+import { requireCaseCount, type CodeRunner, type Job, type RunOutcome } from './runner'
 
 export const ONECOMPILER_HOST = 'onecompiler-apis.p.rapidapi.com'
 

@@ -4,7 +4,6 @@
  */
 import { AppError } from '../errors'
 import type { Service } from '../services'
-import { parseLine } from './messages'
 
 export interface TestCaseJob {
   endpoint: string
@@ -62,16 +61,6 @@ export interface HarnessLimits {
 export interface CodeRunner extends Service {
   readonly method: 'local_sandbox' | 'onecompiler'
   run(job: Job, options?: RunOptions): Promise<RunOutcome>
-}
-
-/**
- * Splits newline-delimited JSON messages already in memory (a remote run's output); a line that is not a harness
- * message, or nests too deep to parse safely, is ignored (never trusted as a result). Local runs read their
- * channel through createChannel, which bounds it while it arrives.
- */
-export function parseMessages(text: string): HarnessMessage[] {
-  const encoder = new TextEncoder()
-  return text.split('\n').flatMap((line) => (line.trim() ? (parseLine(encoder.encode(line)) ?? []) : []))
 }
 
 /** A batch beyond `max` cases is refused before anything runs: one request must not hold a slot for hours. */
