@@ -1,21 +1,23 @@
 """Execution harness: runs one job on the learner's code and reports through its own channel.
 
-Two processes (src/python/program.ts):
-- The learner process (learner-process.py, after core.py and harness-parse.py) is the one the server starts, as
-  `python3 -I -S -c <program> <limits json> <scheduler program>`. Its first lines (harness-launch.py) start the
-  scheduler as a fresh interpreter, before its own heavy imports, so both start up at once. It reads the job from
-  stdin, works out its plan (listing, syntax errors, endpoint, converted arguments, unknown endpoints) and hands
-  the plan to the scheduler before it runs any learner code, which it does only once the scheduler says it is
-  undumpable. For `call` it then loads the module and calls the endpoint; for `tests` it loads the module once
-  and forks one process per case when the scheduler orders it, so every case starts from fresh module state.
+A call, a listing or a syntax check runs in one process, the learner process (learner-process.py, after core.py
+and harness-parse.py), started by the server as `python3 -I -S -c <program> <limits json> <scheduler program>`.
+It reads the job from stdin, works out its plan and, for a call, loads the module and calls the endpoint, then
+writes its one message on fd 3 itself: nothing there is graded, so learner code can only change its own answer
+(and the server bounds that channel and keeps the time limit).
+A test batch is graded and runs as two processes (src/python/program.ts):
+- The learner process starts the scheduler (harness-launch.py) as a fresh interpreter once the job has arrived,
+  hands it the plan (listing, syntax errors, unknown endpoints) before it runs any learner code, which it does
+  only once the scheduler says it is undumpable; then it loads the module once and forks one process per case
+  when the scheduler orders it, so every case starts from fresh module state.
 - The scheduler (limits.py, harness-common.py, harness-reports.py, this file) gets the limits and fd 3 (the
   result channel; remotely, marked stdout lines) from the learner process before any learner code exists, and is
   the only writer of that channel. It never executes learner code and imports C modules only.
 Every learner process that reports has its own report channel, a pipe the scheduler made for it (for a case,
 passed to the learner process with the order); the scheduler reads case N's report only from case N's pipe.
 
-What learner code can influence:
-- The value (or error) reported for its own call or case, also by rewriting the harness code in its own
+What learner code in a test batch can influence:
+- The value (or error) reported for its own case, also by rewriting the harness code in its own
   processes: it could return that value anyway.
 - Its own processes. It may start more; they have no report channel of their own, and the sandbox bounds them
   (memory/cpu/pids cgroup, RLIMIT_NPROC, RLIMIT_CPU well behind the time limit).
