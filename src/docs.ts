@@ -31,7 +31,9 @@ export function completeDocument(doc: Json, routes: RouteLike[]): Json {
   for (const route of routes) {
     const path = route.path.replace(/:(\w+)/g, '{$1}')
     const operation = doc.paths?.[path]?.[route.method.toLowerCase()]
-    if (!operation || !route.hooks.body) continue
+    if (!operation) continue
+    addGuardResponses(operation, route.method)
+    if (!route.hooks.body) continue
     const content = operation.requestBody?.content
     if (content && Object.keys(content).length) continue
     operation.requestBody = { required: true, content: { 'application/json': { schema: toJson(route.hooks.body) } } }
@@ -51,6 +53,25 @@ export function completeDocument(doc: Json, routes: RouteLike[]): Json {
   }
   doc.paths = hoist(doc.paths)
   return doc
+}
+
+const GUARD_RESPONSES: Record<string, string> = {
+  403: 'origin_not_allowed: a state-changing request from an origin outside CORS_ORIGINS (src/guard.ts)',
+  415: 'unsupported_media_type: a state-changing request without an allowed origin whose body is not declared JSON',
+  421: 'host_not_allowed: the Host header is not one of ALLOWED_HOSTS',
+}
+
+/** The refusals of the request guard, which runs before every route: 421 everywhere, 403/415 on state changes. */
+function addGuardResponses(operation: Json, method: string) {
+  const responses: Json = (operation.responses ??= {})
+  const changes = !['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase())
+  for (const [status, description] of Object.entries(GUARD_RESPONSES)) {
+    if (status !== '421' && !changes) continue
+    responses[status] ??= {
+      description,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
+    }
+  }
 }
 
 export const docs = (version: string, routes: () => RouteLike[]) =>

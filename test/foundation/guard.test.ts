@@ -247,3 +247,17 @@ describe('the chat WebSocket', () => {
     await ws.close()
   })
 })
+
+describe('the OpenAPI document', () => {
+  test('declares the guard refusals: 421 on every route, 403 and 415 on state-changing ones', async () => {
+    const { app } = recordingApp()
+    const { body } = await get(app, '/openapi/json')
+    const post = body.paths['/api/execute-endpoint'].post.responses
+    const read = body.paths['/health'].get.responses
+    expect(Object.keys(post)).toEqual(expect.arrayContaining(['403', '415', '421']))
+    expect(Object.keys(read)).toContain('421')
+    expect(Object.keys(read)).not.toContain('403')
+    expect(post['421'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorEnvelope' })
+    expect(body.components.schemas.ErrorEnvelope).toBeDefined()
+  })
+})
