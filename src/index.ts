@@ -6,6 +6,7 @@ import { loadConfig, ConfigError } from './config'
 import { createApp, closeServices } from './app'
 import { createLogger } from './logging'
 import { shutDown } from './shutdown'
+import { OPEN_WARNING } from './access'
 
 const startedAt = performance.now()
 
@@ -29,6 +30,8 @@ function start() {
     startup_ms: Math.round(performance.now() - startedAt),
     max_upstream_requests: config.BUN_CONFIG_MAX_HTTP_REQUESTS,
   })
+  // Fine on 127.0.0.1 for one person; anywhere else it must be said loudly.
+  if (services.access.mode === 'open') logger.warn(OPEN_WARNING, { fix: 'set API_KEYS or API_KEYS_FILE' })
   if (config.BUN_CONFIG_MAX_HTTP_REQUESTS <= 256) {
     logger.warn('at most 256 chat streams can run at once; start with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 for more')
   }
