@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     websocket: { maxPayloadLength: config.MAX_BODY_BYTES },
   })
     .decorate('services', services)
-    .use(requestLogging(logger))
+    .use(requestLogging(logger, (request) => services.access.identity(request)?.name))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
     .use(accessControl(services.access))

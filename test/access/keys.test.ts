@@ -67,7 +67,7 @@ describe('protected routes', () => {
     expect((await get(app, '/')).status).toBe(200)
     expect((await get(app, '/openapi/json')).status).toBe(200)
     const preflight = await app.handle(
-      new Request('http://localhost/api/execute-code', {
+      new Request('http://localhost/api/execute-test-cases', {
         method: 'OPTIONS',
         headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' },
       }),
@@ -94,12 +94,18 @@ describe('identity', () => {
     expect(listedFor).toEqual(['alice', 'bob'])
   })
 
-  test('a key never appears in the logs; its name may', async () => {
+  test('a key never appears in the logs; the request line names the client by its key name', async () => {
+    logger.lines.length = 0
+    const line = (path: string, status: number) =>
+      logger.next((l) => l.msg === 'request' && l.path === path && l.status === status)
     await get(app, '/api/list-python-servers', bearer(ALICE))
+    expect((await line('/api/list-python-servers', 200)).client).toBe('alice')
     await get(app, '/api/list-python-servers', bearer(`${BOB}x`))
-    await post(app, '/api/execute-code', { code: 'print(1)' }, bearer(BOB))
+    expect((await line('/api/list-python-servers', 401)).client).toBeUndefined()
+    const run = await post(app, '/api/execute-test-cases', { code: 'def f(): return 1', cases: [] }, bearer(BOB))
+    expect(run.status).not.toBe(401)
+    expect((await line('/api/execute-test-cases', run.status)).client).toBe('bob')
     const text = JSON.stringify(logger.lines)
-    expect(logger.lines.length).toBeGreaterThan(2)
     for (const secret of [ALICE, BOB]) expect(text).not.toContain(secret)
   })
 
