@@ -34,7 +34,7 @@ export interface Access extends Service {
 export const OPEN_WARNING = 'open: anyone who can reach this server can run code and spend the AI budget'
 
 /** Routes anyone may call: liveness, the reduced health and the API explorer. */
-function isPublic(path: string): boolean {
+export function isPublic(path: string): boolean {
   return path === '/' || path === '/health' || path === '/openapi' || path === '/openapi/json' || path.startsWith('/openapi/assets/')
 }
 

@@ -76,6 +76,16 @@ describe('protected routes', () => {
     expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:3000')
   })
 
+  test('the OpenAPI document declares the key and the 401 on protected routes only', async () => {
+    const doc = (await get(app, '/openapi/json')).body
+    expect(doc.components.securitySchemes.accessKey).toMatchObject({ type: 'http', scheme: 'bearer' })
+    const chat = doc.paths['/api/chat'].post
+    expect(chat.security).toEqual([{ accessKey: [] }])
+    expect(chat.responses['401'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorEnvelope' })
+    expect(doc.paths['/health'].get.responses['401']).toBeUndefined()
+    expect(doc.paths['/health'].get.security).toBeUndefined()
+  })
+
   test('/health without a key says only status, message and version; with a key, the checks and the key count', async () => {
     const open = await get(app, '/health')
     expect(open.status).toBe(200)
