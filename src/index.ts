@@ -10,10 +10,10 @@ import { OPEN_WARNING } from './access'
 
 const startedAt = performance.now()
 
-function start() {
-  let config
+/** A bad setting (or an unreadable key file, src/access/keys.ts) ends the process with its message and code 2. */
+function configured<T>(make: () => T): T {
   try {
-    config = loadConfig(process.env)
+    return make()
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message)
@@ -21,8 +21,12 @@ function start() {
     }
     throw error
   }
+}
+
+function start() {
+  const config = configured(() => loadConfig(process.env))
   const logger = createLogger(config.LOG_LEVEL)
-  const app = createApp({ config, logger }, startedAt).listen({ hostname: config.HOST, port: config.PORT })
+  const app = configured(() => createApp({ config, logger }, startedAt)).listen({ hostname: config.HOST, port: config.PORT })
   const { services } = app.decorator
   const server = app.server!
   logger.info('listening', {

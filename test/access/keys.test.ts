@@ -8,13 +8,14 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createAccess } from '../../src/access'
+import { createAccess, OPEN_WARNING } from '../../src/access'
 import { ConfigError } from '../../src/config'
 import { answer } from '../support/fake-sse'
 import { get, post } from '../support/http'
 import { inertServers, testApp } from '../support/app'
 import { memoryLogger } from '../support/services'
 import { connectWs } from '../support/ws'
+import { startServer } from '../support/process'
 import { ask, startChat } from '../chat/harness'
 
 const ALICE = 'alice-key-7f3a9c'
@@ -194,5 +195,20 @@ describe('key sources', () => {
     expect(message).toContain('carol is used twice')
     expect(message).not.toContain('secret')
     expect(() => createAccess({ API_KEYS: undefined, API_KEYS_FILE: join(dir, 'missing') })).toThrow('cannot read (ENOENT)')
+  })
+})
+
+describe('the server process', () => {
+  test('warns at start-up when it is open', async () => {
+    const server = startServer({ LOG_LEVEL: 'info' })
+    expect(await server.line(OPEN_WARNING)).toMatchObject({ level: 'warn' })
+    server.proc.kill('SIGTERM')
+    expect(await server.proc.exited).toBe(0)
+  })
+
+  test('refuses to start with an unreadable key file, naming it', async () => {
+    const server = startServer({ API_KEYS_FILE: '/nonexistent/keys.txt' })
+    expect(await server.proc.exited).toBe(2)
+    expect(await server.stderr()).toContain('API_KEYS_FILE /nonexistent/keys.txt: cannot read (ENOENT)')
   })
 })
