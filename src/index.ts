@@ -29,17 +29,6 @@ function start() {
   const app = configured(() => createApp({ config, logger }, startedAt)).listen({ hostname: config.HOST, port: config.PORT })
   const { services } = app.decorator
   const server = app.server!
-  logger.info('listening', {
-    url: `http://${config.HOST}:${server.port}`,
-    startup_ms: Math.round(performance.now() - startedAt),
-    max_upstream_requests: config.BUN_CONFIG_MAX_HTTP_REQUESTS,
-  })
-  // Fine on 127.0.0.1 for one person; anywhere else it must be said loudly.
-  if (services.access.mode === 'open') logger.warn(OPEN_WARNING, { fix: 'set API_KEYS or API_KEYS_FILE' })
-  if (config.BUN_CONFIG_MAX_HTTP_REQUESTS <= 256) {
-    logger.warn('at most 256 chat streams can run at once; start with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 for more')
-  }
-
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) return
@@ -51,6 +40,18 @@ function start() {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+
+  // Said only once the handlers are in place: whoever reads "listening" may send SIGTERM and get a clean stop.
+  logger.info('listening', {
+    url: `http://${config.HOST}:${server.port}`,
+    startup_ms: Math.round(performance.now() - startedAt),
+    max_upstream_requests: config.BUN_CONFIG_MAX_HTTP_REQUESTS,
+  })
+  // Fine on 127.0.0.1 for one person; anywhere else it must be said loudly.
+  if (services.access.mode === 'open') logger.warn(OPEN_WARNING, { fix: 'set API_KEYS or API_KEYS_FILE' })
+  if (config.BUN_CONFIG_MAX_HTTP_REQUESTS <= 256) {
+    logger.warn('at most 256 chat streams can run at once; start with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 for more')
+  }
 }
 
 start()

@@ -200,8 +200,11 @@ describe('key sources', () => {
 
 describe('the server process', () => {
   test('warns at start-up when it is open', async () => {
-    const server = startServer({ LOG_LEVEL: 'info' })
+    const server = startServer({ LOG_LEVEL: 'info', EXEC_POOL_SIZE: '0' })
+    const { url } = await server.line('listening')
     expect(await server.line(OPEN_WARNING)).toMatchObject({ level: 'warn' })
+    // Stopped only once it serves, so the stop does not race its start-up.
+    expect((await (await fetch(`${url}/health`)).json()).checks.access).toEqual({ ok: true, mode: 'open' })
     server.proc.kill('SIGTERM')
     expect(await server.proc.exited).toBe(0)
   })
