@@ -22,7 +22,8 @@ import { judge } from './judge'
 import { servers, createServerManager } from './servers'
 import type { ServerManager } from './servers/manager'
 import { createSandbox, type Sandbox } from './sandbox'
-import { clientByAddress, type Identify } from './client'
+import type { Identify } from './client'
+import { accessControl, createAccess, type Access } from './access'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -30,7 +31,9 @@ export const VERSION: string = packageJson.version
 export interface Services {
   config: Config
   logger: Logger
-  /** Who is calling (slot fairness, Python-server ownership); by default the peer's IP address. */
+  /** Access keys (src/access): which requests may pass, and under which name. */
+  access: Access
+  /** Who is calling (slot fairness, Python-server ownership): the access key's name, else the peer's IP address. */
   identify: Identify
   /** The one sandbox every learner program runs in (executions and Python servers). */
   sandbox: Sandbox
@@ -47,10 +50,12 @@ export function createServices(deps: AppDeps): Services {
   const { config } = deps
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
   const sandbox = deps.sandbox ?? createSandbox({ config, logger })
+  const access = deps.access ?? createAccess(config)
   return {
     config,
     logger,
-    identify: deps.identify ?? clientByAddress,
+    access,
+    identify: deps.identify ?? access.identify,
     sandbox,
     runner: deps.runner ?? createCodeRunner(config, logger, sandbox),
     providers: deps.providers ?? createProviderRegistry(config),
@@ -87,9 +92,10 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     websocket: { maxPayloadLength: config.MAX_BODY_BYTES },
   })
     .decorate('services', services)
-    .use(requestLogging(logger))
+    .use(requestLogging(logger, (request) => services.access.identity(request)?.name))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
+    .use(accessControl(services.access))
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
     .use(docs(VERSION, () => routes()))
@@ -97,7 +103,8 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
       health({
         version: VERSION,
         startedAt,
-        services: [services.sandbox, services.runner, services.providers, services.tasks, services.servers],
+        detailed: services.access.admits,
+        services: [services.access, services.sandbox, services.runner, services.providers, services.tasks, services.servers],
       }),
     )
     .use(chat(services))

@@ -1,7 +1,7 @@
 /**
- * Who is calling: the identity that slot fairness and Python-server ownership are keyed on. Without access keys
- * it is the caller's IP address; a deployment with keys or signed-in learners plugs in its own `Identify`
- * through createApp(deps) (the key's name, the token's subject).
+ * Who is calling: the identity that slot fairness and Python-server ownership are keyed on. With access keys it
+ * is the key's name (src/access/index.ts), without them the caller's IP address; a test or an embedding can pass
+ * its own `Identify` through createApp(deps).
  *
  * @example
  * const client = services.identify(request, server) // '127.0.0.1'

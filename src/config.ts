@@ -68,6 +68,19 @@ export const SETTINGS = {
       'unset means these plus HOST unless it is a wildcard; `*` turns the check off.',
     { example: 'localhost,127.0.0.1,[::1]' },
   ),
+  API_KEYS: setting(
+    Optional(t.String()),
+    undefined,
+    'Access keys, comma-separated `name:key` pairs (or bare keys, named key-1, key-2, ...); with any key set, ' +
+      'every route but /, /health and /openapi needs `Authorization: Bearer <key>`. Neither this nor API_KEYS_FILE set: open to anyone.',
+    { secret: true },
+  ),
+  API_KEYS_FILE: setting(
+    Optional(t.String({ minLength: 1 })),
+    undefined,
+    'File of hashed access keys, added to API_KEYS: JSON `[{"name","hash":"sha256:<hex>","role"?}]` or lines ' +
+      '`name sha256:<hex> [role]`; role is learner (default) or admin.',
+  ),
   OPENAI_API_KEY: setting(Optional(t.String()), undefined, 'Key for OpenAI or an OpenAI-compatible server.', {
     secret: true,
   }),

@@ -5,6 +5,7 @@
  */
 import { Elysia } from 'elysia'
 import { openapi } from '@elysiajs/openapi'
+import { isPublic, WS_PATH } from './access'
 // @ts-expect-error: a plain asset; Bun's `type: "file"` import gives its path (embedded when compiled).
 import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 // @ts-expect-error: as above
@@ -33,12 +34,15 @@ export function completeDocument(doc: Json, routes: RouteLike[]): Json {
     const operation = doc.paths?.[path]?.[route.method.toLowerCase()]
     if (!operation) continue
     addGuardResponses(operation, route.method)
+    if (!isPublic(path) && path !== WS_PATH) addKeyRequirement(operation)
     if (!route.hooks.body) continue
     const content = operation.requestBody?.content
     if (content && Object.keys(content).length) continue
     operation.requestBody = { required: true, content: { 'application/json': { schema: toJson(route.hooks.body) } } }
   }
-  const components: Json = (doc.components ??= {}).schemas ??= {}
+  const root: Json = (doc.components ??= {})
+  root.securitySchemes = { ...root.securitySchemes, accessKey: ACCESS_KEY_SCHEME }
+  const components: Json = (root.schemas ??= {})
   const hoist = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(hoist)
     if (!node || typeof node !== 'object') return node
@@ -71,6 +75,22 @@ function addGuardResponses(operation: Json, method: string) {
       description,
       content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
     }
+  }
+}
+
+const ACCESS_KEY_SCHEME = {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'An access key, required only when the server has API_KEYS or API_KEYS_FILE set (src/access).',
+}
+
+/** With access keys configured, this route needs `Authorization: Bearer <key>` (src/access/index.ts). */
+function addKeyRequirement(operation: Json) {
+  operation.security ??= [{ accessKey: [] }]
+  const responses: Json = (operation.responses ??= {})
+  responses['401'] ??= {
+    description: 'unauthorized: access keys are configured and the request has no valid `Authorization: Bearer <key>`',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
   }
 }
 

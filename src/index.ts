@@ -6,13 +6,14 @@ import { loadConfig, ConfigError } from './config'
 import { createApp, closeServices } from './app'
 import { createLogger } from './logging'
 import { shutDown } from './shutdown'
+import { OPEN_WARNING } from './access'
 
 const startedAt = performance.now()
 
-function start() {
-  let config
+/** A bad setting (or an unreadable key file, src/access/keys.ts) ends the process with its message and code 2. */
+function configured<T>(make: () => T): T {
   try {
-    config = loadConfig(process.env)
+    return make()
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message)
@@ -20,19 +21,14 @@ function start() {
     }
     throw error
   }
+}
+
+function start() {
+  const config = configured(() => loadConfig(process.env))
   const logger = createLogger(config.LOG_LEVEL)
-  const app = createApp({ config, logger }, startedAt).listen({ hostname: config.HOST, port: config.PORT })
+  const app = configured(() => createApp({ config, logger }, startedAt)).listen({ hostname: config.HOST, port: config.PORT })
   const { services } = app.decorator
   const server = app.server!
-  logger.info('listening', {
-    url: `http://${config.HOST}:${server.port}`,
-    startup_ms: Math.round(performance.now() - startedAt),
-    max_upstream_requests: config.BUN_CONFIG_MAX_HTTP_REQUESTS,
-  })
-  if (config.BUN_CONFIG_MAX_HTTP_REQUESTS <= 256) {
-    logger.warn('at most 256 chat streams can run at once; start with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 for more')
-  }
-
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) return
@@ -44,6 +40,18 @@ function start() {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+
+  // Said only once the handlers are in place: whoever reads "listening" may send SIGTERM and get a clean stop.
+  logger.info('listening', {
+    url: `http://${config.HOST}:${server.port}`,
+    startup_ms: Math.round(performance.now() - startedAt),
+    max_upstream_requests: config.BUN_CONFIG_MAX_HTTP_REQUESTS,
+  })
+  // Fine on 127.0.0.1 for one person; anywhere else it must be said loudly.
+  if (services.access.mode === 'open') logger.warn(OPEN_WARNING, { fix: 'set API_KEYS or API_KEYS_FILE' })
+  if (config.BUN_CONFIG_MAX_HTTP_REQUESTS <= 256) {
+    logger.warn('at most 256 chat streams can run at once; start with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 for more')
+  }
 }
 
 start()

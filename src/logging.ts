@@ -65,7 +65,8 @@ function track(request: Request): RequestInfo {
   return info
 }
 
-export const requestLogging = (logger: Logger) =>
+/** `client` names the caller in each request line: the access key's name (src/access), never the key. */
+export const requestLogging = (logger: Logger, client: (request: Request) => string | undefined = () => undefined) =>
   new Elysia({ name: 'request-logging' })
     .onRequest(({ request, set }) => {
       set.headers['x-request-id'] = track(request).id
@@ -76,6 +77,7 @@ export const requestLogging = (logger: Logger) =>
         request_id: info?.id,
         method: request.method,
         path,
+        client: client(request),
         status: typeof set.status === 'number' ? set.status : 200,
         duration_ms: info ? Math.round((performance.now() - info.start) * 100) / 100 : undefined,
       })

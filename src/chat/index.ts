@@ -6,6 +6,7 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import { errorResponses } from '../errors'
 import type { Logger } from '../logging'
+import type { Access } from '../access'
 import type { ProviderRegistry } from '../providers/provider'
 import { ChatConnection } from './connection'
 import { ChatBody, ChatResponse } from './model'
@@ -15,6 +16,8 @@ export interface ChatDeps {
   config: Pick<Config, 'CHAT_HEARTBEAT_MS'>
   providers: ProviderRegistry
   logger: Logger
+  /** Access keys: a socket without a valid key (header or `?token=`) is closed with 4401 as it opens. */
+  access?: Pick<Access, 'admits'>
 }
 
 export const chat = (deps: ChatDeps) => {
@@ -33,6 +36,8 @@ export const chat = (deps: ChatDeps) => {
       },
       open(ws) {
         const raw = ws.raw
+        // Browsers cannot read an HTTP status from a refused upgrade; a close code they can.
+        if (deps.access && !deps.access.admits(ws.data.request)) return void raw.close(4401, 'unauthorized')
         const socket = {
           send: (text: string) => raw.send(text),
           ping: () => void raw.ping(),

@@ -23,10 +23,18 @@ export const HealthResponse = t.Object(
 )
 export type HealthResponse = typeof HealthResponse.static
 
+/** What a caller without a valid access key sees when keys are configured (src/access). */
+export const HealthSummary = t.Object(
+  { status: HealthResponse.properties.status, message: t.String(), version: t.String() },
+  { title: 'HealthSummary' },
+)
+
 export interface HealthDeps {
   version: string
   startedAt: number
   services: Service[]
+  /** May this caller see uptime and checks? With access keys, only a caller with a valid key (src/access). */
+  detailed?: (request: Request) => boolean
 }
 
 export async function collectHealth({ version, startedAt, services }: HealthDeps): Promise<HealthResponse> {
@@ -49,10 +57,20 @@ export const health = (deps: HealthDeps) =>
       () => ({ message: 'AI Coding Assistant Backend is running!', version: deps.version, docs: '/openapi' }),
       { response: { 200: RootResponse, ...errorResponses() }, detail: { summary: 'Liveness message' } },
     )
-    .get('/health', () => collectHealth(deps), {
-      response: { 200: HealthResponse, ...errorResponses() },
-      detail: {
-        summary: 'Detailed health',
-        description: 'Python version, sandbox availability, execution mode, configured chat providers, uptime.',
+    .get(
+      '/health',
+      async ({ request }) => {
+        const report = await collectHealth(deps)
+        if (deps.detailed?.(request) ?? true) return report
+        return { status: report.status, message: report.message, version: report.version }
       },
-    })
+      {
+        response: { 200: t.Union([HealthResponse, HealthSummary]), ...errorResponses() },
+        detail: {
+          summary: 'Detailed health',
+          description:
+            'Python version, sandbox availability, execution mode, configured chat providers, access mode, uptime. ' +
+            'With access keys configured, callers without a valid key get only status, message and version.',
+        },
+      },
+    )
