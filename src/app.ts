@@ -24,6 +24,7 @@ import type { ServerManager } from './servers/manager'
 import { createSandbox, type Sandbox } from './sandbox'
 import type { Identify } from './client'
 import { accessControl, createAccess, type Access } from './access'
+import { rateLimiterFromConfig, rateLimiting, type RateLimiter } from './access/rate-limit'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -35,6 +36,8 @@ export interface Services {
   access: Access
   /** Who is calling (slot fairness, Python-server ownership): the access key's name, else the peer's IP address. */
   identify: Identify
+  /** Requests per minute per client and route class (src/access/rate-limit.ts). */
+  rateLimits: RateLimiter
   /** The one sandbox every learner program runs in (executions and Python servers). */
   sandbox: Sandbox
   runner: CodeRunner
@@ -56,6 +59,7 @@ export function createServices(deps: AppDeps): Services {
     logger,
     access,
     identify: deps.identify ?? access.identify,
+    rateLimits: deps.rateLimits ?? rateLimiterFromConfig(config),
     sandbox,
     runner: deps.runner ?? createCodeRunner(config, logger, sandbox),
     providers: deps.providers ?? createProviderRegistry(config),
@@ -96,6 +100,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
     .use(accessControl(services.access))
+    .use(rateLimiting(services.rateLimits, services.identify))
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
     .use(docs(VERSION, () => routes()))

@@ -81,6 +81,14 @@ export const SETTINGS = {
     'File of hashed access keys, added to API_KEYS: JSON `[{"name","hash":"sha256:<hex>","role"?}]` or lines ' +
       '`name sha256:<hex> [role]`; role is learner (default) or admin.',
   ),
+  RATE_EXECUTION_PER_MIN: setting(
+    Int(0),
+    120,
+    'Requests one client may send per minute to execute-endpoint, execute-test-cases and validate-python (429 beyond); 0: no limit.',
+  ),
+  RATE_CHAT_PER_MIN: setting(Int(0), 30, 'POST /api/chat requests plus /ws/chat connections one client may open per minute; 0: no limit.'),
+  RATE_JUDGE_PER_MIN: setting(Int(0), 20, '/api/llm-judge requests one client may send per minute; 0: no limit.'),
+  RATE_SERVERS_PER_MIN: setting(Int(0), 10, 'start-python-server requests one client may send per minute; 0: no limit.'),
   OPENAI_API_KEY: setting(Optional(t.String()), undefined, 'Key for OpenAI or an OpenAI-compatible server.', {
     secret: true,
   }),

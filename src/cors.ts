@@ -66,7 +66,8 @@ export function originPolicy(list: string): OriginPolicy {
   return { allows, any: false }
 }
 
-const EXPOSED = 'x-request-id, retry-after'
+// RateLimit fields: src/access/rate-limit.ts.
+const EXPOSED = 'x-request-id, retry-after, ratelimit, ratelimit-policy'
 const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
 
 /**
