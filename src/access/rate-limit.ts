@@ -139,7 +139,8 @@ export function rateLimitHeaders(decision: RateDecision, windowMs = WINDOW_MS): 
 
 export const rateLimiting = (limiter: RateLimiter, identify: Identify) =>
   new Elysia({ name: 'rate-limiting' }).onRequest(({ request, server, set }) => {
-    const routeClassOf = routeClass(request.method, new URL(request.url).pathname)
+    // A request without a Host header (HTTP/1.0) has a bare path as its URL: resolve it against a base.
+    const routeClassOf = routeClass(request.method, new URL(request.url, 'http://localhost').pathname)
     if (!routeClassOf) return
     const decision = limiter.take(identify(request, server), routeClassOf)
     if (!decision) return
