@@ -92,6 +92,8 @@ async function startApp(upstreamUrl: string) {
       LOG_LEVEL: 'warn',
       TASKS_DIR: join(ROOT, 'tasks'),
       EXEC_POOL_SIZE: '0',
+      // Every stream comes from 127.0.0.1: the per-client chat rate limit would refuse all but 30 of them.
+      RATE_CHAT_PER_MIN: '0',
       OPENAI_API_KEY: 'bench',
       OPENAI_BASE_URL: upstreamUrl,
       DEFAULT_MODEL: 'bench',

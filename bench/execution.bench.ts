@@ -45,7 +45,7 @@ export async function run() {
   }
   const baseline = percentile(bare, 50)
 
-  const app = createApp({ config: loadConfig({ LOG_LEVEL: 'silent' }) })
+  const app = createApp({ config: loadConfig({ LOG_LEVEL: 'silent', RATE_EXECUTION_PER_MIN: '0' }) })
   const runner = app.decorator.services.runner
   try {
     const pythonCode = '@endpoint\ndef add(a: int, b: int):\n    return a + b'
