@@ -25,6 +25,9 @@ import { createSandbox, type Sandbox } from './sandbox'
 import type { Identify } from './client'
 import { accessControl, createAccess, type Access } from './access'
 import { rateLimiterFromConfig, rateLimiting, type RateLimiter } from './access/rate-limit'
+import { createMetrics, type Metrics } from './metrics'
+import { metricsRoutes } from './metrics/plugin'
+import { measuredRunner } from './metrics/runner'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -39,6 +42,8 @@ export interface Services {
   /** Requests per minute per client and route class (src/access/rate-limit.ts). */
   rateLimits: RateLimiter
   /** The one sandbox every learner program runs in (executions and Python servers). */
+  /** This app's Prometheus registry (src/metrics); never shared with another app in the process. */
+  metrics: Metrics
   sandbox: Sandbox
   runner: CodeRunner
   providers: ProviderRegistry
@@ -54,14 +59,16 @@ export function createServices(deps: AppDeps): Services {
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
   const sandbox = deps.sandbox ?? createSandbox({ config, logger })
   const access = deps.access ?? createAccess(config)
+  const metrics = deps.metrics ?? createMetrics()
   return {
     config,
     logger,
     access,
     identify: deps.identify ?? access.identify,
     rateLimits: deps.rateLimits ?? rateLimiterFromConfig(config),
+    metrics,
     sandbox,
-    runner: deps.runner ?? createCodeRunner(config, logger, sandbox),
+    runner: measuredRunner(deps.runner ?? createCodeRunner(config, logger, sandbox), metrics),
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
@@ -89,6 +96,8 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
 
   // The document generator needs the finished route table, which exists only after the last `.use`.
   let routes: () => RouteLike[] = () => []
+  let paths: Set<string> | undefined
+  const staticPaths = () => (paths ??= new Set(routes().map((route) => route.path).filter((path) => !path.includes(':'))))
   const app = new Elysia({
     name: 'ai-tutor-backend',
     serve: { maxRequestBodySize: Math.max(config.MAX_BODY_BYTES, config.JUDGE_MAX_BODY_BYTES) + 1024 },
@@ -97,10 +106,11 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   })
     .decorate('services', services)
     .use(requestLogging(logger, (request) => services.access.identity(request)?.name))
+    .use(metricsRoutes(services.metrics, services.access, () => staticPaths()))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
     .use(accessControl(services.access))
-    .use(rateLimiting(services.rateLimits, services.identify))
+    .use(rateLimiting(services.rateLimits, services.identify, services.metrics.rateLimited))
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
     .use(docs(VERSION, () => routes()))

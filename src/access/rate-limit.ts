@@ -137,7 +137,8 @@ export function rateLimitHeaders(decision: RateDecision, windowMs = WINDOW_MS): 
   }
 }
 
-export const rateLimiting = (limiter: RateLimiter, identify: Identify) =>
+/** `onRefused` hears of every 429 (the metrics count them by route class). */
+export const rateLimiting = (limiter: RateLimiter, identify: Identify, onRefused: (routeClass: RouteClass) => void = () => {}) =>
   new Elysia({ name: 'rate-limiting' }).onRequest(({ request, server, set }) => {
     // A request without a Host header (HTTP/1.0) has a bare path as its URL: resolve it against a base.
     const routeClassOf = routeClass(request.method, new URL(request.url, 'http://localhost').pathname)
@@ -146,6 +147,7 @@ export const rateLimiting = (limiter: RateLimiter, identify: Identify) =>
     if (!decision) return
     const headers = rateLimitHeaders(decision)
     if (decision.allowed) return void Object.assign(set.headers, headers)
+    onRefused(routeClassOf)
     throw new AppError(
       'rate_limited',
       429,

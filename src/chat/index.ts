@@ -8,6 +8,7 @@ import { errorResponses } from '../errors'
 import type { Logger } from '../logging'
 import type { Access } from '../access'
 import type { ProviderRegistry } from '../providers/provider'
+import type { Metrics } from '../metrics'
 import { ChatConnection } from './connection'
 import { ChatBody, ChatResponse } from './model'
 import { answerChat } from './service'
@@ -18,6 +19,8 @@ export interface ChatDeps {
   logger: Logger
   /** Access keys: a socket without a valid key (header or `?token=`) is closed with 4401 as it opens. */
   access?: Pick<Access, 'admits'>
+  /** Counts the open sockets (src/metrics). */
+  metrics?: Pick<Metrics, 'socketOpened' | 'socketClosed'>
 }
 
 export const chat = (deps: ChatDeps) => {
@@ -45,6 +48,7 @@ export const chat = (deps: ChatDeps) => {
         }
         const log = logger.child({ connection: ws.id })
         connections.set(ws.id, new ChatConnection(socket, { providers: deps.providers, logger: log, heartbeatMs: deps.config.CHAT_HEARTBEAT_MS }))
+        deps.metrics?.socketOpened()
       },
       message(ws, message) {
         connections.get(ws.id)?.receive(message)
@@ -54,7 +58,8 @@ export const chat = (deps: ChatDeps) => {
       },
       close(ws) {
         connections.get(ws.id)?.close()
-        connections.delete(ws.id)
+        // Only sockets that were admitted were counted.
+        if (connections.delete(ws.id)) deps.metrics?.socketClosed()
       },
     })
     .post('/api/chat', ({ body, request }) => answerChat(deps.providers, body, request.signal), {

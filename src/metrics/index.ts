@@ -1,0 +1,131 @@
+/**
+ * Prometheus metrics: one registry per app (tests build many apps in one process, so never prom-client's
+ * global registry), served as text at GET /metrics. Every label takes values from a short fixed list (route
+ * patterns, statuses, outcomes, route classes): a client or a learner's program cannot grow the series.
+ *
+ * Features get the small `Metrics` interface through services; app.ts wires the HTTP hook, the runner wrapper
+ * (./runner.ts) and the route.
+ *
+ * @example
+ * const metrics = createMetrics()
+ * metrics.rateLimited('execution')
+ * await metrics.text() // "# HELP tutor_rate_limited_total ..."
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+
+export interface QueueStats {
+  running: number
+  waiting: number
+  pool?: number
+}
+
+export interface Metrics {
+  readonly contentType: string
+  /** One finished HTTP request: `route` is the route's pattern (never the raw path). */
+  httpRequest(method: string, route: string, status: number, seconds: number): void
+  /** One run of learner code: `outcome` is success or an error_type; anything unknown counts as other. */
+  execution(op: string, outcome: string, seconds: number): void
+  rateLimited(routeClass: string): void
+  socketOpened(): void
+  socketClosed(): void
+  /** Where the queue gauges read from at scrape time (the runner's health). */
+  watchQueue(read: () => Promise<QueueStats | undefined> | QueueStats | undefined): void
+  text(): Promise<string>
+}
+
+const PREFIX = 'tutor_'
+const OUTCOMES = new Set(['success', 'runtime_error', 'timeout', 'memory_limit', 'output_limit', 'syntax_error', 'endpoint_not_found',
+  // refusals before or instead of a run
+  'queue_full', 'sandbox_unavailable', 'request_cancelled', 'python_unavailable', 'execution_unavailable', 'upstream_error', 'upstream_quota_exceeded',
+])
+const OPS = new Set(['parse', 'validate', 'call', 'tests'])
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])
+const bounded = (value: string, known: Set<string>) => (known.has(value) ? value : 'other')
+
+export function createMetrics({ processMetrics = true } = {}): Metrics {
+  const registry = new Registry()
+  const registers = [registry]
+  const requests = new Counter({
+    name: `${PREFIX}http_requests_total`,
+    help: 'HTTP requests by method, route pattern and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers,
+  })
+  const requestSeconds = new Histogram({
+    name: `${PREFIX}http_request_duration_seconds`,
+    help: 'HTTP request duration by method and route pattern',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  })
+  const executions = new Counter({
+    name: `${PREFIX}executions_total`,
+    help: 'Runs of learner code by operation and outcome (success or the error_type)',
+    labelNames: ['op', 'outcome'] as const,
+    registers,
+  })
+  const executionSeconds = new Histogram({
+    name: `${PREFIX}execution_duration_seconds`,
+    help: 'Run duration including the wait for a slot, by operation',
+    labelNames: ['op'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+  })
+  const rateLimited = new Counter({
+    name: `${PREFIX}rate_limited_total`,
+    help: 'Requests refused with 429 by route class',
+    labelNames: ['route_class'] as const,
+    registers,
+  })
+  const sockets = new Gauge({ name: `${PREFIX}websockets_active`, help: 'Open chat WebSockets', registers })
+
+  let readQueue: () => Promise<QueueStats | undefined> | QueueStats | undefined = () => undefined
+  // One read per scrape, shared by the three gauges below (each collect runs during the same scrape).
+  let pending: Promise<QueueStats | undefined> | undefined
+  const queueStats = () => (pending ??= Promise.resolve(readQueue()).catch(() => undefined))
+  const queueGauge = (name: string, help: string, pick: (stats: QueueStats) => number | undefined) =>
+    new Gauge({
+      name: `${PREFIX}${name}`,
+      help,
+      registers,
+      async collect() {
+        const value = await queueStats().then((stats) => stats && pick(stats))
+        if (value !== undefined) this.set(value)
+      },
+    })
+  queueGauge('execution_running', 'Runs holding a slot', (stats) => stats.running)
+  queueGauge('execution_waiting', 'Runs waiting for a slot', (stats) => stats.waiting)
+  queueGauge('execution_pool_size', 'Warm sandboxes ready for the next run', (stats) => stats.pool)
+
+  // Process metrics (CPU, memory, file descriptors) start on the first scrape: an app nobody scrapes pays nothing.
+  let defaults = !processMetrics
+  return {
+    contentType: registry.contentType,
+    httpRequest(method, route, status, seconds) {
+      const labels = { method: bounded(method, METHODS), route }
+      requests.inc({ ...labels, status: String(status) })
+      requestSeconds.observe(labels, seconds)
+    },
+    execution(op, outcome, seconds) {
+      executions.inc({ op: bounded(op, OPS), outcome: bounded(outcome, OUTCOMES) })
+      executionSeconds.observe({ op: bounded(op, OPS) }, seconds)
+    },
+    rateLimited: (routeClass) => rateLimited.inc({ route_class: routeClass }),
+    socketOpened: () => sockets.inc(),
+    socketClosed: () => sockets.dec(),
+    watchQueue(read) {
+      readQueue = read
+    },
+    async text() {
+      if (!defaults) {
+        defaults = true
+        collectDefaultMetrics({ register: registry, prefix: PREFIX })
+      }
+      try {
+        return await registry.metrics()
+      } finally {
+        pending = undefined
+      }
+    },
+  }
+}
