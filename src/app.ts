@@ -26,7 +26,7 @@ import type { Identify } from './client'
 import { accessControl, createAccess, type Access } from './access'
 import { rateLimiterFromConfig, rateLimiting, type RateLimiter } from './access/rate-limit'
 import { createMetrics, type Metrics } from './metrics'
-import { metricsRoutes } from './metrics/plugin'
+import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
 import packageJson from '../package.json'
 
@@ -96,8 +96,8 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
 
   // The document generator needs the finished route table, which exists only after the last `.use`.
   let routes: () => RouteLike[] = () => []
-  let paths: Set<string> | undefined
-  const staticPaths = () => (paths ??= new Set(routes().map((route) => route.path).filter((path) => !path.includes(':'))))
+  let matchRoute: ((path: string) => string | undefined) | undefined
+  const routeOf = (path: string) => (matchRoute ??= routeMatcher(routes().map((route) => route.path)))(path)
   const app = new Elysia({
     name: 'ai-tutor-backend',
     serve: { maxRequestBodySize: Math.max(config.MAX_BODY_BYTES, config.JUDGE_MAX_BODY_BYTES) + 1024 },
@@ -106,7 +106,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   })
     .decorate('services', services)
     .use(requestLogging(logger, (request) => services.access.identity(request)?.name))
-    .use(metricsRoutes(services.metrics, services.access, () => staticPaths()))
+    .use(requestMetrics(services.metrics, routeOf))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
     .use(accessControl(services.access))
@@ -122,6 +122,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
         services: [services.access, services.sandbox, services.runner, services.providers, services.tasks, services.servers],
       }),
     )
+    .use(metricsRoute(services.metrics, services.access))
     .use(chat(services))
     .use(execution(services))
     .use(tasks(services))

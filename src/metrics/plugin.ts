@@ -10,26 +10,44 @@ import type { Metrics } from '.'
 
 const started = new WeakMap<Request, number>()
 
-/** `knownRoutes` lists the app's route patterns: a request refused before routing still counts under its route. */
-export const metricsRoutes = (metrics: Metrics, access: Pick<Access, 'mode' | 'identity'>, knownRoutes: () => Set<string>) =>
-  new Elysia({ name: 'metrics' })
+/** The pattern of the app's route a path belongs to, from the patterns (`/api/tasks/:task_name`) the app defines. */
+export function routeMatcher(patterns: string[]): (path: string) => string | undefined {
+  const exact = new Set(patterns.filter((pattern) => !/[:*]/.test(pattern)))
+  const shaped = patterns
+    .filter((pattern) => !exact.has(pattern))
+    .map((pattern) => ({ pattern, regex: new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}$`) }))
+  return (path) => (exact.has(path) ? path : shaped.find(({ regex }) => regex.test(path))?.pattern)
+}
+
+/**
+ * `routeOf` gives a path's route pattern: a request refused before routing (401, 429) or by its handler still
+ * counts under its route.
+ */
+export const requestMetrics = (metrics: Metrics, routeOf: (path: string) => string | undefined) =>
+  new Elysia({ name: 'request-metrics' })
     .onRequest(({ request }) => {
       started.set(request, performance.now())
     })
     .onAfterResponse({ as: 'global' }, ({ request, set, route, path }) => {
       const start = started.get(request)
       // Only patterns the app defines become label values; any other path is one series, `unmatched`.
-      const pattern = route || (knownRoutes().has(path) ? path : 'unmatched')
+      const pattern = route || routeOf(path) || 'unmatched'
       const status = typeof set.status === 'number' ? set.status : 200
       metrics.httpRequest(request.method, pattern, status, start === undefined ? 0 : (performance.now() - start) / 1000)
     })
-    .get(
+
+/** GET /metrics; used after the error plugin, so a refusal is the usual error envelope. */
+export const metricsRoute = (metrics: Metrics, access: Pick<Access, 'mode' | 'identity'>) =>
+  new Elysia({ name: 'metrics' }).get(
       '/metrics',
       async ({ request, set }) => {
         if (access.mode === 'keys' && access.identity(request)?.role !== 'admin') {
           throw new AppError('forbidden', 403, 'The metrics need an admin key')
         }
         set.headers['content-type'] = metrics.contentType
+        // Requests are counted after their response is sent, one event-loop turn later (Elysia's onAfterResponse):
+        // waiting one turn makes a scrape include every request answered before it.
+        await new Promise((resolve) => setImmediate(resolve))
         return metrics.text()
       },
       {

@@ -1,0 +1,97 @@
+/**
+ * GET /metrics (src/metrics): Prometheus text from this app's own registry. Counters after real traffic (route
+ * patterns, statuses, histogram buckets), runs of learner code by outcome through the real sandbox, rate-limit
+ * refusals, and the admin key it needs once access keys are configured.
+ */
+import { afterAll, describe, expect, test } from 'bun:test'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { get, post } from '../support/http'
+import { testApp } from '../support/app'
+
+const scrape = async (app: ReturnType<typeof testApp>, headers: Record<string, string> = {}) => {
+  const reply = await get<string>(app, '/metrics', headers)
+  expect(reply.status).toBe(200)
+  expect(reply.headers.get('content-type')).toStartWith('text/plain; version=0.0.4')
+  return reply.body
+}
+
+/** The value of one sample line, e.g. `tutor_http_requests_total{method="GET",route="/health",status="200"}`. */
+const sample = (text: string, series: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
+
+describe('open server', () => {
+  const app = testApp()
+
+  test('HTTP requests by route pattern and status, with duration buckets; a raw path never becomes a label', async () => {
+    await get(app, '/health')
+    await get(app, '/health')
+    await get(app, '/tasks/no-such-task') // a pattern with a parameter, 404
+    await get(app, '/no/such/path/42')
+    const text = await scrape(app)
+    expect(sample(text, 'tutor_http_requests_total{method="GET",route="/health",status="200"}')).toBe(2)
+    expect(text).toMatch(/tutor_http_requests_total\{method="GET",route="\/tasks\/:task_name",status="404"\} 1/)
+    expect(sample(text, 'tutor_http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1)
+    expect(text).not.toContain('/no/such/path')
+    expect(sample(text, 'tutor_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/health"}')).toBe(2)
+    expect(text).toContain('# TYPE tutor_http_request_duration_seconds histogram')
+    expect(text).toContain('tutor_process_resident_memory_bytes')
+  })
+
+  test('two apps in one process do not share counters', async () => {
+    const other = testApp()
+    await get(other, '/health')
+    const mine = await scrape(app)
+    const theirs = await scrape(other)
+    expect(sample(theirs, 'tutor_http_requests_total{method="GET",route="/health",status="200"}')).toBe(1)
+    expect(sample(mine, 'tutor_http_requests_total{method="GET",route="/health",status="200"}')).toBe(2)
+  })
+})
+
+test('runs of learner code by outcome, through the real sandbox; queue gauges from the runner', async () => {
+  const app = testApp({ real: ['runner'], config: { EXEC_POOL_SIZE: '1' } })
+  expect((await post(app, '/api/validate-python', { pythonCode: 'x = 1\n' })).body.success).toBe(true)
+  expect((await post(app, '/api/validate-python', { pythonCode: 'def (:\n' })).body.error_type).toBe('syntax_error')
+  const text = await scrape(app)
+  expect(sample(text, 'tutor_executions_total{op="validate",outcome="success"}')).toBe(1)
+  expect(sample(text, 'tutor_executions_total{op="validate",outcome="syntax_error"}')).toBe(1)
+  expect(sample(text, 'tutor_execution_duration_seconds_count{op="validate"}')).toBe(2)
+  expect(sample(text, 'tutor_execution_running')).toBe(0)
+  expect(sample(text, 'tutor_execution_waiting')).toBe(0)
+  expect(sample(text, 'tutor_execution_pool_size')).toBeGreaterThanOrEqual(0)
+})
+
+test('rate-limit refusals by route class', async () => {
+  const app = testApp({ config: { RATE_JUDGE_PER_MIN: '1' } })
+  await post(app, '/api/llm-judge', {})
+  expect((await post(app, '/api/llm-judge', {})).status).toBe(429)
+  expect((await post(app, '/api/llm-judge', {})).status).toBe(429)
+  const text = await scrape(app)
+  expect(sample(text, 'tutor_rate_limited_total{route_class="judge"}')).toBe(2)
+  expect(sample(text, 'tutor_http_requests_total{method="POST",route="/api/llm-judge",status="429"}')).toBe(2)
+})
+
+describe('with access keys', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'metrics-keys-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const hash = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`
+  const file = join(dir, 'keys.json')
+  writeFileSync(file, JSON.stringify([{ name: 'teacher', hash: hash('teacher-key-9c1'), role: 'admin' }, { name: 'ann', hash: hash('ann-key-4d2') }]))
+  const app = testApp({ config: { API_KEYS_FILE: file } })
+
+  test('401 without a key, 403 forbidden for a learner key, 200 with an admin key', async () => {
+    const none = await get(app, '/metrics')
+    expect(none.status).toBe(401)
+    expect(none.body.error_type).toBe('unauthorized')
+    const learner = await get(app, '/metrics', { authorization: 'Bearer ann-key-4d2' })
+    expect(learner.status).toBe(403)
+    expect(learner.body.error_type).toBe('forbidden')
+    const text = await scrape(app, { authorization: 'Bearer teacher-key-9c1' })
+    expect(sample(text, 'tutor_http_requests_total{method="GET",route="/metrics",status="401"}')).toBe(1)
+    expect(sample(text, 'tutor_http_requests_total{method="GET",route="/metrics",status="403"}')).toBe(1)
+  })
+})
