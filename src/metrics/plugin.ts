@@ -10,7 +10,7 @@ import type { Metrics } from '.'
 
 const started = new WeakMap<Request, number>()
 
-/** The pattern of the app's route a path belongs to, from the patterns (`/api/tasks/:task_name`) the app defines. */
+/** The pattern of the app's route a path belongs to, from the patterns (`/tasks/:task_name`) the app defines. */
 export function routeMatcher(patterns: string[]): (path: string) => string | undefined {
   const exact = new Set(patterns.filter((pattern) => !/[:*]/.test(pattern)))
   const shaped = patterns
@@ -39,25 +39,25 @@ export const requestMetrics = (metrics: Metrics, routeOf: (path: string) => stri
 /** GET /metrics; used after the error plugin, so a refusal is the usual error envelope. */
 export const metricsRoute = (metrics: Metrics, access: Pick<Access, 'mode' | 'identity'>) =>
   new Elysia({ name: 'metrics' }).get(
-      '/metrics',
-      async ({ request, set }) => {
-        if (access.mode === 'keys' && access.identity(request)?.role !== 'admin') {
-          throw new AppError('forbidden', 403, 'The metrics need an admin key')
-        }
-        set.headers['content-type'] = metrics.contentType
-        // Requests are counted after their response is sent, one event-loop turn later (Elysia's onAfterResponse):
-        // waiting one turn makes a scrape include every request answered before it.
-        await new Promise((resolve) => setImmediate(resolve))
-        return metrics.text()
+    '/metrics',
+    async ({ request, set }) => {
+      if (access.mode === 'keys' && access.identity(request)?.role !== 'admin') {
+        throw new AppError('forbidden', 403, 'The metrics need an admin key')
+      }
+      set.headers['content-type'] = metrics.contentType
+      // Requests are counted after their response is sent, one event-loop turn later (Elysia's onAfterResponse):
+      // waiting one turn makes a scrape include every request answered before it.
+      await new Promise((resolve) => setImmediate(resolve))
+      return metrics.text()
+    },
+    {
+      detail: {
+        tags: ['General'],
+        summary: 'Prometheus metrics',
+        description:
+          'Prometheus text format, names prefixed `tutor_`: HTTP requests and durations by route and status, runs ' +
+          'of learner code by outcome and duration, execution queue and pool, open chat WebSockets, rate-limit ' +
+          'refusals, process figures. With access keys configured it needs an admin key (403 for a learner key).',
       },
-      {
-        detail: {
-          tags: ['General'],
-          summary: 'Prometheus metrics',
-          description:
-            'Prometheus text format, names prefixed `tutor_`: HTTP requests and durations by route and status, runs ' +
-            'of learner code by outcome and duration, execution queue and pool, open chat WebSockets, rate-limit ' +
-            'refusals, process figures. With access keys configured it needs an admin key (403 for a learner key).',
-        },
-      },
-    )
+    },
+  )
