@@ -3,9 +3,9 @@
  * GET /metrics. With access keys configured the access hook (src/access) already refuses a request without a
  * valid key (401); this route also refuses a learner's key (403): the figures show every client's traffic.
  */
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import type { Access } from '../access'
-import { AppError } from '../errors'
+import { AppError, errorResponses } from '../errors'
 import type { Metrics } from '.'
 
 const started = new WeakMap<Request, number>()
@@ -51,6 +51,7 @@ export const metricsRoute = (metrics: Metrics, access: Pick<Access, 'mode' | 'id
       return metrics.text()
     },
     {
+      response: { 200: t.String({ description: 'Prometheus text format 0.0.4' }), ...errorResponses(403) },
       detail: {
         tags: ['General'],
         summary: 'Prometheus metrics',
