@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { get, post } from '../support/http'
 import { testApp } from '../support/app'
+import { answer } from '../support/fake-sse'
+import { ask, startChat } from '../chat/harness'
 
-const scrape = async (app: ReturnType<typeof testApp>, headers: Record<string, string> = {}) => {
+const scrape = async (app: Parameters<typeof get>[0], headers: Record<string, string> = {}) => {
   const reply = await get<string>(app, '/metrics', headers)
   expect(reply.status).toBe(200)
   expect(reply.headers.get('content-type')).toStartWith('text/plain; version=0.0.4')
@@ -73,6 +75,19 @@ test('rate-limit refusals by route class', async () => {
   const text = await scrape(app)
   expect(sample(text, 'tutor_rate_limited_total{route_class="judge"}')).toBe(2)
   expect(sample(text, 'tutor_http_requests_total{method="POST",route="/api/llm-judge",status="429"}')).toBe(2)
+})
+
+test('open chat WebSockets, over a real socket', async () => {
+  const harness = startChat({ openai: [answer('Hello.')] })
+  try {
+    const ws = await harness.connect()
+    ws.send({ messages: ask('Hi'), mode: 'chat' })
+    expect((await ws.response()).at(-1).type).toBe('complete') // the server has opened it by now
+    expect(sample(await scrape(harness.app), 'tutor_websockets_active')).toBe(1)
+    await ws.close()
+  } finally {
+    await harness.stop()
+  }
 })
 
 describe('with access keys', () => {
