@@ -24,7 +24,7 @@ import type { ServerManager } from './servers/manager'
 import { createSandbox, type Sandbox } from './sandbox'
 import type { Identify } from './client'
 import { accessControl, createAccess, type Access } from './access'
-import { rateLimiterFromConfig, rateLimiting, type RateLimiter } from './access/rate-limit'
+import { rateLimiterFromConfig, rateLimiting, routeClass, type RateLimiter } from './access/rate-limit'
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
@@ -113,7 +113,11 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(rateLimiting(services.rateLimits, services.identify, services.metrics.rateLimited))
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
-    .use(docs(VERSION, () => routes()))
+    .use(
+      docs(VERSION, () => routes(), (method, path): Record<string, string> =>
+        routeClass(method, path) ? { 429: 'rate_limited: over the per-minute limit of this client and route class' } : {},
+      ),
+    )
     .use(
       health({
         version: VERSION,

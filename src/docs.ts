@@ -28,12 +28,18 @@ const toJson = (schema: unknown): Json => JSON.parse(JSON.stringify(schema))
  * referenced by `$ref` (the first definition of a title wins; a different schema with the same title stays
  * inline). Works in place and is idempotent, since the generator caches the document.
  */
-export function completeDocument(doc: Json, routes: RouteLike[]): Json {
+/** Refusals that hooks outside a route answer (e.g. a rate limit), by method and route path: status → description. */
+export type ExtraResponses = (method: string, path: string) => Record<string, string>
+
+export function completeDocument(doc: Json, routes: RouteLike[], extra: ExtraResponses = () => ({})): Json {
   for (const route of routes) {
     const path = route.path.replace(/:(\w+)/g, '{$1}')
     const operation = doc.paths?.[path]?.[route.method.toLowerCase()]
     if (!operation) continue
     addGuardResponses(operation, route.method)
+    for (const [status, description] of Object.entries(extra(route.method, route.path))) {
+      operation.responses[status] ??= { description, content: envelopeContent() }
+    }
     if (!isPublic(path) && path !== WS_PATH) addKeyRequirement(operation)
     if (!route.hooks.body) continue
     const content = operation.requestBody?.content
@@ -59,6 +65,8 @@ export function completeDocument(doc: Json, routes: RouteLike[]): Json {
   return doc
 }
 
+const envelopeContent = () => ({ 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } })
+
 const GUARD_RESPONSES: Record<string, string> = {
   403: 'origin_not_allowed: a state-changing request from an origin outside CORS_ORIGINS (src/guard.ts)',
   415: 'unsupported_media_type: a state-changing request without an allowed origin whose body is not declared JSON',
@@ -71,10 +79,7 @@ function addGuardResponses(operation: Json, method: string) {
   const changes = !['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase())
   for (const [status, description] of Object.entries(GUARD_RESPONSES)) {
     if (status !== '421' && !changes) continue
-    responses[status] ??= {
-      description,
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
-    }
+    responses[status] ??= { description, content: envelopeContent() }
   }
 }
 
@@ -94,11 +99,11 @@ function addKeyRequirement(operation: Json) {
   }
 }
 
-export const docs = (version: string, routes: () => RouteLike[]) =>
+export const docs = (version: string, routes: () => RouteLike[], extra?: ExtraResponses) =>
   new Elysia({ name: 'docs' })
     // Registered before the generator's own route so that it applies to it.
     .onAfterHandle({ as: 'global' }, ({ path, response }) => {
-      if (path === '/openapi/json' && response && typeof response === 'object') completeDocument(response as Json, routes())
+      if (path === '/openapi/json' && response && typeof response === 'object') completeDocument(response as Json, routes(), extra)
     })
     .use(
       openapi({

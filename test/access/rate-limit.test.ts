@@ -121,3 +121,11 @@ test('route classes come from the method and path', () => {
   expect(routeClass('POST', '/api/stop-python-server')).toBeUndefined()
   expect(routeClass('OPTIONS', '/api/chat')).toBeUndefined()
 })
+
+test('the OpenAPI document declares 429 on the limited routes only', async () => {
+  const app = testApp()
+  const { body } = await get(app, '/openapi/json')
+  expect(body.paths['/api/execute-endpoint'].post.responses['429']).toBeDefined()
+  expect(body.paths['/api/chat'].post.responses['429']).toBeDefined()
+  expect(body.paths['/tasks'].get.responses['429']).toBeUndefined()
+})
