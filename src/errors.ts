@@ -9,6 +9,7 @@
 import { Elysia, t, type TSchema } from 'elysia'
 import type { Logger } from './logging'
 import { requestId } from './logging'
+import { requestUrl } from './request-url'
 
 export class AppError extends Error {
   constructor(
@@ -94,7 +95,7 @@ export function toAppError(code: string | number, error: unknown, request: Reque
       return new AppError('validation_error', 422, describeValidation(details), details)
     }
     case 'NOT_FOUND':
-      return new AppError('not_found', 404, `No route ${request.method} ${new URL(request.url).pathname}`)
+      return new AppError('not_found', 404, `No route ${request.method} ${requestUrl(request).pathname}`)
     case 'PARSE':
       return new AppError('invalid_body', 400, 'Request body could not be parsed; send JSON')
   }
@@ -102,7 +103,7 @@ export function toAppError(code: string | number, error: unknown, request: Reque
   logger.error('unhandled error', {
     request_id: requestId(request),
     method: request.method,
-    path: new URL(request.url).pathname,
+    path: requestUrl(request).pathname,
     error: err?.message,
     stack: err?.stack,
   })

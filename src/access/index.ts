@@ -16,6 +16,7 @@ import { clientByAddress, type Identify } from '../client'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { HealthReport, Service } from '../services'
+import { requestUrl } from '../request-url'
 import { loadKeyRing, type Identity, type KeyRing } from './keys'
 
 export type { Identity, Role } from './keys'
@@ -40,14 +41,14 @@ export function isPublic(path: string): boolean {
 
 export const WS_PATH = '/ws/chat'
 
-const pathOf = (request: Request) => new URL(request.url).pathname
+const pathOf = (request: Request) => requestUrl(request).pathname
 
 /** The key a request presents: the Bearer credential, or on the chat socket the `token` query parameter. */
 function presentedKey(request: Request): string | undefined {
   const header = request.headers.get('authorization')
   const bearer = header && /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1]
   if (bearer) return bearer
-  const url = new URL(request.url)
+  const url = requestUrl(request)
   return url.pathname === WS_PATH ? (url.searchParams.get('token') ?? undefined) : undefined
 }
 

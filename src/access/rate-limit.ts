@@ -23,6 +23,7 @@ import { Elysia } from 'elysia'
 import type { Identify } from '../client'
 import type { Config } from '../config'
 import { AppError } from '../errors'
+import { requestUrl } from '../request-url'
 
 export type RouteClass = 'execution' | 'chat' | 'judge' | 'servers'
 
@@ -141,7 +142,7 @@ export function rateLimitHeaders(decision: RateDecision, windowMs = WINDOW_MS): 
 export const rateLimiting = (limiter: RateLimiter, identify: Identify, onRefused: (routeClass: RouteClass) => void = () => {}) =>
   new Elysia({ name: 'rate-limiting' }).onRequest(({ request, server, set }) => {
     // A request without a Host header (HTTP/1.0) has a bare path as its URL: resolve it against a base.
-    const routeClassOf = routeClass(request.method, new URL(request.url, 'http://localhost').pathname)
+    const routeClassOf = routeClass(request.method, requestUrl(request).pathname)
     if (!routeClassOf) return
     const decision = limiter.take(identify(request, server), routeClassOf)
     if (!decision) return

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { createAccess, OPEN_WARNING } from '../../src/access'
 import { ConfigError } from '../../src/config'
 import { answer } from '../support/fake-sse'
-import { get, post } from '../support/http'
+import { get, post, rawRequest } from '../support/http'
 import { inertServers, testApp } from '../support/app'
 import { memoryLogger } from '../support/services'
 import { connectWs } from '../support/ws'
@@ -95,6 +95,20 @@ describe('protected routes', () => {
     expect(detailed.body.checks.access).toEqual({ ok: true, mode: 'keys', keys: 2 })
     expect(JSON.stringify(detailed.body)).not.toContain(hash(ALICE).slice(7, 20))
   })
+})
+
+test('an HTTP/1.0 request without a Host header gets the 401 envelope, or is served with a key (not a 500)', async () => {
+  const server = testApp({ config: { API_KEYS } }).listen({ hostname: '127.0.0.1', port: 0 })
+  try {
+    const port = server.server!.port!
+    const none = await rawRequest(port, 'GET /tasks HTTP/1.0\r\n\r\n')
+    expect(none.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized')
+    expect(none).toContain('"error_type":"unauthorized"')
+    const keyed = await rawRequest(port, `GET /tasks?x=1 HTTP/1.0\r\nAuthorization: Bearer ${ALICE}\r\n\r\n`)
+    expect(keyed.split('\r\n')[0]).toBe('HTTP/1.1 200 OK')
+  } finally {
+    server.stop(true)
+  }
 })
 
 describe('identity', () => {

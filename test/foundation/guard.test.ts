@@ -9,7 +9,7 @@ import { hostPolicy } from '../../src/guard'
 import { startChat, ask } from '../chat/harness'
 import { answer } from '../support/fake-sse'
 import { testConfig } from '../support/config'
-import { get, post } from '../support/http'
+import { get, post, rawRequest } from '../support/http'
 import { fakeService } from '../support/services'
 
 /** The real app with a runner and a server manager that record every call instead of running anything. */
@@ -177,18 +177,7 @@ describe('foreign Host names (DNS rebinding)', () => {
   })
 
   test('a request without a Host header (HTTP/1.0, not a browser) is served', async () => {
-    const reply = await new Promise<string>((resolve) => {
-      let text = ''
-      Bun.connect({
-        hostname: '127.0.0.1',
-        port: app.server!.port!,
-        socket: {
-          open: (socket) => void socket.write('GET / HTTP/1.0\r\n\r\n'),
-          data: (_, chunk) => void (text += chunk.toString()),
-          close: () => resolve(text),
-        },
-      })
-    })
+    const reply = await rawRequest(app.server!.port!, 'GET / HTTP/1.0\r\n\r\n')
     expect(reply.split('\r\n')[0]).toBe('HTTP/1.1 200 OK')
   })
 

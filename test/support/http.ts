@@ -29,3 +29,18 @@ export const post = <T = any>(app: Handler, path: string, body: unknown, headers
       body: typeof body === 'string' ? body : JSON.stringify(body),
     }),
   )
+
+/** Sends `text` as it is over a new TCP connection to 127.0.0.1:`port` and resolves with everything answered. */
+export const rawRequest = (port: number, text: string) =>
+  new Promise<string>((resolve) => {
+    let reply = ''
+    Bun.connect({
+      hostname: '127.0.0.1',
+      port,
+      socket: {
+        open: (socket) => void socket.write(text),
+        data: (_, chunk) => void (reply += chunk.toString()),
+        close: () => resolve(reply),
+      },
+    })
+  })
