@@ -46,13 +46,22 @@ class CappedBuffer(io.TextIOBase):
         return "".join(self.parts)
 
 
+def bounded_line(message):
+    """`message` as one line of at most line_bytes. A value beyond result_bytes, or a message too large for a line
+    even with its texts cut, becomes output_limit (an `error` when the message is typed), keeping the output."""
+    line = encode_line(message, LIMITS["line_bytes"])
+    if line is not None and not ("value" in message and len(ENCODE(message["value"])) > LIMITS["result_bytes"]):
+        return line
+    fields = {"error_type": "output_limit", "message": "The result is larger than %d bytes" % LIMITS["result_bytes"],
+              "stdout": message.get("stdout", ""), "stderr": message.get("stderr", "")}
+    if "type" in message:
+        fields.update({key: message[key] for key in ("endpoint", "args_used") if key in message}, type="error")
+    return encode_line(fields, LIMITS["line_bytes"])
+
+
 def write_report(fd, report):
     """This process's one report, one line on its own channel, then EOF (before the slow teardown)."""
-    line = encode_line(report, LIMITS["line_bytes"])
-    if line is None or "value" in report and len(ENCODE(report["value"])) > LIMITS["result_bytes"]:
-        line = encode_line({"error_type": "output_limit", "message": "The result is larger than %d bytes" % LIMITS["result_bytes"],
-                            "stdout": report.get("stdout", ""), "stderr": report.get("stderr", "")}, LIMITS["line_bytes"])
-    write_all(fd, line)
+    write_all(fd, bounded_line(report))
     os.close(fd)
 
 
@@ -208,10 +217,7 @@ def reap(children, control):
 def emit_alone(message):
     """A message of a job that runs without a scheduler, straight onto the result channel (stdout after the marker
     remotely), one line of at most line_bytes."""
-    line = encode_line(message, LIMITS["line_bytes"])
-    if line is None:  # a value or an endpoint list alone too large for a line
-        line = encode_line({"type": "error", "error_type": "output_limit",
-                            "message": "The result is larger than %d bytes" % LIMITS["result_bytes"]}, LIMITS["line_bytes"])
+    line = bounded_line(message)
     # Learner code may have written to fd 3 before us (the server takes the last message of a call): a leading
     # newline keeps a torn line of theirs from spoiling ours.
     if REMOTE:
@@ -231,9 +237,6 @@ def run_alone(job, the_plan, tree, endpoints):
     report = call_function(module, target(find_endpoint(endpoints, job.get("endpoint"))), job.get("args"))
     report["stdout"] = loaded[0] + report["stdout"]
     report["stderr"] = loaded[1] + report["stderr"]
-    if "value" in report and len(ENCODE(report["value"])) > LIMITS["result_bytes"]:
-        report = {"error_type": "output_limit", "message": "The result is larger than %d bytes" % LIMITS["result_bytes"],
-                  "stdout": report["stdout"], "stderr": report["stderr"]}
     emit_alone(dict(report, type="result" if "value" in report else "error",
                     endpoint=the_plan["endpoint"], args_used=the_plan["args_used"]))
 
