@@ -38,7 +38,6 @@ def start_scheduler(program, limits_text, marker):
     return pid, (plan_write, report_write, ready_read, control)
 
 
-make_undumpable()
 LIMITS_TEXT = _REMOTE_LIMITS if REMOTE else sys.argv[1]  # noqa: F821
 _limits = DECODE(LIMITS_TEXT)
 if not REMOTE:

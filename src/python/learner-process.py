@@ -255,14 +255,16 @@ def main():
         cap("RLIMIT_NOFILE", 64, 64)
         run_alone(job, the_plan, tree, endpoints)
         return False
+    # A batch's cases are siblings: none may open another's /proc/<pid>/fd (where its report channel is) or
+    # /proc/<pid>/mem. Forked cases inherit this; a call has no sibling to protect and skips the cost.
+    make_undumpable()
     global SCHEDULER_ENDS
     pid, SCHEDULER_ENDS = start_scheduler(SCHEDULER_PROGRAM, LIMITS_TEXT, MARKER)
     if not pid:
         return False  # no scheduler: the server reports the run ended without a result
     plan_fd, report_fd, ready_fd, control = SCHEDULER_ENDS
     # Before any learner code: CPU time far behind the scheduler's time limit, fewer open files than the scheduler
-    # needs. The other rlimits and non-dumpability (a sibling case cannot open this process's /proc/<pid>/fd,
-    # where its report channel is) were set in harness-launch.py.
+    # needs. The other rlimits were set in harness-launch.py.
     set_cpu_limit(limits["cpu_seconds"])
     cap("RLIMIT_NOFILE", 64, 64)
     write_all(plan_fd, ENCODE(the_plan))
