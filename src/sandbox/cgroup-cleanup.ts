@@ -35,18 +35,23 @@ export function killAll(dir: string, killFile: string | null) {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** One rmdir: true when the folder is gone (removed now, or already), false while the kernel still holds it. */
+function removed(dir: string): boolean {
+  try {
+    rmdirSync(dir)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT'
+  }
+}
+
 /**
  * rmdir fails (EBUSY) while killed processes of the group are still exiting; kill again and retry for up to
  * about two seconds. Gone already is success.
  */
 export async function removeWhenEmpty(dir: string, killFile: string | null): Promise<boolean> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      rmdirSync(dir)
-      return true
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true
-    }
+    if (removed(dir)) return true
     killAll(dir, killFile)
     await pause(attempt < 10 ? 2 : 20)
   }
@@ -66,20 +71,12 @@ export function removeOwnedGroups() {
   for (const dir of folders) killAll(dir, existsSync(join(dir, 'cgroup.kill')) ? 'cgroup.kill' : null)
   const until = Date.now() + 1000
   for (const dir of folders) {
-    for (;;) {
-      try {
-        rmdirSync(dir)
-        owned.delete(dir)
-        break
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          owned.delete(dir)
-          break
-        }
-        if (Date.now() > until) break
-        killAll(dir, null)
-      }
+    let gone = removed(dir)
+    while (!gone && Date.now() <= until) {
+      killAll(dir, null)
+      gone = removed(dir)
     }
+    if (gone) owned.delete(dir)
   }
 }
 process.once('exit', removeOwnedGroups)
