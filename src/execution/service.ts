@@ -196,7 +196,11 @@ export async function runTestCases(
       void onResult?.(result)
     }
   }
-  const final = results as TestResult[]
-  const summary = summarise(final)
-  return { success: summary.failed === 0 && summary.errors === 0, results: final, summary, duration_ms: elapsed(started) }
+  return batchReport(results as TestResult[], started)
+}
+
+/** The answer of a batch: its results in order, the summary, success when nothing failed or erred. */
+export function batchReport(results: TestResult[], started: number) {
+  const summary = summarise(results)
+  return { success: summary.failed === 0 && summary.errors === 0, results, summary, duration_ms: elapsed(started) }
 }

@@ -10,7 +10,7 @@
 import { AppError } from '../errors'
 import type { TaskStore } from '../tasks/store'
 import type { ExecuteTestsRequest, ExecuteTestsResponse, TestCase, TestResult } from './model'
-import { summarise } from './service'
+import { batchReport } from './service'
 
 /** Cases that run in one batch; `hidden` ones are private and answered with `hiddenResult` only. */
 export interface TestPart {
@@ -138,7 +138,5 @@ export async function runTestParts(
     const report = await runCases(part.cases, onResult && ((result) => onResult(shown(result))), startOnce)
     report.results.forEach((result, i) => (results[part.positions[i]!] = shown(result)))
   }
-  const summary = summarise(results)
-  const duration_ms = Math.round((performance.now() - started) * 100) / 100
-  return { success: summary.failed === 0 && summary.errors === 0, results, summary, duration_ms }
+  return batchReport(results, started)
 }
