@@ -1,10 +1,14 @@
 /**
  * Which files `/assets` may serve. Only files a page needs (images, styles, scripts, HTML, fonts, media) are
  * served; `.json` and `.py` never are, so task.json, test files (with private tests and expected values) and
- * reference solutions stay on the server. Dot-files and dot-folders (`.env`, `.git`) are never served either.
+ * reference solutions stay on the server. Dot-files and dot-folders (`.env`, `.git`) are never served either,
+ * nor a task's `reference/` folder: its reference front end is the answer to the task's browser tests.
  */
 import { extname } from 'node:path'
 import { IMAGE_TYPES } from './images'
+
+/** `<task>/reference/`: the reference front end, read by tests only. */
+export const REFERENCE_FOLDER = 'reference'
 
 export const ASSET_TYPES: Record<string, string> = {
   ...IMAGE_TYPES,
@@ -30,5 +34,6 @@ export const ASSET_TYPES: Record<string, string> = {
 export function assetType(relativePath: string): string | undefined {
   const segments = relativePath.split('/')
   if (segments.some((s) => s.startsWith('.'))) return undefined
+  if (segments[1] === REFERENCE_FOLDER) return undefined
   return ASSET_TYPES[extname(relativePath).toLowerCase()]
 }
