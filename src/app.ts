@@ -28,6 +28,8 @@ import { rateLimiterFromConfig, rateLimiting, routeClass, type RateLimiter } fro
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
+import { unavailableBrowserRunner, type BrowserRunner } from './browser'
+import { grading } from './grading'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -49,6 +51,8 @@ export interface Services {
   providers: ProviderRegistry
   tasks: TaskStore
   servers: ServerManager
+  /** Headless browser for browser tests and design-test screenshots (src/browser). */
+  browser: BrowserRunner
 }
 
 export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'>>
@@ -72,12 +76,13 @@ export function createServices(deps: AppDeps): Services {
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
+    browser: deps.browser ?? unavailableBrowserRunner(),
   }
 }
 
 /** Closes every service (child processes, watchers, pools); safe to call more than once. */
 export async function closeServices(services: Services): Promise<void> {
-  const ports = [services.servers, services.runner, services.tasks, services.providers]
+  const ports = [services.servers, services.runner, services.tasks, services.providers, services.browser]
   await Promise.allSettled(ports.map((port) => port.close()))
   await services.sandbox.close() // last: the features above release their sandboxes first
 }
@@ -131,6 +136,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(execution(services))
     .use(tasks(services))
     .use(judge(services))
+    .use(grading(services))
     .use(servers(services))
   routes = () => app.routes
   return app

@@ -84,7 +84,7 @@ export const SETTINGS = {
   RATE_EXECUTION_PER_MIN: setting(
     Int(0),
     120,
-    'Requests one client may send per minute to execute-endpoint, execute-test-cases and validate-python (429 beyond); 0: no limit.',
+    'Requests one client may send per minute to execute-endpoint, execute-test-cases, validate-python and grade (429 beyond); 0: no limit.',
   ),
   RATE_CHAT_PER_MIN: setting(Int(0), 30, 'POST /api/chat requests plus /ws/chat connections one client may open per minute; 0: no limit.'),
   RATE_JUDGE_PER_MIN: setting(Int(0), 20, '/api/llm-judge requests one client may send per minute; 0: no limit.'),
@@ -149,11 +149,16 @@ export const SETTINGS = {
   EXEC_TEST_PARALLELISM: setting(Int(1), Math.max(2, cpus), 'Test cases of one batch run in parallel.', {
     example: 'number of CPUs (at least 2)',
   }),
-  EXEC_MAX_CASES: setting(Int(1), 200, 'Test cases one execute-test-cases request may hold (413 too_many_cases beyond).'),
+  EXEC_MAX_CASES: setting(Int(1), 200, 'Test cases one execute-test-cases or grade request may hold (413 too_many_cases beyond).'),
   EXEC_BATCH_TIMEOUT_MS: setting(
     Int(100),
     30_000,
     'Wall-clock limit of a whole test batch; cases it did not reach are reported as timeout.',
+  ),
+  GRADE_TIMEOUT_MS: setting(
+    Int(1000),
+    120_000,
+    'Wall-clock limit of one POST /api/grade (endpoint, browser and design tests); tests unfinished by then are timeout errors.',
   ),
   EXEC_SLOTS_PER_CLIENT: setting(
     Optional(Int(1)),

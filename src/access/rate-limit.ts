@@ -27,7 +27,7 @@ import { requestUrl } from '../request-url'
 
 export type RouteClass = 'execution' | 'chat' | 'judge' | 'servers'
 
-const EXECUTION_PATHS = new Set(['/api/execute-endpoint', '/api/execute-test-cases', '/api/validate-python'])
+const EXECUTION_PATHS = new Set(['/api/execute-endpoint', '/api/execute-test-cases', '/api/validate-python', '/api/grade'])
 
 /** Which limit a request counts against; undefined for routes without one (tasks, health, lists, stops). */
 export function routeClass(method: string, path: string): RouteClass | undefined {

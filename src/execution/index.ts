@@ -23,6 +23,8 @@ import { eventStream } from './event-stream'
 import type { Identify } from '../client'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
 import { planTestParts, runTestParts, type RunCases } from './task-cases'
+import { frontendFiles, withBrowserCases } from './browser-cases'
+import type { BrowserRunner } from '../browser'
 
 export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbox): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
@@ -37,9 +39,11 @@ export interface ExecutionDeps {
   tasks: TaskStore
   /** Who is calling: the execution slots are shared fairly between clients. */
   identify: Identify
+  /** Runs browser tests when a request brings the learner's page (`frontendCode`). */
+  browser: BrowserRunner
 }
 
-export const execution = ({ config, runner, logger, tasks, identify }: ExecutionDeps) =>
+export const execution = ({ config, runner, logger, tasks, identify, browser }: ExecutionDeps) =>
   new Elysia({ name: 'execution', tags: ['Python execution'] })
     .post(
       '/api/execute-endpoint',
@@ -68,8 +72,12 @@ export const execution = ({ config, runner, logger, tasks, identify }: Execution
         const code = requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
         const parts = await planTestParts(tasks, body)
         requireCaseCount(parts.reduce((count, part) => count + part.cases.length, 0), config.EXEC_MAX_CASES)
+        const files = body.frontendCode === undefined ? undefined : frontendFiles(body.frontendCode, config.MAX_CODE_BYTES)
         const context = { client: identify(request, server), signal: request.signal }
-        const runCases: RunCases = (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart })
+        const runCases: RunCases = withBrowserCases(
+          (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart }),
+          files && { browser, files, backendCode: code, ...context },
+        )
         if (!request.headers.get('accept')?.includes('text/event-stream')) return runTestParts(parts, runCases)
         // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
         // A refusal (503 queue_full with Retry-After, sandbox_unavailable) must stay a status, not become an event
@@ -101,8 +109,9 @@ export const execution = ({ config, runner, logger, tasks, identify }: Execution
           summary: 'Run test cases against learner code',
           description:
             'Each endpoint case runs from freshly loaded module state, several in parallel, each with its own time ' +
-            'limit; expected values never enter the sandbox. Tests may be wrapped in `metadata` or flat. Non-endpoint ' +
-            'tests are skipped. With `task` instead of `testCases`, the task\'s own tests run (by name with `tests`; ' +
+            'limit; expected values never enter the sandbox. Tests may be wrapped in `metadata` or flat. Browser tests ' +
+            '(frontend_interactive) run in a headless browser when `frontendCode` is given (each result then carries ' +
+            '`steps`, and a failed one a `screenshot`), else they are skipped, as are judge tests. With `task` instead of `testCases`, the task\'s own tests run (by name with `tests`; ' +
             'private ones with `include_private`, in a sandbox of their own, answered with status and a generic ' +
             'message only); unknown task 404, unknown test 422. At most EXEC_MAX_CASES cases (413 too_many_cases); ' +
             'a batch has EXEC_BATCH_TIMEOUT_MS in all, and cases it did not reach are `timeout` errors. With ' +

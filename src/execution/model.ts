@@ -94,6 +94,14 @@ export const TestCase = t.Object(
 )
 export type TestCase = typeof TestCase.static
 
+/** The learner's page, as `POST /api/execute-test-cases` and `POST /api/grade` take it. */
+export const FrontendCode = t.Unknown({
+  description:
+    "The learner's page: `{ \"<path>\": content }` (e.g. index.html, style.css, script.js) or `{ html, css, js }`. " +
+    'With it, browser tests (frontend_interactive) run in a headless browser on the server instead of being skipped.',
+  examples: [{ 'index.html': '<button id="go">Go</button>', 'script.js': "document.getElementById('go').onclick = () => {}" }],
+})
+
 export const ExecuteTestsRequest = t.Object(
   {
     testCases: t.Optional(t.Array(TestCase, { description: 'Your own cases; or give `task` instead' })),
@@ -105,6 +113,7 @@ export const ExecuteTestsRequest = t.Object(
       t.Boolean({ default: false, description: 'With `task`: run private tests too; their results say only pass/fail' }),
     ),
     backendCode: t.Optional(t.String({ description: 'Learner code (required, non-empty)' })),
+    frontendCode: t.Optional(FrontendCode),
     port: t.Optional(t.Number({ description: 'Accepted for old clients; unused' })),
   },
   {
@@ -114,6 +123,20 @@ export const ExecuteTestsRequest = t.Object(
   },
 )
 export type ExecuteTestsRequest = typeof ExecuteTestsRequest.static
+
+/** One step of a browser test: what it did or checked, and what it found. */
+export const BrowserStep = t.Object(
+  {
+    index: t.Integer(),
+    kind: t.String({ description: 'The action or assertion, e.g. click, elementText' }),
+    status: t.Union([t.Literal('pass'), t.Literal('fail'), t.Literal('skip')]),
+    message: t.String(),
+    selector: t.Optional(t.String()),
+    expected: t.Optional(Json),
+    actual: t.Optional(Json),
+  },
+  { title: 'BrowserStep' },
+)
 
 export const TestResult = t.Object(
   {
@@ -129,6 +152,11 @@ export const TestResult = t.Object(
     private: t.Optional(
       t.Literal(true, { description: 'A private test: a generic message, never expected, actual or output' }),
     ),
+    reason: t.Optional(
+      t.String({ description: 'Why a browser test was skipped or erred, e.g. browser_unavailable, timeout' }),
+    ),
+    steps: t.Optional(t.Array(BrowserStep, { description: 'A browser test: the result of each step' })),
+    screenshot: t.Optional(t.String({ description: 'A failed browser test: a PNG data URL of the page' })),
   },
   { title: 'TestResult' },
 )

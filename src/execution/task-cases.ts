@@ -74,9 +74,12 @@ export async function planTestParts(store: TaskStore, request: ExecuteTestsReque
   ]
   tests.forEach((test, position) => {
     const part = parts[test.public ? 0 : 1]!
-    // Browser and judge tests are named by kind only, so they are skipped without their steps or criteria.
-    const { name, kind, endpoint, input, expected } = test as typeof test & TestCase
-    part.cases.push(kind === 'endpoint' ? { name, endpoint, input, expected } : { name, type: kind })
+    // Judge tests are named by kind only, so they are skipped without their criteria. Browser tests keep their
+    // steps for the browser runner (when the request brings a page); no result ever carries them.
+    const { name, kind, endpoint, input, expected, steps, setup } = test as typeof test & TestCase & { steps?: unknown; setup?: unknown }
+    if (kind === 'endpoint') part.cases.push({ name, endpoint, input, expected })
+    else if (kind === 'frontend_interactive') part.cases.push({ name, type: kind, steps, ...(setup ? { setup } : {}) } as TestCase)
+    else part.cases.push({ name, type: kind })
     part.positions.push(position)
   })
   return parts.filter((part) => part.cases.length > 0)

@@ -1,0 +1,104 @@
+/**
+ * Design tests (judge tests): the server loads the learner's page in the browser, takes one screenshot of it
+ * and asks the vision judge (the same code as POST /api/llm-judge) about each requirement; the judge's answer
+ * is the test's result. One screenshot serves every design test of a grading: they all look at the page as
+ * it loads.
+ */
+import type { BrowserRunner, FrontendFiles } from '../browser'
+import { AppError } from '../errors'
+import type { Logger } from '../logging'
+import type { ProviderRegistry } from '../providers/provider'
+import { judgeScreenshot } from '../judge/service'
+import type { Test } from '../tasks/model'
+import type { TestResult } from '../execution/model'
+
+export interface DesignDeps {
+  browser: BrowserRunner
+  providers: ProviderRegistry
+  model: string
+  logger: Logger
+}
+
+export interface DesignInput {
+  tests: Test[]
+  files?: FrontendFiles
+  backendCode?: string
+  client: string
+  signal: AbortSignal
+}
+
+/** Judge calls in flight at once for one grading: enough to overlap their latency, few enough for a provider. */
+const JUDGE_CONCURRENCY = 4
+
+const result = (test: Test, status: TestResult['status'], message: string, extra: Partial<TestResult> = {}): TestResult => ({
+  testName: test.name,
+  status,
+  message,
+  expected: null,
+  actual: null,
+  duration_ms: 0,
+  ...extra,
+})
+
+/** Why none of the design tests can be judged, or undefined when they can. */
+function skipReason(deps: DesignDeps, input: DesignInput): { reason: string; message: string } | undefined {
+  if (!input.files) return { reason: 'no_frontend_code', message: 'Skipped: no frontendCode was sent to take a screenshot of' }
+  try {
+    deps.providers.resolve(deps.model)
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error
+    return { reason: 'judge_unavailable', message: `Skipped: no judge is configured (${error.message})` }
+  }
+  if (!deps.browser.available()) {
+    return { reason: 'browser_unavailable', message: 'Skipped: no browser is available on this server to take a screenshot' }
+  }
+  return undefined
+}
+
+/**
+ * Judges every design test; `onResult` gets each result as it is known. Never throws for a test's sake: a
+ * screenshot that cannot be taken, or a judge that cannot decide, is that test's `error`.
+ */
+export async function runDesignTests(
+  deps: DesignDeps,
+  input: DesignInput,
+  onResult: (test: Test, result: TestResult) => Promise<void>,
+): Promise<void> {
+  const { tests } = input
+  if (tests.length === 0) return
+  const skip = skipReason(deps, input)
+  if (skip) {
+    for (const test of tests) await onResult(test, result(test, 'skip', skip.message, { reason: skip.reason }))
+    return
+  }
+  const started = performance.now()
+  const shot = await deps.browser
+    .screenshot({ files: input.files!, backendCode: input.backendCode, client: input.client, signal: input.signal })
+    .catch(() => ({ error: 'the browser failed', reason: 'browser_error' }))
+  if ('error' in shot) {
+    const message = `The page could not be captured: ${shot.error}`
+    for (const test of tests) await onResult(test, result(test, 'error', message, { reason: shot.reason }))
+    return
+  }
+  const shotMs = performance.now() - started
+  const queue = [...tests]
+  const worker = async () => {
+    for (let test = queue.shift(); test; test = queue.shift()) await onResult(test, await judge(deps, input, test, shot.dataUrl, shotMs))
+  }
+  await Promise.all(Array.from({ length: Math.min(JUDGE_CONCURRENCY, tests.length) }, worker))
+}
+
+async function judge(deps: DesignDeps, input: DesignInput, test: Test, screenshot: string, shotMs: number): Promise<TestResult> {
+  const started = performance.now()
+  const duration = () => Math.round((performance.now() - started + shotMs) * 100) / 100
+  try {
+    const testCase = { name: test.name, description: test.description }
+    const answer = await judgeScreenshot(deps, { screenshot, testCase, htmlCode: input.files!['index.html'] }, input.signal)
+    return result(test, answer.judgment, answer.explanation, { duration_ms: duration(), judge_model: answer.model } as Partial<TestResult>)
+  } catch (error) {
+    // Stopped by the grading's deadline or a client that left: the grading reports it, not this test.
+    if (input.signal.aborted) return result(test, 'error', 'Stopped', { reason: 'aborted' })
+    if (!(error instanceof AppError)) throw error
+    return result(test, 'error', error.message, { duration_ms: duration(), reason: error.code } as Partial<TestResult>)
+  }
+}

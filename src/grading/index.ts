@@ -1,0 +1,77 @@
+/**
+ * Grading feature: POST /api/grade grades a whole task (endpoint, browser and design tests) on the server and
+ * answers JSON, or an event stream with `Accept: text/event-stream` (README, "Grading").
+ */
+import { Elysia } from 'elysia'
+import type { BrowserRunner } from '../browser'
+import type { Identify } from '../client'
+import type { Config } from '../config'
+import { envelope, errorResponses, toAppError } from '../errors'
+import { frontendFiles } from '../execution/browser-cases'
+import { eventStream } from '../execution/event-stream'
+import type { CodeRunner } from '../execution/runner'
+import { requireCode } from '../execution/service'
+import type { Logger } from '../logging'
+import type { ProviderRegistry } from '../providers/provider'
+import type { TaskStore } from '../tasks/store'
+import { GradeRequest, GradeResponse } from './model'
+import { gradeTask, planGrade, type GradeInput } from './service'
+
+export interface GradingDeps {
+  config: Config
+  runner: CodeRunner
+  tasks: TaskStore
+  browser: BrowserRunner
+  providers: ProviderRegistry
+  logger: Logger
+  identify: Identify
+}
+
+const DESCRIPTION =
+  "Runs a task's endpoint tests in the Python sandbox (with `backendCode`), its browser tests " +
+  '(frontend_interactive) in a headless browser against `frontendCode`, and its design tests by showing a ' +
+  'screenshot of that page to the vision judge JUDGE_MODEL. A test that cannot run is `skip` with a `reason`: ' +
+  'no_backend_code, no_frontend_code, browser_unavailable, judge_unavailable. Private tests run with ' +
+  '`include_private` and are answered with status and a fixed message only. Answers every result (`group`: ' +
+  'backend | frontend | html), a summary per group, an overall summary and a `score` over the tests that ran. ' +
+  'At most EXEC_MAX_CASES tests (413), GRADE_TIMEOUT_MS in all (unfinished tests are timeout errors), ' +
+  'frontendCode up to MAX_CODE_BYTES. With `Accept: text/event-stream`: one `result` event per test as it ' +
+  'finishes, then one `summary` event (the answer without `results`), or `error` with the error envelope.'
+
+export const grading = (deps: GradingDeps) =>
+  new Elysia({ name: 'grading', tags: ['Grading'] }).post(
+    '/api/grade',
+    async ({ body, request, server }) => {
+      const { config, logger } = deps
+      const { task, tests } = await planGrade(deps.tasks, body.task, body.include_private ?? false, config.EXEC_MAX_CASES)
+      const backendCode = body.backendCode ? requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES) : undefined
+      const files = body.frontendCode === undefined ? undefined : frontendFiles(body.frontendCode, config.MAX_CODE_BYTES)
+      const input: GradeInput = { task, tests, backendCode, files, client: deps.identify(request, server), signal: request.signal }
+      if (!request.headers.get('accept')?.includes('text/event-stream')) return gradeTask(deps, input)
+      // As execute-test-cases streams (src/execution/index.ts): the answer becomes a 200 stream only once the
+      // endpoint batch has its slot, so a refusal (queue_full, sandbox_unavailable) stays a status.
+      const events = eventStream()
+      const admitted = Promise.withResolvers<void>()
+      const report = gradeTask(deps, { ...input, onResult: (result) => events.send('result', result), onStart: admitted.resolve })
+      try {
+        await Promise.race([admitted.promise, report])
+      } catch (error) {
+        events.close()
+        throw error
+      }
+      void report
+        .then(
+          ({ results: _, ...summary }) => events.send('summary', summary),
+          (error) => events.send('error', envelope(request, toAppError('', error, request, logger))),
+        )
+        .finally(events.close)
+      const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
+      // A raw Response bypasses the 200 schema on purpose (it is the streamed form of the same answer).
+      return new Response(events.body, { headers }) as never
+    },
+    {
+      body: GradeRequest,
+      response: { 200: GradeResponse, ...errorResponses(400, 404, 413, 503) },
+      detail: { summary: "Grade a whole task: endpoint, browser and design tests", description: DESCRIPTION },
+    },
+  )
