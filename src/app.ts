@@ -22,6 +22,7 @@ import { judge } from './judge'
 import { servers, createServerManager } from './servers'
 import type { ServerManager } from './servers/manager'
 import { createSandbox, type Sandbox } from './sandbox'
+import { createBrowserRunner, type BrowserRunner } from './browser'
 import type { Identify } from './client'
 import { accessControl, createAccess, type Access } from './access'
 import { rateLimiterFromConfig, rateLimiting, routeClass, type RateLimiter } from './access/rate-limit'
@@ -49,6 +50,8 @@ export interface Services {
   providers: ProviderRegistry
   tasks: TaskStore
   servers: ServerManager
+  /** Headless Chromium for browser tests (src/browser); skips them when Chromium is missing. */
+  browser: BrowserRunner
 }
 
 export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'>>
@@ -72,12 +75,13 @@ export function createServices(deps: AppDeps): Services {
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
+    browser: deps.browser ?? createBrowserRunner({ config, logger, sandbox }),
   }
 }
 
 /** Closes every service (child processes, watchers, pools); safe to call more than once. */
 export async function closeServices(services: Services): Promise<void> {
-  const ports = [services.servers, services.runner, services.tasks, services.providers]
+  const ports = [services.servers, services.runner, services.tasks, services.providers, services.browser]
   await Promise.allSettled(ports.map((port) => port.close()))
   await services.sandbox.close() // last: the features above release their sandboxes first
 }
@@ -123,7 +127,15 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
         version: VERSION,
         startedAt,
         detailed: services.access.admits,
-        services: [services.access, services.sandbox, services.runner, services.providers, services.tasks, services.servers],
+        services: [
+          services.access,
+          services.sandbox,
+          services.runner,
+          services.providers,
+          services.tasks,
+          services.servers,
+          services.browser,
+        ],
       }),
     )
     .use(metricsRoute(services.metrics, services.access))

@@ -13,6 +13,7 @@ import type { InteractiveTestCase } from '../tasks/model'
 import type { FrontendFiles } from './files'
 
 export { entryPage, normalizeFrontendCode, type FrontendFiles } from './files'
+export { createBrowserRunner } from './runner'
 
 /** An interactive test as stored in a task (tests/frontend/*.json) or sent by a client. */
 export type InteractiveTest = Pick<InteractiveTestCase, 'steps'> & Partial<Omit<InteractiveTestCase, 'steps'>>
