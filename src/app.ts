@@ -22,13 +22,13 @@ import { judge } from './judge'
 import { servers, createServerManager } from './servers'
 import type { ServerManager } from './servers/manager'
 import { createSandbox, type Sandbox } from './sandbox'
+import { createBrowserRunner, type BrowserRunner } from './browser'
 import type { Identify } from './client'
 import { accessControl, createAccess, type Access } from './access'
 import { rateLimiterFromConfig, rateLimiting, routeClass, type RateLimiter } from './access/rate-limit'
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
-import { unavailableBrowserRunner, type BrowserRunner } from './browser'
 import { grading } from './grading'
 import packageJson from '../package.json'
 
@@ -51,7 +51,7 @@ export interface Services {
   providers: ProviderRegistry
   tasks: TaskStore
   servers: ServerManager
-  /** Headless browser for browser tests and design-test screenshots (src/browser). */
+  /** Headless Chromium for browser tests (src/browser); skips them when Chromium is missing. */
   browser: BrowserRunner
 }
 
@@ -76,7 +76,7 @@ export function createServices(deps: AppDeps): Services {
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
-    browser: deps.browser ?? unavailableBrowserRunner(),
+    browser: deps.browser ?? createBrowserRunner({ config, logger, sandbox }),
   }
 }
 
@@ -128,7 +128,15 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
         version: VERSION,
         startedAt,
         detailed: services.access.admits,
-        services: [services.access, services.sandbox, services.runner, services.providers, services.tasks, services.servers],
+        services: [
+          services.access,
+          services.sandbox,
+          services.runner,
+          services.providers,
+          services.tasks,
+          services.servers,
+          services.browser,
+        ],
       }),
     )
     .use(metricsRoute(services.metrics, services.access))

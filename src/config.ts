@@ -120,7 +120,7 @@ export const SETTINGS = {
     Int(1000, 4_000_000_000),
     100_000,
     'As root, each running sandbox gets its own host uid from this one up (reserve about 2 x (EXEC_CONCURRENCY + ' +
-      'EXEC_POOL_SIZE + SERVERS_MAX) + 18 uids no one else uses).',
+      'EXEC_POOL_SIZE + SERVERS_MAX + BROWSER_CONCURRENCY) + 20 uids no one else uses).',
   ),
   PYTHON_BIN: setting(t.String({ minLength: 1 }), '/usr/bin/python3', 'Python interpreter that runs learner code.'),
   TASKS_DIR: setting(
@@ -186,6 +186,17 @@ export const SETTINGS = {
     'Connections one Python server holds at once; the backend closes further ones as they arrive.',
   ),
   SERVERS_LIFETIME_S: setting(Int(1), 600, 'A Python server is stopped after this many seconds.'),
+  BROWSER_PATH: setting(
+    t.String({ minLength: 1 }),
+    '/usr/lib/chromium/chromium',
+    'Chromium for browser tests (Debian: apt install chromium); when missing, browser tests are skipped (browser_unavailable).',
+  ),
+  BROWSER_CONCURRENCY: setting(Int(1, 32), 2, 'Browser tests running at once (one browser context each); the rest wait.'),
+  BROWSER_TEST_TIMEOUT_MS: setting(Int(1000), 15_000, 'Wall-clock limit of one browser test, page load included.'),
+  BROWSER_STEP_TIMEOUT_MS: setting(Int(100), 5_000, 'Limit of one step of a browser test (a click waiting for its element).'),
+  BROWSER_MEMORY_MB: setting(Int(128), 1536, 'Memory of the browser and every page it holds together (cgroup, where writable).'),
+  BROWSER_SCREENSHOT_MAX_HEIGHT: setting(Int(100, 20_000), 4000, 'Pixels of a long page a screenshot keeps, from the top.'),
+  BROWSER_SCREENSHOT_MAX_BYTES: setting(Int(16 * 1024), 2 * MiB, 'Largest screenshot PNG; a larger one is retaken at viewport height, else left out.'),
   BUN_CONFIG_MAX_HTTP_REQUESTS: setting(
     Int(1, 65536),
     256,

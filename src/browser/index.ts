@@ -1,34 +1,26 @@
 /**
- * Stand-in for the browser runner's port (branch h-browser builds the real one in this file): the types and
- * normalizeFrontendCode that grading is written against. Replaced wholesale when that branch is merged.
+ * The browser runner: the learner's front end in a headless Chromium on this server, driven step by step
+ * (steps.ts), with the learner's backend answering the page's requests (page.ts). Chromium itself runs inside
+ * the sandbox (launch.ts); one warm browser serves every test, each test in a fresh context (runner.ts).
+ *
+ * @example
+ * const browser = createBrowserRunner({ config, logger, sandbox, runner })
+ * const result = await browser.runTest({ test, files: normalizeFrontendCode(body.frontendCode), backendCode, client })
+ * // { status: 'fail', message: 'Step 3 (elementText #status): expected "X wins" but was "O wins"', steps: [...], screenshot }
  */
-import { AppError } from '../errors'
 import type { Service } from '../services'
 import type { InteractiveTestCase } from '../tasks/model'
+import type { FrontendFiles } from './files'
 
-export type InteractiveTest = typeof InteractiveTestCase.static
+export { entryPage, normalizeFrontendCode, type FrontendFiles } from './files'
+export { createBrowserRunner } from './runner'
 
-/** The learner's page: path → content, e.g. `index.html`, `style.css`, `script.js`. */
-export type FrontendFiles = Record<string, string>
-
-const LEGACY: Record<string, string> = { html: 'index.html', css: 'style.css', js: 'script.js' }
-
-/** `{ "<path>": content }` or `{ html, css, js }` as the original IDE sends them; anything else is a 400. */
-export function normalizeFrontendCode(input: unknown): FrontendFiles {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new AppError('validation_error', 400, 'frontendCode must be an object of file name → content')
-  }
-  const files: FrontendFiles = {}
-  for (const [name, content] of Object.entries(input)) {
-    if (typeof content !== 'string') throw new AppError('validation_error', 400, `frontendCode.${name} must be a string`)
-    files[LEGACY[name] ?? name] = content
-  }
-  if (!files['index.html']) throw new AppError('validation_error', 400, 'frontendCode needs index.html (or html)')
-  return files
-}
+/** An interactive test as stored in a task (tests/frontend/*.json) or sent by a client. */
+export type InteractiveTest = Pick<InteractiveTestCase, 'steps'> & Partial<Omit<InteractiveTestCase, 'steps'>>
 
 export interface BrowserStepResult {
   index: number
+  /** The step's action or assertion name (`click`, `elementText`, …). */
   kind: string
   status: 'pass' | 'fail' | 'skip'
   message: string
@@ -39,32 +31,30 @@ export interface BrowserStepResult {
 
 export interface BrowserTestResult {
   status: 'pass' | 'fail' | 'error' | 'skip'
+  /** Why a test did not pass normally: browser_unavailable, timeout, page_crashed, … */
   reason?: string
   message: string
   steps: BrowserStepResult[]
   durationMs: number
+  /** A PNG data URL of the page when the test failed (height- and size-capped). */
   screenshot?: string
 }
 
 export interface BrowserRunner extends Service {
+  /** false when Chromium is not installed at BROWSER_PATH: tests are then `skip` (browser_unavailable). */
   available(): boolean
-  runTest(input: { test: InteractiveTest; files: FrontendFiles; backendCode?: string; client: string; signal?: AbortSignal }): Promise<BrowserTestResult>
+  runTest(input: {
+    test: InteractiveTest
+    files: FrontendFiles
+    backendCode?: string
+    client: string
+    signal?: AbortSignal
+  }): Promise<BrowserTestResult>
+  /** The learner's page after load, for the design judge. */
   screenshot(input: {
     files: FrontendFiles
     backendCode?: string
     client: string
     signal?: AbortSignal
   }): Promise<{ dataUrl: string } | { error: string; reason: string }>
-}
-
-/** Stand-in: no browser on this server (every browser test is skipped with `browser_unavailable`). */
-export function unavailableBrowserRunner(): BrowserRunner {
-  const reason = { error: 'No browser is available on this server', reason: 'browser_unavailable' }
-  return {
-    available: () => false,
-    runTest: async () => ({ status: 'skip', reason: 'browser_unavailable', message: reason.error, steps: [], durationMs: 0 }),
-    screenshot: async () => reason,
-    health: () => ({ browser: { ok: true, available: false } }),
-    close() {},
-  }
 }

@@ -40,6 +40,10 @@ export interface SpawnOptions {
   env?: Record<string, string>
   /** Extra pipes after stdin/stdout/stderr (fd 3, 4, …), read and written by the caller. */
   fds?: number
+  /** Host paths shown read-only at the same place inside (e.g. /etc/fonts for a browser); /usr always is. */
+  readOnly?: string[]
+  /** Size of the private /tmp; default EXEC_TMPFS_MB. */
+  tmpfsBytes?: number
 }
 
 /** One confined process: bwrap (or, without it, the bare program) as the leader of its own process group. */
@@ -151,10 +155,11 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
   const ready = () => (state ??= probe())
 
   function spawn(program: string[], options: SpawnOptions): Boxed {
-    const { memoryBytes, processes = processLimit, cpus = sandboxCpus(config), env = {}, fds = 0 } = options
+    const { memoryBytes, processes = processLimit, cpus = sandboxCpus(config), env = {}, fds = 0, readOnly = [] } = options
     if (!current) throw new Error('sandbox.spawn() before ready()')
     const { sandboxed, cgroups } = current
-    const tmpfsBytes = config.EXEC_TMPFS_MB * 1024 * 1024
+    const tmpfsBytes = options.tmpfsBytes ?? config.EXEC_TMPFS_MB * 1024 * 1024
+    const extra = readOnly.flatMap((path) => ['--ro-bind', path, path])
     const uid = uids?.take() ?? ownUid
     // The filter goes in as the child's first fd after the caller's pipes; bwrap reads and closes it.
     const filterFd = sandboxed && seccomp ? seccomp.open() : null
@@ -162,7 +167,7 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     const group: SandboxCgroup | null = cgroups.create({ memoryBytes, pids: processes, cpus })
     if (cgroups.kind !== 'none' && !group) logger.warn('could not create a cgroup; this sandbox is limited per process only')
     const disableUserns = current.probe.disables_userns ?? true
-    const boxedArgv = sandboxed ? sandboxArgv(program, { tmpfsBytes, env, seccompFd, disableUserns }) : program
+    const boxedArgv = sandboxed ? sandboxArgv(program, { tmpfsBytes, env, extra, seccompFd, disableUserns }) : program
     const cmd = [...asUser(uid, group !== null && cgroups.controllers.includes('pids')), ...boxedArgv]
     if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
     const pipes = Array.from({ length: fds }, () => 'pipe' as const)

@@ -44,7 +44,16 @@ export function createUidRange(first: number, count: number, overflow: number): 
   }
 }
 
-/** How many sandboxes can be alive at once: every run slot, the pool, every Python server, and the start-up probe. */
-export function uidRangeSize(config: { EXEC_CONCURRENCY: number; EXEC_POOL_SIZE: number; SERVERS_MAX: number }): number {
-  return 2 * (config.EXEC_CONCURRENCY + config.EXEC_POOL_SIZE + config.SERVERS_MAX + 1) + 16
+/**
+ * How many sandboxes can be alive at once: every run slot, the pool, every Python server, the start-up probe, the
+ * browser and the learner backend of each browser test.
+ */
+export function uidRangeSize(config: {
+  EXEC_CONCURRENCY: number
+  EXEC_POOL_SIZE: number
+  SERVERS_MAX: number
+  BROWSER_CONCURRENCY?: number
+}): number {
+  const browser = config.BROWSER_CONCURRENCY === undefined ? 0 : 1 + config.BROWSER_CONCURRENCY
+  return 2 * (config.EXEC_CONCURRENCY + config.EXEC_POOL_SIZE + config.SERVERS_MAX + browser + 1) + 16
 }

@@ -10,7 +10,7 @@
  * most `maxConnections` are carried at once; others are closed as they arrive, before anything reaches the
  * sandbox.
  */
-import { createServer, type Socket } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import {
   ackedBytes,
   ackFrame,
@@ -26,6 +26,8 @@ import {
 } from './mux'
 
 export interface Relay {
+  /** The loopback port it listens on (the one asked for, or the one the system chose for 0). */
+  readonly port: number
   /** Starts carrying connections over the channel `fd` (ours; closed with the relay). */
   attach(fd: number): void
   /** Closes the port, every connection and the channel. */
@@ -188,6 +190,7 @@ export async function listenRelay(port: number, { maxConnections, onBroken }: Re
   })
 
   const relay: Relay = {
+    port: (server.address() as AddressInfo).port,
     attach(fd) {
       // Bun makes extra 'pipe' stdio entries socket pairs (relay.py fails visibly if one is not). Bun.connect
       // adopts the fd and closes it with the socket; node:net cannot wrap an inherited socket pair.

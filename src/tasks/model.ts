@@ -94,16 +94,63 @@ export const AssertStep = t.Object(
   { additionalProperties: false },
 )
 
+const MockResponse = t.Object(
+  {
+    status: t.Optional(t.Integer({ minimum: 100, maximum: 599, description: 'HTTP status; default 200.' })),
+    body: t.Optional(t.Unknown({ description: 'Sent as JSON, or as it is when a string.' })),
+  },
+  { additionalProperties: false },
+)
+
+/** A canned answer to the page's request to one of the learner's endpoints, instead of the learner's backend. */
+export const EndpointMock = t.Object(
+  {
+    endpoint: t.String({ pattern: '^/', maxLength: 200, description: 'The path the page requests, e.g. /check_winner.' }),
+    method: t.Optional(t.String({ pattern: '^[A-Za-z]+$', maxLength: 10, description: 'Default: any method.' })),
+    response: t.Optional(t.Unknown({ description: 'The JSON body of every answer (status 200).' })),
+    sequence: t.Optional(
+      t.Array(MockResponse, {
+        minItems: 1,
+        maxItems: 50,
+        description: 'Answers in order, one per request; the last repeats. Wins over `response`.',
+      }),
+    ),
+    delay: t.Optional(t.Integer({ minimum: 0, maximum: 5000, description: 'Milliseconds before answering.' })),
+  },
+  { additionalProperties: false },
+)
+export type EndpointMock = typeof EndpointMock.static
+
+export const BrowserCookie = t.Object(
+  { name: t.String({ minLength: 1, maxLength: 200 }), value: t.String({ maxLength: 4096 }) },
+  { additionalProperties: false },
+)
+
+/** What the page finds before it loads: canned endpoint answers, localStorage entries, cookies. */
+export const InteractiveSetup = t.Object(
+  {
+    mocks: t.Optional(t.Array(EndpointMock, { maxItems: 50 })),
+    localStorage: t.Optional(t.Record(t.String({ maxLength: 200 }), t.String({ maxLength: 65536 }), { maxProperties: 100 })),
+    cookies: t.Optional(t.Array(BrowserCookie, { maxItems: 50 })),
+  },
+  { additionalProperties: false },
+)
+export type InteractiveSetup = typeof InteractiveSetup.static
+
 export const InteractiveTestCase = t.Object(
   {
     name: TestName,
     type: t.Literal('frontend_interactive'),
     description: t.Optional(t.String()),
-    steps: t.Array(t.Union([ActionStep, AssertStep]), { minItems: 1 }),
+    setup: t.Optional(InteractiveSetup),
+    steps: t.Array(t.Union([ActionStep, AssertStep]), { minItems: 1, maxItems: 500 }),
     public: Public,
   },
   { additionalProperties: false },
 )
+export type InteractiveTestCase = typeof InteractiveTestCase.static
+export type ActionStep = typeof ActionStep.static
+export type AssertStep = typeof AssertStep.static
 
 export const JudgeTestCase = t.Object(
   {

@@ -66,7 +66,7 @@ describe('POST /api/grade', () => {
     expect(browser.calls.map((c) => c.test.name).sort()).toEqual(names(frontend).sort())
     expect(browser.calls[0]).toMatchObject({ files: reference, backendCode: solution(SLUG) })
     const sent = browser.calls.find((c) => c.test.name === frontend[2]!.name)!
-    expect(sent.test.steps).toEqual(frontend[2]!.steps!)
+    expect(sent.test.steps as unknown[]).toEqual(frontend[2]!.steps!)
     expect(browser.screenshots).toHaveLength(1)
     // Each design test went to the vision model with the screenshot and its own requirement.
     expect(vision!.requests).toHaveLength(html.length)
@@ -145,7 +145,7 @@ describe('POST /api/grade', () => {
   test('a screenshot that cannot be taken is an error of each design test; a judge that fails, of that test', async () => {
     const broken = gradeApp({ browser: { screenshot: { error: 'the page did not load in time', reason: 'timeout' } }, replies: [] })
     const { body } = await broken.grade({ ...everything, backendCode: undefined })
-    const design = body.results.filter((r: { kind: string }) => r.kind === 'judge' && !r.private)
+    const design = body.results.filter((r: { kind: string; private?: boolean }) => r.kind === 'judge' && !r.private)
     expect(design.map((r: { status: string; reason: string; message: string }) => [r.status, r.reason, r.message])).toEqual(
       html.filter((t) => !isPrivate(t)).map(() => ['error', 'timeout', 'The page could not be captured: the page did not load in time']),
     )

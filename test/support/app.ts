@@ -16,9 +16,10 @@ import { createLogger } from '../../src/logging'
 import { createSandbox, type Sandbox } from '../../src/sandbox'
 import { probePython, type SandboxProbe } from '../../src/sandbox/probe'
 import type { ServerManager } from '../../src/servers/manager'
+import type { BrowserRunner } from '../../src/browser'
 import { testConfig } from './config'
 
-type Real = 'runner' | 'servers'
+type Real = 'runner' | 'servers' | 'browser'
 
 export interface TestAppOptions extends Omit<AppDeps, 'config'> {
   config?: Partial<Record<ConfigKey, string>>
@@ -49,12 +50,22 @@ export const inertServers = (): ServerManager => ({
   close() {},
 })
 
+/** A browser runner that starts no Chromium: every test is skipped as if none were installed. */
+export const inertBrowser = (): BrowserRunner => ({
+  available: () => false,
+  runTest: async () => ({ status: 'skip', reason: 'browser_unavailable', message: 'The browser is not part of this test', steps: [], durationMs: 0 }),
+  screenshot: async () => ({ error: 'The browser is not part of this test', reason: 'browser_unavailable' }),
+  health: () => ({}),
+  close() {},
+})
+
 export function testApp({ config: overrides = {}, real = [], ...deps }: TestAppOptions = {}) {
   const config = testConfig(overrides)
   const app = createApp({
     config,
     ...(real.includes('runner') ? {} : { runner: inertRunner() }),
     ...(real.includes('servers') ? {} : { servers: inertServers() }),
+    ...(real.includes('browser') ? {} : { browser: inertBrowser() }),
     ...deps,
   })
   try {
