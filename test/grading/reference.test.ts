@@ -69,7 +69,7 @@ describe.each(Object.keys(STARTER_FAILS))('%s', (slug) => {
       expect(status).toBe(404)
     }
     const detail = await get(app, `/tasks/${slug}`)
-    const script = frontEnd(slug, 'reference')['script.js']
+    const script = frontEnd(slug, 'reference')['script.js']!
     expect(JSON.stringify(detail.body)).not.toContain(script.split('\n')[0]!)
   })
 })
