@@ -81,10 +81,14 @@ export const ExecuteEndpointResponse = t.Union([EndpointList, EndpointResult, Le
 })
 
 const CaseFields = {
-  type: t.Optional(t.String({ description: "'endpoint' (run here); anything else is skipped" })),
+  type: t.Optional(
+    t.String({ description: "'endpoint' (run in the sandbox), 'frontend_interactive' (run in a browser with frontendCode); anything else is skipped" }),
+  ),
   endpoint: t.Optional(t.String()),
   input: t.Optional(t.Record(t.String(), Json)),
   expected: t.Optional(Json),
+  steps: t.Optional(t.Array(Json, { description: 'A browser test: its actions and assertions (README, "Grading")' })),
+  setup: t.Optional(Json),
 }
 
 /** Wrapped `{ name, metadata: { type, endpoint, input, expected } }` or flat as stored in task files. */

@@ -73,3 +73,26 @@ describe.each(Object.keys(STARTER_FAILS))('%s', (slug) => {
     expect(JSON.stringify(detail.body)).not.toContain(script.split('\n')[0]!)
   })
 })
+
+test.skipIf(noBrowser)('execute-test-cases runs a task browser test in Chromium when given the page', async () => {
+  const name = 'Three in a row wins'
+  const { body } = await post(app, '/api/execute-test-cases', {
+    task: 'tic-tac-toe',
+    tests: [name],
+    backendCode: solution('tic-tac-toe'),
+    frontendCode: frontEnd('tic-tac-toe', 'reference'),
+  })
+  expect(body.results).toEqual([
+    {
+      testName: name,
+      status: 'pass',
+      message: expect.any(String),
+      expected: null,
+      actual: null,
+      duration_ms: expect.any(Number),
+      steps: diskTests('tic-tac-toe', 'frontend')
+        .find((t) => t.name === name)!
+        .steps!.map((step, index) => expect.objectContaining({ index, kind: (step as { action?: string; assert?: string }).action ?? (step as { assert: string }).assert, status: 'pass' })),
+    },
+  ])
+}, 60_000)
