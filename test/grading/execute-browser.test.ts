@@ -41,7 +41,7 @@ describe('execute-test-cases runs browser tests when frontendCode is given', () 
     expect(body.summary).toEqual({ total: 3, passed: 3, failed: 0, errors: 0, skipped: 0 })
     expect(body.results[1].steps).toEqual([{ index: 0, kind: 'elementText', status: 'pass', message: 'ok' }])
     const calls = browser.calls.slice(before)
-    expect(calls.map((c) => [c.test.name, c.test.steps])).toEqual([['flat', steps], ['wrapped', steps]])
+    expect(calls.map((c) => [c.test.name, c.test.steps as unknown[]])).toEqual([['flat', steps], ['wrapped', steps]])
     expect(calls[0]).toMatchObject({ files: { 'index.html': page.html }, backendCode: code })
   }, 30_000)
 
