@@ -52,7 +52,7 @@ export function realRunner(overrides: Overrides = {}): RealRunner {
   const sandbox = createSandbox({ config, logger })
   const runner = createBrowserRunner({ config, logger, sandbox })
   let closing: Promise<void> | undefined
-  const close = () => (closing ??= runner.close().then(() => sandbox.close()))
+  const close = () => (closing ??= Promise.resolve(runner.close()).then(() => sandbox.close()))
   afterAll(close)
   return { runner, sandbox, uidBase: config.SANDBOX_UID_BASE, close }
 }
