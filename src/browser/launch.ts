@@ -57,6 +57,7 @@ export const CHROMIUM_FLAGS = [
   '--disable-breakpad',
   '--disable-default-apps',
   '--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication',
+  '--block-new-web-contents', // window.open and popups fail at once (page.ts closes any that slip through)
   '--mute-audio',
   '--hide-scrollbars',
   'about:blank',

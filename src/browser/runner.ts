@@ -44,6 +44,11 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   const slots = createSlots(config.BROWSER_CONCURRENCY)
   let launched: Promise<LaunchedBrowser> | null = null
   let version: string | null = null
+  /** The browser that is up now (launched resolved and not yet exited). */
+  let current: LaunchedBrowser | null = null
+  /** Why the last launch failed; cleared by the next one that works. Makes /health say degraded. */
+  let launchError: string | null = null
+  let installedVersion: Promise<string | null> | undefined
   let closed = false
   const stepTimeoutMs = Math.min(config.BROWSER_STEP_TIMEOUT_MS, config.BROWSER_TEST_TIMEOUT_MS)
 
@@ -65,16 +70,21 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     starting.then(
       (running) => {
         version = running.version
+        current = running
+        launchError = null
         logger.info('browser started', { version })
         void running.exited.then(() => {
           if (launched === starting) launched = null
+          if (current === running) current = null
           if (!closed) logger.warn('browser ended; the next test starts a new one', { oom_killed: running.oomKilled() })
         })
         if (closed) void running.close()
       },
       (error) => {
         if (launched === starting) launched = null
-        logger.error('browser failed to start', { error: (error as Error).message })
+        if (error instanceof Unavailable) return
+        launchError = firstLine(error as Error)
+        logger.error('browser failed to start', { error: launchError })
       },
     )
     return starting
@@ -195,9 +205,22 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         return { error: `The browser failed: ${firstLine(error as Error)}`, reason: 'browser_error' }
       }
     },
-    health() {
+    async health() {
+      if (found && version === null) version = await (installedVersion ??= readVersion(config.BROWSER_PATH))
+      // Without Chromium the server is whole (browser tests are skipped, and say why); a browser that is installed
+      // and does not start is a fault.
+      const running = current !== null
       return {
-        browser: { ok: found, found, path: config.BROWSER_PATH, version, running: launched !== null && version !== null, ...slots.stats() },
+        browser: {
+          ok: launchError === null,
+          found,
+          path: config.BROWSER_PATH,
+          version,
+          running,
+          ...slots.stats(),
+          ...(found ? {} : { warning: 'no browser: browser tests are skipped (browser_unavailable)' }),
+          ...(launchError ? { error: launchError } : {}),
+        },
       }
     },
     async close() {
@@ -232,6 +255,17 @@ function fillSkipped(test: InteractiveTest, done: BrowserStepResult[]): BrowserS
     ...(step.selector === undefined ? {} : { selector: step.selector }),
   }))
   return [...done, ...rest]
+}
+
+/** `chromium --version` ("Chromium 156.0.8078.114") as the version the browser reports ("156.0.8078.114"). */
+async function readVersion(path: string): Promise<string | null> {
+  try {
+    const proc = Bun.spawn([path, '--version'], { stdout: 'pipe', stderr: 'ignore', env: {}, timeout: 5000 })
+    const text = await new Response(proc.stdout).text()
+    return /(\d+\.\d+\.\d+\.\d+)/.exec(text)?.[1] ?? null
+  } catch {
+    return null
+  }
 }
 
 function isExecutable(path: string): boolean {

@@ -36,7 +36,7 @@ export async function runStep(page: Page, step: Step, index: number, timeoutMs: 
       await act(page, step, timeoutMs)
       return { ...base, status: 'pass', message: `${kind}${selector ? ` ${selector}` : ''}` }
     }
-    return { ...base, ...(await check(page, step, Math.min(ASSERT_SETTLE_MS, timeoutMs))) }
+    return { ...base, ...(await check(page, step, Math.min(ASSERT_SETTLE_MS, timeoutMs), timeoutMs)) }
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]!.slice(0, 300)
     return { ...base, status: 'fail', message: `${kind}${selector ? ` ${selector}` : ''}: ${message}` }
@@ -79,11 +79,14 @@ interface Verdict {
   actual: unknown
 }
 
-/** Reads what the assertion needs, retrying until it holds or `settleMs` passed; the last reading is the verdict. */
-async function check(page: Page, step: AssertStep, settleMs: number): Promise<Verdict> {
+/**
+ * Reads what the assertion needs, retrying until it holds or `settleMs` passed; the last reading is the verdict.
+ * One reading may take up to the step's limit (a busy page answers late; that is not a wrong answer).
+ */
+async function check(page: Page, step: AssertStep, settleMs: number, readMs: number): Promise<Verdict> {
   const deadline = performance.now() + settleMs
   for (;;) {
-    const verdict = await judge(page, step, Math.max(100, deadline - performance.now()))
+    const verdict = await judge(page, step, readMs)
     if (verdict.status === 'pass' || performance.now() >= deadline) return verdict
     await page.waitForTimeout(50)
   }
