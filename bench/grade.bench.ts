@@ -1,0 +1,72 @@
+/**
+ * Grading wall times with a warm browser (README, "Grading"): the 11 browser tests of Tic Tac Toe against its
+ * reference front end, all at once through execute-test-cases (goal: 3 s on 2 cores), and a whole-task
+ * POST /api/grade of Tic Tac Toe (endpoint tests in the sandbox, browser tests in Chromium, design tests skipped:
+ * no judge is configured here), each with the task's solution.py as backend.
+ * Run: `bun bench/grade.bench.ts` or `bun run bench grade` (BENCH_RUNS sets the sample count, default 5).
+ */
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { createApp } from '../src/app'
+import { loadConfig } from '../src/config'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const TASK = resolve(import.meta.dir, '../tasks/tic-tac-toe')
+const read = (path: string) => readFileSync(join(TASK, path), 'utf8')
+const frontendCode = Object.fromEntries(['index.html', 'style.css', 'script.js'].map((name) => [name, read(`reference/${name}`)]))
+const backendCode = read('solution.py')
+const browserTests: string[] = JSON.parse(read('tests/frontend/01-playing.json')).tests.map((t: { name: string }) => t.name)
+
+const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!
+const row = (name: string, samples: number[], goalMs?: number) => ({
+  name,
+  runs: samples.length,
+  median_ms: Math.round(median(samples)),
+  min_ms: Math.round(Math.min(...samples)),
+  max_ms: Math.round(Math.max(...samples)),
+  ...(goalMs ? { goal_ms: goalMs } : {}),
+})
+
+function post(app: ReturnType<typeof createApp>, path: string, body: unknown) {
+  return app
+    .handle(new Request(`http://localhost${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))
+    .then((response) => response.json() as Promise<any>)
+}
+
+async function timed(action: () => Promise<{ summary: { passed: number; total: number } }>, expected: number) {
+  const started = performance.now()
+  const answer = await action()
+  const ms = performance.now() - started
+  if (answer.summary?.passed !== expected) throw new Error(`expected ${expected} passes, got ${JSON.stringify(answer.summary)}`)
+  return ms
+}
+
+export async function run() {
+  const config = loadConfig({ LOG_LEVEL: 'silent', RATE_EXECUTION_PER_MIN: '0', TASKS_DIR: resolve(TASK, '..') })
+  const app = createApp({ config })
+  const { services } = app.decorator
+  try {
+    if (!services.browser.available()) return [{ name: `no Chromium at ${config.BROWSER_PATH}: nothing to measure` }]
+    const browserOnly = () =>
+      post(app, '/api/execute-test-cases', { task: 'tic-tac-toe', tests: browserTests, include_private: true, backendCode, frontendCode })
+    const grade = () => post(app, '/api/grade', { task: 'tic-tac-toe', include_private: true, backendCode, frontendCode })
+    const whole = await grade() // warms the browser and the sandbox
+    const endpointAndBrowser = whole.groups.backend.total + whole.groups.frontend.total
+    const browser: number[] = []
+    const graded: number[] = []
+    for (let i = 0; i < RUNS; i++) browser.push(await timed(browserOnly, browserTests.length))
+    for (let i = 0; i < RUNS; i++) graded.push(await timed(grade, endpointAndBrowser))
+    return [
+      row(`all ${browserTests.length} Tic Tac Toe browser tests, wall (BROWSER_CONCURRENCY=${config.BROWSER_CONCURRENCY})`, browser, 3000),
+      row(`whole-task grading of Tic Tac Toe (${endpointAndBrowser} tests; ${whole.groups.html.total} design tests skipped)`, graded),
+    ]
+  } finally {
+    const { closeServices } = await import('../src/app')
+    await closeServices(services)
+  }
+}
+
+if (import.meta.main) {
+  console.table(await run())
+  process.exit(0)
+}
