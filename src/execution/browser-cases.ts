@@ -91,6 +91,9 @@ export function withBrowserCases(runCases: RunCases, context: BrowserContext | u
     if (inBrowser.length === 0) return runCases(cases, onResult, onStart)
     const started = performance.now()
     const results: TestResult[] = []
+    // A refused or failed sandbox batch fails the request: the browser tests still running stop with it.
+    const stop = new AbortController()
+    const browserContext = { ...context, signal: context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal }
     const others = cases.flatMap((test, index) => (isInteractive(test) ? [] : [index]))
     // Nothing waits for a sandbox slot when every case runs in the browser: the batch has started.
     if (others.length === 0) onStart?.()
@@ -100,11 +103,16 @@ export function withBrowserCases(runCases: RunCases, context: BrowserContext | u
         )
       : undefined
     const browser = inBrowser.map(async (index) => {
-      const result = await runBrowserCase(context, cases[index]!, cases[index]!.name ?? `Test ${index + 1}`)
+      const result = await runBrowserCase(browserContext, cases[index]!, cases[index]!.name ?? `Test ${index + 1}`)
       results[index] = result
       await onResult?.(result)
     })
-    await Promise.all([python, ...browser])
+    try {
+      await Promise.all([python, ...browser])
+    } catch (error) {
+      stop.abort()
+      throw error
+    }
     return batchReport(results, started)
   }
 }

@@ -17,6 +17,11 @@ export interface DesignDeps {
   providers: ProviderRegistry
   model: string
   logger: Logger
+  /**
+   * Takes one judge request from the client's allowance (RATE_JUDGE_PER_MIN): a grading with design tests
+   * counts like one POST /api/llm-judge, so /api/grade is no way around that limit. false: over it.
+   */
+  judgeAllowed?: () => boolean
 }
 
 export interface DesignInput {
@@ -51,6 +56,9 @@ function skipReason(deps: DesignDeps, input: DesignInput): { reason: string; mes
   }
   if (!deps.browser.available()) {
     return { reason: 'browser_unavailable', message: 'Skipped: no browser is available on this server to take a screenshot' }
+  }
+  if (deps.judgeAllowed && !deps.judgeAllowed()) {
+    return { reason: 'rate_limited', message: 'Skipped: this client is over its judge requests for this minute (RATE_JUDGE_PER_MIN)' }
   }
   return undefined
 }

@@ -4,6 +4,7 @@
  */
 import { Elysia } from 'elysia'
 import type { BrowserRunner } from '../browser'
+import type { RateLimiter } from '../access/rate-limit'
 import type { Identify } from '../client'
 import type { Config } from '../config'
 import { envelope, errorResponses, toAppError } from '../errors'
@@ -25,13 +26,15 @@ export interface GradingDeps {
   providers: ProviderRegistry
   logger: Logger
   identify: Identify
+  rateLimits: RateLimiter
 }
 
 const DESCRIPTION =
   "Runs a task's endpoint tests in the Python sandbox (with `backendCode`), its browser tests " +
   '(frontend_interactive) in a headless browser against `frontendCode`, and its design tests by showing a ' +
   'screenshot of that page to the vision judge JUDGE_MODEL. A test that cannot run is `skip` with a `reason`: ' +
-  'no_backend_code, no_frontend_code, browser_unavailable, judge_unavailable. Private tests run with ' +
+  'no_backend_code, no_frontend_code, browser_unavailable, judge_unavailable, rate_limited (design tests take ' +
+  'one request of RATE_JUDGE_PER_MIN per grading). Private tests run with ' +
   '`include_private` and are answered with status and a fixed message only. Answers every result (`group`: ' +
   'backend | frontend | html), a summary per group, an overall summary and a `score` over the tests that ran. ' +
   'At most EXEC_MAX_CASES tests (413), GRADE_TIMEOUT_MS in all (unfinished tests are timeout errors), ' +

@@ -13,6 +13,7 @@ import { requireCaseCount, type CodeRunner } from '../execution/runner'
 import { runTestCases, summarise } from '../execution/service'
 import { hiddenResult, planTestParts, runTestParts, type RunCases } from '../execution/task-cases'
 import type { Logger } from '../logging'
+import type { RateLimiter } from '../access/rate-limit'
 import type { ProviderRegistry } from '../providers/provider'
 import type { LoadedTask } from '../tasks/loader'
 import { TITLE_PREFIX, type Test } from '../tasks/model'
@@ -27,6 +28,7 @@ export interface GradeDeps {
   browser: BrowserRunner
   providers: ProviderRegistry
   logger: Logger
+  rateLimits?: RateLimiter
 }
 
 export interface GradeInput {
@@ -57,7 +59,7 @@ export function groupOf(test: Test): GradeGroup {
   return GROUPS.find((group) => test.title.startsWith(TITLE_PREFIX[group])) ?? (test.kind === 'endpoint' ? 'backend' : 'html')
 }
 
-const SKIP_REASONS = new Set(['no_backend_code', 'no_frontend_code', 'browser_unavailable', 'judge_unavailable'])
+const SKIP_REASONS = new Set(['no_backend_code', 'no_frontend_code', 'browser_unavailable', 'judge_unavailable', 'rate_limited'])
 
 /** A private browser or design test's result: as task-cases.ts answers a private endpoint test. */
 function hidden(result: TestResult): TestResult {
@@ -121,7 +123,13 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
     endpointTests(deps, input, ofKind('endpoint'), signal, record),
     browserTests(deps, input, ofKind('frontend_interactive'), signal, record),
     runDesignTests(
-      { browser: deps.browser, providers: deps.providers, model: deps.config.JUDGE_MODEL, logger: deps.logger },
+      {
+        browser: deps.browser,
+        providers: deps.providers,
+        model: deps.config.JUDGE_MODEL,
+        logger: deps.logger,
+        judgeAllowed: () => deps.rateLimits?.take(input.client, 'judge')?.allowed ?? true,
+      },
       { tests: ofKind('judge'), files: input.files, backendCode: input.backendCode, client: input.client, signal },
       record,
     ),

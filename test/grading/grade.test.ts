@@ -155,6 +155,18 @@ describe('POST /api/grade', () => {
     expect(first).toMatchObject({ status: 'error', reason: 'upstream_error', message: expect.stringContaining('The judge could not decide') })
   }, 60_000)
 
+  test('design tests count against RATE_JUDGE_PER_MIN: one judge request per grading, then rate_limited', async () => {
+    const { grade, vision } = gradeApp({ replies: html.map(() => PASS), config: { RATE_JUDGE_PER_MIN: '1' } })
+    const first = await grade({ task: SLUG, frontendCode: reference })
+    const second = await grade({ task: SLUG, frontendCode: reference })
+    const design = (body: { results: { kind: string; status: string; reason?: string }[] }) =>
+      body.results.filter((r) => r.kind === 'judge').map((r) => `${r.status}:${r.reason ?? ''}`)
+    const publicDesign = html.filter((t) => !isPrivate(t))
+    expect(design(first.body)).toEqual(publicDesign.map(() => 'pass:'))
+    expect(design(second.body)).toEqual(publicDesign.map(() => 'skip:rate_limited'))
+    expect(vision!.requests).toHaveLength(publicDesign.length)
+  }, 60_000)
+
   test('GRADE_TIMEOUT_MS bounds the whole grading: unfinished tests are timeout errors and the browser is told to stop', async () => {
     const { grade, browser } = gradeApp({ browser: { answer: hangs }, config: { GRADE_TIMEOUT_MS: '1000' } })
     const { status, body } = await grade({ task: SLUG, frontendCode: reference })
