@@ -40,25 +40,13 @@ export interface OpenedPage {
 }
 
 export async function openPage(browser: Browser, { files, setup = {}, backend, stepTimeoutMs }: PageOptions): Promise<OpenedPage> {
+  const seeded = Boolean(setup.cookies?.length || (setup.localStorage && Object.keys(setup.localStorage).length))
   const context = await browser.newContext({
     viewport: VIEWPORT,
     serviceWorkers: 'block',
     acceptDownloads: false,
-    storageState: {
-      cookies: (setup.cookies ?? []).map(({ name, value }) => ({
-        name,
-        value,
-        domain: new URL(ORIGIN).hostname,
-        path: '/',
-        expires: -1,
-        httpOnly: false,
-        secure: false,
-        sameSite: 'Lax' as const,
-      })),
-      origins: setup.localStorage
-        ? [{ origin: ORIGIN, localStorage: Object.entries(setup.localStorage).map(([name, value]) => ({ name, value })) }]
-        : [],
-    },
+    // Only when there is something to set: playwright opens a page of the origin to write localStorage.
+    storageState: seeded ? storageState(setup) : undefined,
   })
   context.setDefaultTimeout(stepTimeoutMs)
   const mocks = (setup.mocks ?? []).map((mock) => ({ mock, answered: 0 }))
@@ -120,5 +108,23 @@ function safeDecode(path: string): string {
     return decodeURIComponent(path)
   } catch {
     return path
+  }
+}
+
+function storageState(setup: InteractiveSetup) {
+  return {
+    cookies: (setup.cookies ?? []).map(({ name, value }) => ({
+      name,
+      value,
+      domain: new URL(ORIGIN).hostname,
+      path: '/',
+      expires: -1,
+      httpOnly: false,
+      secure: false,
+      sameSite: 'Lax' as const,
+    })),
+    origins: setup.localStorage
+      ? [{ origin: ORIGIN, localStorage: Object.entries(setup.localStorage).map(([name, value]) => ({ name, value })) }]
+      : [],
   }
 }

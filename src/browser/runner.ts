@@ -100,7 +100,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   ): Promise<T> {
     const release = await slots.acquire(input.signal)
     const started = performance.now()
-    const remainingMs = () => config.BROWSER_TEST_TIMEOUT_MS - (performance.now() - started)
+    // Never below 1: work that goes on after the limit (until its context closes) must not get a negative timer.
+    const remainingMs = () => Math.max(1, config.BROWSER_TEST_TIMEOUT_MS - (performance.now() - started))
     let backend: Backend | null = null
     let opened: OpenedPage | null = null
     let timer: Timer | undefined
@@ -111,7 +112,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       running = await browser()
       backend = input.backendCode?.trim() ? createBackend(config, sandbox, input.backendCode, stepTimeoutMs * 2) : null
       const limit = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TestTimeout()), Math.max(0, remainingMs()))
+        timer = setTimeout(() => reject(new TestTimeout()), remainingMs())
       })
       const work = (async () => {
         opened = await openPage(running.browser, { files: input.files, setup: input.setup, backend, stepTimeoutMs })
@@ -160,6 +161,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         }
         return { status: 'pass' as const, message: `All ${test.steps.length} steps passed` }
       })
+      if (signal?.aborted) throw signal.reason // its context was closed under it: the steps' failures are not the page's
       return { ...outcome, steps: fillSkipped(test, steps), durationMs: durationMs(), ...(screenshot ? { screenshot } : {}) }
     } catch (error) {
       const crashed = (page as OpenedPage | null)?.crashed() ?? false

@@ -120,8 +120,8 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
    * The command prefix that starts a sandbox as `uid`. Its processes are counted outside its reach by the
    * cgroup's pids.max where there is one, else by RLIMIT_NPROC on its uid (never on the shared overflow uid).
    */
-  const asUser = (uid: number, pidsCgroup: boolean) =>
-    uids ? dropRootPrefix(uid, uid === NOBODY || pidsCgroup ? null : processLimit) : []
+  const asUser = (uid: number, pidsCgroup: boolean, limit = processLimit) =>
+    uids ? dropRootPrefix(uid, uid === NOBODY || pidsCgroup ? null : limit) : []
   let seccomp: SeccompFilter | null | undefined
   const live = new Set<Boxed>()
   let state: Promise<SandboxState> | undefined
@@ -168,7 +168,7 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     if (cgroups.kind !== 'none' && !group) logger.warn('could not create a cgroup; this sandbox is limited per process only')
     const disableUserns = current.probe.disables_userns ?? true
     const boxedArgv = sandboxed ? sandboxArgv(program, { tmpfsBytes, env, extra, seccompFd, disableUserns }) : program
-    const cmd = [...asUser(uid, group !== null && cgroups.controllers.includes('pids')), ...boxedArgv]
+    const cmd = [...asUser(uid, group !== null && cgroups.controllers.includes('pids'), processes), ...boxedArgv]
     if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
     const pipes = Array.from({ length: fds }, () => 'pipe' as const)
     let proc: Proc

@@ -46,10 +46,11 @@ export interface RealRunner {
   close(): Promise<void>
 }
 
-export function realRunner(overrides: Overrides = {}): RealRunner {
+/** `cgroups: false`: as on a host without writable cgroups (limits by rlimit only). */
+export function realRunner(overrides: Overrides = {}, { cgroups = true } = {}): RealRunner {
   const config = testConfig({ SANDBOX_UID_BASE: ownUidBase(), BROWSER_TEST_TIMEOUT_MS: '20000', ...overrides })
   const logger = createLogger('silent')
-  const sandbox = createSandbox({ config, logger })
+  const sandbox = createSandbox({ config, logger, cgroups })
   const runner = createBrowserRunner({ config, logger, sandbox })
   let closing: Promise<void> | undefined
   const close = () => (closing ??= Promise.resolve(runner.close()).then(() => sandbox.close()))

@@ -89,3 +89,13 @@ describe.skipIf(skipReason !== null)(named('with Chromium'), () => {
     expect(await runner.runTest({ test: passing, files, client: 'tests' })).toMatchObject({ status: 'skip', reason: 'browser_unavailable' })
   }, 60_000)
 })
+
+describe.skipIf(skipReason !== null)(named('on a host without writable cgroups'), () => {
+  const { runner } = realRunner({}, { cgroups: false })
+
+  test("the browser starts, its many threads within the sandbox's process rlimit", async () => {
+    // The rlimit once took the default sandbox limit (tens of processes) whatever the caller asked: Chromium
+    // could not start its threads and every test timed out.
+    expect(await runner.runTest({ test: passing, files, client: 'tests' })).toMatchObject({ status: 'pass' })
+  }, 60_000)
+})
