@@ -18,14 +18,21 @@ const backendCode = read('solution.py')
 const browserTests: string[] = JSON.parse(read('tests/frontend/01-playing.json')).tests.map((t: { name: string }) => t.name)
 
 const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!
-const row = (name: string, samples: number[], goalMs?: number) => ({
+const row = (name: string, samples: Sample[], goalMs?: number) => ({
   name,
   runs: samples.length,
-  median_ms: Math.round(median(samples)),
-  min_ms: Math.round(Math.min(...samples)),
-  max_ms: Math.round(Math.max(...samples)),
+  median_ms: Math.round(median(samples.map((s) => s.ms))),
+  min_ms: Math.round(Math.min(...samples.map((s) => s.ms))),
+  max_ms: Math.round(Math.max(...samples.map((s) => s.ms))),
+  // A run where a test did not pass (on a loaded host: a test over BROWSER_TEST_TIMEOUT_MS) still counts.
+  runs_not_all_passed: samples.filter((s) => !s.allPassed).length,
   ...(goalMs ? { goal_ms: goalMs } : {}),
 })
+
+interface Sample {
+  ms: number
+  allPassed: boolean
+}
 
 function post(app: ReturnType<typeof createApp>, path: string, body: unknown) {
   return app
@@ -33,12 +40,10 @@ function post(app: ReturnType<typeof createApp>, path: string, body: unknown) {
     .then((response) => response.json() as Promise<any>)
 }
 
-async function timed(action: () => Promise<{ summary: { passed: number; total: number } }>, expected: number) {
+async function timed(action: () => Promise<{ summary: { passed: number; total: number } }>, expected: number): Promise<Sample> {
   const started = performance.now()
   const answer = await action()
-  const ms = performance.now() - started
-  if (answer.summary?.passed !== expected) throw new Error(`expected ${expected} passes, got ${JSON.stringify(answer.summary)}`)
-  return ms
+  return { ms: performance.now() - started, allPassed: answer.summary?.passed === expected }
 }
 
 export async function run() {
@@ -52,8 +57,8 @@ export async function run() {
     const grade = () => post(app, '/api/grade', { task: 'tic-tac-toe', include_private: true, backendCode, frontendCode })
     const whole = await grade() // warms the browser and the sandbox
     const endpointAndBrowser = whole.groups.backend.total + whole.groups.frontend.total
-    const browser: number[] = []
-    const graded: number[] = []
+    const browser: Sample[] = []
+    const graded: Sample[] = []
     for (let i = 0; i < RUNS; i++) browser.push(await timed(browserOnly, browserTests.length))
     for (let i = 0; i < RUNS; i++) graded.push(await timed(grade, endpointAndBrowser))
     return [
