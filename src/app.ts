@@ -24,7 +24,9 @@ import type { ServerManager } from './servers/manager'
 import { createSandbox, type Sandbox } from './sandbox'
 import type { Identify } from './client'
 import { accessControl, createAccess, type Access } from './access'
-import { rateLimiterFromConfig, rateLimiting, routeClass, type RateLimiter } from './access/rate-limit'
+import { createRateLimiter, rateLimiting, routeClass, type RateLimiter } from './access/rate-limit'
+import { createLimitStore, type LimitStoreService } from './access/limit-store'
+import { createQuotas, type Quotas } from './access/quotas'
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
@@ -39,8 +41,12 @@ export interface Services {
   access: Access
   /** Who is calling (slot fairness, Python-server ownership): the access key's name, else the peer's IP address. */
   identify: Identify
+  /** The counters of every limit: memory, or Redis shared by replicas (src/access/limit-store.ts). */
+  limits: LimitStoreService
   /** Requests per minute per client and route class (src/access/rate-limit.ts). */
   rateLimits: RateLimiter
+  /** Concurrent executions and sockets, AI tokens per day, per client (src/access/quotas.ts). */
+  quotas: Quotas
   /** The one sandbox every learner program runs in (executions and Python servers). */
   /** This app's Prometheus registry (src/metrics); never shared with another app in the process. */
   metrics: Metrics
@@ -60,12 +66,18 @@ export function createServices(deps: AppDeps): Services {
   const sandbox = deps.sandbox ?? createSandbox({ config, logger })
   const access = deps.access ?? createAccess(config)
   const metrics = deps.metrics ?? createMetrics()
+  const identify = deps.identify ?? access.identify
+  const limits = deps.limits ?? createLimitStore({ url: config.REDIS_URL, timeoutMs: config.REDIS_TIMEOUT_MS, logger })
   return {
     config,
     logger,
     access,
-    identify: deps.identify ?? access.identify,
-    rateLimits: deps.rateLimits ?? rateLimiterFromConfig(config),
+    identify,
+    limits,
+    rateLimits: deps.rateLimits ?? createRateLimiter(limits),
+    quotas:
+      deps.quotas ??
+      createQuotas({ config, store: limits, identify, identity: access.identity, meter: metrics.aiTokens }),
     metrics,
     sandbox,
     runner: measuredRunner(deps.runner ?? createCodeRunner(config, logger, sandbox), metrics),
@@ -77,7 +89,7 @@ export function createServices(deps: AppDeps): Services {
 
 /** Closes every service (child processes, watchers, pools); safe to call more than once. */
 export async function closeServices(services: Services): Promise<void> {
-  const ports = [services.servers, services.runner, services.tasks, services.providers]
+  const ports = [services.servers, services.runner, services.tasks, services.providers, services.limits]
   await Promise.allSettled(ports.map((port) => port.close()))
   await services.sandbox.close() // last: the features above release their sandboxes first
 }
@@ -110,12 +122,14 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
     .use(accessControl(services.access))
-    .use(rateLimiting(services.rateLimits, services.identify, services.metrics.rateLimited))
+    .use(rateLimiting(services.rateLimits, services.quotas, services.metrics.rateLimited))
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
     .use(
       docs(VERSION, () => routes(), (method, path): Record<string, string> =>
-        routeClass(method, path) ? { 429: 'rate_limited: over the per-minute limit of this client and route class' } : {},
+        routeClass(method, path)
+          ? { 429: 'rate_limited: over the per-minute limit of this client and route class; quota_exceeded: over a quota (concurrent runs, AI tokens of the day)' }
+          : {},
       ),
     )
     .use(
@@ -123,7 +137,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
         version: VERSION,
         startedAt,
         detailed: services.access.admits,
-        services: [services.access, services.sandbox, services.runner, services.providers, services.tasks, services.servers],
+        services: [services.access, services.limits, services.sandbox, services.runner, services.providers, services.tasks, services.servers],
       }),
     )
     .use(metricsRoute(services.metrics, services.access))

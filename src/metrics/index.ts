@@ -26,6 +26,8 @@ export interface Metrics {
   /** One run of learner code: `outcome` is success or an error_type; anything unknown counts as other. */
   execution(op: string, outcome: string, seconds: number): void
   rateLimited(routeClass: string): void
+  /** Tokens one model call used; `client` is the access key's name or the peer address. */
+  aiTokens(model: string, client: string, usage: { promptTokens: number; completionTokens: number }): void
   socketOpened(): void
   socketClosed(): void
   /** Where the queue gauges read from at scrape time (the runner's health). */
@@ -41,6 +43,17 @@ const OUTCOMES = new Set(['success', 'runtime_error', 'timeout', 'memory_limit',
 const OPS = new Set(['parse', 'validate', 'call', 'tests'])
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])
 const bounded = (value: string, known: Set<string>) => (known.has(value) ? value : 'other')
+
+/** The first `max` distinct values keep their own label; later ones are `other`. */
+function boundedLabels(max: number) {
+  const seen = new Set<string>()
+  return (value: string) => {
+    if (seen.has(value)) return value
+    if (seen.size >= max) return 'other'
+    seen.add(value)
+    return value
+  }
+}
 
 export function createMetrics({ processMetrics = true } = {}): Metrics {
   const registry = new Registry()
@@ -77,6 +90,15 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
     labelNames: ['route_class'] as const,
     registers,
   })
+  const aiTokens = new Counter({
+    name: `${PREFIX}ai_tokens_total`,
+    help: 'AI tokens used by model, client and kind (prompt or completion), as the providers report them',
+    labelNames: ['model', 'client', 'kind'] as const,
+    registers,
+  })
+  // Model names come from requests and clients are addresses without keys: past these counts, `other`.
+  const models = boundedLabels(50)
+  const clients = boundedLabels(2_000)
   const sockets = new Gauge({ name: `${PREFIX}websockets_active`, help: 'Open chat WebSockets', registers })
 
   let readQueue: () => Promise<QueueStats | undefined> | QueueStats | undefined = () => undefined
@@ -111,6 +133,11 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
       executionSeconds.observe({ op: bounded(op, OPS) }, seconds)
     },
     rateLimited: (routeClass) => rateLimited.inc({ route_class: routeClass }),
+    aiTokens(model, client, usage) {
+      const labels = { model: models(model), client: clients(client) }
+      if (usage.promptTokens > 0) aiTokens.inc({ ...labels, kind: 'prompt' }, usage.promptTokens)
+      if (usage.completionTokens > 0) aiTokens.inc({ ...labels, kind: 'completion' }, usage.completionTokens)
+    },
     socketOpened: () => sockets.inc(),
     socketClosed: () => sockets.dec(),
     watchQueue(read) {
