@@ -90,11 +90,11 @@ export function createLimitStore({ url, timeoutMs, logger }: LimitStoreOptions):
       state = 'up'
     })().finally(() => (connecting = undefined)))
 
-  // Until the first connection answers, requests use memory; the service does not wait for Redis to start.
   void connect()
 
   /** `discard` undoes a Redis result that arrives after its timeout (a place taken when memory already gave one). */
   const run = async <T>(operation: (store: LimitStore) => Promise<T>, discard?: (late: T) => void): Promise<T> => {
+    if (state === 'starting') await connecting // bounded by the timeout, once: the start-up requests count in Redis too
     if (state === 'up') {
       const answer = operation(redis)
       try {
