@@ -46,3 +46,11 @@ export function gateRunner() {
   }
   return { runner, runs, started }
 }
+
+/** A runner that answers every job at once (validate: valid), for tests about what happens around a run. */
+export const instantRunner = (): CodeRunner => ({
+  method: 'local_sandbox',
+  run: async () => VALID,
+  health: () => ({}),
+  close() {},
+})

@@ -41,11 +41,12 @@ async function launch(port: number) {
   const proc = Bun.spawn(SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', ...args] : args, { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore' })
   let output = ''
   const decoder = new TextDecoder()
-  for await (const chunk of proc.stdout) {
-    output += decoder.decode(chunk)
+  const reader = proc.stdout.getReader()
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    output += decoder.decode(read.value)
     if (output.includes('Ready to accept connections')) {
       void (async () => {
-        for await (const _ of proc.stdout); // keep draining so the pipe never fills
+        while (!(await reader.read()).done); // keep draining so the pipe never fills
       })()
       return proc
     }
