@@ -116,7 +116,7 @@ describe('the key file', () => {
     const server = startServer({ API_KEYS_FILE: bad })
     expect(await server.proc.exited).toBe(2)
     expect(await server.stderr()).toContain('entry 1 (ann): quotas/concurrentSockets must be a whole number from 0')
-  })
+  }, 30_000)
 })
 
 function messageOf(attempt: () => unknown): string {
