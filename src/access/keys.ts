@@ -139,7 +139,10 @@ export function parseKeyFile(text: string, file: string, problems: string[]): St
     const role = rest[0]?.includes('=') ? undefined : rest.shift()
     const where = `API_KEYS_FILE ${file} line ${index + 1}`
     const quotas = lineQuotas(rest)
-    if (typeof quotas === 'string') return (problems.push(`${where}: expected "name sha256:<hex> [role] [quota=value ...]"`), [])
+    if (typeof quotas === 'string') {
+      problems.push(`${where}: expected "name sha256:<hex> [role] [quota=value ...]"`)
+      return []
+    }
     return storedKey(where, name, hash, role, rest.length ? quotas : undefined, problems)
   })
 }

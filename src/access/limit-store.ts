@@ -53,10 +53,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       else timer = setTimeout(tick, step)
     }
     timer = setTimeout(tick, step)
-    promise.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (error) => (clearTimeout(timer), reject(error)),
-    )
+    promise.then(resolve, reject).finally(() => clearTimeout(timer))
   })
 }
 
