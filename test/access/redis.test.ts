@@ -10,6 +10,7 @@ import { testApp } from '../support/app'
 import { answer } from '../support/fake-sse'
 import { startFakeOpenAI } from '../support/fake-openai'
 import { NO_REDIS, REDIS_SERVER, startRedis, type TestRedis } from '../support/redis'
+import { createRedisStore, type RedisCommands } from '../../src/access/redis-store'
 import { memoryLogger } from '../support/services'
 import { gateRunner, instantRunner } from './gate-runner'
 
@@ -79,6 +80,33 @@ describeRedis('two instances, one Redis', () => {
       upstream.stop()
     }
   }, 30_000)
+})
+
+describeRedis('concurrent places in Redis', () => {
+  test('a place of a replica that died without releasing it frees when its lease ends', async () => {
+    const redis = (await startRedis())!
+    const client: RedisCommands = { send: (command, args) => redis.send(command, args) }
+    const [dying, living] = [createRedisStore(() => client), createRedisStore(() => client, { leaseMs: 60_000 })]
+    const key = 'tutor:concurrent:executions:zed'
+    try {
+      expect(await dying.acquire('concurrent:executions:zed', 1)).toBeFunction()
+      expect(await living.acquire('concurrent:executions:zed', 1)).toBeUndefined()
+      dying.close() // dies without releasing: its place is held until its lease ends, at most 60 s from now
+      const [holder, score] = ((await redis.send('ZRANGE', [key, '0', '-1', 'WITHSCORES'])) as unknown[]).flat() as [string, string]
+      const [seconds, micros] = (await redis.send('TIME', [])) as [string, string]
+      const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) // Redis's clock, as the scripts read it
+      expect(Number(score) - now).toBeLessThanOrEqual(60_000)
+      expect(Number(await redis.send('PTTL', [key]))).toBeLessThanOrEqual(60_000)
+      await redis.send('ZADD', [key, String(now - 1), holder]) // as if its lease had ended
+      const release = await living.acquire('concurrent:executions:zed', 1)
+      expect(release).toBeFunction()
+      release!()
+      expect(await redis.send('ZCARD', [key])).toBe(0)
+    } finally {
+      living.close()
+      await redis.stop()
+    }
+  })
 })
 
 describeRedis('Redis failing at run time', () => {
