@@ -87,8 +87,8 @@ export function createLimitStore({ url, timeoutMs, logger }: LimitStoreOptions):
   const connect = () =>
     (connecting ??= (async () => {
       lastAttempt = performance.now()
-      // Bun's own connection timer would fire after a blocked event loop like ours used to (see withTimeout):
-      // ours decides, Bun's only guards against a connection attempt that never ends.
+      // Bun's connection timer counts wall-clock time, so a busy event loop would trip it: withTimeout decides,
+      // Bun's only ends an attempt that hangs for good.
       const options = { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: Math.max(10_000, timeoutMs) }
       const fresh = new RedisClient(url, options)
       fresh.onclose = (error) => {
