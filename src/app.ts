@@ -28,6 +28,7 @@ import { rateLimiterFromConfig, rateLimiting, routeClass, type RateLimiter } fro
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
+import { auditedRunner, codeRunAudit } from './audit'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -68,7 +69,7 @@ export function createServices(deps: AppDeps): Services {
     rateLimits: deps.rateLimits ?? rateLimiterFromConfig(config),
     metrics,
     sandbox,
-    runner: measuredRunner(deps.runner ?? createCodeRunner(config, logger, sandbox), metrics),
+    runner: measuredRunner(auditedRunner(deps.runner ?? createCodeRunner(config, logger, sandbox)), metrics),
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
@@ -105,7 +106,8 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     websocket: { maxPayloadLength: config.MAX_BODY_BYTES },
   })
     .decorate('services', services)
-    .use(requestLogging(logger, (request) => services.access.identity(request)?.name))
+    .use(requestLogging(logger, services.identify))
+    .use(codeRunAudit(logger, { includeCode: config.LOG_LEVEL === 'debug' }))
     .use(requestMetrics(services.metrics, routeOf))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))

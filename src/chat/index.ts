@@ -5,7 +5,7 @@
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
 import { errorResponses } from '../errors'
-import type { Logger } from '../logging'
+import { requestFields, type Logger } from '../logging'
 import type { Access } from '../access'
 import type { ProviderRegistry } from '../providers/provider'
 import type { Metrics } from '../metrics'
@@ -46,7 +46,8 @@ export const chat = (deps: ChatDeps) => {
           ping: () => void raw.ping(),
           close: (code?: number, reason?: string) => raw.close(code, reason),
         }
-        const log = logger.child({ connection: ws.id })
+        // Its lines come after the upgrade request has ended: they carry that request's id and client themselves.
+        const log = logger.child({ connection: ws.id, ...requestFields(ws.data.request) })
         connections.set(ws.id, new ChatConnection(socket, { providers: deps.providers, logger: log, heartbeatMs: deps.config.CHAT_HEARTBEAT_MS }))
         deps.metrics?.socketOpened()
       },
