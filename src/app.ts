@@ -28,6 +28,8 @@ import { rateLimiterFromConfig, rateLimiting, routeClass, type RateLimiter } fro
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
+import { measuredProviders } from './metrics/providers'
+import { measuredSandbox } from './metrics/sandbox'
 import { auditedRunner, codeRunAudit } from './audit'
 import packageJson from '../package.json'
 
@@ -58,9 +60,9 @@ export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'
 export function createServices(deps: AppDeps): Services {
   const { config } = deps
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
-  const sandbox = deps.sandbox ?? createSandbox({ config, logger })
-  const access = deps.access ?? createAccess(config)
   const metrics = deps.metrics ?? createMetrics()
+  const sandbox = measuredSandbox(deps.sandbox ?? createSandbox({ config, logger }), metrics)
+  const access = deps.access ?? createAccess(config)
   return {
     config,
     logger,
@@ -111,7 +113,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(requestMetrics(services.metrics, routeOf))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
-    .use(accessControl(services.access))
+    .use(accessControl(services.access, services.metrics.authRefused))
     .use(rateLimiting(services.rateLimits, services.identify, services.metrics.rateLimited))
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
@@ -129,10 +131,11 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
       }),
     )
     .use(metricsRoute(services.metrics, services.access))
-    .use(chat(services))
+    // Each feature gets its own view of the providers, so the metrics tell chat streams from judge calls.
+    .use(chat({ ...services, providers: measuredProviders(services.providers, services.metrics, 'chat') }))
     .use(execution(services))
     .use(tasks(services))
-    .use(judge(services))
+    .use(judge({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
     .use(servers(services))
   routes = () => app.routes
   return app

@@ -4,17 +4,34 @@
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
-import { errorResponses } from '../errors'
+import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
+import type { Metrics } from '../metrics'
 import type { ProviderRegistry } from '../providers/provider'
 import { JudgeRequest, JudgeResponse } from './model'
 import { judgeScreenshot } from './service'
 
-export const judge = ({ config, providers, logger }: { config: Config; providers: ProviderRegistry; logger: Logger }) =>
+interface JudgeDeps {
+  config: Config
+  providers: ProviderRegistry
+  logger: Logger
+  /** Counts judge calls by outcome (src/metrics). */
+  metrics?: Pick<Metrics, 'judged'>
+}
+
+export const judge = ({ config, providers, logger, metrics }: JudgeDeps) =>
   new Elysia({ name: 'judge', tags: ['LLM judge'] }).post(
     '/api/llm-judge',
-    ({ body, request }) =>
-      judgeScreenshot({ providers, model: config.JUDGE_MODEL, logger }, body, request.signal),
+    async ({ body, request }) => {
+      try {
+        const answer = await judgeScreenshot({ providers, model: config.JUDGE_MODEL, logger }, body, request.signal)
+        metrics?.judged(answer.judgment)
+        return answer
+      } catch (error) {
+        metrics?.judged(error instanceof AppError ? error.code : 'error')
+        throw error
+      }
+    },
     {
       body: JudgeRequest,
       response: { 200: JudgeResponse, ...errorResponses(400, 502, 503) },
