@@ -12,6 +12,8 @@ import { inertServers, testApp } from '../support/app'
 import { memoryLogger } from '../support/services'
 import { connectWs } from '../support/ws'
 import { ask, startChat } from '../chat/harness'
+import { startServer } from '../support/process'
+import { OPEN_WARNING } from '../../src/access'
 
 const SECRET = 'a-test-secret-of-at-least-32-characters!'
 const KEY = 'teacher-key-8d1f'
@@ -177,4 +179,15 @@ test('with only JWT configured the server is not open: no token, 401', async () 
   expect(reply.headers.get('www-authenticate')).toBe('Bearer')
   const health = await get(jwtOnly, '/health', bearer(await learner()))
   expect(health.body.checks.access).toEqual({ ok: true, mode: 'jwt', jwt: ['HS256'] })
+})
+
+test('the server process with only JWT_SECRET does not call itself open at start-up', async () => {
+  const server = startServer({ LOG_LEVEL: 'info', EXEC_POOL_SIZE: '0', JWT_SECRET: SECRET })
+  const { url } = (await server.line('listening')) as { url: string }
+  expect((await fetch(`${url}/tasks`)).status).toBe(401)
+  server.proc.kill('SIGTERM')
+  await server.line('stopped')
+  expect(await server.proc.exited).toBe(0)
+  // The warning would have come right after "listening"; the log has ended without it.
+  expect(await server.line(OPEN_WARNING).then(() => 'warned', () => 'no warning')).toBe('no warning')
 })
