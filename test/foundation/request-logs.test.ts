@@ -109,3 +109,16 @@ test("a chat socket's lines carry the upgrade request's id and client", async ()
     await harness.stop()
   }
 })
+
+test('start-python-server is audited too, with the refusal as its outcome', async () => {
+  const logger = memoryLogger('info')
+  const app = testApp({ logger }) // its server manager refuses every start (test/support/app.ts)
+  const reply = await post(app, '/api/start-python-server', { pythonCode: CODE, port: 5000 }, { 'x-request-id': 'audit-server' })
+  expect(reply.status).toBe(503)
+  expect(await logger.next((l) => l.msg === 'code run' && l.request_id === 'audit-server')).toMatchObject({
+    route: '/api/start-python-server',
+    outcome: 'not_in_this_test',
+    runs: 0,
+    code_bytes: Buffer.byteLength(CODE),
+  })
+})
