@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose'
 import { answer } from '../support/fake-sse'
-import { get } from '../support/http'
+import { get, post } from '../support/http'
 import { inertServers, testApp } from '../support/app'
 import { memoryLogger } from '../support/services'
 import { connectWs } from '../support/ws'
@@ -190,4 +190,12 @@ test('the server process with only JWT_SECRET does not call itself open at start
   expect(await server.proc.exited).toBe(0)
   // The warning would have come right after "listening"; the log has ended without it.
   expect(await server.line(OPEN_WARNING).then(() => 'warned', () => 'no warning')).toBe('no warning')
+})
+
+test("rate limits count per token subject: one learner's refusals leave another's allowance whole", async () => {
+  const limited = testApp({ config: { JWT_SECRET: SECRET, RATE_JUDGE_PER_MIN: '1' } })
+  const judge = async (sub: string) => (await post(limited, '/api/llm-judge', {}, bearer(await learner(sub)))).status
+  expect(await judge('learner-1')).not.toBe(429)
+  expect(await judge('learner-1')).toBe(429)
+  expect(await judge('learner-2')).not.toBe(429)
 })
