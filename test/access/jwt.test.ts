@@ -183,8 +183,7 @@ test('with only JWT configured the server is not open: no token, 401', async () 
 
 test('the server process with only JWT_SECRET does not call itself open at start-up', async () => {
   const server = startServer({ LOG_LEVEL: 'info', EXEC_POOL_SIZE: '0', JWT_SECRET: SECRET })
-  const { url } = (await server.line('listening')) as { url: string }
-  expect((await fetch(`${url}/tasks`)).status).toBe(401)
+  await server.line('listening')
   server.proc.kill('SIGTERM')
   await server.line('stopped')
   expect(await server.proc.exited).toBe(0)
