@@ -58,7 +58,7 @@ function startUpstream() {
               controller.enqueue(encoder.encode(chunk({ content: `word${i} ` }, null)))
               await Bun.sleep(CHUNK_PAUSE_MS)
             }
-            controller.enqueue(encoder.encode(chunk({}, 'stop') + 'data: [DONE]\n\n'))
+            controller.enqueue(encoder.encode(`${chunk({}, 'stop')}data: [DONE]\n\n`))
             controller.close()
           },
         }),

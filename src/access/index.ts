@@ -99,7 +99,10 @@ export function accessFromRing(ring: KeyRing, jwt?: JwtVerifier): Access {
     if (seen) return Promise.resolve(seen)
     const presented = presentedKey(request)
     const now = checkNow(request, presented)
-    if (now) return (known.set(request, now), Promise.resolve(now))
+    if (now) {
+      known.set(request, now)
+      return Promise.resolve(now)
+    }
     let check = pending.get(request)
     if (!check) {
       check = jwt!.verify(presented!).then((verdict) => {

@@ -13,7 +13,7 @@
  * const verifier = createJwtVerifier(config)
  * await verifier?.verify(token) // { ok: true, identity: { name: 'jwt:learner-42', role: 'learner' } }
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose'
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import { ConfigError, type Config } from '../config'
 import type { Identity } from './keys'
 
@@ -94,7 +94,7 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier | undefined {
     methods: [...(secret ? ['HS256'] : []), ...(jwks ? ['JWKS'] : [])],
     async verify(token) {
       if (!looksLikeJwt(token)) return refused('invalid', 'The token is not valid')
-      let payload
+      let payload: JWTPayload
       try {
         ;({ payload } = await jwtVerify(token, key, {
           algorithms,

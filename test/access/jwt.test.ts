@@ -36,7 +36,13 @@ const listedFor: string[] = []
 const app = testApp({
   config: { JWT_SECRET: SECRET, API_KEYS: `teacher:${KEY}` },
   logger,
-  servers: { ...inertServers(), list: (client) => (listedFor.push(client), []) },
+  servers: {
+    ...inertServers(),
+    list: (client) => {
+      listedFor.push(client)
+      return []
+    },
+  },
 })
 const servers = (headers: Record<string, string> = {}) => get(app, '/api/list-python-servers', headers)
 
@@ -118,7 +124,10 @@ describe('JWKS (JWT_JWKS_URL), served over real HTTP on loopback', async () => {
   const jwksServer = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
-    fetch: () => (fetched++, Response.json({ keys: [jwk] })),
+    fetch: () => {
+      fetched++
+      return Response.json({ keys: [jwk] })
+    },
   })
   afterAll(() => jwksServer.stop(true))
   const url = `http://127.0.0.1:${jwksServer.port}/.well-known/jwks.json`
