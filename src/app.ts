@@ -38,9 +38,9 @@ export const VERSION: string = packageJson.version
 export interface Services {
   config: Config
   logger: Logger
-  /** Access keys (src/access): which requests may pass, and under which name. */
+  /** Access keys and tokens (src/access): which requests may pass, and under which name. */
   access: Access
-  /** Who is calling (slot fairness, Python-server ownership): the access key's name, else the peer's IP address. */
+  /** Who is calling (slots, server ownership, rate limits, logs): key name, jwt:<sub>, else the peer address. */
   identify: Identify
   /** Requests per minute per client and route class (src/access/rate-limit.ts). */
   rateLimits: RateLimiter
