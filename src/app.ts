@@ -30,6 +30,9 @@ import { createQuotas, type Quotas } from './access/quotas'
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
+import { measuredProviders } from './metrics/providers'
+import { measuredSandbox } from './metrics/sandbox'
+import { auditedRunner, codeRunAudit } from './audit'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -37,9 +40,9 @@ export const VERSION: string = packageJson.version
 export interface Services {
   config: Config
   logger: Logger
-  /** Access keys (src/access): which requests may pass, and under which name. */
+  /** Access keys and tokens (src/access): which requests may pass, and under which name. */
   access: Access
-  /** Who is calling (slot fairness, Python-server ownership): the access key's name, else the peer's IP address. */
+  /** Who is calling (slots, server ownership, rate limits, logs): key name, jwt:<sub>, else the peer address. */
   identify: Identify
   /** The counters of every limit: memory, or Redis shared by replicas (src/access/limit-store.ts). */
   limits: LimitStoreService
@@ -63,9 +66,9 @@ export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'
 export function createServices(deps: AppDeps): Services {
   const { config } = deps
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
-  const sandbox = deps.sandbox ?? createSandbox({ config, logger })
-  const access = deps.access ?? createAccess(config)
   const metrics = deps.metrics ?? createMetrics()
+  const sandbox = measuredSandbox(deps.sandbox ?? createSandbox({ config, logger }), metrics)
+  const access = deps.access ?? createAccess(config)
   const identify = deps.identify ?? access.identify
   const limits = deps.limits ?? createLimitStore({ url: config.REDIS_URL, timeoutMs: config.REDIS_TIMEOUT_MS, logger })
   return {
@@ -80,7 +83,7 @@ export function createServices(deps: AppDeps): Services {
       createQuotas({ config, store: limits, identify, identity: access.identity, meter: metrics.aiTokens }),
     metrics,
     sandbox,
-    runner: measuredRunner(deps.runner ?? createCodeRunner(config, logger, sandbox), metrics),
+    runner: measuredRunner(auditedRunner(deps.runner ?? createCodeRunner(config, logger, sandbox)), metrics),
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
@@ -117,11 +120,12 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     websocket: { maxPayloadLength: config.MAX_BODY_BYTES },
   })
     .decorate('services', services)
-    .use(requestLogging(logger, (request) => services.access.identity(request)?.name))
+    .use(requestLogging(logger, services.identify))
+    .use(codeRunAudit(logger, { includeCode: config.LOG_LEVEL === 'debug' }))
     .use(requestMetrics(services.metrics, routeOf))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
-    .use(accessControl(services.access))
+    .use(accessControl(services.access, services.metrics.authRefused))
     .use(rateLimiting(services.rateLimits, services.quotas, services.metrics.rateLimited))
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
@@ -141,10 +145,11 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
       }),
     )
     .use(metricsRoute(services.metrics, services.access))
-    .use(chat(services))
+    // Each feature gets its own view of the providers, so the metrics tell chat streams from judge calls.
+    .use(chat({ ...services, providers: measuredProviders(services.providers, services.metrics, 'chat') }))
     .use(execution(services))
     .use(tasks(services))
-    .use(judge(services))
+    .use(judge({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
     .use(servers(services))
   routes = () => app.routes
   return app

@@ -72,7 +72,7 @@ export const SETTINGS = {
     Optional(t.String()),
     undefined,
     'Access keys, comma-separated `name:key` pairs (or bare keys, named key-1, key-2, ...); with any key set, ' +
-      'every route but /, /health and /openapi needs `Authorization: Bearer <key>`. Neither this nor API_KEYS_FILE set: open to anyone.',
+      'every route but /, /health and /openapi needs `Authorization: Bearer <key>`. No key and no JWT setting: open to anyone.',
     { secret: true },
   ),
   API_KEYS_FILE: setting(
@@ -80,6 +80,26 @@ export const SETTINGS = {
     undefined,
     'File of hashed access keys, added to API_KEYS: JSON `[{"name","hash":"sha256:<hex>","role"?}]` or lines ' +
       '`name sha256:<hex> [role]`; role is learner (default) or admin.',
+  ),
+  JWT_SECRET: setting(
+    Optional(t.String({ minLength: 32, description: 'at least 32 characters' })),
+    undefined,
+    'Shared secret (at least 32 characters) for HS256 JSON Web Tokens sent as `Authorization: Bearer <jwt>`: the ' +
+      'token\'s `sub` is the client, `exp` is required and honoured. Set this or JWT_JWKS_URL (or both) for IDEs that sign in their learners.',
+    { secret: true },
+  ),
+  JWT_JWKS_URL: setting(
+    Optional(Url),
+    undefined,
+    'URL of the JSON Web Key Set that signs learners\' tokens (RS256, ES256, PS256, EdDSA; fetched with a 5 s ' +
+      'limit, cached 10 min); https, or http on a loopback address only.',
+  ),
+  JWT_ISSUER: setting(Optional(t.String({ minLength: 1 })), undefined, 'When set, a JWT must carry this `iss` (401 otherwise).'),
+  JWT_AUDIENCE: setting(
+    Optional(t.String({ minLength: 1 })),
+    undefined,
+    'When set, a JWT must name this `aud` (401 otherwise); set it with a shared identity provider, whose tokens ' +
+      'for other applications would pass too.',
   ),
   RATE_EXECUTION_PER_MIN: setting(
     Int(0),

@@ -6,7 +6,7 @@ import { Elysia } from 'elysia'
 import type { Server } from 'elysia/universal'
 import type { Config } from '../config'
 import { AppError, errorResponses } from '../errors'
-import type { Logger } from '../logging'
+import { requestFields, type Logger } from '../logging'
 import type { Access } from '../access'
 import type { Quotas } from '../access/quotas'
 import type { Release } from '../access/store'
@@ -86,7 +86,8 @@ export const chat = (deps: ChatDeps) => {
           }
           if (state.closed) return release() // the client left while its place was being taken
           state.release = release
-          const log = logger.child({ connection: ws.id })
+          // Its lines come after the upgrade request has ended: they carry that request's id and client themselves.
+          const log = logger.child({ connection: ws.id, ...requestFields(request) })
           const options = { providers: deps.providers, logger: log, heartbeatMs: deps.config.CHAT_HEARTBEAT_MS }
           state.connection = new ChatConnection(socket, { ...options, limits: limitsOf(request, null) })
           deps.metrics?.socketOpened()

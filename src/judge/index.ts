@@ -4,8 +4,9 @@
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
-import { errorResponses } from '../errors'
+import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
+import type { Metrics } from '../metrics'
 import type { ProviderRegistry } from '../providers/provider'
 import type { Quotas } from '../access/quotas'
 import { JudgeRequest, JudgeResponse } from './model'
@@ -17,14 +18,23 @@ export interface JudgeRouteDeps {
   logger: Logger
   /** The max_tokens cap and the client's token budget (src/access/quotas.ts). */
   quotas?: Pick<Quotas, 'budget' | 'maxTokens'>
+  /** Counts judge calls by outcome (src/metrics). */
+  metrics?: Pick<Metrics, 'judged'>
 }
 
-export const judge = ({ config, providers, logger, quotas }: JudgeRouteDeps) =>
+export const judge = ({ config, providers, logger, quotas, metrics }: JudgeRouteDeps) =>
   new Elysia({ name: 'judge', tags: ['LLM judge'] }).post(
     '/api/llm-judge',
-    ({ body, request, server }) => {
+    async ({ body, request, server }) => {
       const limits = quotas ? { maxTokens: quotas.maxTokens, budget: quotas.budget(request, server) } : {}
-      return judgeScreenshot({ providers, model: config.JUDGE_MODEL, logger, ...limits }, body, request.signal)
+      try {
+        const answer = await judgeScreenshot({ providers, model: config.JUDGE_MODEL, logger, ...limits }, body, request.signal)
+        metrics?.judged(answer.judgment)
+        return answer
+      } catch (error) {
+        metrics?.judged(error instanceof AppError ? error.code : 'error')
+        throw error
+      }
     },
     {
       body: JudgeRequest,
