@@ -25,10 +25,15 @@ import { createSandbox, type Sandbox } from './sandbox'
 import { createBrowserRunner, type BrowserRunner } from './browser'
 import type { Identify } from './client'
 import { accessControl, createAccess, type Access } from './access'
-import { rateLimiterFromConfig, rateLimiting, routeClass, type RateLimiter } from './access/rate-limit'
+import { createRateLimiter, rateLimiting, routeClass, type RateLimiter } from './access/rate-limit'
+import { createLimitStore, type LimitStoreService } from './access/limit-store'
+import { createQuotas, type Quotas } from './access/quotas'
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
 import { measuredRunner } from './metrics/runner'
+import { measuredProviders } from './metrics/providers'
+import { measuredSandbox } from './metrics/sandbox'
+import { auditedRunner, codeRunAudit } from './audit'
 import { grading } from './grading'
 import packageJson from '../package.json'
 
@@ -37,12 +42,16 @@ export const VERSION: string = packageJson.version
 export interface Services {
   config: Config
   logger: Logger
-  /** Access keys (src/access): which requests may pass, and under which name. */
+  /** Access keys and tokens (src/access): which requests may pass, and under which name. */
   access: Access
-  /** Who is calling (slot fairness, Python-server ownership): the access key's name, else the peer's IP address. */
+  /** Who is calling (slots, server ownership, rate limits, logs): key name, jwt:<sub>, else the peer address. */
   identify: Identify
+  /** The counters of every limit: memory, or Redis shared by replicas (src/access/limit-store.ts). */
+  limits: LimitStoreService
   /** Requests per minute per client and route class (src/access/rate-limit.ts). */
   rateLimits: RateLimiter
+  /** Concurrent executions and sockets, AI tokens per day, per client (src/access/quotas.ts). */
+  quotas: Quotas
   /** The one sandbox every learner program runs in (executions and Python servers). */
   /** This app's Prometheus registry (src/metrics); never shared with another app in the process. */
   metrics: Metrics
@@ -61,18 +70,24 @@ export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'
 export function createServices(deps: AppDeps): Services {
   const { config } = deps
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
-  const sandbox = deps.sandbox ?? createSandbox({ config, logger })
-  const access = deps.access ?? createAccess(config)
   const metrics = deps.metrics ?? createMetrics()
+  const sandbox = measuredSandbox(deps.sandbox ?? createSandbox({ config, logger }), metrics)
+  const access = deps.access ?? createAccess(config)
+  const identify = deps.identify ?? access.identify
+  const limits = deps.limits ?? createLimitStore({ url: config.REDIS_URL, timeoutMs: config.REDIS_TIMEOUT_MS, logger })
   return {
     config,
     logger,
     access,
-    identify: deps.identify ?? access.identify,
-    rateLimits: deps.rateLimits ?? rateLimiterFromConfig(config),
+    identify,
+    limits,
+    rateLimits: deps.rateLimits ?? createRateLimiter(limits),
+    quotas:
+      deps.quotas ??
+      createQuotas({ config, store: limits, identify, identity: access.identity, meter: metrics.aiTokens }),
     metrics,
     sandbox,
-    runner: measuredRunner(deps.runner ?? createCodeRunner(config, logger, sandbox), metrics),
+    runner: measuredRunner(auditedRunner(deps.runner ?? createCodeRunner(config, logger, sandbox)), metrics),
     providers: deps.providers ?? createProviderRegistry(config),
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
@@ -82,7 +97,7 @@ export function createServices(deps: AppDeps): Services {
 
 /** Closes every service (child processes, watchers, pools); safe to call more than once. */
 export async function closeServices(services: Services): Promise<void> {
-  const ports = [services.servers, services.runner, services.tasks, services.providers, services.browser]
+  const ports = [services.servers, services.runner, services.tasks, services.providers, services.limits, services.browser]
   await Promise.allSettled(ports.map((port) => port.close()))
   await services.sandbox.close() // last: the features above release their sandboxes first
 }
@@ -110,17 +125,20 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     websocket: { maxPayloadLength: config.MAX_BODY_BYTES },
   })
     .decorate('services', services)
-    .use(requestLogging(logger, (request) => services.access.identity(request)?.name))
+    .use(requestLogging(logger, services.identify))
+    .use(codeRunAudit(logger, { includeCode: config.LOG_LEVEL === 'debug' }))
     .use(requestMetrics(services.metrics, routeOf))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
-    .use(accessControl(services.access))
-    .use(rateLimiting(services.rateLimits, services.identify, services.metrics.rateLimited))
+    .use(accessControl(services.access, services.metrics.authRefused))
+    .use(rateLimiting(services.rateLimits, services.quotas, services.metrics.rateLimited))
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
     .use(
       docs(VERSION, () => routes(), (method, path): Record<string, string> =>
-        routeClass(method, path) ? { 429: 'rate_limited: over the per-minute limit of this client and route class' } : {},
+        routeClass(method, path)
+          ? { 429: 'rate_limited: over the per-minute limit of this client and route class; quota_exceeded: over a quota (concurrent runs, AI tokens of the day)' }
+          : {},
       ),
     )
     .use(
@@ -130,6 +148,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
         detailed: services.access.admits,
         services: [
           services.access,
+          services.limits,
           services.sandbox,
           services.runner,
           services.providers,
@@ -140,11 +159,12 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
       }),
     )
     .use(metricsRoute(services.metrics, services.access))
-    .use(chat(services))
+    // Each feature gets its own view of the providers, so the metrics tell chat streams from judge calls.
+    .use(chat({ ...services, providers: measuredProviders(services.providers, services.metrics, 'chat') }))
     .use(execution(services))
     .use(tasks(services))
-    .use(judge(services))
-    .use(grading(services))
+    .use(judge({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
+    .use(grading({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
     .use(servers(services))
   routes = () => app.routes
   return app

@@ -72,7 +72,7 @@ export const SETTINGS = {
     Optional(t.String()),
     undefined,
     'Access keys, comma-separated `name:key` pairs (or bare keys, named key-1, key-2, ...); with any key set, ' +
-      'every route but /, /health and /openapi needs `Authorization: Bearer <key>`. Neither this nor API_KEYS_FILE set: open to anyone.',
+      'every route but /, /health and /openapi needs `Authorization: Bearer <key>`. No key and no JWT setting: open to anyone.',
     { secret: true },
   ),
   API_KEYS_FILE: setting(
@@ -80,6 +80,26 @@ export const SETTINGS = {
     undefined,
     'File of hashed access keys, added to API_KEYS: JSON `[{"name","hash":"sha256:<hex>","role"?}]` or lines ' +
       '`name sha256:<hex> [role]`; role is learner (default) or admin.',
+  ),
+  JWT_SECRET: setting(
+    Optional(t.String({ minLength: 32, description: 'at least 32 characters' })),
+    undefined,
+    'Shared secret (at least 32 characters) for HS256 JSON Web Tokens sent as `Authorization: Bearer <jwt>`: the ' +
+      'token\'s `sub` is the client, `exp` is required and honoured. Set this or JWT_JWKS_URL (or both) for IDEs that sign in their learners.',
+    { secret: true },
+  ),
+  JWT_JWKS_URL: setting(
+    Optional(Url),
+    undefined,
+    'URL of the JSON Web Key Set that signs learners\' tokens (RS256, ES256, PS256, EdDSA; fetched with a 5 s ' +
+      'limit, cached 10 min); https, or http on a loopback address only.',
+  ),
+  JWT_ISSUER: setting(Optional(t.String({ minLength: 1 })), undefined, 'When set, a JWT must carry this `iss` (401 otherwise).'),
+  JWT_AUDIENCE: setting(
+    Optional(t.String({ minLength: 1 })),
+    undefined,
+    'When set, a JWT must name this `aud` (401 otherwise); set it with a shared identity provider, whose tokens ' +
+      'for other applications would pass too.',
   ),
   RATE_EXECUTION_PER_MIN: setting(
     Int(0),
@@ -89,6 +109,30 @@ export const SETTINGS = {
   RATE_CHAT_PER_MIN: setting(Int(0), 30, 'POST /api/chat requests plus /ws/chat connections one client may open per minute; 0: no limit.'),
   RATE_JUDGE_PER_MIN: setting(Int(0), 20, '/api/llm-judge requests one client may send per minute; 0: no limit.'),
   RATE_SERVERS_PER_MIN: setting(Int(0), 10, 'start-python-server requests one client may send per minute; 0: no limit.'),
+  CONCURRENT_EXECUTIONS_PER_CLIENT: setting(
+    Int(0),
+    8,
+    'Requests to execute-endpoint, execute-test-cases, validate-python and grade one client may have in flight at once (429 beyond); 0: no limit.',
+  ),
+  CONCURRENT_SOCKETS_PER_CLIENT: setting(
+    Int(0),
+    8,
+    '/ws/chat connections one client may hold open at once (further ones are closed with 4429); 0: no limit.',
+  ),
+  AI_TOKENS_PER_DAY: setting(
+    Int(0),
+    0,
+    "Model tokens (prompt + completion, as the provider reports them) one client may use per UTC day in chat and the judge (429, or an error frame quota_exceeded, beyond); 0: no budget.",
+  ),
+  AI_MAX_TOKENS: setting(Int(1, 200_000), 4096, 'Cap on max_tokens of every model request (a larger max_tokens in a chat request is lowered to it).'),
+  REDIS_URL: setting(
+    Optional(t.String({ pattern: '^(redis|rediss|valkey|valkeys)://', description: 'a redis:// or rediss:// URL' })),
+    undefined,
+    'Redis holding the rate limits, quotas and token budgets, shared by every replica; unset: in memory, per process. ' +
+      'While Redis is unreachable each replica counts on its own and /health says degraded.',
+    { secret: true, example: 'redis://127.0.0.1:6379' },
+  ),
+  REDIS_TIMEOUT_MS: setting(Int(10, 60_000), 500, 'Time Redis has to answer one command (or a connection attempt) before the per-replica fallback takes over.'),
   OPENAI_API_KEY: setting(Optional(t.String()), undefined, 'Key for OpenAI or an OpenAI-compatible server.', {
     secret: true,
   }),

@@ -86,7 +86,8 @@ function addGuardResponses(operation: Json, method: string) {
 const ACCESS_KEY_SCHEME = {
   type: 'http',
   scheme: 'bearer',
-  description: 'An access key, required only when the server has API_KEYS or API_KEYS_FILE set (src/access).',
+  description:
+    'An access key or a JSON Web Token, required only when the server has API_KEYS, API_KEYS_FILE, JWT_SECRET or JWT_JWKS_URL set (src/access).',
 }
 
 /** With access keys configured, this route needs `Authorization: Bearer <key>` (src/access/index.ts). */
@@ -94,7 +95,7 @@ function addKeyRequirement(operation: Json) {
   operation.security ??= [{ accessKey: [] }]
   const responses: Json = (operation.responses ??= {})
   responses['401'] ??= {
-    description: 'unauthorized: access keys are configured and the request has no valid `Authorization: Bearer <key>`',
+    description: 'unauthorized: access keys or tokens are configured and the request has no valid `Authorization: Bearer <key or token>`',
     content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
   }
 }

@@ -110,9 +110,15 @@ export function toAppError(code: string | number, error: unknown, request: Reque
   return new AppError('internal_error', 500, 'Internal server error; the request id identifies it in the logs')
 }
 
+const answered = new WeakMap<Request, string>()
+
+/** The error_type a request was answered with, if it ended in an error envelope (for the audit log). */
+export const answeredError = (request: Request): string | undefined => answered.get(request)
+
 export const errors = (logger: Logger) =>
   new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request, set }) => {
     const appError = toAppError(code, error, request, logger)
+    answered.set(request, appError.code)
     set.status = appError.status
     set.headers['content-type'] = 'application/json'
     Object.assign(set.headers, appError.headers)

@@ -10,14 +10,36 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { Type as t, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 import { ConfigError, type Config } from '../config'
 
 export type Role = 'learner' | 'admin'
+
+const Quota = t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+
+/** A key's own limits, each replacing its setting (0: no limit); see src/access/quotas.ts. */
+export const QuotaOverrides = t.Object(
+  {
+    executionPerMin: t.Optional(Quota),
+    chatPerMin: t.Optional(Quota),
+    judgePerMin: t.Optional(Quota),
+    serversPerMin: t.Optional(Quota),
+    concurrentExecutions: t.Optional(Quota),
+    concurrentSockets: t.Optional(Quota),
+    aiTokensPerDay: t.Optional(Quota),
+  },
+  { additionalProperties: false },
+)
+export type QuotaOverrides = Static<typeof QuotaOverrides>
+
+const QUOTA_NAMES = Object.keys(QuotaOverrides.properties)
 
 /** The caller a valid key stands for: its name is the client identity (logs, slots, server ownership). */
 export interface Identity {
   name: string
   role: Role
+  quotas?: QuotaOverrides
 }
 
 interface StoredKey extends Identity {
@@ -52,21 +74,48 @@ function parsePlainKeys(list: string, problems: string[]): StoredKey[] {
   })
 }
 
-function storedKey(where: string, name: unknown, hash: unknown, role: unknown, problems: string[]): StoredKey[] {
+/** The first problem of a `quotas` value as a sentence, or undefined when it is valid. */
+function quotaProblem(quotas: unknown): string | undefined {
+  if (typeof quotas !== 'object' || quotas === null || Array.isArray(quotas)) return `quotas must be an object of ${QUOTA_NAMES.join(', ')}`
+  const unknown = Object.keys(quotas).find((field) => !QUOTA_NAMES.includes(field))
+  if (unknown) return `unknown quota ${JSON.stringify(unknown)}; known: ${QUOTA_NAMES.join(', ')}`
+  const first = Value.Errors(QuotaOverrides, quotas).First()
+  return first && `quotas${first.path} must be a whole number from 0 (0: no limit)`
+}
+
+function storedKey(where: string, name: unknown, hash: unknown, role: unknown, quotas: unknown, problems: string[]): StoredKey[] {
   if (typeof name !== 'string' || !NAME.test(name)) {
     problems.push(`${where}: name must be 1-64 of A-Z a-z 0-9 . _ @ + -`)
     return []
   }
   const digest = typeof hash === 'string' ? HASH.exec(hash)?.[1] : undefined
+  const badQuotas = quotas === undefined ? undefined : quotaProblem(quotas)
   if (!digest) problems.push(`${where} (${name}): hash must be sha256:<64 hex digits>`)
   else if (role !== undefined && !ROLES.has(role as string)) problems.push(`${where} (${name}): role must be learner or admin`)
-  else return [{ name, role: (role as Role | undefined) ?? 'learner', digest: Buffer.from(digest, 'hex') }]
+  else if (badQuotas) problems.push(`${where} (${name}): ${badQuotas}`)
+  else {
+    const key: StoredKey = { name, role: (role as Role | undefined) ?? 'learner', digest: Buffer.from(digest, 'hex') }
+    if (quotas !== undefined) key.quotas = quotas as QuotaOverrides
+    return [key]
+  }
   return []
 }
 
+/** `field=value` words of a key line: the quotas; anything else is a problem. */
+function lineQuotas(words: string[]): Record<string, unknown> | string {
+  const quotas: Record<string, unknown> = {}
+  for (const word of words) {
+    const match = /^([A-Za-z]+)=(\d+)$/.exec(word)
+    if (!match) return word
+    quotas[match[1]!] = Number(match[2])
+  }
+  return quotas
+}
+
 /**
- * The key file: a JSON array `[{ "name", "hash": "sha256:<hex>", "role"? }]`, or lines `name sha256:<hex> [role]`
- * (blank lines and `#` comments skipped).
+ * The key file: a JSON array `[{ "name", "hash": "sha256:<hex>", "role"?, "quotas"? }]`, or lines
+ * `name sha256:<hex> [role] [quota=value ...]` (blank lines and `#` comments skipped), e.g.
+ * `alice sha256:… learner aiTokensPerDay=50000 concurrentSockets=2`.
  */
 export function parseKeyFile(text: string, file: string, problems: string[]): StoredKey[] {
   if (text.trimStart().startsWith('[')) {
@@ -79,17 +128,22 @@ export function parseKeyFile(text: string, file: string, problems: string[]): St
     }
     if (!Array.isArray(entries)) return (problems.push(`API_KEYS_FILE ${file}: expected a JSON array`), [])
     return entries.flatMap((entry, index) => {
-      const { name, hash, role } = (entry ?? {}) as Record<string, unknown>
-      return storedKey(`API_KEYS_FILE ${file} entry ${index + 1}`, name, hash, role, problems)
+      const { name, hash, role, quotas } = (entry ?? {}) as Record<string, unknown>
+      return storedKey(`API_KEYS_FILE ${file} entry ${index + 1}`, name, hash, role, quotas, problems)
     })
   }
   return text.split('\n').flatMap((raw, index) => {
     const line = raw.replace(/#.*/, '').trim()
     if (!line) return []
-    const [name, hash, role, ...rest] = line.split(/\s+/)
+    const [name, hash, ...rest] = line.split(/\s+/)
+    const role = rest[0]?.includes('=') ? undefined : rest.shift()
     const where = `API_KEYS_FILE ${file} line ${index + 1}`
-    if (rest.length) return (problems.push(`${where}: expected "name sha256:<hex> [role]"`), [])
-    return storedKey(where, name, hash, role, problems)
+    const quotas = lineQuotas(rest)
+    if (typeof quotas === 'string') {
+      problems.push(`${where}: expected "name sha256:<hex> [role] [quota=value ...]"`)
+      return []
+    }
+    return storedKey(where, name, hash, role, rest.length ? quotas : undefined, problems)
   })
 }
 
@@ -101,7 +155,7 @@ export function keyRing(keys: StoredKey[]): KeyRing {
       let found: StoredKey | undefined
       // Every digest is compared, so the time taken does not depend on which key (if any) matched.
       for (const key of keys) if (timingSafeEqual(key.digest, digest) && !found) found = key
-      return found && { name: found.name, role: found.role }
+      return found && { name: found.name, role: found.role, ...(found.quotas ? { quotas: found.quotas } : {}) }
     },
   }
 }

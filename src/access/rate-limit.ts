@@ -3,9 +3,9 @@
  * route class. One `onRequest` hook in app.ts, after the guard and the access check, so a refused request never
  * reaches a handler, a sandbox or a model, and an unauthenticated one does not spend anybody's allowance.
  *
- * Fixed windows of 60 s, counted from a client's first request in that class: one counter and one start time
- * per client and class, an exact "requests left" and "seconds until reset" for the headers, and the same
- * semantics a shared store would give with INCR plus an expiry. The price is that a client may send up to
+ * Fixed windows of 60 s, counted from a client's first request in that class: one counter with an expiry per
+ * client and class in the limit store (memory, or Redis shared by replicas: ./limit-store.ts), an exact
+ * "requests left" and "seconds until reset" for the headers. The price is that a client may send up to
  * twice its limit across a window boundary; a sliding log would close that gap at the cost of one timestamp
  * per request, which is what an attacker would then fill.
  *
@@ -16,14 +16,14 @@
  * and a refusal adds `Retry-After: <seconds until a request would pass>`.
  *
  * @example
- * const limiter = createRateLimiter(config)
- * app.use(rateLimiting(limiter, services.identify))
+ * const limiter = createRateLimiter(store)
+ * app.use(rateLimiting(limiter, quotas))
  */
 import { Elysia } from 'elysia'
-import type { Identify } from '../client'
-import type { Config } from '../config'
 import { AppError } from '../errors'
 import { requestUrl } from '../request-url'
+import type { Quotas } from './quotas'
+import type { LimitStore } from './store'
 
 export type RouteClass = 'execution' | 'chat' | 'judge' | 'servers'
 
@@ -47,88 +47,22 @@ export interface RateDecision {
 }
 
 export interface RateLimiter {
-  /** Counts one request of `client` in `routeClass`; undefined when that class has no limit (0). */
-  take(client: string, routeClass: RouteClass): RateDecision | undefined
-  /** Counters held right now (one per client and class), for tests and health. */
-  size(): number
-}
-
-export interface RateLimiterOptions {
-  /** Requests per window of each class; 0 turns the class off. */
-  limits: Record<RouteClass, number>
-  windowMs?: number
-  /** Counters kept at most; beyond it the oldest window is dropped, so a flood of addresses cannot grow memory. */
-  maxClients?: number
-  /** Milliseconds from a monotonic clock (a wall clock stepping back would keep windows open). */
-  now?: () => number
-}
-
-interface Window {
-  start: number
-  count: number
+  /** Counts one request of `client` in `routeClass` against `limit`; undefined when the limit is 0 (none). */
+  take(client: string, routeClass: RouteClass, limit: number): Promise<RateDecision | undefined>
 }
 
 export const WINDOW_MS = 60_000
-// 50 bytes or so per counter: the cap bounds memory to about a megabyte whatever the peers do.
-export const MAX_CLIENTS = 20_000
 
-export function createRateLimiter({
-  limits,
-  windowMs = WINDOW_MS,
-  maxClients = MAX_CLIENTS,
-  now = () => performance.now(),
-}: RateLimiterOptions): RateLimiter {
-  // Insertion order is window-start order (a renewed window is re-inserted), so the first entries are the oldest.
-  const windows = new Map<string, Window>()
-  let lastSweep = now()
-
-  const sweep = (at: number) => {
-    lastSweep = at
-    for (const [key, window] of windows) {
-      if (at - window.start < windowMs) break // the rest started later
-      windows.delete(key)
-    }
-  }
-
+/** The counters live in a LimitStore (./store.ts): one process's memory, or Redis shared by replicas. */
+export function createRateLimiter(store: LimitStore, windowMs = WINDOW_MS): RateLimiter {
   return {
-    take(client, routeClass) {
-      const limit = limits[routeClass]
+    async take(client, routeClass, limit) {
       if (limit <= 0) return undefined
-      const at = now()
-      if (at - lastSweep >= windowMs) sweep(at) // lazily, at most once a window: no timer to stop
-      const key = `${routeClass}\u0000${client}`
-      let window = windows.get(key)
-      if (!window || at - window.start >= windowMs) {
-        windows.delete(key)
-        if (windows.size >= maxClients) {
-          sweep(at)
-          // Still full of live windows: drop the oldest. Its client gets a fresh allowance, the lesser harm
-          // compared with refusing every newcomer or growing without bound.
-          if (windows.size >= maxClients) windows.delete(windows.keys().next().value!)
-        }
-        window = { start: at, count: 0 }
-        windows.set(key, window)
-      }
-      const resetS = Math.max(1, Math.ceil((window.start + windowMs - at) / 1000))
-      if (window.count >= limit) return { allowed: false, limit, remaining: 0, resetS }
-      window.count += 1
-      return { allowed: true, limit, remaining: limit - window.count, resetS }
+      const { allowed, count, resetMs } = await store.hit(`rate:${routeClass}:${client}`, limit, windowMs)
+      return { allowed, limit, remaining: Math.max(0, limit - count), resetS: Math.max(1, Math.ceil(resetMs / 1000)) }
     },
-    size: () => windows.size,
   }
 }
-
-export const rateLimiterFromConfig = (
-  config: Pick<Config, 'RATE_EXECUTION_PER_MIN' | 'RATE_CHAT_PER_MIN' | 'RATE_JUDGE_PER_MIN' | 'RATE_SERVERS_PER_MIN'>,
-) =>
-  createRateLimiter({
-    limits: {
-      execution: config.RATE_EXECUTION_PER_MIN,
-      chat: config.RATE_CHAT_PER_MIN,
-      judge: config.RATE_JUDGE_PER_MIN,
-      servers: config.RATE_SERVERS_PER_MIN,
-    },
-  })
 
 /** The draft-07 fields for one decision (see the top of this file). */
 export function rateLimitHeaders(decision: RateDecision, windowMs = WINDOW_MS): Record<string, string> {
@@ -138,13 +72,23 @@ export function rateLimitHeaders(decision: RateDecision, windowMs = WINDOW_MS): 
   }
 }
 
+/** 429 quota_exceeded with the RateLimit fields of the quota that refused. */
+export function quotaExceeded(quota: string, message: string, limit: number, retryAfterS: number, windowMs: number) {
+  const headers = rateLimitHeaders({ allowed: false, limit, remaining: 0, resetS: retryAfterS }, windowMs)
+  return new AppError('quota_exceeded', 429, message, { quota, limit, retry_after_s: retryAfterS }, {
+    ...headers,
+    'retry-after': String(retryAfterS),
+  })
+}
+
 /** `onRefused` hears of every 429 (the metrics count them by route class). */
-export const rateLimiting = (limiter: RateLimiter, identify: Identify, onRefused: (routeClass: RouteClass) => void = () => {}) =>
-  new Elysia({ name: 'rate-limiting' }).onRequest(({ request, server, set }) => {
+export const rateLimiting = (limiter: RateLimiter, quotas: Pick<Quotas, 'of'>, onRefused: (routeClass: RouteClass) => void = () => {}) =>
+  new Elysia({ name: 'rate-limiting' }).onRequest(async ({ request, server, set }) => {
     // A request without a Host header (HTTP/1.0) has a bare path as its URL: resolve it against a base.
     const routeClassOf = routeClass(request.method, requestUrl(request).pathname)
     if (!routeClassOf) return
-    const decision = limiter.take(identify(request, server), routeClassOf)
+    const { client, limits } = quotas.of(request, server)
+    const decision = await limiter.take(client, routeClassOf, limits.perMinute[routeClassOf])
     if (!decision) return
     const headers = rateLimitHeaders(decision)
     if (decision.allowed) return void Object.assign(set.headers, headers)

@@ -9,7 +9,7 @@ import type { Logger } from '../logging'
 import type { ProviderRegistry } from '../providers/provider'
 import { ProviderError } from '../providers/complete'
 import { ChatBody, FrameId, type ServerFrame } from './model'
-import { prepareTurn, runTurn, toWireUsage } from './service'
+import { prepareTurn, runTurn, toWireUsage, type TurnLimits } from './service'
 
 export interface FrameSocket {
   /** Bun's semantics: bytes sent (> 0), -1 queued under backpressure (wait for drain), 0 dropped. */
@@ -22,6 +22,8 @@ export interface ConnectionOptions {
   providers: ProviderRegistry
   logger: Logger
   heartbeatMs: number
+  /** The max_tokens cap and the client's token budget: over it, a turn is an `error` frame quota_exceeded. */
+  limits?: TurnLimits
 }
 
 type Id = typeof FrameId.static
@@ -132,12 +134,15 @@ export class ChatConnection {
     let outcome = 'complete'
     let model = body.model
     try {
-      const turn = prepareTurn(this.options.providers, body)
+      const { budget, maxTokens } = this.options.limits ?? {}
+      const turn = prepareTurn(this.options.providers, body, maxTokens)
       model = turn.request.model
+      await budget?.check()
       const result = await runTurn(turn, controller.signal, (frame) => {
         frames++
         return this.send({ ...frame, ...withId })
       })
+      await budget?.charge(result.model, result.spent)
       if (result.cancelled) outcome = this.closed ? 'disconnected' : 'cancelled'
       await this.send({
         type: 'complete',

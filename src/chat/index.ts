@@ -3,15 +3,18 @@
  * README "Chat" has the frames; the connection logic lives in connection.ts, the turn in service.ts.
  */
 import { Elysia } from 'elysia'
+import type { Server } from 'elysia/universal'
 import type { Config } from '../config'
-import { errorResponses } from '../errors'
-import type { Logger } from '../logging'
+import { AppError, errorResponses } from '../errors'
+import { requestFields, type Logger } from '../logging'
 import type { Access } from '../access'
+import type { Quotas } from '../access/quotas'
+import type { Release } from '../access/store'
 import type { ProviderRegistry } from '../providers/provider'
 import type { Metrics } from '../metrics'
 import { ChatConnection } from './connection'
 import { ChatBody, ChatResponse } from './model'
-import { answerChat } from './service'
+import { answerChat, type TurnLimits } from './service'
 
 export interface ChatDeps {
   config: Pick<Config, 'CHAT_HEARTBEAT_MS'>
@@ -21,11 +24,30 @@ export interface ChatDeps {
   access?: Pick<Access, 'admits'>
   /** Counts the open sockets (src/metrics). */
   metrics?: Pick<Metrics, 'socketOpened' | 'socketClosed'>
+  /**
+   * Per-client quotas (src/access/quotas.ts): open sockets (a socket beyond them gets an `error` frame
+   * quota_exceeded and is closed with 4429), the max_tokens cap and the token budget of every turn.
+   */
+  quotas?: Pick<Quotas, 'hold' | 'budget' | 'maxTokens'>
+}
+
+/** Close code of a socket beyond the client's CONCURRENT_SOCKETS_PER_CLIENT: 4000 + HTTP 429, like 4401. */
+export const CLOSE_QUOTA = 4429
+
+interface SocketState {
+  connection?: ChatConnection
+  release?: Release
+  closed: boolean
+  /** Settles once the socket has its place (or was refused): frames that came earlier wait for it. */
+  admitted: Promise<void>
 }
 
 export const chat = (deps: ChatDeps) => {
   const logger = deps.logger.child({ feature: 'chat' })
-  const connections = new Map<string, ChatConnection>()
+  const sockets = new Map<string, SocketState>()
+  const { quotas } = deps
+  const limitsOf = (request: Request, server: Server | null): TurnLimits =>
+    quotas ? { maxTokens: quotas.maxTokens, budget: quotas.budget(request, server) } : {}
 
   return new Elysia({ name: 'chat', tags: ['Chat'] })
     .ws('/ws/chat', {
@@ -35,41 +57,76 @@ export const chat = (deps: ChatDeps) => {
           'Send ChatRequest frames (JSON text), optionally with an `id` echoed on every frame of its answer. Each ' +
           'answer is `code_ready` (autocomplete mode, when there is code), `chunk`s as the model writes, then one ' +
           '`complete` or `error`. `{"type":"cancel"}` ends the current answer with `complete` + `cancelled: true`. ' +
-          'Bad frames get an `error` frame; the connection stays open.',
+          'Bad frames get an `error` frame; the connection stays open. Beyond the client\'s open sockets ' +
+          '(CONCURRENT_SOCKETS_PER_CLIENT) a new socket gets an `error` frame `quota_exceeded` and is closed with ' +
+          '4429; over the token budget of the day (AI_TOKENS_PER_DAY) each request is answered with an `error` frame ' +
+          '`quota_exceeded`.',
       },
       open(ws) {
         const raw = ws.raw
+        const request = ws.data.request
         // Browsers cannot read an HTTP status from a refused upgrade; a close code they can.
-        if (deps.access && !deps.access.admits(ws.data.request)) return void raw.close(4401, 'unauthorized')
+        if (deps.access && !deps.access.admits(request)) return void raw.close(4401, 'unauthorized')
         const socket = {
           send: (text: string) => raw.send(text),
           ping: () => void raw.ping(),
           close: (code?: number, reason?: string) => raw.close(code, reason),
         }
-        const log = logger.child({ connection: ws.id })
-        connections.set(ws.id, new ChatConnection(socket, { providers: deps.providers, logger: log, heartbeatMs: deps.config.CHAT_HEARTBEAT_MS }))
-        deps.metrics?.socketOpened()
+        const state: SocketState = { closed: false, admitted: Promise.resolve() }
+        sockets.set(ws.id, state)
+        const admit = async () => {
+          let release: Release
+          try {
+            // The upgrade request went through the rate-limit hook, which worked out its client (the socket has no server).
+            release = quotas ? await quotas.hold(request, null, 'sockets') : () => {}
+          } catch (error) {
+            if (!(error instanceof AppError)) throw error
+            raw.send(JSON.stringify({ type: 'error', content: error.message, error_type: error.code }))
+            return void raw.close(CLOSE_QUOTA, error.code)
+          }
+          if (state.closed) return release() // the client left while its place was being taken
+          state.release = release
+          // Its lines come after the upgrade request has ended: they carry that request's id and client themselves.
+          const log = logger.child({ connection: ws.id, ...requestFields(request) })
+          const options = { providers: deps.providers, logger: log, heartbeatMs: deps.config.CHAT_HEARTBEAT_MS }
+          state.connection = new ChatConnection(socket, { ...options, limits: limitsOf(request, null) })
+          deps.metrics?.socketOpened()
+        }
+        state.admitted = admit().catch((error) => {
+          logger.error('chat socket admission failed', { error: (error as Error)?.message })
+          raw.close(1011, 'internal error')
+        })
       },
       message(ws, message) {
-        connections.get(ws.id)?.receive(message)
+        const state = sockets.get(ws.id)
+        if (state?.connection) return state.connection.receive(message)
+        // Still being admitted: in order, once it is (promise callbacks run in the order they were added).
+        void state?.admitted.then(() => state.connection?.receive(message))
       },
       drain(ws) {
-        connections.get(ws.id)?.drained()
+        sockets.get(ws.id)?.connection?.drained()
       },
       close(ws) {
-        connections.get(ws.id)?.close()
+        const state = sockets.get(ws.id)
+        if (!state) return
+        sockets.delete(ws.id)
+        state.closed = true
+        state.release?.()
         // Only sockets that were admitted were counted.
-        if (connections.delete(ws.id)) deps.metrics?.socketClosed()
+        if (state.connection) {
+          state.connection.close()
+          deps.metrics?.socketClosed()
+        }
       },
     })
-    .post('/api/chat', ({ body, request }) => answerChat(deps.providers, body, request.signal), {
+    .post('/api/chat', ({ body, request, server }) => answerChat(deps.providers, body, request.signal, limitsOf(request, server)), {
       body: ChatBody,
-      response: { 200: ChatResponse, ...errorResponses(502, 503) },
+      response: { 200: ChatResponse, ...errorResponses(429, 502, 503) },
       detail: {
         summary: 'Chat with the tutor, whole answer',
         description:
           'Same body as a /ws/chat frame; answers once the model has finished. 502 when the model API fails, 503 ' +
-          'when no provider is configured for the model.',
+          'when no provider is configured for the model, 429 quota_exceeded when the token budget of the day is spent.',
       },
     })
 }

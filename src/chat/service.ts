@@ -2,6 +2,8 @@
  * The chat service, free of HTTP and WebSocket types. A turn is one request → progress frames → one result:
  * the WebSocket relays the frames as they come, POST /api/chat only keeps the result.
  */
+import type { TokenBudget } from '../access/token-budget'
+import { estimateUsage } from '../access/token-budget'
 import { AppError } from '../errors'
 import type { ChatProvider, ChatRequest, ProviderRegistry, Usage } from '../providers/provider'
 import { ProviderError } from '../providers/complete'
@@ -24,15 +26,27 @@ export interface TurnResult {
   usage?: Usage
   /** The turn was aborted (cancel, closed socket): content and code are what had arrived. */
   cancelled: boolean
+  /** What the model call cost: the provider's figures, else an estimate (src/access/token-budget.ts). */
+  spent: Usage
 }
 
-/** Resolves the provider (AppError 503 when not configured) and builds the model request for a body. */
-export function prepareTurn(providers: ProviderRegistry, body: ChatBody): Turn {
+/** What a turn may spend: the AI_MAX_TOKENS cap and the client's token budget of the day. */
+export interface TurnLimits {
+  maxTokens?: number
+  budget?: TokenBudget
+}
+
+/**
+ * Resolves the provider (AppError 503 when not configured) and builds the model request for a body, its
+ * `max_tokens` capped at `maxTokens` (the cap is sent when the body names none).
+ */
+export function prepareTurn(providers: ProviderRegistry, body: ChatBody, maxTokens?: number): Turn {
   const mode = body.mode ?? 'autocomplete'
   const { provider, model } = providers.resolve(body.model)
   const current = body.proactive ? body.current_code : undefined
   const request: ChatRequest = { model, messages: promptMessages(mode, body.messages, current) }
-  if (body.max_tokens !== undefined) request.maxTokens = body.max_tokens
+  const wanted = body.max_tokens ?? maxTokens
+  if (wanted !== undefined) request.maxTokens = maxTokens === undefined ? wanted : Math.min(wanted, maxTokens)
   const format = MODE[mode].responseFormat
   if (format) request.responseFormat = format
   return { provider, request, mode }
@@ -50,10 +64,12 @@ export async function runTurn(
   const reader = MODE[turn.mode].reader()
   let finishReason: string | undefined
   let usage: Usage | undefined
+  let received = 0
   try {
     for await (const part of turn.provider.stream(turn.request, signal)) {
       if (signal.aborted) break
       if (part.type === 'text-delta') {
+        received += part.text.length
         for (const frame of reader.read(part.text)) await emit(frame)
       } else if (part.type === 'finish') {
         finishReason = part.reason
@@ -72,6 +88,7 @@ export async function runTurn(
     finishReason: cancelled ? 'cancelled' : (finishReason ?? 'unknown'),
     ...(usage ? { usage } : {}),
     cancelled,
+    spent: usage ?? estimateUsage(turn.request.messages, received),
   }
 }
 
@@ -85,9 +102,15 @@ export const toWireUsage = (usage: Usage): ChatUsage => ({
 export const upstreamError = (error: ProviderError) =>
   new AppError('upstream_error', 502, error.message, error.status === undefined ? undefined : { upstream_status: error.status })
 
-/** POST /api/chat: the whole answer at once. */
-export async function answerChat(providers: ProviderRegistry, body: ChatBody, signal: AbortSignal): Promise<ChatResponse> {
-  const turn = prepareTurn(providers, body)
+/** POST /api/chat: the whole answer at once; 429 quota_exceeded when the client's token budget is spent. */
+export async function answerChat(
+  providers: ProviderRegistry,
+  body: ChatBody,
+  signal: AbortSignal,
+  limits: TurnLimits = {},
+): Promise<ChatResponse> {
+  const turn = prepareTurn(providers, body, limits.maxTokens)
+  await limits.budget?.check()
   let result: TurnResult
   try {
     result = await runTurn(turn, signal, () => {})
@@ -95,6 +118,7 @@ export async function answerChat(providers: ProviderRegistry, body: ChatBody, si
     if (error instanceof ProviderError) throw upstreamError(error)
     throw error
   }
+  await limits.budget?.charge(result.model, result.spent)
   return {
     response: result.content,
     generated_code: result.generatedCode,

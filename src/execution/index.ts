@@ -3,6 +3,7 @@
  * (README, "Python execution").
  */
 import { Elysia } from 'elysia'
+import type { Server } from 'elysia/universal'
 import type { Config } from '../config'
 import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
@@ -21,6 +22,7 @@ import { createOneCompilerRunner } from './onecompiler-runner'
 import { requireCaseCount, type CodeRunner } from './runner'
 import { eventStream } from './event-stream'
 import type { Identify } from '../client'
+import type { Quotas } from '../access/quotas'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
 import { planTestParts, runTestParts, type RunCases } from './task-cases'
 import { frontendFiles, withBrowserCases } from './browser-cases'
@@ -39,23 +41,37 @@ export interface ExecutionDeps {
   tasks: TaskStore
   /** Who is calling: the execution slots are shared fairly between clients. */
   identify: Identify
+  /** Requests in flight per client (CONCURRENT_EXECUTIONS_PER_CLIENT): 429 quota_exceeded beyond. */
+  quotas?: Pick<Quotas, 'hold'>
   /** Runs browser tests when a request brings the learner's page (`frontendCode`). */
   browser: BrowserRunner
 }
 
-export const execution = ({ config, runner, logger, tasks, identify, browser }: ExecutionDeps) =>
-  new Elysia({ name: 'execution', tags: ['Python execution'] })
+export const execution = ({ config, runner, logger, tasks, identify, quotas, browser }: ExecutionDeps) => {
+  const noPlace = async () => () => {}
+  /** One of the client's places for the whole request; `finally` gives it back on every path (error, abort, timeout). */
+  const place = (request: Request, server: Server | null) => (quotas ? quotas.hold(request, server, 'executions') : noPlace())
+  const held = async <T>(request: Request, server: Server | null, work: () => Promise<T>): Promise<T> => {
+    const release = await place(request, server)
+    try {
+      return await work()
+    } finally {
+      release()
+    }
+  }
+  return new Elysia({ name: 'execution', tags: ['Python execution'] })
     .post(
       '/api/execute-endpoint',
       ({ body, request, server }) => {
         const code = requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)
         const context = { client: identify(request, server), signal: request.signal }
-        if (body.endpoint === undefined || body.endpoint === '') return listEndpoints(runner, code, context)
-        return callEndpoint(runner, code, body.endpoint, body.args, context)
+        if (body.endpoint === undefined || body.endpoint === '') return held(request, server, () => listEndpoints(runner, code, context))
+        const endpoint = body.endpoint
+        return held(request, server, () => callEndpoint(runner, code, endpoint, body.args, context))
       },
       {
         body: ExecuteEndpointRequest,
-        response: { 200: ExecuteEndpointResponse, ...errorResponses(400, 413, 503) },
+        response: { 200: ExecuteEndpointResponse, ...errorResponses(400, 413, 429, 503) },
         detail: {
           summary: 'List or call @endpoint functions',
           description:
@@ -78,7 +94,9 @@ export const execution = ({ config, runner, logger, tasks, identify, browser }: 
           (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart }),
           files && { browser, files, backendCode: code, ...context },
         )
-        if (!request.headers.get('accept')?.includes('text/event-stream')) return runTestParts(parts, runCases)
+        if (!request.headers.get('accept')?.includes('text/event-stream')) return held(request, server, () => runTestParts(parts, runCases))
+        // A stream holds its place until the batch is over, long after this handler returned.
+        const release = await place(request, server)
         // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
         // A refusal (503 queue_full with Retry-After, sandbox_unavailable) must stay a status, not become an event
         // of a 200 stream: the batch starts first, and the stream is answered once it has its slot (or is done).
@@ -86,6 +104,7 @@ export const execution = ({ config, runner, logger, tasks, identify, browser }: 
         const events = eventStream()
         const admitted = Promise.withResolvers<void>()
         const report = runTestParts(parts, runCases, (r) => events.send('result', r), admitted.resolve)
+        report.then(release, release)
         try {
           await Promise.race([admitted.promise, report])
         } catch (error) {
@@ -104,7 +123,7 @@ export const execution = ({ config, runner, logger, tasks, identify, browser }: 
       },
       {
         body: ExecuteTestsRequest,
-        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 404, 413, 503) },
+        response: { 200: ExecuteTestsResponse, ...errorResponses(400, 404, 413, 429, 503) },
         detail: {
           summary: 'Run test cases against learner code',
           description:
@@ -122,17 +141,17 @@ export const execution = ({ config, runner, logger, tasks, identify, browser }: 
     )
     .post(
       '/api/validate-python',
-      ({ body, request, server }) =>
-        validatePython(runner, requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES), {
-          client: identify(request, server),
-          signal: request.signal,
-        }),
+      ({ body, request, server }) => {
+        const code = requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)
+        return held(request, server, () => validatePython(runner, code, { client: identify(request, server), signal: request.signal }))
+      },
       {
         body: ValidateRequest,
-        response: { 200: ValidateResponse, ...errorResponses(400, 413, 503) },
+        response: { 200: ValidateResponse, ...errorResponses(400, 413, 429, 503) },
         detail: {
           summary: 'Check Python syntax',
           description: 'Compiles without running; a syntax error reports the line and column of the learner code.',
         },
       },
     )
+}

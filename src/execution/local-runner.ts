@@ -11,7 +11,7 @@ import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Boxed, Sandbox } from '../sandbox'
-import { sandboxMemoryBytes } from '../sandbox'
+import { sandboxMemoryBytes, writeInput } from '../sandbox'
 import { harnessProgram, schedulerProgram } from '../python/program'
 import { channelLimits, createChannel, reportLineBytes } from './channel'
 import { createQueue, queueLimits } from './queue'
@@ -145,8 +145,7 @@ export function createLocalRunner({ config, logger, sandbox, harness = harnessPr
       }
     }
     try {
-      proc.stdin.write(JSON.stringify(job))
-      proc.stdin.end()
+      void writeInput(proc, JSON.stringify(job)) // a sandbox that died before reading it ends as its exit says
       const [stdout, stderr] = await Promise.all([
         readCapped(proc.stdout, cap, outputLimit),
         readCapped(proc.stderr, cap, outputLimit),
@@ -161,7 +160,7 @@ export function createLocalRunner({ config, logger, sandbox, harness = harnessPr
       if (!stopped && !finished) stopped = describeExit(config, proc)
       return { messages, stdout, stderr, stopped, method: 'local_sandbox' }
     } catch (error) {
-      // stdin closed early: the sandbox died before reading its job
+      // a pipe failed under us: the sandbox is gone, its exit says how
       logger.warn('sandbox failed', { error: (error as Error).message })
       await proc.exited
       return { messages: [], stdout: '', stderr: '', stopped: describeExit(config, proc), method: 'local_sandbox' }

@@ -11,6 +11,7 @@ import type { ProviderRegistry } from '../providers/provider'
 import { judgeScreenshot } from '../judge/service'
 import type { Test } from '../tasks/model'
 import type { TestResult } from '../execution/model'
+import type { TokenBudget } from '../access/token-budget'
 
 export interface DesignDeps {
   browser: BrowserRunner
@@ -21,7 +22,12 @@ export interface DesignDeps {
    * Takes one judge request from the client's allowance (RATE_JUDGE_PER_MIN): a grading with design tests
    * counts like one POST /api/llm-judge, so /api/grade is no way around that limit. false: over it.
    */
-  judgeAllowed?: () => boolean
+  judgeAllowed?: () => Promise<boolean>
+  /** Cap on an answer's tokens and the client's AI tokens of the day, as POST /api/llm-judge has them. */
+  maxTokens?: number
+  budget?: TokenBudget
+  /** Counts each judge call by outcome (src/metrics). */
+  judged?: (outcome: string) => void
 }
 
 export interface DesignInput {
@@ -46,7 +52,7 @@ const result = (test: Test, status: TestResult['status'], message: string, extra
 })
 
 /** Why none of the design tests can be judged, or undefined when they can. */
-function skipReason(deps: DesignDeps, input: DesignInput): { reason: string; message: string } | undefined {
+async function skipReason(deps: DesignDeps, input: DesignInput): Promise<{ reason: string; message: string } | undefined> {
   if (!input.files) return { reason: 'no_frontend_code', message: 'Skipped: no frontendCode was sent to take a screenshot of' }
   try {
     deps.providers.resolve(deps.model)
@@ -57,7 +63,7 @@ function skipReason(deps: DesignDeps, input: DesignInput): { reason: string; mes
   if (!deps.browser.available()) {
     return { reason: 'browser_unavailable', message: 'Skipped: no browser is available on this server to take a screenshot' }
   }
-  if (deps.judgeAllowed && !deps.judgeAllowed()) {
+  if (deps.judgeAllowed && !(await deps.judgeAllowed())) {
     return { reason: 'rate_limited', message: 'Skipped: this client is over its judge requests for this minute (RATE_JUDGE_PER_MIN)' }
   }
   return undefined
@@ -74,7 +80,7 @@ export async function runDesignTests(
 ): Promise<void> {
   const { tests } = input
   if (tests.length === 0) return
-  const skip = skipReason(deps, input)
+  const skip = await skipReason(deps, input)
   if (skip) {
     for (const test of tests) await onResult(test, result(test, 'skip', skip.message, { reason: skip.reason }))
     return
@@ -102,11 +108,15 @@ async function judge(deps: DesignDeps, input: DesignInput, test: Test, screensho
   try {
     const testCase = { name: test.name, description: test.description }
     const answer = await judgeScreenshot(deps, { screenshot, testCase, htmlCode: input.files!['index.html'] }, input.signal)
+    deps.judged?.(answer.judgment)
     return result(test, answer.judgment, answer.explanation, { duration_ms: duration(), judge_model: answer.model } as Partial<TestResult>)
   } catch (error) {
     // Stopped by the grading's deadline or a client that left: the grading reports it, not this test.
     if (input.signal.aborted) return result(test, 'error', 'Stopped', { reason: 'aborted' })
     if (!(error instanceof AppError)) throw error
+    deps.judged?.(error.code)
+    // The client's AI tokens of the day are spent: nothing is wrong with the page.
+    if (error.code === 'quota_exceeded') return result(test, 'skip', `Skipped: ${error.message}`, { reason: error.code })
     return result(test, 'error', error.message, { duration_ms: duration(), reason: error.code } as Partial<TestResult>)
   }
 }

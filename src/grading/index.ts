@@ -4,7 +4,9 @@
  */
 import { Elysia } from 'elysia'
 import type { BrowserRunner } from '../browser'
+import type { Quotas } from '../access/quotas'
 import type { RateLimiter } from '../access/rate-limit'
+import type { Metrics } from '../metrics'
 import type { Identify } from '../client'
 import type { Config } from '../config'
 import { envelope, errorResponses, toAppError } from '../errors'
@@ -27,6 +29,9 @@ export interface GradingDeps {
   logger: Logger
   identify: Identify
   rateLimits: RateLimiter
+  /** AI tokens of the day for design tests, and requests in flight per client, as the judge and execution routes. */
+  quotas?: Pick<Quotas, 'budget' | 'maxTokens' | 'hold'>
+  metrics?: Pick<Metrics, 'judged'>
 }
 
 const DESCRIPTION =
@@ -49,13 +54,18 @@ export const grading = (deps: GradingDeps) =>
       const { task, tests } = await planGrade(deps.tasks, body.task, body.include_private ?? false, config.EXEC_MAX_CASES)
       const backendCode = body.backendCode ? requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES) : undefined
       const files = body.frontendCode === undefined ? undefined : frontendFiles(body.frontendCode, config.MAX_CODE_BYTES)
-      const input: GradeInput = { task, tests, backendCode, files, client: deps.identify(request, server), signal: request.signal }
-      if (!request.headers.get('accept')?.includes('text/event-stream')) return gradeTask(deps, input)
+      const client = deps.identify(request, server)
+      const budget = deps.quotas?.budget(request, server)
+      const input: GradeInput = { task, tests, backendCode, files, client, signal: request.signal, budget }
+      // One of the client's places (CONCURRENT_EXECUTIONS_PER_CLIENT) for the whole grading, as execute-test-cases.
+      const release = deps.quotas ? await deps.quotas.hold(request, server, 'executions') : () => {}
+      if (!request.headers.get('accept')?.includes('text/event-stream')) return gradeTask(deps, input).finally(release)
       // As execute-test-cases streams (src/execution/index.ts): the answer becomes a 200 stream only once the
       // endpoint batch has its slot, so a refusal (queue_full, sandbox_unavailable) stays a status.
       const events = eventStream()
       const admitted = Promise.withResolvers<void>()
       const report = gradeTask(deps, { ...input, onResult: (result) => events.send('result', result), onStart: admitted.resolve })
+      void report.catch(() => {}).finally(release)
       try {
         await Promise.race([admitted.promise, report])
       } catch (error) {
@@ -74,7 +84,7 @@ export const grading = (deps: GradingDeps) =>
     },
     {
       body: GradeRequest,
-      response: { 200: GradeResponse, ...errorResponses(400, 404, 413, 503) },
+      response: { 200: GradeResponse, ...errorResponses(400, 404, 413, 429, 503) },
       detail: { summary: "Grade a whole task: endpoint, browser and design tests", description: DESCRIPTION },
     },
   )

@@ -13,7 +13,10 @@ import { requireCaseCount, type CodeRunner } from '../execution/runner'
 import { runTestCases, summarise } from '../execution/service'
 import { hiddenResult, planTestParts, runTestParts, type RunCases } from '../execution/task-cases'
 import type { Logger } from '../logging'
+import type { Quotas } from '../access/quotas'
 import type { RateLimiter } from '../access/rate-limit'
+import type { TokenBudget } from '../access/token-budget'
+import type { Metrics } from '../metrics'
 import type { ProviderRegistry } from '../providers/provider'
 import type { LoadedTask } from '../tasks/loader'
 import { TITLE_PREFIX, type Test } from '../tasks/model'
@@ -29,6 +32,9 @@ export interface GradeDeps {
   providers: ProviderRegistry
   logger: Logger
   rateLimits?: RateLimiter
+  /** The judge's token cap (AI_MAX_TOKENS); the client's budget comes with each input. */
+  quotas?: Pick<Quotas, 'maxTokens'>
+  metrics?: Pick<Metrics, 'judged'>
 }
 
 export interface GradeInput {
@@ -39,6 +45,8 @@ export interface GradeInput {
   files?: FrontendFiles
   client: string
   signal: AbortSignal
+  /** The client's AI tokens of the day, charged for every judge call (src/access/quotas.ts). */
+  budget?: TokenBudget
   /** Each result as soon as it is known; a returned promise holds that part of the grading back (a slow reader). */
   onResult?: (result: GradeResult) => void | Promise<void>
   /** Called once nothing can be refused any more (the endpoint batch has its sandbox slot, or there is none). */
@@ -59,7 +67,14 @@ export function groupOf(test: Test): GradeGroup {
   return GROUPS.find((group) => test.title.startsWith(TITLE_PREFIX[group])) ?? (test.kind === 'endpoint' ? 'backend' : 'html')
 }
 
-const SKIP_REASONS = new Set(['no_backend_code', 'no_frontend_code', 'browser_unavailable', 'judge_unavailable', 'rate_limited'])
+const SKIP_REASONS = new Set([
+  'no_backend_code',
+  'no_frontend_code',
+  'browser_unavailable',
+  'judge_unavailable',
+  'rate_limited',
+  'quota_exceeded',
+])
 
 /** A private browser or design test's result: as task-cases.ts answers a private endpoint test. */
 function hidden(result: TestResult): TestResult {
@@ -128,7 +143,10 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
         providers: deps.providers,
         model: deps.config.JUDGE_MODEL,
         logger: deps.logger,
-        judgeAllowed: () => deps.rateLimits?.take(input.client, 'judge')?.allowed ?? true,
+        judgeAllowed: async () => (await deps.rateLimits?.take(input.client, 'judge', deps.config.RATE_JUDGE_PER_MIN))?.allowed ?? true,
+        maxTokens: deps.quotas?.maxTokens,
+        budget: input.budget,
+        judged: deps.metrics?.judged,
       },
       { tests: ofKind('judge'), files: input.files, backendCode: input.backendCode, client: input.client, signal },
       record,

@@ -4,27 +4,49 @@
  */
 import { Elysia } from 'elysia'
 import type { Config } from '../config'
-import { errorResponses } from '../errors'
+import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
+import type { Metrics } from '../metrics'
 import type { ProviderRegistry } from '../providers/provider'
+import type { Quotas } from '../access/quotas'
 import { JudgeRequest, JudgeResponse } from './model'
 import { judgeScreenshot } from './service'
 
-export const judge = ({ config, providers, logger }: { config: Config; providers: ProviderRegistry; logger: Logger }) =>
+export interface JudgeRouteDeps {
+  config: Config
+  providers: ProviderRegistry
+  logger: Logger
+  /** The max_tokens cap and the client's token budget (src/access/quotas.ts). */
+  quotas?: Pick<Quotas, 'budget' | 'maxTokens'>
+  /** Counts judge calls by outcome (src/metrics). */
+  metrics?: Pick<Metrics, 'judged'>
+}
+
+export const judge = ({ config, providers, logger, quotas, metrics }: JudgeRouteDeps) =>
   new Elysia({ name: 'judge', tags: ['LLM judge'] }).post(
     '/api/llm-judge',
-    ({ body, request }) =>
-      judgeScreenshot({ providers, model: config.JUDGE_MODEL, logger }, body, request.signal),
+    async ({ body, request, server }) => {
+      const limits = quotas ? { maxTokens: quotas.maxTokens, budget: quotas.budget(request, server) } : {}
+      try {
+        const answer = await judgeScreenshot({ providers, model: config.JUDGE_MODEL, logger, ...limits }, body, request.signal)
+        metrics?.judged(answer.judgment)
+        return answer
+      } catch (error) {
+        metrics?.judged(error instanceof AppError ? error.code : 'error')
+        throw error
+      }
+    },
     {
       body: JudgeRequest,
-      response: { 200: JudgeResponse, ...errorResponses(400, 502, 503) },
+      response: { 200: JudgeResponse, ...errorResponses(400, 429, 502, 503) },
       detail: {
         summary: 'Judge a screenshot',
         description:
           'Sends the screenshot (PNG, JPEG, WebP or GIF data URL, up to 20 MB decoded) and the test description ' +
           'to the vision model JUDGE_MODEL and returns `{ judgment: "pass"|"fail", explanation, model }`. ' +
           '400 for a missing or invalid screenshot or description, 503 when no provider is configured for the ' +
-          'model, 502 when the model fails or keeps answering malformed output.',
+          'model, 502 when the model fails or keeps answering malformed output, 429 quota_exceeded when the ' +
+          "client's AI tokens of the day are spent.",
       },
     },
   )

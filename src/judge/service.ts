@@ -4,6 +4,7 @@
  * transient upstream failure; after MAX_ATTEMPTS the request fails with 502, never with a 200 and a null body.
  */
 import { Value } from '@sinclair/typebox/value'
+import { estimateUsage, type TokenBudget } from '../access/token-budget'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import { completeChat, ProviderError } from '../providers/complete'
@@ -19,7 +20,14 @@ export interface JudgeDeps {
   providers: ProviderRegistry
   model: string
   logger: Logger
+  /** Cap on the answer's tokens (AI_MAX_TOKENS); the judge asks for at most ANSWER_TOKENS anyway. */
+  maxTokens?: number
+  /** The client's AI tokens of the day: checked before the first attempt, every attempt charged. */
+  budget?: TokenBudget
 }
+
+/** A judgment is one to three sentences: this is plenty, and bounds what a malformed answer costs. */
+export const ANSWER_TOKENS = 400
 
 export interface JudgeInput {
   screenshot?: unknown
@@ -117,13 +125,17 @@ export async function judgeScreenshot(deps: JudgeDeps, input: JudgeInput, signal
   const requirement = requirementOf(input.testCase)
   const { provider, model } = deps.providers.resolve(deps.model)
   const messages = firstMessages(requirement, screenshot, input.htmlCode)
+  const maxTokens = Math.min(ANSWER_TOKENS, deps.maxTokens ?? ANSWER_TOKENS)
+  await deps.budget?.check()
 
   let lastProblem = ''
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     let answer: string
     try {
-      const request = { model, messages, temperature: 0, maxTokens: 400, responseFormat: JUDGMENT_FORMAT }
-      answer = (await completeChat(provider, request, signal)).text
+      const request = { model, messages, temperature: 0, maxTokens, responseFormat: JUDGMENT_FORMAT }
+      const completion = await completeChat(provider, request, signal)
+      answer = completion.text
+      await deps.budget?.charge(model, completion.usage ?? estimateUsage(messages, answer.length))
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error
       deps.logger.warn('judge upstream failure', { attempt, model, status: error.status, error: error.message })

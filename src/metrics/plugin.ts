@@ -41,7 +41,7 @@ export const metricsRoute = (metrics: Metrics, access: Pick<Access, 'mode' | 'id
   new Elysia({ name: 'metrics' }).get(
     '/metrics',
     async ({ request, set }) => {
-      if (access.mode === 'keys' && access.identity(request)?.role !== 'admin') {
+      if (access.mode !== 'open' && access.identity(request)?.role !== 'admin') {
         throw new AppError('forbidden', 403, 'The metrics need an admin key')
       }
       set.headers['content-type'] = metrics.contentType

@@ -14,7 +14,7 @@ export function outcomeOf(outcome: RunOutcome): string {
   return 'success'
 }
 
-export function measuredRunner(runner: CodeRunner, metrics: Pick<Metrics, 'execution' | 'watchQueue'>): CodeRunner {
+export function measuredRunner(runner: CodeRunner, metrics: Pick<Metrics, 'execution' | 'watchQueue' | 'queueWait'>): CodeRunner {
   metrics.watchQueue(async () => {
     const execution = (await runner.health()).execution as { queue?: QueueStats; pool?: number } | undefined
     return execution?.queue && { running: execution.queue.running, waiting: execution.queue.waiting, pool: execution.pool }
@@ -24,8 +24,13 @@ export function measuredRunner(runner: CodeRunner, metrics: Pick<Metrics, 'execu
     async run(job, options) {
       const started = performance.now()
       const seconds = () => (performance.now() - started) / 1000
+      // The runner calls onStart when the job has its slot: the time until then is the wait in the queue.
+      const onStart = () => {
+        metrics.queueWait(seconds())
+        options?.onStart?.()
+      }
       try {
-        const outcome = await runner.run(job, options)
+        const outcome = await runner.run(job, { ...options, onStart })
         metrics.execution(job.op, outcomeOf(outcome), seconds())
         return outcome
       } catch (error) {

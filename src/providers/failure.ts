@@ -19,6 +19,12 @@ export function redact(text: string, secrets: readonly (string | undefined)[] = 
 /** What the adapter knows from its SDK's error classes (class names do not survive minification). */
 export type FailureKind = 'timeout' | 'connection'
 
+/** The sentence of each kind; src/metrics/providers.ts tells the kinds apart by them. */
+export const FAILURE_MESSAGES: Record<FailureKind, string> = {
+  timeout: 'The model API did not answer in time',
+  connection: 'Could not reach the model API',
+}
+
 /** The vendor's own sentence from an SDK error body: `{ error: { message } }` or `{ message }`. */
 function upstreamMessage(body: unknown): string | undefined {
   const b = body as { message?: unknown; error?: { message?: unknown } } | undefined
@@ -42,10 +48,8 @@ export function describeFailure(
   if (status !== undefined) {
     const said = upstreamMessage(e?.error) ?? (typeof e?.message === 'string' ? e.message : 'no details')
     message = `The model API answered ${status}: ${said}`
-  } else if (kind === 'timeout') {
-    message = 'The model API did not answer in time'
-  } else if (kind === 'connection') {
-    message = 'Could not reach the model API'
+  } else if (kind) {
+    message = FAILURE_MESSAGES[kind]
   } else {
     const said = upstreamMessage(e?.error) ?? (typeof e?.message === 'string' ? e.message : String(error))
     message = `The model API request failed: ${said}`

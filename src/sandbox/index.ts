@@ -105,6 +105,22 @@ export function killGroup(proc: Bun.Subprocess) {
   }
 }
 
+/**
+ * Writes `text` to a sandboxed program's stdin and closes it. A program that died before reading (killed, out of
+ * memory, a broken harness) makes the write fail with EPIPE once the text is larger than the pipe buffer; that is
+ * the program's outcome, read from its exit, not an error of ours, so the rejection is absorbed here instead of
+ * ending the server as an unhandled one.
+ */
+export async function writeInput(proc: Proc, text: string): Promise<boolean> {
+  try {
+    await proc.stdin.write(text)
+    await proc.stdin.end()
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** The uid every sandbox shared before uids.ts; still used when the range runs dry. */
 const NOBODY = 65534
 

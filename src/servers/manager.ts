@@ -8,7 +8,7 @@
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
-import { sandboxMemoryBytes, type Boxed, type Sandbox } from '../sandbox'
+import { sandboxMemoryBytes, writeInput, type Boxed, type Sandbox } from '../sandbox'
 import type { Service } from '../services'
 import type { PythonServer, StopReason } from './model'
 import { OutputTail } from './output-tail'
@@ -208,8 +208,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
     const proc = box.proc
     const { ready } = watchReady(proc.stdio[3] as number)
     relay?.attach(proc.stdio[4] as number)
-    proc.stdin.write(code)
-    void proc.stdin.end()
+    void writeInput(proc, code)
     const tail = new OutputTail(OUTPUT_TAIL_CHARS)
     const drained = Promise.all([capture(proc.stdout, tail), capture(proc.stderr, tail)]).catch(() => {})
 

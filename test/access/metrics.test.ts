@@ -12,6 +12,13 @@ import { get, post } from '../support/http'
 import { testApp } from '../support/app'
 import { answer } from '../support/fake-sse'
 import { ask, startChat } from '../chat/harness'
+import { startFakeOpenAI } from '../support/fake-openai'
+import { connectWs } from '../support/ws'
+import { testConfig } from '../support/config'
+import { PNG } from '../judge/images'
+import { createSandbox, type Sandbox } from '../../src/sandbox'
+import { createLogger } from '../../src/logging'
+import { closeServices } from '../../src/app'
 
 const scrape = async (app: Parameters<typeof get>[0], headers: Record<string, string> = {}) => {
   const reply = await get<string>(app, '/metrics', headers)
@@ -109,4 +116,85 @@ describe('with access keys', () => {
     expect(sample(text, 'tutor_http_requests_total{method="GET",route="/metrics",status="401"}')).toBe(1)
     expect(sample(text, 'tutor_http_requests_total{method="GET",route="/metrics",status="403"}')).toBe(1)
   })
+})
+
+describe('after real traffic: a sandbox run, chats through a fake OpenAI server, a judge call and refusals', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'metrics-traffic-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const hash = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`
+  const file = join(dir, 'keys.json')
+  writeFileSync(file, JSON.stringify([{ name: 'teacher', hash: hash('teacher-key-77a'), role: 'admin' }, { name: 'ann', hash: hash('ann-key-19c') }]))
+  const ann = { authorization: 'Bearer ann-key-19c' }
+  const PASS = '{"judgment":"pass","explanation":"The grid is there."}'
+  const openai = startFakeOpenAI([answer('Hello.'), { status: 429, message: 'Rate limit reached' }, answer(PASS)])
+  afterAll(() => openai.stop())
+  const app = testApp({
+    real: ['runner'],
+    config: {
+      API_KEYS_FILE: file,
+      OPENAI_BASE_URL: openai.url,
+      OPENAI_API_KEY: 'sk-test-metrics-0123',
+      DEFAULT_MODEL: 'gpt-test',
+      JUDGE_MODEL: 'vision-test',
+      RATE_JUDGE_PER_MIN: '1',
+      EXEC_POOL_SIZE: '1',
+    },
+  }).listen({ hostname: '127.0.0.1', port: 0 })
+  afterAll(() => app.stop(true))
+
+  test('each kind of traffic shows in its own series', async () => {
+    const call = await post(app, '/api/execute-endpoint', { pythonCode: '@endpoint\ndef add(a, b):\n    return a + b\n', endpoint: 'add', args: { a: 1, b: 2 } }, ann)
+    expect(call.body).toMatchObject({ success: true, result: 3 })
+
+    const ws = await connectWs(`ws://127.0.0.1:${app.server!.port}/ws/chat?token=ann-key-19c`)
+    ws.send({ messages: ask('Hi'), mode: 'chat' })
+    expect((await ws.response()).at(-1)).toMatchObject({ type: 'complete', content: 'Hello.' })
+    const failed = await post(app, '/api/chat', { messages: ask('Hi'), mode: 'chat' }, ann)
+    expect(failed).toMatchObject({ status: 502, body: { error_type: 'upstream_error' } })
+
+    const judged = await post(app, '/api/llm-judge', { screenshot: PNG, testCase: { name: 'grid', description: 'a 3 by 3 grid' } }, ann)
+    expect(judged.body.judgment).toBe('pass')
+    expect((await post(app, '/api/llm-judge', {}, ann)).status).toBe(429)
+    expect((await get(app, '/tasks')).status).toBe(401)
+    expect((await get(app, '/tasks', { authorization: 'Bearer nope' })).status).toBe(401)
+
+    const text = await scrape(app, { authorization: 'Bearer teacher-key-77a' })
+    expect(sample(text, 'tutor_executions_total{op="call",outcome="success"}')).toBe(1)
+    expect(sample(text, 'tutor_execution_queue_wait_seconds_count')).toBe(1)
+    expect(sample(text, 'tutor_model_streams_active{feature="chat"}')).toBe(0) // both chats have ended
+    expect(sample(text, 'tutor_websockets_active')).toBe(1)
+    expect(sample(text, 'tutor_upstream_errors_total{feature="chat",provider="openai",kind="rate_limited"}')).toBe(1)
+    expect(sample(text, 'tutor_judge_calls_total{outcome="pass"}')).toBe(1)
+    expect(sample(text, 'tutor_rate_limited_total{route_class="judge"}')).toBe(1)
+    expect(sample(text, 'tutor_auth_refused_total{reason="missing"}')).toBe(1)
+    expect(sample(text, 'tutor_auth_refused_total{reason="invalid"}')).toBe(1)
+    expect(sample(text, 'tutor_http_requests_total{method="POST",route="/api/chat",status="502"}')).toBe(1)
+    expect(sample(text, 'tutor_http_requests_total{method="GET",route="/tasks",status="401"}')).toBe(2)
+    // Keys never appear; the client's name only where the issue asks for it (AI tokens by model and client).
+    for (const secret of ['teacher-key-77a', 'ann-key-19c']) expect(text).not.toContain(secret)
+    const withClient = text.split('\n').filter((line) => line.includes('"ann"'))
+    expect(withClient.length).toBeGreaterThan(0)
+    for (const line of withClient) expect(line).toStartWith('tutor_ai_tokens_total{')
+    await ws.close()
+  })
+})
+
+test('a sandbox that cannot be started is counted, and the request fails without a run', async () => {
+  const config = testConfig({ EXEC_POOL_SIZE: '0' })
+  const real = createSandbox({ config, logger: createLogger('silent') })
+  const exhausted: Sandbox = {
+    ...real,
+    spawn: () => {
+      throw Object.assign(new Error('posix_spawn: Resource temporarily unavailable'), { code: 'EAGAIN' })
+    },
+  }
+  const app = testApp({ real: ['runner'], sandbox: exhausted })
+  try {
+    const reply = await post(app, '/api/validate-python', { pythonCode: 'x = 1\n' })
+    expect(reply.status).toBeGreaterThanOrEqual(500)
+    const text = await scrape(app)
+    expect(sample(text, 'tutor_sandbox_start_failures_total{reason="spawn"}')).toBe(1)
+  } finally {
+    await closeServices(app.decorator.services)
+  }
 })

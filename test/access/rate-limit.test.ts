@@ -7,6 +7,7 @@
 import { describe, expect, test } from 'bun:test'
 import type { Identify } from '../../src/client'
 import { createRateLimiter, routeClass } from '../../src/access/rate-limit'
+import { createMemoryStore } from '../../src/access/store'
 import { get, post } from '../support/http'
 import { testApp } from '../support/app'
 
@@ -84,32 +85,31 @@ test('0 turns a class off: no refusal and no RateLimit fields', async () => {
 })
 
 describe('the window', () => {
-  const limits = { execution: 2, chat: 1, judge: 1, servers: 0 }
-
-  test('refuses the third request until the minute is over, saying how long to wait', () => {
+  test('refuses the third request until the minute is over, saying how long to wait', async () => {
     let now = 1_000
-    const limiter = createRateLimiter({ limits, now: () => now })
-    expect(limiter.take('A', 'execution')).toEqual({ allowed: true, limit: 2, remaining: 1, resetS: 60 })
+    const limiter = createRateLimiter(createMemoryStore({ now: () => now }))
+    expect(await limiter.take('A', 'execution', 2)).toEqual({ allowed: true, limit: 2, remaining: 1, resetS: 60 })
     now += 20_500
-    expect(limiter.take('A', 'execution')).toEqual({ allowed: true, limit: 2, remaining: 0, resetS: 40 })
+    expect(await limiter.take('A', 'execution', 2)).toEqual({ allowed: true, limit: 2, remaining: 0, resetS: 40 })
     now += 39_000
-    expect(limiter.take('A', 'execution')).toEqual({ allowed: false, limit: 2, remaining: 0, resetS: 1 })
+    expect(await limiter.take('A', 'execution', 2)).toEqual({ allowed: false, limit: 2, remaining: 0, resetS: 1 })
     now += 500 // the window that began at 1 000 ends now
-    expect(limiter.take('A', 'execution')).toEqual({ allowed: true, limit: 2, remaining: 1, resetS: 60 })
-    expect(limiter.take('A', 'servers')).toBeUndefined()
+    expect(await limiter.take('A', 'execution', 2)).toEqual({ allowed: true, limit: 2, remaining: 1, resetS: 60 })
+    expect(await limiter.take('A', 'servers', 0)).toBeUndefined()
   })
 
-  test('expired counters are swept and live ones are capped', () => {
+  test('expired counters are swept and live ones are capped', async () => {
     let now = 0
-    const limiter = createRateLimiter({ limits, maxClients: 3, now: () => now })
-    for (const client of ['a', 'b', 'c', 'd', 'e']) limiter.take(client, 'chat')
-    expect(limiter.size()).toBe(3)
+    const store = createMemoryStore({ maxKeys: 3, now: () => now })
+    const limiter = createRateLimiter(store)
+    for (const client of ['a', 'b', 'c', 'd', 'e']) await limiter.take(client, 'chat', 1)
+    expect(store.size()).toBe(3)
     // The oldest windows were dropped: their clients start again, the newest are still counted.
-    expect(limiter.take('e', 'chat')?.allowed).toBe(false)
-    expect(limiter.take('a', 'chat')?.allowed).toBe(true)
+    expect((await limiter.take('e', 'chat', 1))?.allowed).toBe(false)
+    expect((await limiter.take('a', 'chat', 1))?.allowed).toBe(true)
     now += 60_000
-    limiter.take('z', 'judge')
-    expect(limiter.size()).toBe(1)
+    await limiter.take('z', 'judge', 1)
+    expect(store.size()).toBe(1)
   })
 })
 

@@ -4,6 +4,7 @@
  */
 import { createApp } from '../../src/app'
 import type { ConfigKey } from '../../src/config'
+import type { Logger } from '../../src/logging'
 import { testConfig } from '../support/config'
 import { startFakeAnthropic } from '../support/fake-anthropic'
 import { startFakeOpenAI } from '../support/fake-openai'
@@ -26,7 +27,7 @@ export interface ChatHarness {
 }
 
 export function startChat(
-  scripts: { openai?: Script; anthropic?: Script; config?: Partial<Record<ConfigKey, string>> } = {},
+  scripts: { openai?: Script; anthropic?: Script; config?: Partial<Record<ConfigKey, string>>; logger?: Logger } = {},
 ): ChatHarness {
   const openai = startFakeOpenAI(scripts.openai ?? [])
   const anthropic = startFakeAnthropic(scripts.anthropic ?? [])
@@ -39,7 +40,7 @@ export function startChat(
     ...scripts.config,
   })
   const inert = { runner: fakeService({}), tasks: fakeService({}), servers: fakeService({}) }
-  const app = createApp({ config, ...(inert as any) }).listen({ hostname: '127.0.0.1', port: 0 })
+  const app = createApp({ config, ...(inert as any), ...(scripts.logger ? { logger: scripts.logger } : {}) }).listen({ hostname: '127.0.0.1', port: 0 })
   const wsUrl = `ws://127.0.0.1:${app.server!.port}/ws/chat`
   return {
     app,

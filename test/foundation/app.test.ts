@@ -55,6 +55,7 @@ describe('general routes', () => {
         chat: { ok: true, openai: true, anthropic: false },
         tasks: ok,
         access: { ok: true, mode: 'open' },
+        limits: { ok: true, store: 'memory' },
       },
     })
   })

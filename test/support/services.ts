@@ -1,5 +1,5 @@
 import type { HealthReport, Service } from '../../src/services'
-import { createLogger, type Logger } from '../../src/logging'
+import { createLogger, type Logger, type LogLevel } from '../../src/logging'
 
 /** A service with a scripted health report that records whether it was closed. */
 export function fakeService(report: Record<string, HealthReport>) {
@@ -10,10 +10,10 @@ export function fakeService(report: Record<string, HealthReport>) {
 /** A logger that keeps its lines for assertions instead of writing them. */
 type Line = Record<string, unknown>
 
-export function memoryLogger() {
+export function memoryLogger(level: LogLevel = 'debug') {
   const lines: Line[] = []
   const waiting: { match: (line: Line) => boolean; resolve: (line: Line) => void }[] = []
-  const logger = createLogger('debug', (text) => {
+  const logger = createLogger(level, (text) => {
     const line = JSON.parse(text) as Line
     lines.push(line)
     for (const waiter of waiting.filter((w) => w.match(line))) {
