@@ -123,17 +123,22 @@ function bridgePipes(box: Boxed): { url: string; stop(): void } {
   })
 
   async function pump(ws: Bun.ServerWebSocket<unknown>) {
-    const decoder = new TextDecoder()
-    let pending = ''
+    // A message is complete at a NUL byte; only each new chunk is searched, so a large one costs no rescans.
+    let parts: Uint8Array[] = []
+    let size = 0
     try {
-      for await (const chunk of Bun.file(box.proc.stdio[4] as unknown as number).stream()) {
-        pending += decoder.decode(chunk, { stream: true })
+      for await (let chunk of Bun.file(box.proc.stdio[4] as unknown as number).stream()) {
         let end: number
-        while ((end = pending.indexOf('\0')) >= 0) {
-          ws.send(pending.slice(0, end))
-          pending = pending.slice(end + 1)
+        while ((end = chunk.indexOf(0)) >= 0) {
+          parts.push(chunk.subarray(0, end))
+          ws.send(Buffer.concat(parts).toString('utf8'))
+          parts = []
+          size = 0
+          chunk = chunk.subarray(end + 1)
         }
-        if (pending.length > MAX_MESSAGE_BYTES) throw new Error('DevTools message too large')
+        parts.push(chunk)
+        size += chunk.length
+        if (size > MAX_MESSAGE_BYTES) throw new Error('DevTools message too large')
       }
     } catch {
       // the browser went away or broke the protocol: end it

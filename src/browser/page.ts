@@ -13,6 +13,8 @@ import { entryPage, type FrontendFiles } from './files'
 /** The page's address. `.test` is reserved (RFC 2606): it can never name a real host. */
 export const ORIGIN = 'http://learner.test'
 export const VIEWPORT = { width: 1280, height: 800 }
+/** Largest request body the page may send to the learner's backend. */
+const MAX_REQUEST_BYTES = 1 << 20
 
 const CONTENT_TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
@@ -92,11 +94,15 @@ async function answer(route: Route, files: FrontendFiles, mocks: { mock: Endpoin
     return route.fulfill({ status: reply.status ?? 200, contentType, body })
   }
   if (backend && method !== 'OPTIONS') {
+    const body = request.postDataBuffer()
+    if (body && body.length > MAX_REQUEST_BYTES) {
+      return route.fulfill({ status: 413, contentType: 'text/plain', body: `More than ${MAX_REQUEST_BYTES} bytes` })
+    }
     const reply = await backend.call({
       method,
       path: url.pathname + url.search,
       contentType: request.headers()['content-type'],
-      body: request.postDataBuffer(),
+      body,
     })
     return route.fulfill({ status: reply.status, contentType: reply.contentType, body: reply.body })
   }

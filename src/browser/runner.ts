@@ -147,7 +147,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     try {
       const outcome = await withPage({ files, backendCode, setup: test.setup, signal }, async (opened, remainingMs) => {
         page = opened
-        await loadPage(opened.page, files, Math.min(remainingMs(), stepTimeoutMs)).catch((error: Error) => {
+        // Loading gets what is left of the test (a busy host may take seconds); steps get their own limit.
+        await loadPage(opened.page, files, remainingMs()).catch((error: Error) => {
           throw new PageFailure('load_failed', `The page did not load: ${firstLine(error)}`)
         })
         for (const [index, step] of test.steps.entries()) {
@@ -197,7 +198,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       if (unavailable) return { error: unavailable, reason: 'browser_unavailable' }
       try {
         return await withPage({ files, backendCode, signal }, async (opened, remainingMs) => {
-          await loadPage(opened.page, files, Math.min(remainingMs(), stepTimeoutMs)).catch(() => {})
+          await loadPage(opened.page, files, remainingMs() / 2).catch(() => {})
           const dataUrl = await takeScreenshot(opened.page, config, Math.max(0, remainingMs()))
           return dataUrl ? { dataUrl } : { error: 'The screenshot is larger than allowed', reason: 'screenshot_too_large' }
         })

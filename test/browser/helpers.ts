@@ -48,7 +48,7 @@ export interface RealRunner {
 
 /** `cgroups: false`: as on a host without writable cgroups (limits by rlimit only). */
 export function realRunner(overrides: Overrides = {}, { cgroups = true } = {}): RealRunner {
-  const config = testConfig({ SANDBOX_UID_BASE: ownUidBase(), BROWSER_TEST_TIMEOUT_MS: '20000', ...overrides })
+  const config = testConfig({ SANDBOX_UID_BASE: ownUidBase(), BROWSER_TEST_TIMEOUT_MS: '45000', ...overrides })
   const logger = createLogger('silent')
   const sandbox = createSandbox({ config, logger, cgroups })
   const runner = createBrowserRunner({ config, logger, sandbox })

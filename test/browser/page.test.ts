@@ -44,7 +44,7 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
     // The next test gets a backend of its own: the count starts again.
     const second = await runner.runTest({ test, files: caller('/count'), backendCode: COUNTER, client: 'tests' })
     expect(second.status).toBe('pass')
-  }, 60_000)
+  }, 120_000)
 
   test("a backend that does not start answers 502 with its error, and an unknown endpoint the backend's 404", async () => {
     const broken = await runner.runTest({
@@ -61,7 +61,7 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
       client: 'tests',
     })
     expect(unknown.message).toBe('All 2 steps passed')
-  }, 60_000)
+  }, 120_000)
 
   test('mocks answer instead of the backend: a sequence in order (the last repeats), after their delay', async () => {
     const result = await runner.runTest({
@@ -80,7 +80,7 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
       client: 'tests',
     })
     expect(result.message).toBe('All 6 steps passed')
-  }, 60_000)
+  }, 120_000)
 
   test("a mock's delay holds the answer back: the page shows nothing before it", async () => {
     const result = await runner.runTest({
@@ -93,7 +93,7 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
     // Assertions are retried for a moment (steps.ts), far less than the delay.
     expect(result.status).toBe('fail')
     expect(result.steps[1]).toMatchObject({ status: 'fail', expected: 1, actual: 0 })
-  }, 60_000)
+  }, 120_000)
 
   test('without a backend or a mock, a request of the page gets a 404; other origins are blocked', async () => {
     const result = await runner.runTest({
@@ -106,7 +106,7 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
       client: 'tests',
     })
     expect(result.message).toBe('All 2 steps passed')
-  }, 60_000)
+  }, 120_000)
 
   test('localStorage and cookies are set before the page loads', async () => {
     const files = page(
@@ -126,7 +126,7 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
       client: 'tests',
     })
     expect(result.message).toBe('All 2 steps passed')
-  }, 60_000)
+  }, 120_000)
 
   test('the files of { html, css, js } are served as index.html, style.css and script.js', async () => {
     const { normalizeFrontendCode } = await import('../../src/browser')
@@ -144,5 +144,5 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
       client: 'tests',
     })
     expect(result.message).toBe('All 2 steps passed')
-  }, 60_000)
+  }, 120_000)
 })

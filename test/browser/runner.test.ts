@@ -45,7 +45,7 @@ describe.skipIf(skipReason !== null)(named('with Chromium'), () => {
     expect(before.version).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
     expect((await runner.runTest({ test: passing, files, client: 'tests' })).status).toBe('pass')
     expect((await runner.health()).browser).toMatchObject({ ok: true, running: true, version: before.version })
-  }, 60_000)
+  }, 120_000)
 
   test('at most BROWSER_CONCURRENCY tests run at once; the others wait, and a cancelled one leaves the queue', async () => {
     const cancel = new AbortController()
@@ -61,7 +61,7 @@ describe.skipIf(skipReason !== null)(named('with Chromium'), () => {
     expect(cancelled).toMatchObject({ status: 'error', reason: 'cancelled', steps: [{ status: 'skip' }] })
     expect(third!.status).toBe('pass')
     expect((await runner.health()).browser).toMatchObject({ active: 0, waiting: 0 })
-  }, 60_000)
+  }, 120_000)
 
   test('a browser that dies is started again for the next test', async () => {
     expect((await runner.runTest({ test: passing, files, client: 'tests' })).status).toBe('pass')
@@ -75,19 +75,19 @@ describe.skipIf(skipReason !== null)(named('with Chromium'), () => {
     await runner.runTest({ test: passing, files, client: 'tests' })
     const after = await runner.runTest({ test: passing, files, client: 'tests' })
     expect(after.status).toBe('pass')
-  }, 60_000)
+  }, 120_000)
 
   test('screenshot() gives the loaded page as a PNG data URL', async () => {
     const shot = await runner.screenshot({ files: page('<h1 style="color: teal">Title</h1>'), client: 'tests' })
     expect('dataUrl' in shot && shot.dataUrl).toStartWith('data:image/png;base64,iVBOR')
-  }, 60_000)
+  }, 120_000)
 
   test('after close no process is left and tests are skipped', async () => {
     await close()
     for (let tries = 0; tries < 50 && processesOfUids(uidBase).length > 0; tries++) await Bun.sleep(100)
     expect(processesOfUids(uidBase)).toEqual([])
     expect(await runner.runTest({ test: passing, files, client: 'tests' })).toMatchObject({ status: 'skip', reason: 'browser_unavailable' })
-  }, 60_000)
+  }, 120_000)
 })
 
 describe.skipIf(skipReason !== null)(named('on a host without writable cgroups'), () => {
@@ -97,5 +97,5 @@ describe.skipIf(skipReason !== null)(named('on a host without writable cgroups')
     // The rlimit once took the default sandbox limit (tens of processes) whatever the caller asked: Chromium
     // could not start its threads and every test timed out.
     expect(await runner.runTest({ test: passing, files, client: 'tests' })).toMatchObject({ status: 'pass' })
-  }, 60_000)
+  }, 120_000)
 })
