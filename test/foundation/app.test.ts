@@ -13,6 +13,7 @@ const fakes = () => ({
   providers: fakeService({ chat: { ok: true, openai: true, anthropic: false } }),
   tasks: fakeService({ tasks: ok }),
   servers: fakeService({}),
+  browser: fakeService({}),
 })
 
 /** The real app plus a few test-only routes that fail in the ways the error envelope must cover. */
