@@ -15,7 +15,7 @@
  * keepalive fetch, sendBeacon and prefetch bypass it); the rule also keeps Chromium from trying DNS at all.
  */
 import { existsSync } from 'node:fs'
-import { chromium, type Browser } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import type { Boxed, Sandbox } from '../sandbox'
 
 export interface LaunchOptions {
@@ -79,6 +79,8 @@ export async function launchChromium({ sandbox, path, memoryBytes, tmpfsBytes, t
   const exited = box.proc.exited.then(() => {})
   const bridge = bridgePipes(box)
   try {
+    // Loaded on first use: playwright-core takes about a second to import, which server start-up need not pay.
+    const { chromium } = await import('playwright-core')
     const browser = await chromium.connectOverCDP(bridge.url, { timeout: timeoutMs })
     const close = async () => {
       await browser.close().catch(() => {})
