@@ -82,12 +82,14 @@ export async function launchChromium({ sandbox, path, memoryBytes, tmpfsBytes, t
     // Loaded on first use: playwright-core takes about a second to import, which server start-up need not pay.
     const { chromium } = await import('playwright-core')
     const browser = await chromium.connectOverCDP(bridge.url, { timeout: timeoutMs })
-    const close = async () => {
-      await browser.close().catch(() => {})
-      box.release()
-      bridge.stop()
-      await exited
-    }
+    let closing: Promise<void> | undefined
+    const close = () =>
+      (closing ??= (async () => {
+        await browser.close().catch(() => {})
+        box.release()
+        bridge.stop()
+        await exited
+      })())
     void exited.then(() => bridge.stop())
     return { browser, version: browser.version(), exited, oomKilled: box.oomKilled, close }
   } catch (error) {
@@ -102,6 +104,7 @@ function bridgePipes(box: Boxed): { url: string; stop(): void } {
   const toBrowser = Bun.file(box.proc.stdio[3] as unknown as number).writer()
   const token = crypto.randomUUID()
   let client: Bun.ServerWebSocket<unknown> | null = null
+  let stopped = false
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
@@ -152,8 +155,12 @@ function bridgePipes(box: Boxed): { url: string; stop(): void } {
   return {
     url: `ws://127.0.0.1:${server.port}/${token}`,
     stop() {
-      void toBrowser.end()
-      server.stop(true)
+      if (stopped) return
+      stopped = true
+      void Promise.resolve()
+        .then(() => toBrowser.end())
+        .catch(() => {})
+      void server.stop(true)
     },
   }
 }

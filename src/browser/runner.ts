@@ -73,9 +73,10 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         current = running
         launchError = null
         logger.info('browser started', { version })
+        // Disconnected comes first (the DevTools pipe closes with the browser); the sandbox ends a moment later.
+        running.browser.on('disconnected', () => forget(running))
         void running.exited.then(() => {
-          if (launched === starting) launched = null
-          if (current === running) current = null
+          forget(running)
           if (!closed) logger.warn('browser ended; the next test starts a new one', { oom_killed: running.oomKilled() })
         })
         if (closed) void running.close()
@@ -88,6 +89,15 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       },
     )
     return starting
+  }
+
+  /** Stops handing out `running` (it died, or hangs): the next test launches a new browser. */
+  function forget(running: LaunchedBrowser) {
+    if (current === running) {
+      current = null
+      launched = null // it is the launch that gave `running`: a newer one would have made `current` newer
+    }
+    void running.close()
   }
 
   /**
@@ -114,8 +124,15 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       const limit = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new TestTimeout()), remainingMs())
       })
+      const pageOptions = { files: input.files, setup: input.setup, backend, stepTimeoutMs }
       const work = (async () => {
-        opened = await openPage(running.browser, { files: input.files, setup: input.setup, backend, stepTimeoutMs })
+        opened = await openPage(running!.browser, pageOptions).catch(async (error) => {
+          // The browser died since the last test (and we had not noticed yet): once more with a new one.
+          if (running!.browser.isConnected()) throw error
+          forget(running!)
+          running = await browser()
+          return openPage(running.browser, pageOptions)
+        })
         return body(opened, remainingMs)
       })()
       work.catch(() => {}) // settled after the limit: its failure is the limit's
@@ -128,8 +145,11 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       // a new one.
       if (context && !(await closedWithin(context.close(), CLOSE_WAIT_MS))) {
         logger.warn('a browser context did not close; restarting the browser')
-        if (launched && running && (await launched.catch(() => null)) === running) launched = null
-        await (running as LaunchedBrowser | null)?.close()
+        const stuck = running as LaunchedBrowser | null
+        if (stuck) {
+          forget(stuck)
+          await stuck.close()
+        }
       }
       backend?.close()
       release()
