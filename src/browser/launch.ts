@@ -14,7 +14,9 @@
  * Why `--host-resolver-rules`: the network namespace is the boundary (request interception is not one:
  * keepalive fetch, sendBeacon and prefetch bypass it); the rule also keeps Chromium from trying DNS at all.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import type { Boxed, Sandbox } from '../sandbox'
 
@@ -78,10 +80,14 @@ export async function launchChromium({ sandbox, path, memoryBytes, tmpfsBytes, t
   box.proc.stdin.end()
   const exited = box.proc.exited.then(() => {})
   const bridge = bridgePipes(box)
+  // playwright's folder for downloads and traces (none happen: downloads are refused). Ours, so that it is
+  // removed whatever way the browser ends; playwright's own would stay behind when the browser dies.
+  const artifactsDir = mkdtempSync(join(tmpdir(), 'ai-tutor-browser-'))
+  const removeArtifacts = () => rmSync(artifactsDir, { recursive: true, force: true })
   try {
     // Loaded on first use: playwright-core takes about a second to import, which server start-up need not pay.
     const { chromium } = await import('playwright-core')
-    const browser = await chromium.connectOverCDP(bridge.url, { timeout: timeoutMs })
+    const browser = await chromium.connectOverCDP(bridge.url, { timeout: timeoutMs, artifactsDir })
     let closing: Promise<void> | undefined
     const close = () =>
       (closing ??= (async () => {
@@ -89,12 +95,14 @@ export async function launchChromium({ sandbox, path, memoryBytes, tmpfsBytes, t
         box.release()
         bridge.stop()
         await exited
+        removeArtifacts()
       })())
     void exited.then(() => bridge.stop())
     return { browser, version: browser.version(), exited, oomKilled: box.oomKilled, close }
   } catch (error) {
     box.release()
     bridge.stop()
+    removeArtifacts()
     throw error
   }
 }
