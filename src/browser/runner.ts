@@ -124,8 +124,11 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       const pageOptions = { files: input.files, setup: input.setup, backend, stepTimeoutMs }
       const work = (async () => {
         const fresh = await openPage(running!.browser, pageOptions).catch(async (error) => {
-          // The browser died since the last test (and we had not noticed yet): once more with a new one.
-          if (running!.browser.isConnected()) throw error
+          // The browser died since the last test (and we had not noticed yet): once more with a new one. Its
+          // failure can come before the news of its end, so that gets a moment to arrive.
+          const ended = running!.exited.then(() => true)
+          const dead = !running!.browser.isConnected() || (await Promise.race([ended, Bun.sleep(2000).then(() => false)]))
+          if (!dead) throw error
           forget(running!)
           running = await browser()
           return openPage(running.browser, pageOptions)
