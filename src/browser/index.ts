@@ -4,7 +4,7 @@
  * the sandbox (launch.ts); one warm browser serves every test, each test in a fresh context (runner.ts).
  *
  * @example
- * const browser = createBrowserRunner({ config, logger, sandbox, runner })
+ * const browser = createBrowserRunner({ config, logger, sandbox })
  * const result = await browser.runTest({ test, files: normalizeFrontendCode(body.frontendCode), backendCode, client })
  * // { status: 'fail', message: 'Step 3 (elementText #status): expected "X wins" but was "O wins"', steps: [...], screenshot }
  */

@@ -14,7 +14,9 @@
  * Why `--host-resolver-rules`: the network namespace is the boundary (request interception is not one:
  * keepalive fetch, sendBeacon and prefetch bypass it); the rule also keeps Chromium from trying DNS at all.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import type { Boxed, Sandbox } from '../sandbox'
 
@@ -78,21 +80,29 @@ export async function launchChromium({ sandbox, path, memoryBytes, tmpfsBytes, t
   box.proc.stdin.end()
   const exited = box.proc.exited.then(() => {})
   const bridge = bridgePipes(box)
+  // playwright's folder for downloads and traces (none happen: downloads are refused). Ours, so that it is
+  // removed whatever way the browser ends; playwright's own would stay behind when the browser dies.
+  const artifactsDir = mkdtempSync(join(tmpdir(), 'ai-tutor-browser-'))
+  const removeArtifacts = () => rmSync(artifactsDir, { recursive: true, force: true })
   try {
     // Loaded on first use: playwright-core takes about a second to import, which server start-up need not pay.
     const { chromium } = await import('playwright-core')
-    const browser = await chromium.connectOverCDP(bridge.url, { timeout: timeoutMs })
-    const close = async () => {
-      await browser.close().catch(() => {})
-      box.release()
-      bridge.stop()
-      await exited
-    }
+    const browser = await chromium.connectOverCDP(bridge.url, { timeout: timeoutMs, artifactsDir })
+    let closing: Promise<void> | undefined
+    const close = () =>
+      (closing ??= (async () => {
+        await browser.close().catch(() => {})
+        box.release()
+        bridge.stop()
+        await exited
+        removeArtifacts()
+      })())
     void exited.then(() => bridge.stop())
     return { browser, version: browser.version(), exited, oomKilled: box.oomKilled, close }
   } catch (error) {
     box.release()
     bridge.stop()
+    removeArtifacts()
     throw error
   }
 }
@@ -102,6 +112,7 @@ function bridgePipes(box: Boxed): { url: string; stop(): void } {
   const toBrowser = Bun.file(box.proc.stdio[3] as unknown as number).writer()
   const token = crypto.randomUUID()
   let client: Bun.ServerWebSocket<unknown> | null = null
+  let stopped = false
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
@@ -152,8 +163,12 @@ function bridgePipes(box: Boxed): { url: string; stop(): void } {
   return {
     url: `ws://127.0.0.1:${server.port}/${token}`,
     stop() {
-      void toBrowser.end()
-      server.stop(true)
+      if (stopped) return
+      stopped = true
+      void Promise.resolve()
+        .then(() => toBrowser.end())
+        .catch(() => {})
+      void server.stop(true)
     },
   }
 }

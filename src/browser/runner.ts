@@ -5,8 +5,6 @@
  * of a test passes, its context is closed under it: a page that loops forever or floods dialogs ends as a
  * failed test, and the browser goes on serving the next one.
  */
-import { accessSync, constants } from 'node:fs'
-import type { Browser } from 'playwright-core'
 import type { Config } from '../config'
 import type { Logger } from '../logging'
 import type { Sandbox } from '../sandbox'
@@ -17,26 +15,23 @@ import { launchChromium, type LaunchedBrowser } from './launch'
 import { loadPage, openPage, type OpenedPage } from './page'
 import { takeScreenshot } from './screenshot'
 import { createSlots } from './slots'
-import { runStep, stepKind } from './steps'
+import { runStep } from './steps'
+import {
+  CLOSE_WAIT_MS,
+  closedWithin,
+  fillSkipped,
+  firstLine,
+  isExecutable,
+  PageFailure,
+  readVersion,
+  TestTimeout,
+  Unavailable,
+} from './outcome'
 
 export interface BrowserRunnerOptions {
   config: Config
   logger: Logger
   sandbox: Sandbox
-}
-
-class TestTimeout extends Error {}
-
-/** How long closing a test's context may take before the browser is restarted instead. */
-const CLOSE_WAIT_MS = 5000
-
-async function closedWithin(closing: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: Timer | undefined
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
-  const done = closing.then(() => true, () => true)
-  const closed = await Promise.race([done, late])
-  clearTimeout(timer)
-  return closed
 }
 
 export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOptions): BrowserRunner {
@@ -73,9 +68,10 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         current = running
         launchError = null
         logger.info('browser started', { version })
+        // Disconnected comes first (the DevTools pipe closes with the browser); the sandbox ends a moment later.
+        running.browser.on('disconnected', () => forget(running))
         void running.exited.then(() => {
-          if (launched === starting) launched = null
-          if (current === running) current = null
+          forget(running)
           if (!closed) logger.warn('browser ended; the next test starts a new one', { oom_killed: running.oomKilled() })
         })
         if (closed) void running.close()
@@ -88,6 +84,15 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       },
     )
     return starting
+  }
+
+  /** Stops handing out `running` (it died, or hangs): the next test launches a new browser. */
+  function forget(running: LaunchedBrowser) {
+    if (current === running) {
+      current = null
+      launched = null // it is the launch that gave `running`: a newer one would have made `current` newer
+    }
+    void running.close()
   }
 
   /**
@@ -106,6 +111,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     let opened: OpenedPage | null = null
     let timer: Timer | undefined
     let running: LaunchedBrowser | null = null
+    /** Set once the test has its result; work still under way afterwards cleans up after itself. */
+    let over = false
     const abort = () => void opened?.context.close().catch(() => {})
     input.signal?.addEventListener('abort', abort)
     try {
@@ -114,13 +121,30 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       const limit = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new TestTimeout()), remainingMs())
       })
+      const pageOptions = { files: input.files, setup: input.setup, backend, stepTimeoutMs }
       const work = (async () => {
-        opened = await openPage(running.browser, { files: input.files, setup: input.setup, backend, stepTimeoutMs })
-        return body(opened, remainingMs)
+        const fresh = await openPage(running!.browser, pageOptions).catch(async (error) => {
+          // The browser died since the last test (and we had not noticed yet): once more with a new one. Its
+          // failure can come before the news of its end, so that gets a moment to arrive.
+          const ended = running!.exited.then(() => true)
+          const dead = !running!.browser.isConnected() || (await Promise.race([ended, Bun.sleep(2000).then(() => false)]))
+          if (!dead) throw error
+          forget(running!)
+          running = await browser()
+          return openPage(running.browser, pageOptions)
+        })
+        if (over) {
+          // The limit passed while the context was being made: nobody else will close it.
+          await fresh.context.close().catch(() => {})
+          throw new TestTimeout()
+        }
+        opened = fresh
+        return body(fresh, remainingMs)
       })()
       work.catch(() => {}) // settled after the limit: its failure is the limit's
       return await Promise.race([work, limit])
     } finally {
+      over = true
       clearTimeout(timer)
       input.signal?.removeEventListener('abort', abort)
       const context = (opened as OpenedPage | null)?.context
@@ -128,8 +152,11 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       // a new one.
       if (context && !(await closedWithin(context.close(), CLOSE_WAIT_MS))) {
         logger.warn('a browser context did not close; restarting the browser')
-        if (launched && running && (await launched.catch(() => null)) === running) launched = null
-        await (running as LaunchedBrowser | null)?.close()
+        const stuck = running as LaunchedBrowser | null
+        if (stuck) {
+          forget(stuck)
+          await stuck.close()
+        }
       }
       backend?.close()
       release()
@@ -235,49 +262,3 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   }
 }
 
-class PageFailure extends Error {
-  constructor(
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-class Unavailable extends Error {}
-
-const firstLine = (error: Error) => String(error?.message ?? error).split('\n')[0]!.slice(0, 300)
-
-/** The steps after a failure, reported as not run. */
-function fillSkipped(test: InteractiveTest, done: BrowserStepResult[]): BrowserStepResult[] {
-  const rest = test.steps.slice(done.length).map((step, offset) => ({
-    index: done.length + offset,
-    kind: stepKind(step),
-    status: 'skip' as const,
-    message: 'not run',
-    ...(step.selector === undefined ? {} : { selector: step.selector }),
-  }))
-  return [...done, ...rest]
-}
-
-/** `chromium --version` ("Chromium 156.0.8078.114") as the version the browser reports ("156.0.8078.114"). */
-async function readVersion(path: string): Promise<string | null> {
-  try {
-    const proc = Bun.spawn([path, '--version'], { stdout: 'pipe', stderr: 'ignore', env: {}, timeout: 5000 })
-    const text = await new Response(proc.stdout).text()
-    return /(\d+\.\d+\.\d+\.\d+)/.exec(text)?.[1] ?? null
-  } catch {
-    return null
-  }
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-
-export type { Browser }

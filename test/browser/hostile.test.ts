@@ -22,7 +22,7 @@ const listener = recorder()
 /** Stands for this server's own port: a page must not reach it either. */
 const ownPort = recorder()
 
-const hostTempEntries = () => new Set(readdirSync(tmpdir()).filter((name) => /chrom|playwright/i.test(name)))
+const hostTempEntries = () => new Set(readdirSync(tmpdir()).filter((name) => /chrom|playwright|ai-tutor-browser/i.test(name)))
 let tempBefore: Set<string>
 beforeAll(() => void (tempBefore = hostTempEntries()))
 
