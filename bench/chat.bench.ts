@@ -111,7 +111,10 @@ async function startApp(upstreamUrl: string) {
       if (performance.now() - started > 10_000) throw new Error('server did not start within 10 s')
     }
   }
-  return { port, stop: async () => (proc.kill('SIGTERM'), await proc.exited) }
+  return { port, stop: async () => {
+    proc.kill('SIGTERM')
+    await proc.exited
+  } }
 }
 
 // ---- clients ----

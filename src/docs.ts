@@ -13,6 +13,7 @@ import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 
 const ASSETS = '/openapi/assets'
 
+// biome-ignore lint/suspicious/noExplicitAny: OpenAPI fragments are free-form JSON edited in place
 type Json = Record<string, any>
 export interface RouteLike {
   method: string

@@ -59,7 +59,7 @@ const changesState = (request: Request) =>
 
 /** `application/json` or any `+json` type, parameters (charset) ignored. */
 function isJson(contentType: string | null): boolean {
-  const type = contentType?.split(';')[0]!.trim().toLowerCase() ?? ''
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
   return type === 'application/json' || /^[a-z]+\/[a-z0-9.+-]*\+json$/.test(type)
 }
 

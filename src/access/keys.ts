@@ -126,7 +126,10 @@ export function parseKeyFile(text: string, file: string, problems: string[]): St
       problems.push(`API_KEYS_FILE ${file}: not valid JSON (${(error as Error).message})`)
       return []
     }
-    if (!Array.isArray(entries)) return (problems.push(`API_KEYS_FILE ${file}: expected a JSON array`), [])
+    if (!Array.isArray(entries)) {
+      problems.push(`API_KEYS_FILE ${file}: expected a JSON array`)
+      return []
+    }
     return entries.flatMap((entry, index) => {
       const { name, hash, role, quotas } = (entry ?? {}) as Record<string, unknown>
       return storedKey(`API_KEYS_FILE ${file} entry ${index + 1}`, name, hash, role, quotas, problems)

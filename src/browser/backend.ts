@@ -76,7 +76,7 @@ export function createBackend(config: Config, sandbox: Sandbox, code: string, ti
 
   return {
     async call({ method, path, contentType, body }) {
-      let backend
+      let backend: Awaited<ReturnType<typeof start>>
       try {
         backend = await (started ??= start())
       } catch (error) {

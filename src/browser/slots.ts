@@ -44,6 +44,8 @@ export function createSlots(size: number): Slots {
 function once(action: () => void): () => void {
   let done = false
   return () => {
-    if (!done) (done = true), action()
+    if (done) return
+    done = true
+    action()
   }
 }

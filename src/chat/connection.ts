@@ -83,7 +83,10 @@ export class ChatConnection {
     }
     const record = frame as Record<string, unknown>
     const id = Value.Check(FrameId, record.id) ? (record.id as Id) : undefined
-    if (record.type === 'cancel') return this.cancel(id)
+    if (record.type === 'cancel') {
+      this.cancel(id)
+      return
+    }
     if (record.type !== undefined) {
       return void this.send(errorFrame(`Unknown frame type ${JSON.stringify(record.type)}; send a chat request or {"type":"cancel"}`, 'bad_frame', id))
     }
@@ -113,7 +116,10 @@ export class ChatConnection {
   }
 
   private cancel(id: Id | undefined): void {
-    if (this.current && (id === undefined || id === this.current.id)) return this.current.controller.abort()
+    if (this.current && (id === undefined || id === this.current.id)) {
+      this.current.controller.abort()
+      return
+    }
     const index = id === undefined ? -1 : this.queue.findIndex((p) => p.id === id)
     if (index < 0) return // already finished: nothing to cancel
     const [pending] = this.queue.splice(index, 1)

@@ -99,7 +99,9 @@ export function withBrowserCases(runCases: RunCases, context: BrowserContext | u
     if (others.length === 0) onStart?.()
     const python = others.length
       ? runCases(others.map((index) => ({ name: `Test ${index + 1}`, ...cases[index]! })), onResult, onStart).then((report) =>
-          report.results.forEach((result, i) => (results[others[i]!] = result)),
+          report.results.forEach((result, i) => {
+            results[others[i]!] = result
+          }),
         )
       : undefined
     const browser = inBrowser.map(async (index) => {

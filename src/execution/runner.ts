@@ -17,6 +17,7 @@ export type Job =
   | { op: 'tests'; code: string; cases: TestCaseJob[] }
 
 /** One JSON message from the harness (`type`: endpoints | valid | result | error | case | done). */
+// biome-ignore lint/suspicious/noExplicitAny: fields differ by type; messages.ts validates each before use
 export type HarnessMessage = { type: string; [field: string]: any }
 
 /** What a run produced. A run stopped by us (time, output) is an outcome too, never an exception. */

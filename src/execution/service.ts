@@ -24,7 +24,7 @@ export function requireCode(code: string | undefined, field: string, maxBytes: n
 function failure(outcome: RunOutcome, message: HarnessMessage | undefined, started: number): LearnerCodeFailure {
   const stop = outcome.stopped
   // A run we stopped (time, output) says so even if the program reported an error on its way down.
-  const useStop = stop && (!message || message.type !== 'error' || stop.kind !== 'runtime_error')
+  const useStop = stop && (message?.type !== 'error' || stop.kind !== 'runtime_error')
   return {
     success: false,
     error: useStop ? stop.message : (message?.message ?? 'The program ended without a result'),

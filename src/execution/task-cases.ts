@@ -139,7 +139,9 @@ export async function runTestParts(
   for (const part of parts) {
     const shown = (result: TestResult) => (part.hidden ? hiddenResult(result) : result)
     const report = await runCases(part.cases, onResult && ((result) => onResult(shown(result))), startOnce)
-    report.results.forEach((result, i) => (results[part.positions[i]!] = shown(result)))
+    report.results.forEach((result, i) => {
+      results[part.positions[i]!] = shown(result)
+    })
   }
   return batchReport(results, started)
 }

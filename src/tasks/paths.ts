@@ -26,6 +26,7 @@ export function resolveTasksDir(dir: string, cwd = process.cwd(), execDir = dirn
  */
 export function safeSegments(path: string): string[] | undefined {
   if (path.length === 0 || path.length > 1024) return undefined
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses
   if (/[\\\u0000-\u001f]/.test(path)) return undefined
   if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) return undefined
   const segments = path.split('/').filter((s) => s !== '' && s !== '.')

@@ -30,7 +30,10 @@ const app = testApp({
   config: { API_KEYS },
   logger,
   // Records who asks, to show the key's name is the client Python-server ownership is keyed on.
-  servers: { ...inertServers(), list: (client) => (listedFor.push(client), []) },
+  servers: { ...inertServers(), list: (client) => {
+        listedFor.push(client)
+        return []
+      } },
 })
 
 describe('protected routes', () => {

@@ -29,7 +29,7 @@ const scrape = async (app: Parameters<typeof get>[0], headers: Record<string, st
 
 /** The value of one sample line, e.g. `tutor_http_requests_total{method="GET",route="/health",status="200"}`. */
 const sample = (text: string, series: string) => {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '))
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
 

@@ -4,9 +4,7 @@
  * layout logic is checked in test/sandbox/cgroup.test.ts.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFileSync, rmSync, } from 'node:fs'
 import { sandboxMemoryBytes } from '../../src/sandbox'
 import { probeCgroups } from '../../src/sandbox/cgroup'
 import { sandboxWithoutBwrap, testApp } from '../support/app'

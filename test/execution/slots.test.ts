@@ -59,7 +59,10 @@ describe('slots', () => {
     const [first, second] = [new AbortController(), new AbortController()]
     await send('a', '/api/execute-test-cases', batch, first.signal, 'text/event-stream') // answered once it runs
     let secondStarted = false
-    const waiting = send('a', '/api/execute-test-cases', batch, second.signal, 'text/event-stream').then((r) => ((secondStarted = r.status === 200), r))
+    const waiting = send('a', '/api/execute-test-cases', batch, second.signal, 'text/event-stream').then((r) => {
+      secondStarted = r.status === 200
+      return r
+    })
     await until((queue) => queue.waiting === 1)
 
     const reply = await send('b', '/api/execute-endpoint', quick)

@@ -30,7 +30,9 @@ describe('graceful shutdown', () => {
     const pending = fetch(`${url}/probe/slow`)
     await inFlight
 
-    const stopping = shutDown(app.server!, async () => Object.values(services).forEach((s) => s.close()), 10_000, memoryLogger())
+    const stopping = shutDown(app.server!, async () => {
+      for (const s of Object.values(services)) s.close()
+    }, 10_000, memoryLogger())
     await expect(fetch(`${url}/health`)).rejects.toThrow()
     expect(services.runner.closed).toBe(false)
 
@@ -49,7 +51,9 @@ describe('graceful shutdown', () => {
     )
     await inFlight
     const logger = memoryLogger()
-    await shutDown(app.server!, async () => Object.values(services).forEach((s) => s.close()), 50, logger)
+    await shutDown(app.server!, async () => {
+      for (const s of Object.values(services)) s.close()
+    }, 50, logger)
     expect(await pending).toBe('cut')
     expect(logger.lines.map((line) => line.msg)).toEqual(['grace period over; closing open connections'])
     expect(services.servers.closed).toBe(true)

@@ -60,7 +60,7 @@ describe('POST /api/llm-judge', () => {
   })
 
   test('a malformed answer is retried, telling the model what was wrong, and the valid one is used', async () => {
-    const { judge, requests, logger } = judgeApp([{ text: 'Looks good to me!' }, { text: '```json\n' + FAIL + '\n```' }])
+    const { judge, requests, logger } = judgeApp([{ text: 'Looks good to me!' }, { text: `\`\`\`json\n${FAIL}\n\`\`\`` }])
     const { status, body } = await judge({ screenshot: PNG, testCase })
     expect({ status, body }).toEqual({
       status: 200,

@@ -189,7 +189,7 @@ function verdict(program: Uint8Array, arch: number, nr: number, args: number[] =
   const data = new DataView(new ArrayBuffer(64))
   data.setUint32(0, nr, true)
   data.setUint32(4, arch, true)
-  args.forEach((value, i) => data.setUint32(16 + 8 * i, value >>> 0, true))
+  for (const [i, value] of args.entries()) data.setUint32(16 + 8 * i, value >>> 0, true)
   const code = new DataView(program.buffer)
   let a = 0
   for (let pc = 0; pc < program.length / 8; pc++) {

@@ -67,7 +67,10 @@ export function processesMatching(pattern: string): string {
 export function probePort(port: number): Promise<'open' | 'refused'> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
-    socket.once('connect', () => (socket.destroy(), resolve('open')))
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve('open')
+    })
     socket.once('error', () => resolve('refused'))
   })
 }

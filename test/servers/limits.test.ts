@@ -80,7 +80,7 @@ describe('deprecated Python servers: limits', () => {
     const app = makeApp({ SERVERS_LIFETIME_S: '1' })
     const port = first + 7
     const marker = sleepMarker()
-    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n` + HELLO
+    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n${HELLO}`
     const { body } = await start(app, port, code) // on a busy machine it may not even listen within 1 s
     const stopped = await app.decorator.services.servers.whenStopped(port)
     expect(stopped).toMatchObject({ status: 'stopped', stopReason: 'lifetime', exitCode: null })
@@ -106,7 +106,7 @@ describe('deprecated Python servers: limits', () => {
     const app = makeApp()
     const ports = [first + 9, first + 10]
     const marker = sleepMarker()
-    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n` + HELLO
+    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n${HELLO}`
     const started = await Promise.all(ports.map((port) => start(app, port, code)))
     expect(started.map((r) => r.body.listening)).toEqual([true, true])
     expect(processesMatching(`sleep ${marker}`).split('\n')).toHaveLength(2)

@@ -8,7 +8,7 @@ describe('OutputTail', () => {
     expect(tail.toString()).toBe('hello ')
     for (let i = 0; i < 100; i++) tail.push(`${i},`)
     expect(tail.toString()).toBe(',97,98,99,')
-    tail.push('x'.repeat(25) + 'the end')
+    tail.push(`${'x'.repeat(25)}the end`)
     expect(tail.toString()).toBe('xxxthe end')
   })
 })

@@ -20,7 +20,7 @@ describe('deprecated Python servers: ownership', () => {
   test.concurrent("client B cannot list the output of, read the output of, or stop client A's server", async () => {
     const app = makeApp({}, { identify: byTestHeader })
     const port = first
-    const code = 'print("LEARNER-A-PRIVATE-TOKEN", flush=True)\n' + HELLO
+    const code = `print("LEARNER-A-PRIVATE-TOKEN", flush=True)\n${HELLO}`
     const started = await post(app, '/api/start-python-server', { pythonCode: code, port }, as('A'))
     expect(started.body).toMatchObject({ success: true, listening: true })
     const token: string = started.body.owner_token

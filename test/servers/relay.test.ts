@@ -224,7 +224,7 @@ def hello():
     expect(await exchange(port, 'GET /hello HTTP/1.0\r\n\r\n')).toBe('') // closed at once; the port stays ours
     expect((await get(app, '/health')).status).toBe(200)
     await post(app, '/api/stop-python-server', { port })
-    expect((await start(app, port, 'print("next")\n' + HOLDS_CONNECTIONS)).body.listening).toBe(true)
+    expect((await start(app, port, `print("next")\n${HOLDS_CONNECTIONS}`)).body.listening).toBe(true)
     expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('pong')
   })
 })

@@ -14,7 +14,7 @@ describe('deprecated Python servers: routes', () => {
     const app = makeApp()
     const port = first
     const marker = sleepMarker()
-    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n` + HELLO
+    const code = `import subprocess\nsubprocess.Popen(["sleep", "${marker}"])\n${HELLO}`
     const started = await post(app, '/api/start-python-server', { pythonCode: code, port })
     expect(started).toMatchObject({ status: 200 })
     expect(started.body).toEqual({

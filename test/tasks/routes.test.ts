@@ -165,7 +165,7 @@ describe('POST /api/load-test-cases', () => {
     '../outside',
     'good-task/../../outside',
     '/etc',
-    fixture.dir + '/good-task/tests/backend',
+    `${fixture.dir}/good-task/tests/backend`,
     'good-task\\..\\..\\outside',
     'good-task/linked-outside',
     'linked-task',
@@ -173,7 +173,7 @@ describe('POST /api/load-test-cases', () => {
   ])('a path leaving the tasks folder is a 400: %s', async (path) => {
     const { status, body } = await load([path])
     expect({ status, error_type: body.error_type }).toEqual({ status: 400, error_type: 'path_outside_tasks' })
-    expect(body.error).not.toContain(fixture.base + '/')
+    expect(body.error).not.toContain(`${fixture.base}/`)
   })
 
   test.each(['good-task/images', 'good-task/tests/nope', '%2e%2e/outside', 'bad-test/tests/backend'])(
@@ -222,8 +222,8 @@ describe('GET /assets/{path}', () => {
     ['encoded ..', '..%2Foutside%2Fsecret.png'],
     ['double-encoded ..', '%252e%252e%252Foutside%252Fsecret.png'],
     ['encoded backslashes', 'good-task%5C..%5C..%5Coutside%5Csecret.png'],
-    ['an absolute path', '%2F' + encodeURIComponent(fixture.secret.slice(1))],
-    ['an absolute path with a double slash', '/' + fixture.secret.slice(1)],
+    ['an absolute path', `%2F${encodeURIComponent(fixture.secret.slice(1))}`],
+    ['an absolute path with a double slash', `/${fixture.secret.slice(1)}`],
     ['a malformed escape', 'good-task/images/%E0%A4%A.png'],
     ['a folder', 'good-task/images'],
     ['a missing file', 'good-task/images/nope.png'],
