@@ -22,7 +22,7 @@
 import { Elysia } from 'elysia'
 import { AppError } from '../errors'
 import { requestUrl } from '../request-url'
-import type { Quotas } from './quotas'
+import type { Server } from 'elysia/universal'
 import type { LimitStore } from './store'
 
 export type RouteClass = 'execution' | 'chat' | 'judge' | 'servers'
@@ -82,7 +82,12 @@ export function quotaExceeded(quota: string, message: string, limit: number, ret
 }
 
 /** `onRefused` hears of every 429 (the metrics count them by route class). */
-export const rateLimiting = (limiter: RateLimiter, quotas: Pick<Quotas, 'of'>, onRefused: (routeClass: RouteClass) => void = () => {}) =>
+/** Who is calling and their allowance a minute per class (src/access/quotas.ts answers it, per-key overrides included). */
+export interface ClientAllowance {
+  of(request: Request, server: Server | null): { client: string; limits: { perMinute: Record<RouteClass, number> } }
+}
+
+export const rateLimiting = (limiter: RateLimiter, quotas: ClientAllowance, onRefused: (routeClass: RouteClass) => void = () => {}) =>
   new Elysia({ name: 'rate-limiting' }).onRequest(async ({ request, server, set }) => {
     // A request without a Host header (HTTP/1.0) has a bare path as its URL: resolve it against a base.
     const routeClassOf = routeClass(request.method, requestUrl(request).pathname)

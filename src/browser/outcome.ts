@@ -3,7 +3,7 @@
  * did not reach, and what is known of the installed Chromium without starting it.
  */
 import { accessSync, constants } from 'node:fs'
-import type { BrowserStepResult, InteractiveTest } from './index'
+import type { BrowserStepResult, InteractiveTest } from './model'
 import { stepKind } from './steps'
 
 /** The test's own time limit passed. */

@@ -10,7 +10,7 @@
  */
 import type { Page } from 'playwright-core'
 import type { ActionStep, AssertStep } from '../tasks/model'
-import type { BrowserStepResult } from './index'
+import type { BrowserStepResult } from './model'
 
 export type Step = ActionStep | AssertStep
 

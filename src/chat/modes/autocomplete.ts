@@ -3,7 +3,7 @@
  * it streams: `code_ready` the moment the code string closes, the explanation relayed as chunks while it is
  * written. A model that ignores the format and answers in prose is relayed as prose.
  */
-import type { AssistantMode, ProgressFrame } from '.'
+import type { AssistantMode, ProgressFrame } from './mode'
 import type { JsonResponseFormat } from '../../providers/provider'
 import { JsonFieldReader } from '../json-fields'
 

@@ -1,5 +1,5 @@
 /** `chat` mode: the model's text is the answer, relayed as it comes. */
-import type { AssistantMode } from '.'
+import type { AssistantMode } from './mode'
 
 export const chatMode: AssistantMode = {
   reader() {
