@@ -20,7 +20,7 @@ import {
 } from './model'
 import { createOneCompilerRunner } from './onecompiler-runner'
 import { requireCaseCount, type CodeRunner } from './runner'
-import { eventStream } from './event-stream'
+import { reportStream } from './event-stream'
 import type { Identify } from '../client'
 import type { Quotas } from '../access/quotas'
 import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
@@ -97,29 +97,14 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
         if (!request.headers.get('accept')?.includes('text/event-stream')) return held(request, server, () => runTestParts(parts, runCases))
         // A stream holds its place until the batch is over, long after this handler returned.
         const release = await place(request, server)
-        // Progress: one `result` event per finished case, then `summary` (or `error` with the envelope).
-        // A refusal (503 queue_full with Retry-After, sandbox_unavailable) must stay a status, not become an event
-        // of a 200 stream: the batch starts first, and the stream is answered once it has its slot (or is done).
-        // Sending waits while the client does not read, which holds the batch back until its time limit ends it.
-        const events = eventStream()
-        const admitted = Promise.withResolvers<void>()
-        const report = runTestParts(parts, runCases, (r) => events.send('result', r), admitted.resolve)
-        report.then(release, release)
-        try {
-          await Promise.race([admitted.promise, report])
-        } catch (error) {
-          events.close()
-          throw error
-        }
-        void report
-          .then(
-            (summary) => events.send('summary', summary),
-            (error) => events.send('error', envelope(request, toAppError('', error, request, logger))),
-          )
-          .finally(events.close)
-        const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
+        // Progress: one `result` event per finished case, then `summary` (reportStream says when it becomes a 200).
+        const stream = reportStream((send, admitted) => runTestParts(parts, runCases, send, admitted), {
+          summary: (report) => report,
+          error: (error) => envelope(request, toAppError('', error, request, logger)),
+          settled: release,
+        })
         // A raw Response bypasses the 200 schema on purpose (it is the streamed form of the same report).
-        return new Response(events.body, { headers }) as never
+        return (await stream) as never
       },
       {
         body: ExecuteTestsRequest,

@@ -11,7 +11,7 @@ import type { Identify } from '../client'
 import type { Config } from '../config'
 import { envelope, errorResponses, toAppError } from '../errors'
 import { frontendFiles } from '../execution/browser-cases'
-import { eventStream } from '../execution/event-stream'
+import { reportStream } from '../execution/event-stream'
 import type { CodeRunner } from '../execution/runner'
 import { requireCode } from '../execution/service'
 import type { Logger } from '../logging'
@@ -60,27 +60,14 @@ export const grading = (deps: GradingDeps) =>
       // One of the client's places (CONCURRENT_EXECUTIONS_PER_CLIENT) for the whole grading, as execute-test-cases.
       const release = deps.quotas ? await deps.quotas.hold(request, server, 'executions') : () => {}
       if (!request.headers.get('accept')?.includes('text/event-stream')) return gradeTask(deps, input).finally(release)
-      // As execute-test-cases streams (src/execution/index.ts): the answer becomes a 200 stream only once the
-      // endpoint batch has its slot, so a refusal (queue_full, sandbox_unavailable) stays a status.
-      const events = eventStream()
-      const admitted = Promise.withResolvers<void>()
-      const report = gradeTask(deps, { ...input, onResult: (result) => events.send('result', result), onStart: admitted.resolve })
-      void report.catch(() => {}).finally(release)
-      try {
-        await Promise.race([admitted.promise, report])
-      } catch (error) {
-        events.close()
-        throw error
-      }
-      void report
-        .then(
-          ({ results: _, ...summary }) => events.send('summary', summary),
-          (error) => events.send('error', envelope(request, toAppError('', error, request, logger))),
-        )
-        .finally(events.close)
-      const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }
+      // As execute-test-cases streams: a 200 stream only once the endpoint batch has its slot (reportStream).
+      const stream = reportStream((send, admitted) => gradeTask(deps, { ...input, onResult: send, onStart: admitted }), {
+        summary: ({ results: _, ...summary }) => summary,
+        error: (error) => envelope(request, toAppError('', error, request, logger)),
+        settled: release,
+      })
       // A raw Response bypasses the 200 schema on purpose (it is the streamed form of the same answer).
-      return new Response(events.body, { headers }) as never
+      return (await stream) as never
     },
     {
       body: GradeRequest,
