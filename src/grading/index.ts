@@ -3,35 +3,21 @@
  * answers JSON, or an event stream with `Accept: text/event-stream` (README, "Grading").
  */
 import { Elysia } from 'elysia'
-import type { BrowserRunner } from '../browser'
 import type { Quotas } from '../access/quotas'
 import type { RateLimiter } from '../access/rate-limit'
-import type { Metrics } from '../metrics'
 import type { Identify } from '../client'
-import type { Config } from '../config'
 import { envelope, errorResponses, toAppError } from '../errors'
 import { frontendFiles } from '../execution/browser-cases'
 import { reportStream } from '../execution/event-stream'
-import type { CodeRunner } from '../execution/runner'
 import { requireCode } from '../execution/service'
-import type { Logger } from '../logging'
-import type { ProviderRegistry } from '../providers/provider'
-import type { TaskStore } from '../tasks/store'
 import { GradeRequest, GradeResponse } from './model'
-import { gradeTask, planGrade, type GradeInput } from './service'
+import { gradeTask, planGrade, type GradeDeps, type GradeInput } from './service'
 
-export interface GradingDeps {
-  config: Config
-  runner: CodeRunner
-  tasks: TaskStore
-  browser: BrowserRunner
-  providers: ProviderRegistry
-  logger: Logger
+export interface GradingDeps extends Omit<GradeDeps, 'rateLimits' | 'quotas'> {
   identify: Identify
   rateLimits: RateLimiter
   /** AI tokens of the day for design tests, and requests in flight per client, as the judge and execution routes. */
   quotas?: Pick<Quotas, 'budget' | 'maxTokens' | 'hold'>
-  metrics?: Pick<Metrics, 'judged'>
 }
 
 const DESCRIPTION =
