@@ -13,9 +13,8 @@
  *   samples (default 40).
  */
 import { connect, type Socket } from 'node:net'
-import { readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { resolve } from 'node:path'
+import { rssMb, startServer, type Server } from './server'
 
 const ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? resolve(import.meta.dir, '..'))
 const RUNS = Number(process.env.BENCH_RUNS ?? 40)
@@ -29,17 +28,7 @@ const percentile = (samples: number[], p: number) => {
 }
 const ms = (value: number) => Math.round(value * 10) / 10
 
-function freePort(): number {
-  const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  const port = server.port!
-  server.stop(true)
-  return port
-}
 
-const rssMb = (pid: number) => {
-  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)
-  return match ? Math.round(Number(match[1]) / 1024) : NaN
-}
 
 /** One learner program per flood: each writes to the harness's result channel (fd 3) itself. */
 const fd3 = (body: string) => `import os\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
@@ -63,37 +52,14 @@ function silentClient(port: number, path: string, body: unknown, accept = 'appli
   return socket
 }
 
-async function startServer(root = ROOT) {
-  const port = freePort()
-  const proc = Bun.spawn([process.execPath, resolve(root, 'src/index.ts')], {
-    cwd: tmpdir(),
-    env: {
-      PATH: process.env.PATH!,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'error',
-      TASKS_DIR: resolve(root, 'tasks'),
-      // Every flood comes from 127.0.0.1: let that one client use every slot and the whole
-      // queue, as the unhardened server did.
-      EXEC_QUEUE_PER_CLIENT: '64',
-      RATE_EXECUTION_PER_MIN: '0', // the floods are one client; this bench is about the result channel
-      EXEC_SLOTS_PER_CLIENT: '64',
-    },
-    stdout: 'ignore',
-    stderr: 'inherit',
+const startHostileServer = (root = ROOT) =>
+  startServer(root, {
+    // Every flood comes from 127.0.0.1: let that one client use every slot and the whole
+    // queue, as the unhardened server did.
+    EXEC_QUEUE_PER_CLIENT: '64',
+    RATE_EXECUTION_PER_MIN: '0', // the floods are one client; this bench is about the result channel
+    EXEC_SLOTS_PER_CLIENT: '64',
   })
-  const base = `http://127.0.0.1:${port}`
-  for (const started = performance.now(); ; ) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) break
-    } catch {
-      if (performance.now() - started > 10_000) throw new Error('the server did not start')
-    }
-  }
-  return { proc, port, base }
-}
-
-type Server = Awaited<ReturnType<typeof startServer>>
 
 const post = (server: Server, path: string, body: unknown, accept = 'application/json') =>
   fetch(`${server.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) })
@@ -166,7 +132,7 @@ async function idle(server: Server) {
 
 /** Runs `body` against a fresh, warmed-up server (one flood cannot slow the next), then stops it. */
 async function withServer<T>(body: (server: Server) => Promise<T>, root = ROOT): Promise<T> {
-  const server = await startServer(root)
+  const server = await startHostileServer(root)
   try {
     // First requests pay for compiling routes and starting the pool: not what a flood costs.
     await (await post(server, '/api/execute-endpoint', { pythonCode: '@endpoint\ndef f():\n    return 1', endpoint: '/f' })).json()

@@ -20,6 +20,7 @@ import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { rssMb, startServer, type Server } from './server'
 
 const ROOT = resolve(import.meta.dir, '..')
 const CHATS = Number(process.env.BENCH_LOAD_CHATS ?? 20)
@@ -69,17 +70,7 @@ function startUpstream() {
 
 // ---- the server under test and what it holds ----
 
-function freePort(): number {
-  const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  const port = server.port!
-  server.stop(true)
-  return port
-}
 
-function rssMb(pid: number): number {
-  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)
-  return match ? Math.round(Number(match[1]) / 1024) : NaN
-}
 
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length
 
@@ -114,39 +105,16 @@ const keyOf = (i: number) => `bench-learner-${i}-key-${'x'.repeat(8)}`
 const ADMIN_KEY = 'bench-teacher-key-0000'
 const sha256 = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`
 
-async function startServer(upstreamUrl: string, keysFile: string) {
-  const port = freePort()
-  const proc = Bun.spawn([process.execPath, join(ROOT, 'src/index.ts')], {
-    cwd: tmpdir(),
-    env: {
-      PATH: process.env.PATH!,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'error',
-      TASKS_DIR: join(ROOT, 'tasks'),
-      API_KEYS_FILE: keysFile,
-      RATE_CHAT_PER_MIN: String(CHAT_RATE),
-      RATE_EXECUTION_PER_MIN: String(EXEC_RATE),
-      OPENAI_API_KEY: 'sk-bench',
-      OPENAI_BASE_URL: `${upstreamUrl}/v1`,
-      DEFAULT_MODEL: 'bench-model',
-      BUN_CONFIG_MAX_HTTP_REQUESTS: '4096',
-    },
-    stdout: 'ignore',
-    stderr: 'inherit',
+const startLoadServer = (upstreamUrl: string, keysFile: string) =>
+  startServer(ROOT, {
+    API_KEYS_FILE: keysFile,
+    RATE_CHAT_PER_MIN: String(CHAT_RATE),
+    RATE_EXECUTION_PER_MIN: String(EXEC_RATE),
+    OPENAI_API_KEY: 'sk-bench',
+    OPENAI_BASE_URL: `${upstreamUrl}/v1`,
+    DEFAULT_MODEL: 'bench-model',
+    BUN_CONFIG_MAX_HTTP_REQUESTS: '4096',
   })
-  const base = `http://127.0.0.1:${port}`
-  for (const started = performance.now(); ; await Bun.sleep(20)) {
-    try {
-      if ((await fetch(`${base}/health`)).ok) break
-    } catch {
-      if (performance.now() - started > 15_000) throw new Error('the server did not start')
-    }
-  }
-  return { proc, port, base }
-}
-
-type Server = Awaited<ReturnType<typeof startServer>>
 
 // ---- the clients ----
 
@@ -248,7 +216,7 @@ export async function run() {
   const lines = Array.from({ length: KEYS }, (_, i) => `learner-${i} ${sha256(keyOf(i))}`)
   writeFileSync(keysFile, [...lines, `teacher ${sha256(ADMIN_KEY)} admin`].join('\n'))
   const upstream = startUpstream()
-  const server = await startServer(`http://127.0.0.1:${upstream.port}`, keysFile)
+  const server = await startLoadServer(`http://127.0.0.1:${upstream.port}`, keysFile)
   try {
     // Warm: the pool filled and one of each request served, so "before" is the steady state.
     const warm = tally()

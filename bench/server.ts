@@ -1,0 +1,48 @@
+/**
+ * The server under test for the benches that run it as its own process (hostile, load): a free loopback port,
+ * the server started from `root` with a fixed environment, and what it holds (RSS).
+ */
+import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { resolve } from 'node:path'
+
+export function freePort(): number {
+  const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
+  const port = server.port!
+  server.stop(true)
+  return port
+}
+
+export function rssMb(pid: number): number {
+  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)
+  return match ? Math.round(Number(match[1]) / 1024) : NaN
+}
+
+/** Starts `root`/src/index.ts on 127.0.0.1 with `env` on top of the basics; resolves once /health answers. */
+export async function startServer(root: string, env: Record<string, string>, readyWithinMs = 15_000) {
+  const port = freePort()
+  const proc = Bun.spawn([process.execPath, resolve(root, 'src/index.ts')], {
+    cwd: tmpdir(),
+    env: {
+      PATH: process.env.PATH!,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'error',
+      TASKS_DIR: resolve(root, 'tasks'),
+      ...env,
+    },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  const base = `http://127.0.0.1:${port}`
+  for (const started = performance.now(); ; await Bun.sleep(20)) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) break
+    } catch {
+      if (performance.now() - started > readyWithinMs) throw new Error('the server did not start')
+    }
+  }
+  return { proc, port, base }
+}
+
+export type Server = Awaited<ReturnType<typeof startServer>>
