@@ -35,7 +35,8 @@ const THREE_CLICKS: InteractiveTest = {
 const TIC_TAC_TOE = {
   'index.html': `<link rel="stylesheet" href="style.css"><div id="board">${Array.from({ length: 9 }, (_, i) => `<div class="cell" data-index="${i}"></div>`).join('')}</div>
     <p id="status"></p><button id="reset">New game</button><script src="script.js"></script>`,
-  'style.css': '.cell { width: 40px; height: 40px; display: inline-block; border: 1px solid #333 } .win { background: gold }',
+  'style.css':
+    '.cell { width: 40px; height: 40px; display: inline-block; border: 1px solid #333 } .win { background: gold }',
   'script.js': `
     const LINES = [[0,1,2],[3,4,5],[6,7,8],[0,3,6],[1,4,7],[2,5,8],[0,4,8],[2,4,6]]
     const cells = [...document.querySelectorAll('.cell')], status = document.getElementById('status')
@@ -69,10 +70,16 @@ function browserPssMb(): number {
   return Math.round(kb / 1024)
 }
 
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))]!
+const quantile = (values: number[], q: number) =>
+  [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))]!
 
 export async function run(): Promise<Record<string, unknown>[]> {
-  const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent', EXEC_POOL_SIZE: '0', SANDBOX_UID_BASE: String(UID_BASE) })
+  const config = loadConfig({
+    ...process.env,
+    LOG_LEVEL: 'silent',
+    EXEC_POOL_SIZE: '0',
+    SANDBOX_UID_BASE: String(UID_BASE),
+  })
   const logger = createLogger('silent')
   const sandbox = createSandbox({ config, logger })
   const runner = createBrowserRunner({ config, logger, sandbox })
@@ -81,7 +88,11 @@ export async function run(): Promise<Record<string, unknown>[]> {
   try {
     let started = performance.now()
     const cold = await runner.runTest({ test: THREE_CLICKS, files: COUNTER, client: 'bench' })
-    rows.push({ case: 'cold (launch + 3-click test)', ms: Math.round(performance.now() - started), status: cold.status })
+    rows.push({
+      case: 'cold (launch + 3-click test)',
+      ms: Math.round(performance.now() - started),
+      status: cold.status,
+    })
 
     const times: number[] = []
     for (let i = 0; i < 20; i++) {
@@ -90,22 +101,41 @@ export async function run(): Promise<Record<string, unknown>[]> {
       if (result.status !== 'pass') throw new Error(`3-click test: ${result.message}`)
       times.push(performance.now() - started)
     }
-    rows.push({ case: '3-click test, warm (median)', ms: Math.round(quantile(times, 0.5)), p90_ms: Math.round(quantile(times, 0.9)) })
+    rows.push({
+      case: '3-click test, warm (median)',
+      ms: Math.round(quantile(times, 0.5)),
+      p90_ms: Math.round(quantile(times, 0.9)),
+    })
 
-    const file = JSON.parse(readFileSync(resolve(import.meta.dir, '../tasks/tic-tac-toe/tests/frontend/01-playing.json'), 'utf8'))
+    const file = JSON.parse(
+      readFileSync(resolve(import.meta.dir, '../tasks/tic-tac-toe/tests/frontend/01-playing.json'), 'utf8'),
+    )
     const tests = file.tests as InteractiveTest[]
     started = performance.now()
-    const results = await Promise.all(tests.map((test) => runner.runTest({ test, files: TIC_TAC_TOE, client: 'bench' })))
+    const results = await Promise.all(
+      tests.map((test) => runner.runTest({ test, files: TIC_TAC_TOE, client: 'bench' })),
+    )
     rows.push({
       case: `tic tac toe, ${tests.length} browser tests (${config.BROWSER_CONCURRENCY} at a time)`,
       ms: Math.round(performance.now() - started),
       passed: results.filter((result) => result.status === 'pass').length,
-      failures: results.filter((result) => result.status !== "pass").map((result) => result.message).join(" | ").slice(0, 600),
+      failures: results
+        .filter((result) => result.status !== 'pass')
+        .map((result) => result.message)
+        .join(' | ')
+        .slice(0, 600),
     })
 
     rows.push({ case: 'memory, idle warm browser (PSS)', mb: browserPssMb() })
-    const holding: InteractiveTest = { steps: [{ action: 'wait', duration: 3000 }, { assert: 'elementExists', selector: '#b', expected: true }] }
-    const open = Array.from({ length: config.BROWSER_CONCURRENCY }, () => runner.runTest({ test: holding, files: TIC_TAC_TOE, client: 'bench' }))
+    const holding: InteractiveTest = {
+      steps: [
+        { action: 'wait', duration: 3000 },
+        { assert: 'elementExists', selector: '#b', expected: true },
+      ],
+    }
+    const open = Array.from({ length: config.BROWSER_CONCURRENCY }, () =>
+      runner.runTest({ test: holding, files: TIC_TAC_TOE, client: 'bench' }),
+    )
     await Bun.sleep(2000) // the pages are open and loaded by now; they close after their 3 s wait
     rows.push({ case: `memory, ${config.BROWSER_CONCURRENCY} pages open (PSS)`, mb: browserPssMb() })
     await Promise.all(open)

@@ -111,10 +111,13 @@ async function startApp(upstreamUrl: string) {
       if (performance.now() - started > 10_000) throw new Error('server did not start within 10 s')
     }
   }
-  return { port, stop: async () => {
-    proc.kill('SIGTERM')
-    await proc.exited
-  } }
+  return {
+    port,
+    stop: async () => {
+      proc.kill('SIGTERM')
+      await proc.exited
+    },
+  }
 }
 
 // ---- clients ----
@@ -232,7 +235,9 @@ async function readDirect(upstreamUrl: string, key: string, onChunk: (content: s
 async function concurrency(wsUrl: string, upstreamUrl?: string) {
   const sockets: WebSocket[] = []
   for (let i = 0; !upstreamUrl && i < CONNECTIONS; i += 100) {
-    sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, CONNECTIONS - i) }, () => openSocket(wsUrl)))))
+    sockets.push(
+      ...(await Promise.all(Array.from({ length: Math.min(100, CONNECTIONS - i) }, () => openSocket(wsUrl)))),
+    )
   }
   const perStream = RATE * SECONDS
   const interval = 1000 / RATE
@@ -247,20 +252,25 @@ async function concurrency(wsUrl: string, upstreamUrl?: string) {
       drivers.set(key, (write, end, closed) => {
         let sent = 0
         // Spread the streams over the interval so the load is steady, not in bursts.
-        setTimeout(function tick() {
-          if (closed()) return
-          if (sent === 0 && ++started === CONNECTIONS) allStarted = performance.now()
-          if (sent++ >= perStream) return end()
-          write(String(performance.now()))
-          setTimeout(tick, interval)
-        }, (i / CONNECTIONS) * interval)
+        setTimeout(
+          function tick() {
+            if (closed()) return
+            if (sent === 0 && ++started === CONNECTIONS) allStarted = performance.now()
+            if (sent++ >= perStream) return end()
+            write(String(performance.now()))
+            setTimeout(tick, interval)
+          },
+          (i / CONNECTIONS) * interval,
+        )
       })
       let received = 0
       const onChunk = (content: string, at: number) => {
         received++
         samples.push([Number(content), at - Number(content)])
       }
-      return (upstreamUrl ? readDirect(upstreamUrl, key, onChunk) : converse(sockets[i]!, key, onChunk)).then((last) => ({ ok: last.type === 'complete' && received === perStream }))
+      return (upstreamUrl ? readDirect(upstreamUrl, key, onChunk) : converse(sockets[i]!, key, onChunk)).then(
+        (last) => ({ ok: last.type === 'complete' && received === perStream }),
+      )
     }),
   )
   const wall = (performance.now() - begin) / 1000
@@ -288,10 +298,26 @@ export async function run() {
     const loadDirect = await concurrency(wsUrl, upstreamUrl)
     const added = (q: number) => quantile(relayed, q) - quantile(direct, q)
     return [
-      { measure: 'upstream → client, direct (baseline), p50 / p99 ms', value: `${ms(quantile(direct, 0.5))} / ${ms(quantile(direct, 0.99))}`, samples: direct.length },
-      { measure: 'upstream → client through /ws/chat, p50 / p99 ms', value: `${ms(quantile(relayed, 0.5))} / ${ms(quantile(relayed, 0.99))}`, samples: relayed.length },
-      { measure: 'added per chunk by the relay, p50 / p99 ms', value: `${ms(added(0.5))} / ${ms(added(0.99))}`, samples: relayed.length },
-      { measure: 'chunks/s through one connection', value: `${Math.round(flood.chunks / flood.seconds)}${flood.complete ? '' : ' (INCOMPLETE)'}`, samples: flood.chunks },
+      {
+        measure: 'upstream → client, direct (baseline), p50 / p99 ms',
+        value: `${ms(quantile(direct, 0.5))} / ${ms(quantile(direct, 0.99))}`,
+        samples: direct.length,
+      },
+      {
+        measure: 'upstream → client through /ws/chat, p50 / p99 ms',
+        value: `${ms(quantile(relayed, 0.5))} / ${ms(quantile(relayed, 0.99))}`,
+        samples: relayed.length,
+      },
+      {
+        measure: 'added per chunk by the relay, p50 / p99 ms',
+        value: `${ms(added(0.5))} / ${ms(added(0.99))}`,
+        samples: relayed.length,
+      },
+      {
+        measure: 'chunks/s through one connection',
+        value: `${Math.round(flood.chunks / flood.seconds)}${flood.complete ? '' : ' (INCOMPLETE)'}`,
+        samples: flood.chunks,
+      },
       {
         measure: `${CONNECTIONS} streams at ${RATE} chunks/s each: completed`,
         value: `${load.completed} / ${CONNECTIONS} in ${load.wall.toFixed(1)} s`,

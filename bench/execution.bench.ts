@@ -34,14 +34,26 @@ async function time(action: () => Promise<unknown>): Promise<number> {
 
 function post(app: ReturnType<typeof createApp>, path: string, body: unknown) {
   return app
-    .handle(new Request(`http://localhost${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))
+    .handle(
+      new Request(`http://localhost${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    )
     .then((response) => response.json())
 }
 
 export async function run() {
   const bare: number[] = []
   for (let i = 0; i < RUNS; i++) {
-    bare.push(await time(() => Bun.spawn(['/usr/bin/python3', '-I', '-S', '-c', 'pass'], { env: {}, stdio: ['ignore', 'ignore', 'ignore'] }).exited))
+    bare.push(
+      await time(
+        () =>
+          Bun.spawn(['/usr/bin/python3', '-I', '-S', '-c', 'pass'], { env: {}, stdio: ['ignore', 'ignore', 'ignore'] })
+            .exited,
+      ),
+    )
   }
   const baseline = percentile(bare, 50)
 
@@ -59,7 +71,12 @@ export async function run() {
       calls.push(await time(call))
     }
 
-    const testCases = Array.from({ length: 50 }, (_, i) => ({ name: `case ${i}`, endpoint: '/add', input: { a: i, b: 1 }, expected: i + 1 }))
+    const testCases = Array.from({ length: 50 }, (_, i) => ({
+      name: `case ${i}`,
+      endpoint: '/add',
+      input: { a: i, b: 1 },
+      expected: i + 1,
+    }))
     const batches: number[] = []
     for (let i = 0; i < Math.max(5, RUNS / 8); i++) {
       await Bun.sleep(30)

@@ -13,9 +13,13 @@ import { loadConfig } from '../src/config'
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const TASK = resolve(import.meta.dir, '../tasks/tic-tac-toe')
 const read = (path: string) => readFileSync(join(TASK, path), 'utf8')
-const frontendCode = Object.fromEntries(['index.html', 'style.css', 'script.js'].map((name) => [name, read(`reference/${name}`)]))
+const frontendCode = Object.fromEntries(
+  ['index.html', 'style.css', 'script.js'].map((name) => [name, read(`reference/${name}`)]),
+)
 const backendCode = read('solution.py')
-const browserTests: string[] = JSON.parse(read('tests/frontend/01-playing.json')).tests.map((t: { name: string }) => t.name)
+const browserTests: string[] = JSON.parse(read('tests/frontend/01-playing.json')).tests.map(
+  (t: { name: string }) => t.name,
+)
 
 const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!
 const row = (name: string, samples: Sample[], goalMs?: number) => ({
@@ -36,11 +40,20 @@ interface Sample {
 
 function post(app: ReturnType<typeof createApp>, path: string, body: unknown) {
   return app
-    .handle(new Request(`http://localhost${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }))
+    .handle(
+      new Request(`http://localhost${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    )
     .then((response) => response.json() as Promise<any>)
 }
 
-async function timed(action: () => Promise<{ summary: { passed: number; total: number } }>, expected: number): Promise<Sample> {
+async function timed(
+  action: () => Promise<{ summary: { passed: number; total: number } }>,
+  expected: number,
+): Promise<Sample> {
   const started = performance.now()
   const answer = await action()
   return { ms: performance.now() - started, allPassed: answer.summary?.passed === expected }
@@ -53,8 +66,15 @@ export async function run() {
   try {
     if (!services.browser.available()) return [{ name: `no Chromium at ${config.BROWSER_PATH}: nothing to measure` }]
     const browserOnly = () =>
-      post(app, '/api/execute-test-cases', { task: 'tic-tac-toe', tests: browserTests, include_private: true, backendCode, frontendCode })
-    const grade = () => post(app, '/api/grade', { task: 'tic-tac-toe', include_private: true, backendCode, frontendCode })
+      post(app, '/api/execute-test-cases', {
+        task: 'tic-tac-toe',
+        tests: browserTests,
+        include_private: true,
+        backendCode,
+        frontendCode,
+      })
+    const grade = () =>
+      post(app, '/api/grade', { task: 'tic-tac-toe', include_private: true, backendCode, frontendCode })
     const whole = await grade() // warms the browser and the sandbox
     const endpointAndBrowser = whole.groups.backend.total + whole.groups.frontend.total
     const browser: Sample[] = []
@@ -62,8 +82,15 @@ export async function run() {
     for (let i = 0; i < RUNS; i++) browser.push(await timed(browserOnly, browserTests.length))
     for (let i = 0; i < RUNS; i++) graded.push(await timed(grade, endpointAndBrowser))
     return [
-      row(`all ${browserTests.length} Tic Tac Toe browser tests, wall (BROWSER_CONCURRENCY=${config.BROWSER_CONCURRENCY})`, browser, 3000),
-      row(`whole-task grading of Tic Tac Toe (${endpointAndBrowser} tests; ${whole.groups.html.total} design tests skipped)`, graded),
+      row(
+        `all ${browserTests.length} Tic Tac Toe browser tests, wall (BROWSER_CONCURRENCY=${config.BROWSER_CONCURRENCY})`,
+        browser,
+        3000,
+      ),
+      row(
+        `whole-task grading of Tic Tac Toe (${endpointAndBrowser} tests; ${whole.groups.html.total} design tests skipped)`,
+        graded,
+      ),
     ]
   } finally {
     const { closeServices } = await import('../src/app')

@@ -28,15 +28,17 @@ const percentile = (samples: number[], p: number) => {
 }
 const ms = (value: number) => Math.round(value * 10) / 10
 
-
-
 /** One learner program per flood: each writes to the harness's result channel (fd 3) itself. */
 const fd3 = (body: string) => `import os\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
 const FLOODS = {
-  fakeCases: fd3(`line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    os.write(3, line)\nreturn 1`),
+  fakeCases: fd3(
+    `line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    os.write(3, line)\nreturn 1`,
+  ),
   noNewline: fd3('chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    os.write(3, chunk)\nreturn 1'),
   hugeResult: fd3('return "a" * 60_000_000'),
-  deep: fd3(`os.write(3, b'\\n{"type": "result", "endpoint": "/f", "args_used": {}, "stdout": "", "stderr": "", "value": ' + b"[" * 100000 + b"]" * 100000 + b'}\\n')\nos._exit(0)`),
+  deep: fd3(
+    `os.write(3, b'\\n{"type": "result", "endpoint": "/f", "args_used": {}, "stdout": "", "stderr": "", "value": ' + b"[" * 100000 + b"]" * 100000 + b'}\\n')\nos._exit(0)`,
+  ),
 }
 
 /** A raw HTTP client that sends one request and never reads the answer (until it hangs up). */
@@ -62,14 +64,22 @@ const startHostileServer = (root = ROOT) =>
   })
 
 const post = (server: Server, path: string, body: unknown, accept = 'application/json') =>
-  fetch(`${server.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify(body) })
+  fetch(`${server.base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept },
+    body: JSON.stringify(body),
+  })
 
 /**
  * p50/p99 of execute-endpoint on a one-line function, per server. With several servers the calls alternate between
  * them, so each sees the same load from the rest of the machine (a fair comparison on a shared host).
  */
 async function executeLatency(servers: { name: string; server: Server }[]) {
-  const body = { pythonCode: '@endpoint\ndef add(a: int, b: int):\n    return a + b', endpoint: '/add', args: { a: 1, b: 2 } }
+  const body = {
+    pythonCode: '@endpoint\ndef add(a: int, b: int):\n    return a + b',
+    endpoint: '/add',
+    args: { a: 1, b: 2 },
+  }
   for (const { server } of servers) await (await post(server, '/api/execute-endpoint', body)).json() // fills the pool
   const samples = servers.map((): number[] => [])
   for (let i = 0; i < RUNS; i++) {
@@ -92,13 +102,22 @@ async function executeLatency(servers: { name: string; server: Server }[]) {
 }
 
 /** Runs `attack` (resolves with how it ended) while polling /health; hangs up whatever is left after the limit. */
-async function duringFlood(server: Server, scenario: string, requests: number, attack: () => Promise<string>, hangUp: () => void) {
+async function duringFlood(
+  server: Server,
+  scenario: string,
+  requests: number,
+  attack: () => Promise<string>,
+  hangUp: () => void,
+) {
   const health: number[] = []
   const before = rssMb(server.proc.pid)
   let peak = before
   let finished = false
   const started = performance.now()
-  const ended = Promise.race([attack(), Bun.sleep(FLOOD_LIMIT_MS).then(() => `not finished after ${FLOOD_LIMIT_MS / 1000} s`)]).finally(() => (finished = true))
+  const ended = Promise.race([
+    attack(),
+    Bun.sleep(FLOOD_LIMIT_MS).then(() => `not finished after ${FLOOD_LIMIT_MS / 1000} s`),
+  ]).finally(() => (finished = true))
   while (!finished) {
     const asked = performance.now()
     await (await fetch(`${server.base}/health`)).arrayBuffer()
@@ -135,7 +154,9 @@ async function withServer<T>(body: (server: Server) => Promise<T>, root = ROOT):
   const server = await startHostileServer(root)
   try {
     // First requests pay for compiling routes and starting the pool: not what a flood costs.
-    await (await post(server, '/api/execute-endpoint', { pythonCode: '@endpoint\ndef f():\n    return 1', endpoint: '/f' })).json()
+    await (
+      await post(server, '/api/execute-endpoint', { pythonCode: '@endpoint\ndef f():\n    return 1', endpoint: '/f' })
+    ).json()
     for (let i = 0; i < 20; i++) await (await fetch(`${server.base}/health`)).arrayBuffer()
     return await body(server)
   } finally {
@@ -148,7 +169,14 @@ export async function run() {
   const baseline = process.env.BENCH_BASELINE_ROOT
   const rows: Record<string, unknown>[] = await withServer((server) =>
     baseline
-      ? withServer((other) => executeLatency([{ name: 'this checkout', server }, { name: `baseline ${baseline}`, server: other }]), baseline)
+      ? withServer(
+          (other) =>
+            executeLatency([
+              { name: 'this checkout', server },
+              { name: `baseline ${baseline}`, server: other },
+            ]),
+          baseline,
+        )
       : executeLatency([{ name: 'this checkout', server }]),
   )
   let sockets: Socket[] = []
@@ -156,7 +184,10 @@ export async function run() {
     for (const socket of sockets) socket.destroy()
     sockets = []
   }
-  const batch = (code: string, expected: unknown = 1) => ({ backendCode: code, testCases: [{ name: 'only', endpoint: '/f', expected }] })
+  const batch = (code: string, expected: unknown = 1) => ({
+    backendCode: code,
+    testCases: [{ name: 'only', endpoint: '/f', expected }],
+  })
   const flood = (scenario: string, requests: number, attack: (server: Server) => Promise<string>) =>
     withServer(async (server) => rows.push(await duringFlood(server, scenario, requests, () => attack(server), hangUp)))
 
@@ -164,7 +195,14 @@ export async function run() {
   await flood('no flood (the same polling for 2 s)', 0, () => Bun.sleep(2000).then(() => 'idle'))
   await flood('200,000 fake case lines, SSE, 8 KB expected, client never reads', ROUNDS, async (server) => {
     for (let i = 0; i < ROUNDS; i++) {
-      sockets.push(silentClient(server.port, '/api/execute-test-cases', batch(FLOODS.fakeCases, 'x'.repeat(8192)), 'text/event-stream'))
+      sockets.push(
+        silentClient(
+          server.port,
+          '/api/execute-test-cases',
+          batch(FLOODS.fakeCases, 'x'.repeat(8192)),
+          'text/event-stream',
+        ),
+      )
       await Bun.sleep(200)
       await idle(server)
     }
@@ -179,7 +217,10 @@ export async function run() {
     return [...outcomes].join(', ')
   })
   await flood("return 'a' * 60_000_000, 30 clients that never read", 30, async (server) => {
-    for (let i = 0; i < 30; i++) sockets.push(silentClient(server.port, '/api/execute-endpoint', { pythonCode: FLOODS.hugeResult, endpoint: '/f' }))
+    for (let i = 0; i < 30; i++)
+      sockets.push(
+        silentClient(server.port, '/api/execute-endpoint', { pythonCode: FLOODS.hugeResult, endpoint: '/f' }),
+      )
     await Bun.sleep(200)
     await idle(server)
     return 'all runs ended'

@@ -70,8 +70,6 @@ function startUpstream() {
 
 // ---- the server under test and what it holds ----
 
-
-
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length
 
 /** Every process below `pid` (sandboxes, their helpers), from the parent links in /proc. */
@@ -184,16 +182,28 @@ async function chatClient(server: Server, client: number, until: number, t: Tall
     const served =
       turn % 2 === 0
         ? await wsTurn(server, keyFor(client), t)
-        : await post(server, '/api/chat', keyFor(client), { messages: [{ role: 'user', content: 'Hi' }], mode: 'chat' }, t, (r) => typeof r.response === 'string')
+        : await post(
+            server,
+            '/api/chat',
+            keyFor(client),
+            { messages: [{ role: 'user', content: 'Hi' }], mode: 'chat' },
+            t,
+            (r) => typeof r.response === 'string',
+          )
     if (!served) await Bun.sleep(BACKOFF_MS)
   }
 }
 
-const ADD = { pythonCode: '@endpoint\ndef add(a: int, b: int):\n    return a + b', endpoint: '/add', args: { a: 1, b: 2 } }
+const ADD = {
+  pythonCode: '@endpoint\ndef add(a: int, b: int):\n    return a + b',
+  endpoint: '/add',
+  args: { a: 1, b: 2 },
+}
 
 async function execClient(server: Server, client: number, until: number, t: Tally) {
   while (performance.now() < until) {
-    if (!(await post(server, '/api/execute-endpoint', keyFor(client), ADD, t, (r) => r.result === 3))) await Bun.sleep(BACKOFF_MS)
+    if (!(await post(server, '/api/execute-endpoint', keyFor(client), ADD, t, (r) => r.result === 3)))
+      await Bun.sleep(BACKOFF_MS)
   }
 }
 
@@ -205,8 +215,12 @@ async function settle(pid: number, target: number) {
 }
 
 async function serverRefusals(server: Server) {
-  const text = await (await fetch(`${server.base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text()
-  const lines = text.split('\n').filter((l) => /^tutor_(rate_limited_total|auth_refused_total|upstream_errors_total)\{/.test(l))
+  const text = await (
+    await fetch(`${server.base}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })
+  ).text()
+  const lines = text
+    .split('\n')
+    .filter((l) => /^tutor_(rate_limited_total|auth_refused_total|upstream_errors_total)\{/.test(l))
   return lines.map((l) => l.replace(/^tutor_/, '')).join('; ')
 }
 

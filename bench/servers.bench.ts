@@ -139,7 +139,11 @@ export async function run(): Promise<Record<string, unknown>[]> {
       times.push(performance.now() - t0)
     }
     times.sort((a, b) => a - b)
-    rows.push({ case: 'round trip', p50_ms: percentile(times, 0.5).toFixed(3), p99_ms: percentile(times, 0.99).toFixed(3) })
+    rows.push({
+      case: 'round trip',
+      p50_ms: percentile(times, 0.5).toFixed(3),
+      p99_ms: percentile(times, 0.99).toFixed(3),
+    })
 
     let t0 = performance.now()
     const downloaded = client.expect(TRANSFER)

@@ -22,7 +22,13 @@ async function timeToHealth(cmd: string[]): Promise<number> {
   const start = performance.now()
   const proc = Bun.spawn(cmd, {
     cwd: tmpdir(),
-    env: { PATH: process.env.PATH!, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'silent', TASKS_DIR: join(ROOT, 'tasks') },
+    env: {
+      PATH: process.env.PATH!,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+      TASKS_DIR: join(ROOT, 'tasks'),
+    },
     stdout: 'ignore',
     stderr: 'inherit',
   })
@@ -66,11 +72,16 @@ export async function run() {
   const outDir = mkdtempSync(join(tmpdir(), 'tutor-bench-'))
   const binary = join(outDir, 'ai-tutor-backend')
   try {
-    const build = Bun.spawnSync([process.execPath, 'build', '--compile', '--minify', 'src/index.ts', '--outfile', binary], { cwd: ROOT })
+    const build = Bun.spawnSync(
+      [process.execPath, 'build', '--compile', '--minify', 'src/index.ts', '--outfile', binary],
+      { cwd: ROOT },
+    )
     if (build.exitCode !== 0) throw new Error(build.stderr.toString())
     return [
       await measure('bare `bun -e ""` (reference)', () => timeBare([process.execPath, '-e', ''])),
-      await measure('start → first /health: bun src/index.ts', () => timeToHealth([process.execPath, join(ROOT, 'src/index.ts')])),
+      await measure('start → first /health: bun src/index.ts', () =>
+        timeToHealth([process.execPath, join(ROOT, 'src/index.ts')]),
+      ),
       await measure('start → first /health: compiled binary', () => timeToHealth([binary])),
     ]
   } finally {

@@ -97,7 +97,14 @@ export function createServices(deps: AppDeps): Services {
 
 /** Closes every service (child processes, watchers, pools); safe to call more than once. */
 export async function closeServices(services: Services): Promise<void> {
-  const ports = [services.servers, services.runner, services.tasks, services.providers, services.limits, services.browser]
+  const ports = [
+    services.servers,
+    services.runner,
+    services.tasks,
+    services.providers,
+    services.limits,
+    services.browser,
+  ]
   await Promise.allSettled(ports.map((port) => port.close()))
   await services.sandbox.close() // last: the features above release their sandboxes first
 }
@@ -111,8 +118,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   const { config, logger } = services
   const origins = originPolicy(config.CORS_ORIGINS)
   const hosts = hostPolicy(config.ALLOWED_HOSTS, config.HOST)
-  const bodyLimit = (path: string) =>
-    path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES
+  const bodyLimit = (path: string) => (path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES)
 
   // The document generator needs the finished route table, which exists only after the last `.use`.
   let routes: () => RouteLike[] = () => []
@@ -135,10 +141,15 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(cors(origins))
     .use(bodyParser(bodyLimit))
     .use(
-      docs(VERSION, () => routes(), (method, path): Record<string, string> =>
-        routeClass(method, path)
-          ? { 429: 'rate_limited: over the per-minute limit of this client and route class; quota_exceeded: over a quota (concurrent runs, AI tokens of the day)' }
-          : {},
+      docs(
+        VERSION,
+        () => routes(),
+        (method, path): Record<string, string> =>
+          routeClass(method, path)
+            ? {
+                429: 'rate_limited: over the per-minute limit of this client and route class; quota_exceeded: over a quota (concurrent runs, AI tokens of the day)',
+              }
+            : {},
       ),
     )
     .use(

@@ -18,7 +18,12 @@ import { currentRequest, type Logger } from './logging'
 import { outcomeOf } from './metrics/runner'
 import { requestUrl } from './request-url'
 
-export const AUDITED_ROUTES = new Set(['/api/execute-endpoint', '/api/execute-test-cases', '/api/validate-python', '/api/start-python-server'])
+export const AUDITED_ROUTES = new Set([
+  '/api/execute-endpoint',
+  '/api/execute-test-cases',
+  '/api/validate-python',
+  '/api/start-python-server',
+])
 
 interface Audit {
   start: number
@@ -87,7 +92,8 @@ export const codeRunAudit = (logger: Logger, { includeCode }: { includeCode: boo
   new Elysia({ name: 'code-run-audit' })
     .onRequest(({ request }) => {
       if (request.method !== 'POST') return
-      if (AUDITED_ROUTES.has(requestUrl(request).pathname)) audits.set(request, { start: performance.now(), runs: [], inFlight: 0 })
+      if (AUDITED_ROUTES.has(requestUrl(request).pathname))
+        audits.set(request, { start: performance.now(), runs: [], inFlight: 0 })
     })
     .onAfterResponse({ as: 'global' }, ({ request, set, path, body, responseValue }) => {
       const audit = audits.get(request)

@@ -85,16 +85,20 @@ export const SETTINGS = {
     Optional(t.String({ minLength: 32, description: 'at least 32 characters' })),
     undefined,
     'Shared secret (at least 32 characters) for HS256 JSON Web Tokens sent as `Authorization: Bearer <jwt>`: the ' +
-      'token\'s `sub` is the client, `exp` is required and honoured. Set this or JWT_JWKS_URL (or both) for IDEs that sign in their learners.',
+      "token's `sub` is the client, `exp` is required and honoured. Set this or JWT_JWKS_URL (or both) for IDEs that sign in their learners.",
     { secret: true },
   ),
   JWT_JWKS_URL: setting(
     Optional(Url),
     undefined,
-    'URL of the JSON Web Key Set that signs learners\' tokens (RS256, ES256, PS256, EdDSA; fetched with a 5 s ' +
+    "URL of the JSON Web Key Set that signs learners' tokens (RS256, ES256, PS256, EdDSA; fetched with a 5 s " +
       'limit, cached 10 min); https, or http on a loopback address only.',
   ),
-  JWT_ISSUER: setting(Optional(t.String({ minLength: 1 })), undefined, 'When set, a JWT must carry this `iss` (401 otherwise).'),
+  JWT_ISSUER: setting(
+    Optional(t.String({ minLength: 1 })),
+    undefined,
+    'When set, a JWT must carry this `iss` (401 otherwise).',
+  ),
   JWT_AUDIENCE: setting(
     Optional(t.String({ minLength: 1 })),
     undefined,
@@ -106,9 +110,17 @@ export const SETTINGS = {
     120,
     'Requests one client may send per minute to execute-endpoint, execute-test-cases, validate-python and grade (429 beyond); 0: no limit.',
   ),
-  RATE_CHAT_PER_MIN: setting(Int(0), 30, 'POST /api/chat requests plus /ws/chat connections one client may open per minute; 0: no limit.'),
+  RATE_CHAT_PER_MIN: setting(
+    Int(0),
+    30,
+    'POST /api/chat requests plus /ws/chat connections one client may open per minute; 0: no limit.',
+  ),
   RATE_JUDGE_PER_MIN: setting(Int(0), 20, '/api/llm-judge requests one client may send per minute; 0: no limit.'),
-  RATE_SERVERS_PER_MIN: setting(Int(0), 10, 'start-python-server requests one client may send per minute; 0: no limit.'),
+  RATE_SERVERS_PER_MIN: setting(
+    Int(0),
+    10,
+    'start-python-server requests one client may send per minute; 0: no limit.',
+  ),
   CONCURRENT_EXECUTIONS_PER_CLIENT: setting(
     Int(0),
     8,
@@ -122,9 +134,13 @@ export const SETTINGS = {
   AI_TOKENS_PER_DAY: setting(
     Int(0),
     0,
-    "Model tokens (prompt + completion, as the provider reports them) one client may use per UTC day in chat and the judge (429, or an error frame quota_exceeded, beyond); 0: no budget.",
+    'Model tokens (prompt + completion, as the provider reports them) one client may use per UTC day in chat and the judge (429, or an error frame quota_exceeded, beyond); 0: no budget.',
   ),
-  AI_MAX_TOKENS: setting(Int(1, 200_000), 4096, 'Cap on max_tokens of every model request (a larger max_tokens in a chat request is lowered to it).'),
+  AI_MAX_TOKENS: setting(
+    Int(1, 200_000),
+    4096,
+    'Cap on max_tokens of every model request (a larger max_tokens in a chat request is lowered to it).',
+  ),
   REDIS_URL: setting(
     Optional(t.String({ pattern: '^(redis|rediss|valkey|valkeys)://', description: 'a redis:// or rediss:// URL' })),
     undefined,
@@ -132,7 +148,11 @@ export const SETTINGS = {
       'While Redis is unreachable each replica counts on its own and /health says degraded.',
     { secret: true, example: 'redis://127.0.0.1:6379' },
   ),
-  REDIS_TIMEOUT_MS: setting(Int(10, 60_000), 500, 'Time Redis has to answer one command (or a connection attempt) before the per-replica fallback takes over.'),
+  REDIS_TIMEOUT_MS: setting(
+    Int(10, 60_000),
+    500,
+    'Time Redis has to answer one command (or a connection attempt) before the per-replica fallback takes over.',
+  ),
   OPENAI_API_KEY: setting(Optional(t.String()), undefined, 'Key for OpenAI or an OpenAI-compatible server.', {
     secret: true,
   }),
@@ -148,7 +168,11 @@ export const SETTINGS = {
   ANTHROPIC_BASE_URL: setting(Optional(Url), undefined, 'Base URL of the Anthropic API; empty means the default.'),
   DEFAULT_MODEL: setting(t.String({ minLength: 1 }), 'gpt-4o-mini', 'Chat model used when a request names none.'),
   JUDGE_MODEL: setting(t.String({ minLength: 1 }), 'gpt-4o', 'Vision model used by the LLM judge.'),
-  CHAT_HEARTBEAT_MS: setting(Int(1000), 25_000, 'Interval of WebSocket pings that keep idle proxies from cutting /ws/chat.'),
+  CHAT_HEARTBEAT_MS: setting(
+    Int(1000),
+    25_000,
+    'Interval of WebSocket pings that keep idle proxies from cutting /ws/chat.',
+  ),
   RAPIDAPI_KEY: setting(Optional(t.String()), undefined, 'RapidAPI key for OneCompiler (remote execution).', {
     secret: true,
   }),
@@ -178,9 +202,17 @@ export const SETTINGS = {
   JUDGE_MAX_BODY_BYTES: setting(Int(1024), 25 * MiB, 'Largest request body accepted by /api/llm-judge (screenshots).'),
   EXEC_TIMEOUT_MS: setting(Int(100), 5_000, 'Wall-clock limit of one call or one test case.'),
   EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),
-  EXEC_MAX_PROCESSES: setting(Int(1), 64, 'Process and thread limit of one sandbox (rlimit, host uid and cgroup pids.max).'),
+  EXEC_MAX_PROCESSES: setting(
+    Int(1),
+    64,
+    'Process and thread limit of one sandbox (rlimit, host uid and cgroup pids.max).',
+  ),
   EXEC_OUTPUT_BYTES: setting(Int(1024), 1 * MiB, 'Cap on each of stdout and stderr of learner code.'),
-  EXEC_RESULT_BYTES: setting(Int(1024), 1 * MiB, 'Largest result (JSON) of one call or test case; beyond it that call or case is output_limit.'),
+  EXEC_RESULT_BYTES: setting(
+    Int(1024),
+    1 * MiB,
+    'Largest result (JSON) of one call or test case; beyond it that call or case is output_limit.',
+  ),
   EXEC_CHANNEL_BYTES: setting(
     Int(64 * 1024),
     8 * MiB,
@@ -193,7 +225,11 @@ export const SETTINGS = {
   EXEC_TEST_PARALLELISM: setting(Int(1), Math.max(2, cpus), 'Test cases of one batch run in parallel.', {
     example: 'number of CPUs (at least 2)',
   }),
-  EXEC_MAX_CASES: setting(Int(1), 200, 'Test cases one execute-test-cases or grade request may hold (413 too_many_cases beyond).'),
+  EXEC_MAX_CASES: setting(
+    Int(1),
+    200,
+    'Test cases one execute-test-cases or grade request may hold (413 too_many_cases beyond).',
+  ),
   EXEC_BATCH_TIMEOUT_MS: setting(
     Int(100),
     30_000,
@@ -235,12 +271,32 @@ export const SETTINGS = {
     '/usr/lib/chromium/chromium',
     'Chromium for browser tests (Debian: apt install chromium); when missing, browser tests are skipped (browser_unavailable).',
   ),
-  BROWSER_CONCURRENCY: setting(Int(1, 32), 2, 'Browser tests running at once (one browser context each); the rest wait.'),
+  BROWSER_CONCURRENCY: setting(
+    Int(1, 32),
+    2,
+    'Browser tests running at once (one browser context each); the rest wait.',
+  ),
   BROWSER_TEST_TIMEOUT_MS: setting(Int(1000), 15_000, 'Wall-clock limit of one browser test, page load included.'),
-  BROWSER_STEP_TIMEOUT_MS: setting(Int(100), 5_000, 'Limit of one step of a browser test (a click waiting for its element).'),
-  BROWSER_MEMORY_MB: setting(Int(128), 1536, 'Memory of the browser and every page it holds together (cgroup, where writable).'),
-  BROWSER_SCREENSHOT_MAX_HEIGHT: setting(Int(100, 20_000), 4000, 'Pixels of a long page a screenshot keeps, from the top.'),
-  BROWSER_SCREENSHOT_MAX_BYTES: setting(Int(16 * 1024), 2 * MiB, 'Largest screenshot PNG; a larger one is retaken at viewport height, else left out.'),
+  BROWSER_STEP_TIMEOUT_MS: setting(
+    Int(100),
+    5_000,
+    'Limit of one step of a browser test (a click waiting for its element).',
+  ),
+  BROWSER_MEMORY_MB: setting(
+    Int(128),
+    1536,
+    'Memory of the browser and every page it holds together (cgroup, where writable).',
+  ),
+  BROWSER_SCREENSHOT_MAX_HEIGHT: setting(
+    Int(100, 20_000),
+    4000,
+    'Pixels of a long page a screenshot keeps, from the top.',
+  ),
+  BROWSER_SCREENSHOT_MAX_BYTES: setting(
+    Int(16 * 1024),
+    2 * MiB,
+    'Largest screenshot PNG; a larger one is retaken at viewport height, else left out.',
+  ),
   BUN_CONFIG_MAX_HTTP_REQUESTS: setting(
     Int(1, 65536),
     256,

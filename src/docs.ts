@@ -96,7 +96,8 @@ function addKeyRequirement(operation: Json) {
   operation.security ??= [{ accessKey: [] }]
   const responses: Json = (operation.responses ??= {})
   responses['401'] ??= {
-    description: 'unauthorized: access keys or tokens are configured and the request has no valid `Authorization: Bearer <key or token>`',
+    description:
+      'unauthorized: access keys or tokens are configured and the request has no valid `Authorization: Bearer <key or token>`',
     content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
   }
 }
@@ -105,7 +106,8 @@ export const docs = (version: string, routes: () => RouteLike[], extra?: ExtraRe
   new Elysia({ name: 'docs' })
     // Registered before the generator's own route so that it applies to it.
     .onAfterHandle({ as: 'global' }, ({ path, response }) => {
-      if (path === '/openapi/json' && response && typeof response === 'object') completeDocument(response as Json, routes(), extra)
+      if (path === '/openapi/json' && response && typeof response === 'object')
+        completeDocument(response as Json, routes(), extra)
     })
     .use(
       openapi({

@@ -26,7 +26,10 @@ function configured<T>(make: () => T): T {
 function start() {
   const config = configured(() => loadConfig(process.env))
   const logger = createLogger(config.LOG_LEVEL)
-  const app = configured(() => createApp({ config, logger }, startedAt)).listen({ hostname: config.HOST, port: config.PORT })
+  const app = configured(() => createApp({ config, logger }, startedAt)).listen({
+    hostname: config.HOST,
+    port: config.PORT,
+  })
   const { services } = app.decorator
   const server = app.server!
   let stopping = false
@@ -48,7 +51,8 @@ function start() {
     max_upstream_requests: config.BUN_CONFIG_MAX_HTTP_REQUESTS,
   })
   // Fine on 127.0.0.1 for one person; anywhere else it must be said loudly.
-  if (services.access.mode === 'open') logger.warn(OPEN_WARNING, { fix: 'set API_KEYS, API_KEYS_FILE, JWT_SECRET or JWT_JWKS_URL' })
+  if (services.access.mode === 'open')
+    logger.warn(OPEN_WARNING, { fix: 'set API_KEYS, API_KEYS_FILE, JWT_SECRET or JWT_JWKS_URL' })
   if (config.BUN_CONFIG_MAX_HTTP_REQUESTS <= 256) {
     logger.warn('at most 256 chat streams can run at once; start with BUN_CONFIG_MAX_HTTP_REQUESTS=4096 for more')
   }

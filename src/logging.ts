@@ -75,7 +75,8 @@ export const requestId = (request: Request): string => track(request).id
 /** The request being served by the code that calls this (through every await), if any. */
 export const currentRequest = (): Request | undefined => current.getStore()?.request
 
-const fieldsOf = (info: RequestInfo | undefined): LogFields => (info ? { request_id: info.id, client: info.client?.() } : {})
+const fieldsOf = (info: RequestInfo | undefined): LogFields =>
+  info ? { request_id: info.id, client: info.client?.() } : {}
 
 function contextFields(): LogFields {
   return fieldsOf(current.getStore())
@@ -90,10 +91,17 @@ type HandleRequest = (...args: unknown[]) => unknown
  * `client` names the caller in every line of a request: the access key's name or token subject (src/access),
  * else the peer address; never the key.
  */
-export const requestLogging = (logger: Logger, client: (request: Request, server: Server | null) => string | undefined = () => undefined) =>
+export const requestLogging = (
+  logger: Logger,
+  client: (request: Request, server: Server | null) => string | undefined = () => undefined,
+) =>
   new Elysia({ name: 'request-logging' })
     // Runs the whole request (hooks, handler, error handler, after-response hooks) inside its log context.
-    .wrap(((handle: HandleRequest, request: Request) => (...args: unknown[]) => current.run(track(request), () => handle(...args))) as never)
+    .wrap(
+      ((handle: HandleRequest, request: Request) =>
+        (...args: unknown[]) =>
+          current.run(track(request), () => handle(...args))) as never,
+    )
     .onRequest(({ request, set, server }) => {
       const info = track(request)
       info.client = () => client(request, server)

@@ -51,7 +51,13 @@ export const OPEN_WARNING = 'open: anyone who can reach this server can run code
 
 /** Routes anyone may call: liveness, the reduced health and the API explorer. */
 export function isPublic(path: string): boolean {
-  return path === '/' || path === '/health' || path === '/openapi' || path === '/openapi/json' || path.startsWith('/openapi/assets/')
+  return (
+    path === '/' ||
+    path === '/health' ||
+    path === '/openapi' ||
+    path === '/openapi/json' ||
+    path.startsWith('/openapi/assets/')
+  )
 }
 
 export const WS_PATH = '/ws/chat'
@@ -67,7 +73,10 @@ function presentedKey(request: Request): string | undefined {
   return url.pathname === WS_PATH ? (url.searchParams.get('token') ?? undefined) : undefined
 }
 
-const MISSING: Credential = { problem: 'missing', message: 'This server needs an access key or token: send Authorization: Bearer <key>' }
+const MISSING: Credential = {
+  problem: 'missing',
+  message: 'This server needs an access key or token: send Authorization: Bearer <key>',
+}
 const WRONG: Credential = { problem: 'invalid', message: 'The access key or token is not valid' }
 
 export function accessFromRing(ring: KeyRing, jwt?: JwtVerifier): Access {
@@ -123,7 +132,9 @@ export function accessFromRing(ring: KeyRing, jwt?: JwtVerifier): Access {
     identify: (request, server) => identity(request)?.name ?? clientByAddress(request, server),
     health: () => ({
       access:
-        mode === 'open' ? { ok: true, mode } : { ok: true, mode, ...(ring.size ? { keys: ring.size } : {}), ...(jwt ? { jwt: jwt.methods } : {}) },
+        mode === 'open'
+          ? { ok: true, mode }
+          : { ok: true, mode, ...(ring.size ? { keys: ring.size } : {}), ...(jwt ? { jwt: jwt.methods } : {}) },
     }),
     close() {},
   }
@@ -137,7 +148,9 @@ function refusal(credential: Refusal): AppError {
     return new AppError('auth_unavailable', 503, credential.message, undefined, { 'retry-after': '5' })
   }
   const challenge =
-    credential.problem === 'missing' ? 'Bearer' : `Bearer error="invalid_token", error_description="${credential.message.replace(/"/g, "'")}"`
+    credential.problem === 'missing'
+      ? 'Bearer'
+      : `Bearer error="invalid_token", error_description="${credential.message.replace(/"/g, "'")}"`
   return new AppError('unauthorized', 401, credential.message, undefined, { 'www-authenticate': challenge })
 }
 

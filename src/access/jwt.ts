@@ -31,7 +31,19 @@ export interface JwtVerifier {
 export type JwtConfig = Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>>
 
 /** Asymmetric algorithms only: a JWKS key must never be usable as an HMAC secret (algorithm confusion). */
-const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+const JWKS_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+]
 export const JWKS_TIMEOUT_MS = 5000
 const JWKS_CACHE_MS = 10 * 60_000
 /** Clocks of the signer and this server may differ a little. */
@@ -107,8 +119,10 @@ export function createJwtVerifier(config: JwtConfig): JwtVerifier | undefined {
         return verdictOf(error)
       }
       const subject = payload.sub
-      if (typeof subject !== 'string' || !subject) return refused('invalid', 'The token has no subject (sub claim): it names no learner')
-      if (!SUBJECT.test(subject)) return refused('invalid', 'The token\'s subject must be 1-128 printable ASCII characters')
+      if (typeof subject !== 'string' || !subject)
+        return refused('invalid', 'The token has no subject (sub claim): it names no learner')
+      if (!SUBJECT.test(subject))
+        return refused('invalid', "The token's subject must be 1-128 printable ASCII characters")
       return { ok: true, identity: { name: `jwt:${subject}`, role: 'learner' } }
     },
   }

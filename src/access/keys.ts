@@ -76,14 +76,22 @@ function parsePlainKeys(list: string, problems: string[]): StoredKey[] {
 
 /** The first problem of a `quotas` value as a sentence, or undefined when it is valid. */
 function quotaProblem(quotas: unknown): string | undefined {
-  if (typeof quotas !== 'object' || quotas === null || Array.isArray(quotas)) return `quotas must be an object of ${QUOTA_NAMES.join(', ')}`
+  if (typeof quotas !== 'object' || quotas === null || Array.isArray(quotas))
+    return `quotas must be an object of ${QUOTA_NAMES.join(', ')}`
   const unknown = Object.keys(quotas).find((field) => !QUOTA_NAMES.includes(field))
   if (unknown) return `unknown quota ${JSON.stringify(unknown)}; known: ${QUOTA_NAMES.join(', ')}`
   const first = Value.Errors(QuotaOverrides, quotas).First()
   return first && `quotas${first.path} must be a whole number from 0 (0: no limit)`
 }
 
-function storedKey(where: string, name: unknown, hash: unknown, role: unknown, quotas: unknown, problems: string[]): StoredKey[] {
+function storedKey(
+  where: string,
+  name: unknown,
+  hash: unknown,
+  role: unknown,
+  quotas: unknown,
+  problems: string[],
+): StoredKey[] {
   if (typeof name !== 'string' || !NAME.test(name)) {
     problems.push(`${where}: name must be 1-64 of A-Z a-z 0-9 . _ @ + -`)
     return []
@@ -91,7 +99,8 @@ function storedKey(where: string, name: unknown, hash: unknown, role: unknown, q
   const digest = typeof hash === 'string' ? HASH.exec(hash)?.[1] : undefined
   const badQuotas = quotas === undefined ? undefined : quotaProblem(quotas)
   if (!digest) problems.push(`${where} (${name}): hash must be sha256:<64 hex digits>`)
-  else if (role !== undefined && !ROLES.has(role as string)) problems.push(`${where} (${name}): role must be learner or admin`)
+  else if (role !== undefined && !ROLES.has(role as string))
+    problems.push(`${where} (${name}): role must be learner or admin`)
   else if (badQuotas) problems.push(`${where} (${name}): ${badQuotas}`)
   else {
     const key: StoredKey = { name, role: (role as Role | undefined) ?? 'learner', digest: Buffer.from(digest, 'hex') }

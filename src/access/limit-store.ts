@@ -89,7 +89,11 @@ export function createLimitStore({ url, timeoutMs, logger }: LimitStoreOptions):
       lastAttempt = performance.now()
       // Bun's connection timer counts wall-clock time, so a busy event loop would trip it: withTimeout decides,
       // Bun's only ends an attempt that hangs for good.
-      const options = { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: Math.max(10_000, timeoutMs) }
+      const options = {
+        autoReconnect: false,
+        enableOfflineQueue: false,
+        connectionTimeout: Math.max(10_000, timeoutMs),
+      }
       const fresh = new RedisClient(url, options)
       fresh.onclose = (error) => {
         if (client === fresh) down(error ?? new Error('connection closed'))
@@ -142,7 +146,9 @@ export function createLimitStore({ url, timeoutMs, logger }: LimitStoreOptions):
       } else if (!closed) {
         await connect()
       }
-      return { limits: state === 'up' ? { ok: true, store: 'redis' } : { ok: false, store: 'memory-fallback', error: problem } }
+      return {
+        limits: state === 'up' ? { ok: true, store: 'redis' } : { ok: false, store: 'memory-fallback', error: problem },
+      }
     },
     close() {
       closed = true

@@ -27,7 +27,12 @@ import type { LimitStore } from './store'
 
 export type RouteClass = 'execution' | 'chat' | 'judge' | 'servers'
 
-const EXECUTION_PATHS = new Set(['/api/execute-endpoint', '/api/execute-test-cases', '/api/validate-python', '/api/grade'])
+const EXECUTION_PATHS = new Set([
+  '/api/execute-endpoint',
+  '/api/execute-test-cases',
+  '/api/validate-python',
+  '/api/grade',
+])
 
 /** Which limit a request counts against; undefined for routes without one (tasks, health, lists, stops). */
 export function routeClass(method: string, path: string): RouteClass | undefined {
@@ -75,10 +80,16 @@ export function rateLimitHeaders(decision: RateDecision, windowMs = WINDOW_MS): 
 /** 429 quota_exceeded with the RateLimit fields of the quota that refused. */
 export function quotaExceeded(quota: string, message: string, limit: number, retryAfterS: number, windowMs: number) {
   const headers = rateLimitHeaders({ allowed: false, limit, remaining: 0, resetS: retryAfterS }, windowMs)
-  return new AppError('quota_exceeded', 429, message, { quota, limit, retry_after_s: retryAfterS }, {
-    ...headers,
-    'retry-after': String(retryAfterS),
-  })
+  return new AppError(
+    'quota_exceeded',
+    429,
+    message,
+    { quota, limit, retry_after_s: retryAfterS },
+    {
+      ...headers,
+      'retry-after': String(retryAfterS),
+    },
+  )
 }
 
 /** `onRefused` hears of every 429 (the metrics count them by route class). */
@@ -87,7 +98,11 @@ export interface ClientAllowance {
   of(request: Request, server: Server | null): { client: string; limits: { perMinute: Record<RouteClass, number> } }
 }
 
-export const rateLimiting = (limiter: RateLimiter, quotas: ClientAllowance, onRefused: (routeClass: RouteClass) => void = () => {}) =>
+export const rateLimiting = (
+  limiter: RateLimiter,
+  quotas: ClientAllowance,
+  onRefused: (routeClass: RouteClass) => void = () => {},
+) =>
   new Elysia({ name: 'rate-limiting' }).onRequest(async ({ request, server, set }) => {
     // A request without a Host header (HTTP/1.0) has a bare path as its URL: resolve it against a base.
     const routeClassOf = routeClass(request.method, requestUrl(request).pathname)

@@ -69,7 +69,10 @@ const eval_ = (redis: RedisCommands, script: string, key: string, ...args: (stri
  * `redis()` gives the client of the moment (the caller replaces it after a reconnect). A failing command
  * rejects; ./limit-store.ts turns that into the memory fallback.
  */
-export function createRedisStore(redis: () => RedisCommands, { prefix = 'tutor:', leaseMs = LEASE_MS }: RedisStoreOptions = {}) {
+export function createRedisStore(
+  redis: () => RedisCommands,
+  { prefix = 'tutor:', leaseMs = LEASE_MS }: RedisStoreOptions = {},
+) {
   const held = new Map<string, string>() // holder → its key, for renewal
   let renewal: ReturnType<typeof setInterval> | undefined
   let serial = 0

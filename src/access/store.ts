@@ -52,7 +52,10 @@ interface Counter {
   value: number
 }
 
-export function createMemoryStore({ maxKeys = MAX_KEYS, now = () => performance.now() }: MemoryStoreOptions = {}): LimitStore & {
+export function createMemoryStore({
+  maxKeys = MAX_KEYS,
+  now = () => performance.now(),
+}: MemoryStoreOptions = {}): LimitStore & {
   size(): number
 } {
   // Windows and budgets; insertion order is creation order (a renewed counter is re-inserted), oldest first.

@@ -77,7 +77,10 @@ const CHARS_PER_TOKEN = 4
 const charsOf = (messages: ChatMessage[]) =>
   messages.reduce(
     (sum, { content }) =>
-      sum + (typeof content === 'string' ? content.length : content.reduce((n, part) => n + (part.type === 'text' ? part.text.length : 0), 0)),
+      sum +
+      (typeof content === 'string'
+        ? content.length
+        : content.reduce((n, part) => n + (part.type === 'text' ? part.text.length : 0), 0)),
     0,
   )
 

@@ -40,7 +40,9 @@ export function createBackend(config: Config, sandbox: Sandbox, code: string, ti
 
   async function start() {
     const relay = await listenRelay(0, { maxConnections: 8 })
-    const limits = [config.EXEC_MEMORY_MB * 1024 * 1024, config.EXEC_MAX_PROCESSES, config.EXEC_OUTPUT_BYTES, 60].map(String)
+    const limits = [config.EXEC_MEMORY_MB * 1024 * 1024, config.EXEC_MAX_PROCESSES, config.EXEC_OUTPUT_BYTES, 60].map(
+      String,
+    )
     const box = sandbox.spawn([config.PYTHON_BIN, '-I', '-S', '-u', '-c', serveProgram, 'relay', ...limits], {
       memoryBytes: sandboxMemoryBytes(config),
       env: { PORT: String(INNER_PORT) },
@@ -64,12 +66,18 @@ export function createBackend(config: Config, sandbox: Sandbox, code: string, ti
     if (closed) release()
     let timer: Timer | undefined
     const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))
-    const outcome = await Promise.race([ready.then(() => 'ready' as const), box.proc.exited.then(() => 'exited' as const), gaveUp])
+    const outcome = await Promise.race([
+      ready.then(() => 'ready' as const),
+      box.proc.exited.then(() => 'exited' as const),
+      gaveUp,
+    ])
     clearTimeout(timer)
     if (outcome !== 'ready') {
       release()
       const tail = output.toString().trim().slice(-1000)
-      throw new Error(outcome === 'timeout' ? 'the backend did not start in time' : `the backend ended: ${tail || 'no output'}`)
+      throw new Error(
+        outcome === 'timeout' ? 'the backend did not start in time' : `the backend ended: ${tail || 'no output'}`,
+      )
     }
     return { relay, release, output }
   }
@@ -92,19 +100,30 @@ export function createBackend(config: Config, sandbox: Sandbox, code: string, ti
         })
         const bytes = await readBounded(response, BACKEND_MAX_RESPONSE_BYTES)
         if (bytes === null) return plain(502, `The backend answered more than ${BACKEND_MAX_RESPONSE_BYTES} bytes`)
-        return { status: response.status, contentType: response.headers.get('content-type') ?? 'application/octet-stream', body: bytes }
+        return {
+          status: response.status,
+          contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+          body: bytes,
+        }
       } catch (error) {
         return plain(502, `The backend did not answer: ${(error as Error).message}`)
       }
     },
     close() {
       closed = true
-      void started?.then((backend) => backend.release(), () => {})
+      void started?.then(
+        (backend) => backend.release(),
+        () => {},
+      )
     },
   }
 }
 
-const plain = (status: number, text: string): BackendAnswer => ({ status, contentType: 'text/plain', body: Buffer.from(text) })
+const plain = (status: number, text: string): BackendAnswer => ({
+  status,
+  contentType: 'text/plain',
+  body: Buffer.from(text),
+})
 
 async function readBounded(response: Response, limit: number): Promise<Buffer | null> {
   const chunks: Uint8Array[] = []

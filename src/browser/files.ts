@@ -33,7 +33,8 @@ export function normalizeFrontendCode(input: unknown): FrontendFiles {
   const files: FrontendFiles = {}
   let bytes = 0
   for (const [key, content] of entries) {
-    if (typeof content !== 'string') throw bad(`the content of ${JSON.stringify(key.slice(0, MAX_PATH))} must be a string`)
+    if (typeof content !== 'string')
+      throw bad(`the content of ${JSON.stringify(key.slice(0, MAX_PATH))} must be a string`)
     const path = legacy ? LEGACY[key]! : normalizePath(key)
     bytes += Buffer.byteLength(content)
     if (bytes > FRONTEND_MAX_BYTES) throw bad(`more than ${FRONTEND_MAX_BYTES} bytes in all`)

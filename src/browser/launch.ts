@@ -65,7 +65,13 @@ export const CHROMIUM_FLAGS = [
   'about:blank',
 ]
 
-export async function launchChromium({ sandbox, path, memoryBytes, tmpfsBytes, timeoutMs }: LaunchOptions): Promise<LaunchedBrowser> {
+export async function launchChromium({
+  sandbox,
+  path,
+  memoryBytes,
+  tmpfsBytes,
+  timeoutMs,
+}: LaunchOptions): Promise<LaunchedBrowser> {
   const box = sandbox.spawn([path, ...CHROMIUM_FLAGS], {
     memoryBytes,
     tmpfsBytes,

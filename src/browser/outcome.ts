@@ -15,7 +15,10 @@ export const CLOSE_WAIT_MS = 5000
 export async function closedWithin(closing: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: Timer | undefined
   const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
-  const done = closing.then(() => true, () => true)
+  const done = closing.then(
+    () => true,
+    () => true,
+  )
   const closed = await Promise.race([done, late])
   clearTimeout(timer)
   return closed
@@ -34,7 +37,10 @@ export class PageFailure extends Error {
 /** No browser can run here (no sandbox): tests are skipped, not failed. */
 export class Unavailable extends Error {}
 
-export const firstLine = (error: Error) => String(error?.message ?? error).split('\n')[0]!.slice(0, 300)
+export const firstLine = (error: Error) =>
+  String(error?.message ?? error)
+    .split('\n')[0]!
+    .slice(0, 300)
 
 /** The steps after a failure, reported as not run. */
 export function fillSkipped(test: InteractiveTest, done: BrowserStepResult[]): BrowserStepResult[] {

@@ -41,7 +41,10 @@ export interface OpenedPage {
   crashed(): boolean
 }
 
-export async function openPage(browser: Browser, { files, setup = {}, backend, stepTimeoutMs }: PageOptions): Promise<OpenedPage> {
+export async function openPage(
+  browser: Browser,
+  { files, setup = {}, backend, stepTimeoutMs }: PageOptions,
+): Promise<OpenedPage> {
   const seeded = Boolean(setup.cookies?.length || (setup.localStorage && Object.keys(setup.localStorage).length))
   const context = await browser.newContext({
     viewport: VIEWPORT,
@@ -52,7 +55,9 @@ export async function openPage(browser: Browser, { files, setup = {}, backend, s
   })
   context.setDefaultTimeout(stepTimeoutMs)
   const mocks = (setup.mocks ?? []).map((mock) => ({ mock, answered: 0 }))
-  await context.route('**/*', (route) => answer(route, files, mocks, backend).catch(() => route.abort().catch(() => {})))
+  await context.route('**/*', (route) =>
+    answer(route, files, mocks, backend).catch(() => route.abort().catch(() => {})),
+  )
   let crashed = false
   let pages = 0
   // The first page of a fresh context is ours (the event fires before newPage resolves); any later one a popup.
@@ -70,7 +75,12 @@ export async function loadPage(page: Page, files: FrontendFiles, timeoutMs: numb
   await page.goto(`${ORIGIN}/${entryPage(files)}`, { waitUntil: 'load', timeout: timeoutMs })
 }
 
-async function answer(route: Route, files: FrontendFiles, mocks: { mock: EndpointMock; answered: number }[], backend: Backend | null) {
+async function answer(
+  route: Route,
+  files: FrontendFiles,
+  mocks: { mock: EndpointMock; answered: number }[],
+  backend: Backend | null,
+) {
   const request = route.request()
   const url = new URL(request.url())
   if (url.origin !== ORIGIN) return route.abort('blockedbyclient')
@@ -78,10 +88,16 @@ async function answer(route: Route, files: FrontendFiles, mocks: { mock: Endpoin
   const file = path === '/' ? entryPage(files) : path.slice(1)
   if (file !== null && file in files && request.method() === 'GET') {
     const extension = file.split('.').pop()!.toLowerCase()
-    return route.fulfill({ status: 200, contentType: CONTENT_TYPES[extension] ?? 'application/octet-stream', body: files[file] })
+    return route.fulfill({
+      status: 200,
+      contentType: CONTENT_TYPES[extension] ?? 'application/octet-stream',
+      body: files[file],
+    })
   }
   const method = request.method()
-  const entry = mocks.find(({ mock }) => mock.endpoint === url.pathname && (!mock.method || mock.method.toUpperCase() === method))
+  const entry = mocks.find(
+    ({ mock }) => mock.endpoint === url.pathname && (!mock.method || mock.method.toUpperCase() === method),
+  )
   if (entry) {
     const { mock } = entry
     const reply = mock.sequence

@@ -52,7 +52,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     if (launched) return launched
     const starting = (async () => {
       const state = await sandbox.ready()
-      if (!state.sandboxed) throw new Unavailable('the browser runs only inside the sandbox (bubblewrap), which is not available')
+      if (!state.sandboxed)
+        throw new Unavailable('the browser runs only inside the sandbox (bubblewrap), which is not available')
       return launchChromium({
         sandbox,
         path: config.BROWSER_PATH,
@@ -127,7 +128,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           // The browser died since the last test (and we had not noticed yet): once more with a new one. Its
           // failure can come before the news of its end, so that gets a moment to arrive.
           const ended = running!.exited.then(() => true)
-          const dead = !running!.browser.isConnected() || (await Promise.race([ended, Bun.sleep(2000).then(() => false)]))
+          const dead =
+            !running!.browser.isConnected() || (await Promise.race([ended, Bun.sleep(2000).then(() => false)]))
           if (!dead) throw error
           forget(running!)
           running = await browser()
@@ -163,11 +165,17 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     }
   }
 
-  async function runTest({ test, files, backendCode, signal }: Parameters<BrowserRunner['runTest']>[0]): Promise<BrowserTestResult> {
+  async function runTest({
+    test,
+    files,
+    backendCode,
+    signal,
+  }: Parameters<BrowserRunner['runTest']>[0]): Promise<BrowserTestResult> {
     const started = performance.now()
     const durationMs = () => Math.round(performance.now() - started)
     const unavailable = unavailableReason()
-    if (unavailable) return { status: 'skip', reason: 'browser_unavailable', message: unavailable, steps: [], durationMs: 0 }
+    if (unavailable)
+      return { status: 'skip', reason: 'browser_unavailable', message: unavailable, steps: [], durationMs: 0 }
     const steps: BrowserStepResult[] = []
     let screenshot: string | undefined
     let page: OpenedPage | null = null
@@ -190,7 +198,12 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         return { status: 'pass' as const, message: `All ${test.steps.length} steps passed` }
       })
       if (signal?.aborted) throw signal.reason // its context was closed under it: the steps' failures are not the page's
-      return { ...outcome, steps: fillSkipped(test, steps), durationMs: durationMs(), ...(screenshot ? { screenshot } : {}) }
+      return {
+        ...outcome,
+        steps: fillSkipped(test, steps),
+        durationMs: durationMs(),
+        ...(screenshot ? { screenshot } : {}),
+      }
     } catch (error) {
       const crashed = (page as OpenedPage | null)?.crashed() ?? false
       const [reason, message] =
@@ -205,7 +218,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
                 : signal?.aborted
                   ? ['cancelled', 'The test was cancelled']
                   : ['browser_error', `The browser failed: ${firstLine(error as Error)}`]
-      if (reason === 'browser_unavailable') return { status: 'skip', reason, message, steps: [], durationMs: durationMs() }
+      if (reason === 'browser_unavailable')
+        return { status: 'skip', reason, message, steps: [], durationMs: durationMs() }
       const status = reason === 'browser_error' || reason === 'cancelled' ? 'error' : 'fail'
       return { status, reason, message, steps: fillSkipped(test, steps), durationMs: durationMs() }
     }
@@ -227,7 +241,9 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         return await withPage({ files, backendCode, signal }, async (opened, remainingMs) => {
           await loadPage(opened.page, files, remainingMs() / 2).catch(() => {})
           const dataUrl = await takeScreenshot(opened.page, config, Math.max(0, remainingMs()))
-          return dataUrl ? { dataUrl } : { error: 'The screenshot is larger than allowed', reason: 'screenshot_too_large' }
+          return dataUrl
+            ? { dataUrl }
+            : { error: 'The screenshot is larger than allowed', reason: 'screenshot_too_large' }
         })
       } catch (error) {
         if (error instanceof TestTimeout) return { error: 'The page did not settle in time', reason: 'timeout' }
@@ -257,8 +273,10 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       closed = true
       const running = launched
       launched = null
-      await running?.then((browser) => browser.close(), () => {})
+      await running?.then(
+        (browser) => browser.close(),
+        () => {},
+      )
     },
   }
 }
-

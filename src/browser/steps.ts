@@ -104,7 +104,8 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number): Promise<V
     expected,
     actual,
   })
-  if (step.assert === 'elementCount') return verdict(count === Number(step.expected), Number(step.expected), count, 'count')
+  if (step.assert === 'elementCount')
+    return verdict(count === Number(step.expected), Number(step.expected), count, 'count')
   if (step.assert === 'elementExists') {
     const expected = step.expected === undefined ? true : Boolean(step.expected)
     return verdict(count > 0 === expected, expected, count > 0, 'exists')
@@ -115,7 +116,12 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number): Promise<V
     return verdict(visible === expected, expected, visible, 'visible')
   }
   if (count === 0) {
-    return { status: 'fail', message: `${step.assert} ${selector}: no element matches`, expected: step.expected, actual: null }
+    return {
+      status: 'fail',
+      message: `${step.assert} ${selector}: no element matches`,
+      expected: step.expected,
+      actual: null,
+    }
   }
   const first = locator.first()
   const options = { timeout: timeoutMs }
@@ -131,7 +137,11 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number): Promise<V
       return verdict(actual.includes(expected), expected, actual, 'text containing')
     }
     case 'elementValue': {
-      const actual = await first.evaluate((element) => String((element as HTMLInputElement).value ?? ''), undefined, options)
+      const actual = await first.evaluate(
+        (element) => String((element as HTMLInputElement).value ?? ''),
+        undefined,
+        options,
+      )
       const expected = String(step.expected ?? '')
       return verdict(actual === expected, expected, actual, 'value')
     }
@@ -142,7 +152,9 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number): Promise<V
       const classes = (text: string | null) => (text ?? '').split(/\s+/).filter(Boolean)
       const ok =
         actual === expected ||
-        (step.attribute === 'class' && expected !== null && classes(expected).every((name) => classes(actual).includes(name)))
+        (step.attribute === 'class' &&
+          expected !== null &&
+          classes(expected).every((name) => classes(actual).includes(name)))
       return verdict(ok, expected, actual, `${step.attribute}`)
     }
     case 'elementCSS': {

@@ -88,11 +88,23 @@ export class ChatConnection {
       return
     }
     if (record.type !== undefined) {
-      return void this.send(errorFrame(`Unknown frame type ${JSON.stringify(record.type)}; send a chat request or {"type":"cancel"}`, 'bad_frame', id))
+      return void this.send(
+        errorFrame(
+          `Unknown frame type ${JSON.stringify(record.type)}; send a chat request or {"type":"cancel"}`,
+          'bad_frame',
+          id,
+        ),
+      )
     }
     if (!Value.Check(ChatBody, frame)) return void this.send(errorFrame(describeProblem(frame), 'bad_frame', id))
     if (this.queue.length >= MAX_QUEUED) {
-      return void this.send(errorFrame(`Too many requests waiting on this connection (${MAX_QUEUED}); wait for a complete frame`, 'busy', id))
+      return void this.send(
+        errorFrame(
+          `Too many requests waiting on this connection (${MAX_QUEUED}); wait for a complete frame`,
+          'busy',
+          id,
+        ),
+      )
     }
     this.queue.push({ id, body: frame, controller: new AbortController() })
     if (!this.current) void this.serveQueue()
@@ -169,7 +181,10 @@ export class ChatConnection {
         await this.send(errorFrame(error.message, error.code, id))
       } else {
         outcome = 'internal_error'
-        this.options.logger.error('chat turn failed', { error: (error as Error)?.message, stack: (error as Error)?.stack })
+        this.options.logger.error('chat turn failed', {
+          error: (error as Error)?.message,
+          stack: (error as Error)?.stack,
+        })
         await this.send(errorFrame('Internal error while answering; please try again', 'internal_error', id))
       }
     }

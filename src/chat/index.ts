@@ -57,7 +57,7 @@ export const chat = (deps: ChatDeps) => {
           'Send ChatRequest frames (JSON text), optionally with an `id` echoed on every frame of its answer. Each ' +
           'answer is `code_ready` (autocomplete mode, when there is code), `chunk`s as the model writes, then one ' +
           '`complete` or `error`. `{"type":"cancel"}` ends the current answer with `complete` + `cancelled: true`. ' +
-          'Bad frames get an `error` frame; the connection stays open. Beyond the client\'s open sockets ' +
+          "Bad frames get an `error` frame; the connection stays open. Beyond the client's open sockets " +
           '(CONCURRENT_SOCKETS_PER_CLIENT) a new socket gets an `error` frame `quota_exceeded` and is closed with ' +
           '4429; over the token budget of the day (AI_TOKENS_PER_DAY) each request is answered with an `error` frame ' +
           '`quota_exceeded`.',
@@ -119,14 +119,18 @@ export const chat = (deps: ChatDeps) => {
         }
       },
     })
-    .post('/api/chat', ({ body, request, server }) => answerChat(deps.providers, body, request.signal, limitsOf(request, server)), {
-      body: ChatBody,
-      response: { 200: ChatResponse, ...errorResponses(429, 502, 503) },
-      detail: {
-        summary: 'Chat with the tutor, whole answer',
-        description:
-          'Same body as a /ws/chat frame; answers once the model has finished. 502 when the model API fails, 503 ' +
-          'when no provider is configured for the model, 429 quota_exceeded when the token budget of the day is spent.',
+    .post(
+      '/api/chat',
+      ({ body, request, server }) => answerChat(deps.providers, body, request.signal, limitsOf(request, server)),
+      {
+        body: ChatBody,
+        response: { 200: ChatResponse, ...errorResponses(429, 502, 503) },
+        detail: {
+          summary: 'Chat with the tutor, whole answer',
+          description:
+            'Same body as a /ws/chat frame; answers once the model has finished. 502 when the model API fails, 503 ' +
+            'when no provider is configured for the model, 429 quota_exceeded when the token budget of the day is spent.',
+        },
       },
-    })
+    )
 }

@@ -22,14 +22,18 @@ export const FrameId = t.Union([t.String({ maxLength: 128 }), t.Number()], {
 export const ChatBody = t.Object(
   {
     messages: t.Array(ChatMessageBody, { minItems: 1, maxItems: 500 }),
-    model: t.Optional(t.String({ minLength: 1, maxLength: 200, description: 'Default: DEFAULT_MODEL. `claude-*` goes to Anthropic.' })),
+    model: t.Optional(
+      t.String({ minLength: 1, maxLength: 200, description: 'Default: DEFAULT_MODEL. `claude-*` goes to Anthropic.' }),
+    ),
     max_tokens: t.Optional(t.Integer({ minimum: 1, maximum: 200_000 })),
     mode: t.Optional(
       t.Union([t.Literal('chat'), t.Literal('autocomplete')], {
         description: '`autocomplete` (default): code plus explanation, code first; `chat`: plain text.',
       }),
     ),
-    proactive: t.Optional(t.Boolean({ description: 'With `current_code`, the last user message is sent with the code as context.' })),
+    proactive: t.Optional(
+      t.Boolean({ description: 'With `current_code`, the last user message is sent with the code as context.' }),
+    ),
     current_code: t.Optional(t.String()),
     id: t.Optional(FrameId),
   },
@@ -60,7 +64,10 @@ export type ChatResponse = typeof ChatResponse.static
 
 export const CancelFrame = t.Object(
   { type: t.Literal('cancel'), id: t.Optional(FrameId) },
-  { title: 'ChatCancel', description: 'Ends the current response (or the one with this id) and aborts its model request.' },
+  {
+    title: 'ChatCancel',
+    description: 'Ends the current response (or the one with this id) and aborts its model request.',
+  },
 )
 
 const withId = { id: t.Optional(FrameId) }

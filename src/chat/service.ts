@@ -100,7 +100,12 @@ export const toWireUsage = (usage: Usage): ChatUsage => ({
 
 /** The upstream failure as our error: 502 with a readable message (never a key). */
 export const upstreamError = (error: ProviderError) =>
-  new AppError('upstream_error', 502, error.message, error.status === undefined ? undefined : { upstream_status: error.status })
+  new AppError(
+    'upstream_error',
+    502,
+    error.message,
+    error.status === undefined ? undefined : { upstream_status: error.status },
+  )
 
 /** POST /api/chat: the whole answer at once; 429 quota_exceeded when the client's token budget is spent. */
 export async function answerChat(

@@ -4,7 +4,13 @@
  * the Python runner as before. Results come back in the batch's order, each as soon as it is known.
  */
 import { Value } from '@sinclair/typebox/value'
-import { normalizeFrontendCode, type BrowserRunner, type BrowserTestResult, type FrontendFiles, type InteractiveTest } from '../browser'
+import {
+  normalizeFrontendCode,
+  type BrowserRunner,
+  type BrowserTestResult,
+  type FrontendFiles,
+  type InteractiveTest,
+} from '../browser'
 import { AppError } from '../errors'
 import { InteractiveTestCase } from '../tasks/model'
 import type { TestCase, TestResult } from './model'
@@ -14,7 +20,10 @@ import type { RunCases } from './task-cases'
 /** The learner's page as the browser runner takes it; 400 for a bad shape, 413 beyond `maxBytes` in all. */
 export function frontendFiles(input: unknown, maxBytes: number): FrontendFiles {
   const files = normalizeFrontendCode(input)
-  const size = Object.entries(files).reduce((sum, [name, content]) => sum + Buffer.byteLength(name) + Buffer.byteLength(content), 0)
+  const size = Object.entries(files).reduce(
+    (sum, [name, content]) => sum + Buffer.byteLength(name) + Buffer.byteLength(content),
+    0,
+  )
   if (size > maxBytes) {
     throw new AppError('payload_too_large', 413, `frontendCode is ${size} bytes; the limit is ${maxBytes} bytes`)
   }
@@ -38,7 +47,12 @@ const isInteractive = (test: TestCase) => (test.metadata?.type ?? test.type) ===
  */
 export function interactiveTest(test: TestCase, name: string): InteractiveTest | string {
   const source = { ...test, ...(test.metadata ?? {}) } as Record<string, unknown>
-  const candidate = { name, type: 'frontend_interactive', steps: source.steps, ...(source.setup ? { setup: source.setup } : {}) }
+  const candidate = {
+    name,
+    type: 'frontend_interactive',
+    steps: source.steps,
+    ...(source.setup ? { setup: source.setup } : {}),
+  }
   if (Value.Check(InteractiveTestCase, candidate)) return candidate as InteractiveTest
   const first = Value.Errors(InteractiveTestCase, candidate).First()
   return `The browser test is malformed: ${first?.path || '/'} ${first?.message ?? 'does not match the step language'}`
@@ -65,18 +79,43 @@ export function browserCaseResult(name: string, result: BrowserTestResult): Test
 export async function runBrowserCase(context: BrowserContext, test: TestCase, name: string): Promise<TestResult> {
   const planned = interactiveTest(test, name)
   if (typeof planned === 'string') {
-    return { testName: name, status: 'error', message: planned, expected: null, actual: null, duration_ms: 0, reason: 'invalid_test' }
+    return {
+      testName: name,
+      status: 'error',
+      message: planned,
+      expected: null,
+      actual: null,
+      duration_ms: 0,
+      reason: 'invalid_test',
+    }
   }
   if (!context.browser.available()) {
     const message = 'Skipped: no browser is available on this server'
-    return { testName: name, status: 'skip', message, expected: null, actual: null, duration_ms: 0, reason: 'browser_unavailable', steps: [] }
+    return {
+      testName: name,
+      status: 'skip',
+      message,
+      expected: null,
+      actual: null,
+      duration_ms: 0,
+      reason: 'browser_unavailable',
+      steps: [],
+    }
   }
   try {
     const { browser, files, backendCode, client, signal } = context
     return browserCaseResult(name, await browser.runTest({ test: planned, files, backendCode, client, signal }))
   } catch (error) {
     const message = error instanceof AppError ? error.message : 'The browser failed to run this test'
-    return { testName: name, status: 'error', message, expected: null, actual: null, duration_ms: 0, reason: 'browser_error' }
+    return {
+      testName: name,
+      status: 'error',
+      message,
+      expected: null,
+      actual: null,
+      duration_ms: 0,
+      reason: 'browser_error',
+    }
   }
 }
 
@@ -93,12 +132,19 @@ export function withBrowserCases(runCases: RunCases, context: BrowserContext | u
     const results: TestResult[] = []
     // A refused or failed sandbox batch fails the request: the browser tests still running stop with it.
     const stop = new AbortController()
-    const browserContext = { ...context, signal: context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal }
+    const browserContext = {
+      ...context,
+      signal: context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal,
+    }
     const others = cases.flatMap((test, index) => (isInteractive(test) ? [] : [index]))
     // Nothing waits for a sandbox slot when every case runs in the browser: the batch has started.
     if (others.length === 0) onStart?.()
     const python = others.length
-      ? runCases(others.map((index) => ({ name: `Test ${index + 1}`, ...cases[index]! })), onResult, onStart).then((report) =>
+      ? runCases(
+          others.map((index) => ({ name: `Test ${index + 1}`, ...cases[index]! })),
+          onResult,
+          onStart,
+        ).then((report) =>
           report.results.forEach((result, i) => {
             results[others[i]!] = result
           }),

@@ -50,7 +50,8 @@ export interface ExecutionDeps {
 export const execution = ({ config, runner, logger, tasks, identify, quotas, browser }: ExecutionDeps) => {
   const noPlace = async () => () => {}
   /** One of the client's places for the whole request; `finally` gives it back on every path (error, abort, timeout). */
-  const place = (request: Request, server: Server | null) => (quotas ? quotas.hold(request, server, 'executions') : noPlace())
+  const place = (request: Request, server: Server | null) =>
+    quotas ? quotas.hold(request, server, 'executions') : noPlace()
   const held = async <T>(request: Request, server: Server | null, work: () => Promise<T>): Promise<T> => {
     const release = await place(request, server)
     try {
@@ -65,7 +66,8 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
       ({ body, request, server }) => {
         const code = requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)
         const context = { client: identify(request, server), signal: request.signal }
-        if (body.endpoint === undefined || body.endpoint === '') return held(request, server, () => listEndpoints(runner, code, context))
+        if (body.endpoint === undefined || body.endpoint === '')
+          return held(request, server, () => listEndpoints(runner, code, context))
         const endpoint = body.endpoint
         return held(request, server, () => callEndpoint(runner, code, endpoint, body.args, context))
       },
@@ -87,14 +89,19 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
       async ({ body, request, server }) => {
         const code = requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
         const parts = await planTestParts(tasks, body)
-        requireCaseCount(parts.reduce((count, part) => count + part.cases.length, 0), config.EXEC_MAX_CASES)
-        const files = body.frontendCode === undefined ? undefined : frontendFiles(body.frontendCode, config.MAX_CODE_BYTES)
+        requireCaseCount(
+          parts.reduce((count, part) => count + part.cases.length, 0),
+          config.EXEC_MAX_CASES,
+        )
+        const files =
+          body.frontendCode === undefined ? undefined : frontendFiles(body.frontendCode, config.MAX_CODE_BYTES)
         const context = { client: identify(request, server), signal: request.signal }
         const runCases: RunCases = withBrowserCases(
           (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart }),
           files && { browser, files, backendCode: code, ...context },
         )
-        if (!request.headers.get('accept')?.includes('text/event-stream')) return held(request, server, () => runTestParts(parts, runCases))
+        if (!request.headers.get('accept')?.includes('text/event-stream'))
+          return held(request, server, () => runTestParts(parts, runCases))
         // A stream holds its place until the batch is over, long after this handler returned.
         const release = await place(request, server)
         // Progress: one `result` event per finished case, then `summary` (reportStream says when it becomes a 200).
@@ -115,7 +122,7 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
             'Each endpoint case runs from freshly loaded module state, several in parallel, each with its own time ' +
             'limit; expected values never enter the sandbox. Tests may be wrapped in `metadata` or flat. Browser tests ' +
             '(frontend_interactive) run in a headless browser when `frontendCode` is given (each result then carries ' +
-            '`steps`, and a failed one a `screenshot`), else they are skipped, as are judge tests. With `task` instead of `testCases`, the task\'s own tests run (by name with `tests`; ' +
+            "`steps`, and a failed one a `screenshot`), else they are skipped, as are judge tests. With `task` instead of `testCases`, the task's own tests run (by name with `tests`; " +
             'private ones with `include_private`, in a sandbox of their own, answered with status and a generic ' +
             'message only); unknown task 404, unknown test 422. At most EXEC_MAX_CASES cases (413 too_many_cases); ' +
             'a batch has EXEC_BATCH_TIMEOUT_MS in all, and cases it did not reach are `timeout` errors. With ' +
@@ -128,7 +135,9 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
       '/api/validate-python',
       ({ body, request, server }) => {
         const code = requireCode(body.pythonCode, 'pythonCode', config.MAX_CODE_BYTES)
-        return held(request, server, () => validatePython(runner, code, { client: identify(request, server), signal: request.signal }))
+        return held(request, server, () =>
+          validatePython(runner, code, { client: identify(request, server), signal: request.signal }),
+        )
       },
       {
         body: ValidateRequest,

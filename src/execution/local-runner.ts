@@ -15,7 +15,14 @@ import { sandboxMemoryBytes, writeInput } from '../sandbox'
 import { harnessProgram, schedulerProgram } from '../python/program'
 import { channelLimits, createChannel, reportLineBytes } from './channel'
 import { createQueue, queueLimits } from './queue'
-import { requireCaseCount, type CodeRunner, type HarnessLimits, type Job, type RunOptions, type RunOutcome } from './runner'
+import {
+  requireCaseCount,
+  type CodeRunner,
+  type HarnessLimits,
+  type Job,
+  type RunOptions,
+  type RunOutcome,
+} from './runner'
 
 /** Start-up allowance on top of a time limit: the server's wall clock must never beat the limit it reports. */
 export const START_GRACE_MS = 1000
@@ -75,11 +82,18 @@ const SIGXCPU = 24
 function describeExit(config: Config, proc: Bun.Subprocess): NonNullable<RunOutcome['stopped']> {
   const code = proc.exitCode
   const signal = proc.signalCode ?? (code !== null && code > 128 ? code - 128 : null) // bwrap passes 128 + signal on
-  if (signal === null) return { kind: 'runtime_error', message: `The program ended without a result (exit status ${code})` }
+  if (signal === null)
+    return { kind: 'runtime_error', message: `The program ended without a result (exit status ${code})` }
   if (signal === 'SIGXCPU' || signal === SIGXCPU) {
-    return { kind: 'timeout', message: `Time limit exceeded (${config.EXEC_TIMEOUT_MS} ms): the program used up its CPU time` }
+    return {
+      kind: 'timeout',
+      message: `Time limit exceeded (${config.EXEC_TIMEOUT_MS} ms): the program used up its CPU time`,
+    }
   }
-  return { kind: 'runtime_error', message: `The program crashed (${typeof signal === 'string' ? signal : `signal ${signal}`})` }
+  return {
+    kind: 'runtime_error',
+    message: `The program crashed (${typeof signal === 'string' ? signal : `signal ${signal}`})`,
+  }
 }
 
 export interface LocalRunnerOptions {
@@ -90,7 +104,12 @@ export interface LocalRunnerOptions {
   harness?: string
 }
 
-export function createLocalRunner({ config, logger, sandbox, harness = harnessProgram }: LocalRunnerOptions): CodeRunner {
+export function createLocalRunner({
+  config,
+  logger,
+  sandbox,
+  harness = harnessProgram,
+}: LocalRunnerOptions): CodeRunner {
   const queue = createQueue(queueLimits(config))
   const limits = JSON.stringify(harnessLimits(config))
   const pool: Boxed[] = []
@@ -101,7 +120,10 @@ export function createLocalRunner({ config, logger, sandbox, harness = harnessPr
   })
 
   const spawn = (): Boxed =>
-    sandbox.spawn([config.PYTHON_BIN, '-I', '-S', '-c', harness, limits, schedulerProgram], { memoryBytes: sandboxMemoryBytes(config), fds: 1 })
+    sandbox.spawn([config.PYTHON_BIN, '-I', '-S', '-c', harness, limits, schedulerProgram], {
+      memoryBytes: sandboxMemoryBytes(config),
+      fds: 1,
+    })
 
   function fillPool() {
     while (!closed && pool.length < config.EXEC_POOL_SIZE) pool.push(spawn())
@@ -155,7 +177,10 @@ export function createLocalRunner({ config, logger, sandbox, harness = harnessPr
       const messages = channel.messages
       const finished = messages.some((m) => m.type !== 'case')
       if (!stopped && !finished && box.oomKilled()) {
-        stopped = { kind: 'memory_limit', message: `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all` }
+        stopped = {
+          kind: 'memory_limit',
+          message: `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all`,
+        }
       }
       if (!stopped && !finished) stopped = describeExit(config, proc)
       return { messages, stdout, stderr, stopped, method: 'local_sandbox' }

@@ -9,7 +9,12 @@ export const ExecuteEndpointRequest = t.Object(
     endpoint: t.Optional(t.String({ description: 'Path (e.g. /add) or function name; omit to list the endpoints' })),
     args: t.Optional(t.Record(t.String(), Json, { description: 'Keyword arguments of the call' })),
   },
-  { title: 'ExecuteEndpointRequest', examples: [{ pythonCode: '@endpoint\ndef add(a: int, b: int):\n    return a + b', endpoint: '/add', args: { a: 1, b: '2' } }] },
+  {
+    title: 'ExecuteEndpointRequest',
+    examples: [
+      { pythonCode: '@endpoint\ndef add(a: int, b: int):\n    return a + b', endpoint: '/add', args: { a: 1, b: '2' } },
+    ],
+  },
 )
 export type ExecuteEndpointRequest = typeof ExecuteEndpointRequest.static
 
@@ -82,7 +87,10 @@ export const ExecuteEndpointResponse = t.Union([EndpointList, EndpointResult, Le
 
 const CaseFields = {
   type: t.Optional(
-    t.String({ description: "'endpoint' (run in the sandbox), 'frontend_interactive' (run in a browser with frontendCode); anything else is skipped" }),
+    t.String({
+      description:
+        "'endpoint' (run in the sandbox), 'frontend_interactive' (run in a browser with frontendCode); anything else is skipped",
+    }),
   ),
   endpoint: t.Optional(t.String()),
   input: t.Optional(t.Record(t.String(), Json)),
@@ -101,20 +109,28 @@ export type TestCase = typeof TestCase.static
 /** The learner's page, as `POST /api/execute-test-cases` and `POST /api/grade` take it. */
 export const FrontendCode = t.Unknown({
   description:
-    "The learner's page: `{ \"<path>\": content }` (e.g. index.html, style.css, script.js) or `{ html, css, js }`. " +
+    'The learner\'s page: `{ "<path>": content }` (e.g. index.html, style.css, script.js) or `{ html, css, js }`. ' +
     'With it, browser tests (frontend_interactive) run in a headless browser on the server instead of being skipped.',
-  examples: [{ 'index.html': '<button id="go">Go</button>', 'script.js': "document.getElementById('go').onclick = () => {}" }],
+  examples: [
+    { 'index.html': '<button id="go">Go</button>', 'script.js': "document.getElementById('go').onclick = () => {}" },
+  ],
 })
 
 export const ExecuteTestsRequest = t.Object(
   {
     testCases: t.Optional(t.Array(TestCase, { description: 'Your own cases; or give `task` instead' })),
     task: t.Optional(
-      t.String({ minLength: 1, description: "A task's name or slug: its endpoint tests are run, graded on the server" }),
+      t.String({
+        minLength: 1,
+        description: "A task's name or slug: its endpoint tests are run, graded on the server",
+      }),
     ),
     tests: t.Optional(t.Array(t.String(), { description: 'With `task`: only these tests, by name (default: all)' })),
     include_private: t.Optional(
-      t.Boolean({ default: false, description: 'With `task`: run private tests too; their results say only pass/fail' }),
+      t.Boolean({
+        default: false,
+        description: 'With `task`: run private tests too; their results say only pass/fail',
+      }),
     ),
     backendCode: t.Optional(t.String({ description: 'Learner code (required, non-empty)' })),
     frontendCode: t.Optional(FrontendCode),
@@ -123,7 +139,9 @@ export const ExecuteTestsRequest = t.Object(
   {
     title: 'ExecuteTestCasesRequest',
     description: 'Exactly one of `testCases` or `task`.',
-    examples: [{ task: 'tic-tac-toe', include_private: true, backendCode: "@endpoint('/reset')\ndef reset():\n    ..." }],
+    examples: [
+      { task: 'tic-tac-toe', include_private: true, backendCode: "@endpoint('/reset')\ndef reset():\n    ..." },
+    ],
   },
 )
 export type ExecuteTestsRequest = typeof ExecuteTestsRequest.static

@@ -54,7 +54,13 @@ interface OneCompilerResponse {
 export function upstreamError(code: string, detail: string): AppError {
   switch (code) {
     case 'E002':
-      return new AppError('upstream_quota_exceeded', 503, 'The remote execution quota (OneCompiler) is used up; try again later', undefined, { 'retry-after': '60' })
+      return new AppError(
+        'upstream_quota_exceeded',
+        503,
+        'The remote execution quota (OneCompiler) is used up; try again later',
+        undefined,
+        { 'retry-after': '60' },
+      )
     case 'E003':
       return new AppError('upstream_error', 502, 'OneCompiler rejected the API key (invalid RAPIDAPI_KEY)')
     case 'E004':
@@ -74,7 +80,11 @@ export interface OneCompilerRunnerOptions {
   fetch?: typeof fetch
 }
 
-export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fetch }: OneCompilerRunnerOptions): CodeRunner {
+export function createOneCompilerRunner({
+  config,
+  logger,
+  fetch: fetchImpl = fetch,
+}: OneCompilerRunnerOptions): CodeRunner {
   const queue = createQueue(queueLimits(config))
   const limits = harnessLimits(config)
   const url = `${config.ONECOMPILER_URL.replace(/\/+$/, '')}/api/v1/run`
@@ -87,13 +97,30 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
     try {
       response = await fetchImpl(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-rapidapi-key': config.RAPIDAPI_KEY!, 'x-rapidapi-host': ONECOMPILER_HOST },
-        body: JSON.stringify({ language: 'python', stdin: '', files: [{ name: 'index.py', content: remoteProgram(job, limits, marker) }] }),
+        headers: {
+          'content-type': 'application/json',
+          'x-rapidapi-key': config.RAPIDAPI_KEY!,
+          'x-rapidapi-host': ONECOMPILER_HOST,
+        },
+        body: JSON.stringify({
+          language: 'python',
+          stdin: '',
+          files: [{ name: 'index.py', content: remoteProgram(job, limits, marker) }],
+        }),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       })
     } catch (error) {
       if (timeout.aborted) {
-        return { messages: [], stdout: '', stderr: '', stopped: { kind: 'timeout', message: `Time limit exceeded (no answer from OneCompiler within ${timeoutMs} ms)` }, method: 'onecompiler' }
+        return {
+          messages: [],
+          stdout: '',
+          stderr: '',
+          stopped: {
+            kind: 'timeout',
+            message: `Time limit exceeded (no answer from OneCompiler within ${timeoutMs} ms)`,
+          },
+          method: 'onecompiler',
+        }
       }
       logger.warn('onecompiler unreachable', { error: (error as Error).message })
       throw new AppError('upstream_error', 502, 'OneCompiler could not be reached')
@@ -107,7 +134,13 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
     }
     const code = `${body.error ?? ''} ${body.message ?? ''} ${body.exception ?? ''}`.match(/\bE00[1-6]\b/)?.[0]
     if (code === 'E001') {
-      return { messages: [], stdout: body.stdout ?? '', stderr: body.stderr ?? '', stopped: { kind: 'timeout', message: 'Time limit exceeded (OneCompiler E001)' }, method: 'onecompiler' }
+      return {
+        messages: [],
+        stdout: body.stdout ?? '',
+        stderr: body.stderr ?? '',
+        stopped: { kind: 'timeout', message: 'Time limit exceeded (OneCompiler E001)' },
+        method: 'onecompiler',
+      }
     }
     if (code) throw upstreamError(code, '')
     if (response.status === 429) throw upstreamError('E002', '')
@@ -123,7 +156,9 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
       messages,
       stdout,
       stderr: body.stderr ?? '',
-      stopped: finished ? undefined : { kind: /MemoryError/.test(crash) ? 'memory_limit' : 'runtime_error', message: crash.slice(-500) },
+      stopped: finished
+        ? undefined
+        : { kind: /MemoryError/.test(crash) ? 'memory_limit' : 'runtime_error', message: crash.slice(-500) },
       method: 'onecompiler',
     }
   }
@@ -132,7 +167,9 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
     method: 'onecompiler',
     async run(job, options = {}) {
       if (!config.RAPIDAPI_KEY) {
-        return Promise.reject(new AppError('execution_unavailable', 503, 'Remote execution is not configured: RAPIDAPI_KEY is not set'))
+        return Promise.reject(
+          new AppError('execution_unavailable', 503, 'Remote execution is not configured: RAPIDAPI_KEY is not set'),
+        )
       }
       if (job.op === 'tests') requireCaseCount(job.cases.length, config.EXEC_MAX_CASES)
       const { client, signal } = options
@@ -148,7 +185,13 @@ export function createOneCompilerRunner({ config, logger, fetch: fetchImpl = fet
     },
     health() {
       return {
-        execution: { ok: Boolean(config.RAPIDAPI_KEY), mode: 'onecompiler', url: config.ONECOMPILER_URL, key_configured: Boolean(config.RAPIDAPI_KEY), queue: queue.stats() },
+        execution: {
+          ok: Boolean(config.RAPIDAPI_KEY),
+          mode: 'onecompiler',
+          url: config.ONECOMPILER_URL,
+          key_configured: Boolean(config.RAPIDAPI_KEY),
+          queue: queue.stats(),
+        },
       }
     },
     close() {},

@@ -43,7 +43,9 @@ interface ClientState {
 export const cancelled = () => new AppError('request_cancelled', 499, 'The request was cancelled before its code ran')
 
 const queueFull = () =>
-  new AppError('queue_full', 503, 'Too many programs are running; try again in a moment', undefined, { 'retry-after': '1' })
+  new AppError('queue_full', 503, 'Too many programs are running; try again in a moment', undefined, {
+    'retry-after': '1',
+  })
 
 export function createQueue(limits: QueueLimits) {
   const clients = new Map<string, ClientState>() // only clients with a running or waiting job, oldest first
@@ -103,7 +105,10 @@ export function createQueue(limits: QueueLimits) {
   }
 
   return {
-    async run<T>(task: () => Promise<T>, { client = '', signal }: { client?: string; signal?: AbortSignal } = {}): Promise<T> {
+    async run<T>(
+      task: () => Promise<T>,
+      { client = '', signal }: { client?: string; signal?: AbortSignal } = {},
+    ): Promise<T> {
       if (signal?.aborted) throw cancelled()
       const state = stateOf(client)
       if (running < limits.slots && state.running < limits.perClient) take(state)

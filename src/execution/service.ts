@@ -44,13 +44,22 @@ const elapsed = (started: number) => Math.round((performance.now() - started) * 
 /** What a route passes on to the runner: who asks, and the request's signal. */
 export type RunContext = Pick<RunOptions, 'client' | 'signal'>
 
-export async function listEndpoints(runner: CodeRunner, code: string, context: RunContext = {}): Promise<EndpointList | LearnerCodeFailure> {
+export async function listEndpoints(
+  runner: CodeRunner,
+  code: string,
+  context: RunContext = {},
+): Promise<EndpointList | LearnerCodeFailure> {
   const started = performance.now()
   const outcome = await runner.run({ op: 'parse', code }, context)
   // The harness reports last; anything earlier on its channel could have been written by the learner's code.
   const message = outcome.messages.findLast((m) => m.type === 'endpoints' || m.type === 'error')
   if (message?.type !== 'endpoints') return failure(outcome, message, started)
-  return { success: true, endpoints: message.endpoints, count: message.endpoints.length, message: 'Code parsed successfully' }
+  return {
+    success: true,
+    endpoints: message.endpoints,
+    count: message.endpoints.length,
+    message: 'Code parsed successfully',
+  }
 }
 
 export async function callEndpoint(
@@ -81,9 +90,19 @@ export async function validatePython(runner: CodeRunner, code: string, context: 
   const message = outcome.messages.at(-1)
   if (message?.type === 'valid') return { success: true, message: 'Python syntax is valid' }
   if (message?.type === 'error') {
-    return { success: false, error: message.message as string, error_type: 'syntax_error', line: message.line, offset: message.offset }
+    return {
+      success: false,
+      error: message.message as string,
+      error_type: 'syntax_error',
+      line: message.line,
+      offset: message.offset,
+    }
   }
-  return { success: false, error: outcome.stopped?.message ?? 'Validation failed', error_type: outcome.stopped?.kind ?? 'runtime_error' }
+  return {
+    success: false,
+    error: outcome.stopped?.message ?? 'Validation failed',
+    error_type: outcome.stopped?.kind ?? 'runtime_error',
+  }
 }
 
 /** A test case in either shape, normalised; `skip` says why it does not run here. */
@@ -102,14 +121,24 @@ export function planCase(test: TestCase, index: number): PlannedCase {
   const name = test.name ?? `Test ${index + 1}`
   const planned = { name, endpoint, input: meta.input ?? test.input ?? {}, expected: meta.expected ?? test.expected }
   if (type && type !== 'endpoint') {
-    return { ...planned, skip: `Skipped: a ${type} test is not run by the Python runner (it runs in the browser or the judge)` }
+    return {
+      ...planned,
+      skip: `Skipped: a ${type} test is not run by the Python runner (it runs in the browser or the judge)`,
+    }
   }
   if (!endpoint) return { ...planned, skip: 'Skipped: the test names no endpoint to call' }
   return planned
 }
 
 function skipResult(test: PlannedCase): TestResult {
-  return { testName: test.name, status: 'skip', message: test.skip!, expected: test.expected ?? null, actual: null, duration_ms: 0 }
+  return {
+    testName: test.name,
+    status: 'skip',
+    message: test.skip!,
+    expected: test.expected ?? null,
+    actual: null,
+    duration_ms: 0,
+  }
 }
 
 const show = (value: unknown) => {
@@ -122,7 +151,14 @@ export function caseResult(test: PlannedCase, message: HarnessMessage | undefine
   const output = message ? { stdout: message.stdout ?? '', stderr: message.stderr ?? '' } : {}
   if (!message) return { ...base, status: 'error', message: fallback, actual: null, error_type: 'runtime_error' }
   if (message.error_type) {
-    return { ...base, status: 'error', message: message.message, actual: null, error_type: message.error_type, ...output }
+    return {
+      ...base,
+      status: 'error',
+      message: message.message,
+      actual: null,
+      error_type: message.error_type,
+      ...output,
+    }
   }
   const pass = sameJson(message.value, test.expected ?? null)
   return {
@@ -136,7 +172,13 @@ export function caseResult(test: PlannedCase, message: HarnessMessage | undefine
 
 export function summarise(results: TestResult[]): TestSummary {
   const count = (status: TestResult['status']) => results.filter((r) => r.status === status).length
-  return { total: results.length, passed: count('pass'), failed: count('fail'), errors: count('error'), skipped: count('skip') }
+  return {
+    total: results.length,
+    passed: count('pass'),
+    failed: count('fail'),
+    errors: count('error'),
+    skipped: count('skip'),
+  }
 }
 
 /**
@@ -191,7 +233,10 @@ export async function runTestCases(
     const why = loadError?.message ?? outcome.stopped?.message ?? 'The batch ended before this case finished'
     for (const { test, index } of runnable) {
       if (results[index]) continue
-      const result: TestResult = { ...caseResult(test, undefined, why), error_type: loadError?.error_type ?? outcome.stopped?.kind ?? 'runtime_error' }
+      const result: TestResult = {
+        ...caseResult(test, undefined, why),
+        error_type: loadError?.error_type ?? outcome.stopped?.kind ?? 'runtime_error',
+      }
       results[index] = result
       void onResult?.(result)
     }

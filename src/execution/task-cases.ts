@@ -76,9 +76,11 @@ export async function planTestParts(store: TaskStore, request: ExecuteTestsReque
     const part = parts[test.public ? 0 : 1]!
     // Judge tests are named by kind only, so they are skipped without their criteria. Browser tests keep their
     // steps for the browser runner (when the request brings a page); no result ever carries them.
-    const { name, kind, endpoint, input, expected, steps, setup } = test as typeof test & TestCase & { steps?: unknown; setup?: unknown }
+    const { name, kind, endpoint, input, expected, steps, setup } = test as typeof test &
+      TestCase & { steps?: unknown; setup?: unknown }
     if (kind === 'endpoint') part.cases.push({ name, endpoint, input, expected })
-    else if (kind === 'frontend_interactive') part.cases.push({ name, type: kind, steps, ...(setup ? { setup } : {}) } as TestCase)
+    else if (kind === 'frontend_interactive')
+      part.cases.push({ name, type: kind, steps, ...(setup ? { setup } : {}) } as TestCase)
     else part.cases.push({ name, type: kind })
     part.positions.push(position)
   })

@@ -41,7 +41,12 @@ export interface DesignInput {
 /** Judge calls in flight at once for one grading: enough to overlap their latency, few enough for a provider. */
 const JUDGE_CONCURRENCY = 4
 
-const result = (test: Test, status: TestResult['status'], message: string, extra: Partial<TestResult> = {}): TestResult => ({
+const result = (
+  test: Test,
+  status: TestResult['status'],
+  message: string,
+  extra: Partial<TestResult> = {},
+): TestResult => ({
   testName: test.name,
   status,
   message,
@@ -52,8 +57,12 @@ const result = (test: Test, status: TestResult['status'], message: string, extra
 })
 
 /** Why none of the design tests can be judged, or undefined when they can. */
-async function skipReason(deps: DesignDeps, input: DesignInput): Promise<{ reason: string; message: string } | undefined> {
-  if (!input.files) return { reason: 'no_frontend_code', message: 'Skipped: no frontendCode was sent to take a screenshot of' }
+async function skipReason(
+  deps: DesignDeps,
+  input: DesignInput,
+): Promise<{ reason: string; message: string } | undefined> {
+  if (!input.files)
+    return { reason: 'no_frontend_code', message: 'Skipped: no frontendCode was sent to take a screenshot of' }
   try {
     deps.providers.resolve(deps.model)
   } catch (error) {
@@ -61,10 +70,16 @@ async function skipReason(deps: DesignDeps, input: DesignInput): Promise<{ reaso
     return { reason: 'judge_unavailable', message: `Skipped: no judge is configured (${error.message})` }
   }
   if (!deps.browser.available()) {
-    return { reason: 'browser_unavailable', message: 'Skipped: no browser is available on this server to take a screenshot' }
+    return {
+      reason: 'browser_unavailable',
+      message: 'Skipped: no browser is available on this server to take a screenshot',
+    }
   }
   if (deps.judgeAllowed && !(await deps.judgeAllowed())) {
-    return { reason: 'rate_limited', message: 'Skipped: this client is over its judge requests for this minute (RATE_JUDGE_PER_MIN)' }
+    return {
+      reason: 'rate_limited',
+      message: 'Skipped: this client is over its judge requests for this minute (RATE_JUDGE_PER_MIN)',
+    }
   }
   return undefined
 }
@@ -97,26 +112,41 @@ export async function runDesignTests(
   const shotMs = performance.now() - started
   const queue = [...tests]
   const worker = async () => {
-    for (let test = queue.shift(); test; test = queue.shift()) await onResult(test, await judge(deps, input, test, shot.dataUrl, shotMs))
+    for (let test = queue.shift(); test; test = queue.shift())
+      await onResult(test, await judge(deps, input, test, shot.dataUrl, shotMs))
   }
   await Promise.all(Array.from({ length: Math.min(JUDGE_CONCURRENCY, tests.length) }, worker))
 }
 
-async function judge(deps: DesignDeps, input: DesignInput, test: Test, screenshot: string, shotMs: number): Promise<TestResult> {
+async function judge(
+  deps: DesignDeps,
+  input: DesignInput,
+  test: Test,
+  screenshot: string,
+  shotMs: number,
+): Promise<TestResult> {
   const started = performance.now()
   const duration = () => Math.round((performance.now() - started + shotMs) * 100) / 100
   try {
     const testCase = { name: test.name, description: test.description }
-    const answer = await judgeScreenshot(deps, { screenshot, testCase, htmlCode: input.files!['index.html'] }, input.signal)
+    const answer = await judgeScreenshot(
+      deps,
+      { screenshot, testCase, htmlCode: input.files!['index.html'] },
+      input.signal,
+    )
     deps.judged?.(answer.judgment)
-    return result(test, answer.judgment, answer.explanation, { duration_ms: duration(), judge_model: answer.model } as Partial<TestResult>)
+    return result(test, answer.judgment, answer.explanation, {
+      duration_ms: duration(),
+      judge_model: answer.model,
+    } as Partial<TestResult>)
   } catch (error) {
     // Stopped by the grading's deadline or a client that left: the grading reports it, not this test.
     if (input.signal.aborted) return result(test, 'error', 'Stopped', { reason: 'aborted' })
     if (!(error instanceof AppError)) throw error
     deps.judged?.(error.code)
     // The client's AI tokens of the day are spent: nothing is wrong with the page.
-    if (error.code === 'quota_exceeded') return result(test, 'skip', `Skipped: ${error.message}`, { reason: error.code })
+    if (error.code === 'quota_exceeded')
+      return result(test, 'skip', `Skipped: ${error.message}`, { reason: error.code })
     return result(test, 'error', error.message, { duration_ms: duration(), reason: error.code } as Partial<TestResult>)
   }
 }

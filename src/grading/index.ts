@@ -37,9 +37,17 @@ export const grading = (deps: GradingDeps) =>
     '/api/grade',
     async ({ body, request, server }) => {
       const { config, logger } = deps
-      const { task, tests } = await planGrade(deps.tasks, body.task, body.include_private ?? false, config.EXEC_MAX_CASES)
-      const backendCode = body.backendCode ? requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES) : undefined
-      const files = body.frontendCode === undefined ? undefined : frontendFiles(body.frontendCode, config.MAX_CODE_BYTES)
+      const { task, tests } = await planGrade(
+        deps.tasks,
+        body.task,
+        body.include_private ?? false,
+        config.EXEC_MAX_CASES,
+      )
+      const backendCode = body.backendCode
+        ? requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
+        : undefined
+      const files =
+        body.frontendCode === undefined ? undefined : frontendFiles(body.frontendCode, config.MAX_CODE_BYTES)
       const client = deps.identify(request, server)
       const budget = deps.quotas?.budget(request, server)
       const input: GradeInput = { task, tests, backendCode, files, client, signal: request.signal, budget }
@@ -47,17 +55,20 @@ export const grading = (deps: GradingDeps) =>
       const release = deps.quotas ? await deps.quotas.hold(request, server, 'executions') : () => {}
       if (!request.headers.get('accept')?.includes('text/event-stream')) return gradeTask(deps, input).finally(release)
       // As execute-test-cases streams: a 200 stream only once the endpoint batch has its slot (reportStream).
-      const stream = reportStream((send, admitted) => gradeTask(deps, { ...input, onResult: send, onStart: admitted }), {
-        summary: ({ results: _, ...summary }) => summary,
-        error: (error) => envelope(request, toAppError('', error, request, logger)),
-        settled: release,
-      })
+      const stream = reportStream(
+        (send, admitted) => gradeTask(deps, { ...input, onResult: send, onStart: admitted }),
+        {
+          summary: ({ results: _, ...summary }) => summary,
+          error: (error) => envelope(request, toAppError('', error, request, logger)),
+          settled: release,
+        },
+      )
       // A raw Response bypasses the 200 schema on purpose (it is the streamed form of the same answer).
       return (await stream) as never
     },
     {
       body: GradeRequest,
       response: { 200: GradeResponse, ...errorResponses(400, 404, 413, 429, 503) },
-      detail: { summary: "Grade a whole task: endpoint, browser and design tests", description: DESCRIPTION },
+      detail: { summary: 'Grade a whole task: endpoint, browser and design tests', description: DESCRIPTION },
     },
   )

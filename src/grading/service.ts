@@ -64,7 +64,10 @@ export async function planGrade(store: TaskStore, name: string, includePrivate: 
 
 /** The test folder a test came from, by the title prefix the loader gives it (src/tasks/loader.ts). */
 export function groupOf(test: Test): GradeGroup {
-  return GROUPS.find((group) => test.title.startsWith(TITLE_PREFIX[group])) ?? (test.kind === 'endpoint' ? 'backend' : 'html')
+  return (
+    GROUPS.find((group) => test.title.startsWith(TITLE_PREFIX[group])) ??
+    (test.kind === 'endpoint' ? 'backend' : 'html')
+  )
 }
 
 const SKIP_REASONS = new Set([
@@ -104,7 +107,12 @@ export function gradeSummary(task: LoadedTask, results: GradeResult[], started: 
     success: summary.failed === 0 && summary.errors === 0,
     groups: groups as GradeSummary['groups'],
     summary,
-    score: { passed: summary.passed, graded, total: summary.total, percent: graded ? Math.round((1000 * summary.passed) / graded) / 10 : 0 },
+    score: {
+      passed: summary.passed,
+      graded,
+      total: summary.total,
+      percent: graded ? Math.round((1000 * summary.passed) / graded) / 10 : 0,
+    },
     duration_ms: Math.round((performance.now() - started) * 100) / 100,
   }
 }
@@ -143,7 +151,8 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
         providers: deps.providers,
         model: deps.config.JUDGE_MODEL,
         logger: deps.logger,
-        judgeAllowed: async () => (await deps.rateLimits?.take(input.client, 'judge', deps.config.RATE_JUDGE_PER_MIN))?.allowed ?? true,
+        judgeAllowed: async () =>
+          (await deps.rateLimits?.take(input.client, 'judge', deps.config.RATE_JUDGE_PER_MIN))?.allowed ?? true,
         maxTokens: deps.quotas?.maxTokens,
         budget: input.budget,
         judged: deps.metrics?.judged,
@@ -164,7 +173,15 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
     : 'Grading ran out of time (GRADE_TIMEOUT_MS) before this test finished'
   for (const [index, test] of tests.entries()) {
     if (results[index]) continue
-    const late: TestResult = { testName: test.name, status: 'error', message, expected: null, actual: null, duration_ms: 0, error_type: 'timeout' }
+    const late: TestResult = {
+      testName: test.name,
+      status: 'error',
+      message,
+      expected: null,
+      actual: null,
+      duration_ms: 0,
+      error_type: 'timeout',
+    }
     results[index] = { ...(test.public ? late : hidden(late)), group: groupOf(test), kind: test.kind }
     await input.onResult?.(results[index])
   }
@@ -184,7 +201,11 @@ async function endpointTests(deps: GradeDeps, input: GradeInput, tests: Test[], 
     return
   }
   const code = input.backendCode
-  const parts = await planTestParts(deps.tasks, { task: input.task.slug, tests: [...byName.keys()], include_private: true })
+  const parts = await planTestParts(deps.tasks, {
+    task: input.task.slug,
+    tests: [...byName.keys()],
+    include_private: true,
+  })
   const runCases: RunCases = (cases, onResult, onStart) =>
     runTestCases(deps.runner, code, cases, onResult, { client: input.client, signal, onStart })
   // runTestParts hands out private results already redacted; `record` would not reveal more anyway.
@@ -197,6 +218,12 @@ async function browserTests(deps: GradeDeps, input: GradeInput, tests: Test[], s
     for (const test of tests) await record(test, skipped(test, 'no_frontend_code', message))
     return
   }
-  const context: BrowserContext = { browser: deps.browser, files: input.files, backendCode: input.backendCode, client: input.client, signal }
+  const context: BrowserContext = {
+    browser: deps.browser,
+    files: input.files,
+    backendCode: input.backendCode,
+    client: input.client,
+    signal,
+  }
   await Promise.all(tests.map(async (test) => record(test, await runBrowserCase(context, test as never, test.name))))
 }

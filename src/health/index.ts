@@ -52,11 +52,10 @@ export async function collectHealth({ version, startedAt, services }: HealthDeps
 
 export const health = (deps: HealthDeps) =>
   new Elysia({ name: 'health', tags: ['General'] })
-    .get(
-      '/',
-      () => ({ message: 'AI Coding Assistant Backend is running!', version: deps.version, docs: '/openapi' }),
-      { response: { 200: RootResponse, ...errorResponses() }, detail: { summary: 'Liveness message' } },
-    )
+    .get('/', () => ({ message: 'AI Coding Assistant Backend is running!', version: deps.version, docs: '/openapi' }), {
+      response: { 200: RootResponse, ...errorResponses() },
+      detail: { summary: 'Liveness message' },
+    })
     .get(
       '/health',
       async ({ request }) => {

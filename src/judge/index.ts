@@ -28,7 +28,11 @@ export const judge = ({ config, providers, logger, quotas, metrics }: JudgeRoute
     async ({ body, request, server }) => {
       const limits = quotas ? { maxTokens: quotas.maxTokens, budget: quotas.budget(request, server) } : {}
       try {
-        const answer = await judgeScreenshot({ providers, model: config.JUDGE_MODEL, logger, ...limits }, body, request.signal)
+        const answer = await judgeScreenshot(
+          { providers, model: config.JUDGE_MODEL, logger, ...limits },
+          body,
+          request.signal,
+        )
         metrics?.judged(answer.judgment)
         return answer
       } catch (error) {

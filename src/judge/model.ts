@@ -15,7 +15,9 @@ export const JudgeRequest = t.Object(
     testCase: t.Optional(
       t.Unknown({
         description: 'The judge test: `{ name, description }` (both non-empty strings; other fields are ignored).',
-        examples: [{ name: 'The board is a 3 by 3 grid', description: 'The page shows a square board of 3 by 3 cells.' }],
+        examples: [
+          { name: 'The board is a 3 by 3 grid', description: 'The page shows a square board of 3 by 3 cells.' },
+        ],
       }),
     ),
     htmlCode: t.Optional(t.String({ description: "The learner's HTML, given to the model as context." })),

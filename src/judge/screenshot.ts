@@ -30,7 +30,8 @@ const invalid = (message: string) => new AppError('invalid_screenshot', 400, mes
 
 /** Parses and checks a screenshot data URL; throws AppError 400 `invalid_screenshot` saying what is wrong. */
 export function parseScreenshot(value: unknown, maxBytes = MAX_SCREENSHOT_BYTES): Screenshot {
-  if (typeof value !== 'string' || value.length === 0) throw invalid('screenshot is required: a data:image/...;base64 URL')
+  if (typeof value !== 'string' || value.length === 0)
+    throw invalid('screenshot is required: a data:image/...;base64 URL')
   const header = DATA_URL.exec(value.slice(0, 40))
   if (!header) throw invalid('screenshot must be a base64 data URL of a PNG, JPEG, WebP or GIF image')
   const kind = header[1]!.toLowerCase()

@@ -120,7 +120,11 @@ const retryable = (failure: ProviderError) =>
  * @example
  * const { judgment, explanation } = await judgeScreenshot(deps, { screenshot, testCase: { name, description } })
  */
-export async function judgeScreenshot(deps: JudgeDeps, input: JudgeInput, signal?: AbortSignal): Promise<JudgeResponse> {
+export async function judgeScreenshot(
+  deps: JudgeDeps,
+  input: JudgeInput,
+  signal?: AbortSignal,
+): Promise<JudgeResponse> {
   const screenshot = parseScreenshot(input.screenshot)
   const requirement = requirementOf(input.testCase)
   const { provider, model } = deps.providers.resolve(deps.model)
@@ -150,7 +154,10 @@ export async function judgeScreenshot(deps: JudgeDeps, input: JudgeInput, signal
     // Show the model its own answer and what was wrong with it, rather than asking the same question blind.
     messages.push(
       { role: 'assistant', content: answer || '(empty)' },
-      { role: 'user', content: 'That was not a valid answer. Reply with only {"judgment": "pass" or "fail", "explanation": "..."}.' },
+      {
+        role: 'user',
+        content: 'That was not a valid answer. Reply with only {"judgment": "pass" or "fail", "explanation": "..."}.',
+      },
     )
   }
   throw new AppError('upstream_error', 502, `The judge could not decide: ${lastProblem}`)

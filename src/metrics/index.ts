@@ -51,18 +51,49 @@ export interface Metrics {
 export type Feature = 'chat' | 'judge'
 
 const PREFIX = 'tutor_'
-const OUTCOMES = new Set(['success', 'runtime_error', 'timeout', 'memory_limit', 'output_limit', 'syntax_error', 'endpoint_not_found',
+const OUTCOMES = new Set([
+  'success',
+  'runtime_error',
+  'timeout',
+  'memory_limit',
+  'output_limit',
+  'syntax_error',
+  'endpoint_not_found',
   // refusals before or instead of a run
-  'queue_full', 'sandbox_unavailable', 'request_cancelled', 'python_unavailable', 'execution_unavailable', 'upstream_error', 'upstream_quota_exceeded',
+  'queue_full',
+  'sandbox_unavailable',
+  'request_cancelled',
+  'python_unavailable',
+  'execution_unavailable',
+  'upstream_error',
+  'upstream_quota_exceeded',
 ])
 const OPS = new Set(['parse', 'validate', 'call', 'tests'])
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])
 const AUTH_REASONS = new Set(['missing', 'invalid', 'expired', 'unavailable'])
 const SANDBOX_FAILURES = new Set(['spawn'])
-export const UPSTREAM_KINDS = new Set(['rate_limited', 'auth', 'rejected', 'server_error', 'timeout', 'connection', 'cut_off', 'other'])
+export const UPSTREAM_KINDS = new Set([
+  'rate_limited',
+  'auth',
+  'rejected',
+  'server_error',
+  'timeout',
+  'connection',
+  'cut_off',
+  'other',
+])
 const PROVIDERS = new Set(['openai', 'anthropic'])
-const JUDGE_OUTCOMES = new Set(['pass', 'fail', 'upstream_error', 'provider_unavailable', 'invalid_screenshot', 'invalid_test_case', 'validation_error',
-  'rate_limited', 'request_cancelled'])
+const JUDGE_OUTCOMES = new Set([
+  'pass',
+  'fail',
+  'upstream_error',
+  'provider_unavailable',
+  'invalid_screenshot',
+  'invalid_test_case',
+  'validation_error',
+  'rate_limited',
+  'request_cancelled',
+])
 const bounded = (value: string, known: Set<string>) => (known.has(value) ? value : 'other')
 
 /** The first `max` distinct values keep their own label; later ones are `other`. */

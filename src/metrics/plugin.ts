@@ -15,7 +15,15 @@ export function routeMatcher(patterns: string[]): (path: string) => string | und
   const exact = new Set(patterns.filter((pattern) => !/[:*]/.test(pattern)))
   const shaped = patterns
     .filter((pattern) => !exact.has(pattern))
-    .map((pattern) => ({ pattern, regex: new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}$`) }))
+    .map((pattern) => ({
+      pattern,
+      regex: new RegExp(
+        `^${pattern
+          .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/:[^/]+/g, '[^/]+')
+          .replace(/\*/g, '.*')}$`,
+      ),
+    }))
   return (path) => (exact.has(path) ? path : shaped.find(({ regex }) => regex.test(path))?.pattern)
 }
 

@@ -45,7 +45,11 @@ function measuredProvider(provider: ChatProvider, metrics: StreamMetrics, featur
   }
 }
 
-export function measuredProviders(registry: ProviderRegistry, metrics: StreamMetrics, feature: Feature): ProviderRegistry {
+export function measuredProviders(
+  registry: ProviderRegistry,
+  metrics: StreamMetrics,
+  feature: Feature,
+): ProviderRegistry {
   const wrapped = new WeakMap<ChatProvider, ChatProvider>()
   return {
     resolve(model) {

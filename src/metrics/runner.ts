@@ -14,10 +14,15 @@ export function outcomeOf(outcome: RunOutcome): string {
   return 'success'
 }
 
-export function measuredRunner(runner: CodeRunner, metrics: Pick<Metrics, 'execution' | 'watchQueue' | 'queueWait'>): CodeRunner {
+export function measuredRunner(
+  runner: CodeRunner,
+  metrics: Pick<Metrics, 'execution' | 'watchQueue' | 'queueWait'>,
+): CodeRunner {
   metrics.watchQueue(async () => {
     const execution = (await runner.health()).execution as { queue?: QueueStats; pool?: number } | undefined
-    return execution?.queue && { running: execution.queue.running, waiting: execution.queue.waiting, pool: execution.pool }
+    return (
+      execution?.queue && { running: execution.queue.running, waiting: execution.queue.waiting, pool: execution.pool }
+    )
   })
   return {
     method: runner.method,

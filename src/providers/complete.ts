@@ -28,13 +28,18 @@ export class ProviderError extends Error {
   }
 }
 
-export async function completeChat(provider: ChatProvider, request: ChatRequest, signal?: AbortSignal): Promise<Completion> {
+export async function completeChat(
+  provider: ChatProvider,
+  request: ChatRequest,
+  signal?: AbortSignal,
+): Promise<Completion> {
   let text = ''
   let finish: Omit<Completion, 'text'> | undefined
   try {
     for await (const part of provider.stream(request, signal)) {
       if (part.type === 'text-delta') text += part.text
-      else if (part.type === 'finish') finish = { finishReason: part.reason, ...(part.usage ? { usage: part.usage } : {}) }
+      else if (part.type === 'finish')
+        finish = { finishReason: part.reason, ...(part.usage ? { usage: part.usage } : {}) }
       else throw new ProviderError(part.error)
     }
   } catch (error) {

@@ -35,7 +35,11 @@ export function createProviderRegistry(config: ProviderConfig, options: Registry
       ? createOpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, fetch: options.fetch })
       : undefined
   const anthropic: ChatProvider | undefined = config.ANTHROPIC_API_KEY
-    ? createAnthropicProvider({ apiKey: config.ANTHROPIC_API_KEY, baseURL: config.ANTHROPIC_BASE_URL, fetch: options.fetch })
+    ? createAnthropicProvider({
+        apiKey: config.ANTHROPIC_API_KEY,
+        baseURL: config.ANTHROPIC_BASE_URL,
+        fetch: options.fetch,
+      })
     : undefined
   const defaultProvider = isAnthropicModel(config.DEFAULT_MODEL) ? 'anthropic' : 'openai'
 
@@ -53,7 +57,11 @@ export function createProviderRegistry(config: ProviderConfig, options: Registry
     resolve(model = config.DEFAULT_MODEL) {
       if (isAnthropicModel(model)) {
         if (!anthropic) {
-          throw new AppError('provider_unavailable', 503, `Model ${model} needs Anthropic, which is not configured (set ANTHROPIC_API_KEY)`)
+          throw new AppError(
+            'provider_unavailable',
+            503,
+            `Model ${model} needs Anthropic, which is not configured (set ANTHROPIC_API_KEY)`,
+          )
         }
         return { provider: anthropic, model }
       }

@@ -94,7 +94,8 @@ export function sweepStale(above: string) {
     if (!pid || existsSync(`/proc/${pid}`)) continue
     const folder = join(above, entry)
     try {
-      for (const child of readdirSync(folder, { withFileTypes: true })) if (child.isDirectory()) rmdirSync(join(folder, child.name))
+      for (const child of readdirSync(folder, { withFileTypes: true }))
+        if (child.isDirectory()) rmdirSync(join(folder, child.name))
       rmdirSync(folder)
     } catch {
       // still in use or not ours to remove: leave it

@@ -38,7 +38,8 @@ export function ownCgroups(procSelfCgroup: string): { v2?: string } & Partial<Re
     if (first < 0 || second < 0) continue
     const [id, controllers, path] = [line.slice(0, first), line.slice(first + 1, second), line.slice(second + 1)]
     if (id === '0' && controllers === '') found.v2 = path
-    for (const name of controllers.split(',')) if ((CONTROLLERS as string[]).includes(name)) found[name as Controller] = path
+    for (const name of controllers.split(','))
+      if ((CONTROLLERS as string[]).includes(name)) found[name as Controller] = path
   }
   return found
 }

@@ -84,7 +84,10 @@ type Writes = [file: string, value: string][]
  * refused: no swap accounting on this kernel, or (v1) a CPU quota above the one of a group we run in, which
  * then bounds the sandbox anyway.
  */
-function limitFiles(kind: 'v2' | 'v1', limits: CgroupLimits): Record<Controller, { required: Writes; optional: Writes }> {
+function limitFiles(
+  kind: 'v2' | 'v1',
+  limits: CgroupLimits,
+): Record<Controller, { required: Writes; optional: Writes }> {
   const { memoryBytes, pids, cpus } = limits
   const quota = String(Math.max(1000, Math.round(cpus * CPU_PERIOD_US)))
   const v2 = kind === 'v2'
@@ -99,7 +102,10 @@ function limitFiles(kind: 'v2' | 'v1', limits: CgroupLimits): Record<Controller,
       required: [],
       optional: v2
         ? [['cpu.max', `${quota} ${CPU_PERIOD_US}`]]
-        : [['cpu.cfs_period_us', String(CPU_PERIOD_US)], ['cpu.cfs_quota_us', quota]],
+        : [
+            ['cpu.cfs_period_us', String(CPU_PERIOD_US)],
+            ['cpu.cfs_quota_us', quota],
+          ],
     },
   }
 }
@@ -113,7 +119,8 @@ function oomCount(text: string): number {
  * process the sandbox ever starts is created inside them, so none can be missed. (`unset PWD`: the shell would
  * add it to the environment the sandbox is given.)
  */
-const JOIN = 'for procs do [ "$procs" = -- ] && break; echo $$ > "$procs" || exit 125; shift; done; shift; unset PWD; exec "$@"'
+const JOIN =
+  'for procs do [ "$procs" = -- ] && break; echo $$ > "$procs" || exit 125; shift; done; shift; unset PWD; exec "$@"'
 
 export function cgroupsAt(layout: Layout): SandboxCgroups {
   const controllers = (Object.keys(layout.parents) as Controller[]).filter((c) => layout.parents[c])
@@ -163,7 +170,15 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
       const killAllOf = () => killAll(memory, killFile)
       let removal: Promise<boolean> | undefined
       return {
-        wrap: (argv) => ['/bin/sh', '-c', JOIN, 'join-cgroups', ...dirs.map((dir) => join(dir, 'cgroup.procs')), '--', ...argv],
+        wrap: (argv) => [
+          '/bin/sh',
+          '-c',
+          JOIN,
+          'join-cgroups',
+          ...dirs.map((dir) => join(dir, 'cgroup.procs')),
+          '--',
+          ...argv,
+        ],
         oomKilled: () => oomCount(read(join(memory, oomFile))) > 0,
         kill: killAllOf,
         remove(exited = Promise.resolve()) {
@@ -238,12 +253,17 @@ export async function probeCgroups(
     await cgroups.close()
     return NONE(`cannot create a cgroup under ${where}`)
   }
-  const proc = Bun.spawn(trial.wrap(['/bin/sh', '-c', 'cat /proc/self/cgroup']), { env: {}, stdout: 'pipe', stderr: 'ignore' })
+  const proc = Bun.spawn(trial.wrap(['/bin/sh', '-c', 'cat /proc/self/cgroup']), {
+    env: {},
+    stdout: 'pipe',
+    stderr: 'ignore',
+  })
   const [text, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
   void trial.remove(proc.exited)
   const seen = ownCgroups(text)
   const inside = (path: string | undefined) => path?.endsWith(`${name}/sandbox-0`) ?? false
-  const joined = code === 0 && (layout.kind === 'v2' ? inside(seen.v2) : cgroups.controllers.every((c) => inside(seen[c])))
+  const joined =
+    code === 0 && (layout.kind === 'v2' ? inside(seen.v2) : cgroups.controllers.every((c) => inside(seen[c])))
   if (!joined) {
     await cgroups.close()
     return NONE(`a process could not join a cgroup under ${where}`)

@@ -129,7 +129,9 @@ const BARE_ENV = { PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8' }
 
 export function createSandbox({ config, logger, probes, cgroups: useCgroups = true }: SandboxOptions): Sandbox {
   // As root, a uid of its own per sandbox; otherwise every sandbox runs as our own uid.
-  const uids: UidRange | null = runsAsRoot() ? createUidRange(config.SANDBOX_UID_BASE, uidRangeSize(config), NOBODY) : null
+  const uids: UidRange | null = runsAsRoot()
+    ? createUidRange(config.SANDBOX_UID_BASE, uidRangeSize(config), NOBODY)
+    : null
   const ownUid = process.getuid?.() ?? NOBODY
   const processLimit = sandboxProcessLimit(config)
   /**
@@ -155,8 +157,10 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
         : noCgroups('cgroups switched off for this sandbox service'),
     ]).finally(() => uids?.give(trialUid))
     if (closed) void cgroups.close()
-    if (cgroups.kind === 'none') logger.warn('no cgroups: a sandbox is limited per process only', { reason: cgroups.reason })
-    if (!seccomp && config.SANDBOX !== 'off') logger.warn('no seccomp filter for this architecture', { arch: process.arch })
+    if (cgroups.kind === 'none')
+      logger.warn('no cgroups: a sandbox is limited per process only', { reason: cgroups.reason })
+    if (!seccomp && config.SANDBOX !== 'off')
+      logger.warn('no seccomp filter for this architecture', { arch: process.arch })
     const sandboxed = config.SANDBOX !== 'off' && sandbox.available
     if (!sandboxed) {
       logger.warn('LEARNER CODE RUNS WITHOUT A SANDBOX: only rlimits and an empty environment protect this host', {
@@ -171,7 +175,14 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
   const ready = () => (state ??= probe())
 
   function spawn(program: string[], options: SpawnOptions): Boxed {
-    const { memoryBytes, processes = processLimit, cpus = sandboxCpus(config), env = {}, fds = 0, readOnly = [] } = options
+    const {
+      memoryBytes,
+      processes = processLimit,
+      cpus = sandboxCpus(config),
+      env = {},
+      fds = 0,
+      readOnly = [],
+    } = options
     if (!current) throw new Error('sandbox.spawn() before ready()')
     const { sandboxed, cgroups } = current
     const tmpfsBytes = options.tmpfsBytes ?? config.EXEC_TMPFS_MB * 1024 * 1024
@@ -181,7 +192,8 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     const filterFd = sandboxed && seccomp ? seccomp.open() : null
     const seccompFd = filterFd === null ? undefined : 3 + fds
     const group: SandboxCgroup | null = cgroups.create({ memoryBytes, pids: processes, cpus })
-    if (cgroups.kind !== 'none' && !group) logger.warn('could not create a cgroup; this sandbox is limited per process only')
+    if (cgroups.kind !== 'none' && !group)
+      logger.warn('could not create a cgroup; this sandbox is limited per process only')
     const disableUserns = current.probe.disables_userns ?? true
     const boxedArgv = sandboxed ? sandboxArgv(program, { tmpfsBytes, env, extra, seccompFd, disableUserns }) : program
     const cmd = [...asUser(uid, group !== null && cgroups.controllers.includes('pids'), processes), ...boxedArgv]
@@ -236,7 +248,11 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
         // Our fault, not the learner's: a 503, never a "program ended without a result".
         now.python = await probePython(config.PYTHON_BIN)
         if (!now.python.found) {
-          throw new AppError('python_unavailable', 503, 'Python is not available on this server; the operator must fix PYTHON_BIN')
+          throw new AppError(
+            'python_unavailable',
+            503,
+            'Python is not available on this server; the operator must fix PYTHON_BIN',
+          )
         }
       }
       if (!now.sandboxed && config.SANDBOX === 'required') {
@@ -255,7 +271,9 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
           ok: probe.available || config.SANDBOX === 'off',
           mode: config.SANDBOX,
           ...probe,
-          ...(sandboxed ? {} : { warning: refuses ? 'refusing to run code: no sandbox' : 'learner code runs without a sandbox' }),
+          ...(sandboxed
+            ? {}
+            : { warning: refuses ? 'refusing to run code: no sandbox' : 'learner code runs without a sandbox' }),
           ...limitsReport({
             config,
             cgroups,

@@ -51,18 +51,29 @@ export function limitsReport({ config, cgroups, sandboxed, seccomp, uids, ownUid
     processes: {
       max: sandboxProcessLimit(config),
       // Outside the sandbox: its cgroup, else (as root) RLIMIT_NPROC on its own uid; inside: the harness's rlimit.
-      counted_by: [has('pids') ? 'cgroup pids.max' : uids ? 'RLIMIT_NPROC of its host uid' : null, 'rlimit per process'].filter(Boolean),
+      counted_by: [
+        has('pids') ? 'cgroup pids.max' : uids ? 'RLIMIT_NPROC of its host uid' : null,
+        'rlimit per process',
+      ].filter(Boolean),
     },
     cpu: has('cpu')
       ? { limit: 'per sandbox', cgroup: cgroups.kind, cpus: sandboxCpus(config) }
       : { limit: 'none', reason: cgroups.reason ?? 'no writable cpu controller' },
     uids: uids
       ? { mode: 'per sandbox', ...uids.stats() }
-      : { mode: 'shared', uid: ownUid, reason: 'the server is not root (or setpriv is missing): every sandbox runs as its uid' },
+      : {
+          mode: 'shared',
+          uid: ownUid,
+          reason: 'the server is not root (or setpriv is missing): every sandbox runs as its uid',
+        },
     kernel: sandboxed
       ? {
           seccomp: seccomp ? { arch: seccomp.arch, denied_calls: DENIED.length } : null,
-          nested_user_namespaces: disablesUserns ? 'disabled (bubblewrap)' : seccomp ? 'denied by seccomp only' : 'allowed',
+          nested_user_namespaces: disablesUserns
+            ? 'disabled (bubblewrap)'
+            : seccomp
+              ? 'denied by seccomp only'
+              : 'allowed',
           hostname: SANDBOX_HOSTNAME,
         }
       : null,

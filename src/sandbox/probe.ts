@@ -28,7 +28,11 @@ export function hasDisableUserns(version: string | null): boolean {
 }
 
 /** Runs `cmd`; `fd3` becomes the child's fd 3 (closed here once the child has its copy). */
-async function run(cmd: string[], fd3: number | null = null, timeoutMs = 3000): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  cmd: string[],
+  fd3: number | null = null,
+  timeoutMs = 3000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const extra = fd3 === null ? [] : [fd3]
     const proc = Bun.spawn(cmd, { stdio: ['ignore', 'pipe', 'pipe', ...extra], env: {}, timeout: timeoutMs })
@@ -55,7 +59,11 @@ export async function probePython(bin: string): Promise<PythonProbe> {
  * Both probes with as few processes as possible (start-up runs them before the first /health answer): Python
  * is asked inside the sandbox trial, and on its own only when the sandbox is not available.
  */
-export async function probeAll(bin: string, asUser: string[], seccomp: SeccompFilter | null = null): Promise<[PythonProbe, SandboxProbe]> {
+export async function probeAll(
+  bin: string,
+  asUser: string[],
+  seccomp: SeccompFilter | null = null,
+): Promise<[PythonProbe, SandboxProbe]> {
   const { python, ...sandbox } = await probeSandbox(bin, asUser, seccomp)
   return [python ?? (await probePython(bin)), sandbox]
 }
@@ -65,7 +73,11 @@ export async function probeAll(bin: string, asUser: string[], seccomp: SeccompFi
  * trial must run the way real jobs run, since an unprivileged bwrap needs user namespaces a root one does not,
  * and with the same seccomp filter and --disable-userns (a host that refuses them has no usable sandbox).
  */
-export async function probeSandbox(pythonBin: string, asUser: string[] = [], seccomp: SeccompFilter | null = null): Promise<SandboxProbe> {
+export async function probeSandbox(
+  pythonBin: string,
+  asUser: string[] = [],
+  seccomp: SeccompFilter | null = null,
+): Promise<SandboxProbe> {
   const bwrap = Bun.which('bwrap')
   if (!bwrap) return { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
   const about = await run([bwrap, '--version'])
@@ -73,11 +85,22 @@ export async function probeSandbox(pythonBin: string, asUser: string[] = [], sec
   const disableUserns = hasDisableUserns(version)
   // The very command real jobs use, so "available" means what it says.
   const trial = await run(
-    [...asUser, ...sandboxArgv([pythonBin, ...PRINT_VERSION], { tmpfsBytes: 1 << 20, seccompFd: seccomp ? 3 : undefined, disableUserns })],
+    [
+      ...asUser,
+      ...sandboxArgv([pythonBin, ...PRINT_VERSION], {
+        tmpfsBytes: 1 << 20,
+        seccompFd: seccomp ? 3 : undefined,
+        disableUserns,
+      }),
+    ],
     seccomp ? seccomp.open() : null,
   )
   if (trial.code !== 0) {
-    return { available: false, version, reason: `bubblewrap cannot create a sandbox here: ${trial.stderr || trial.code}` }
+    return {
+      available: false,
+      version,
+      reason: `bubblewrap cannot create a sandbox here: ${trial.stderr || trial.code}`,
+    }
   }
   const python = { found: true, version: trial.stdout, bin: pythonBin }
   return { available: true, version, reason: null, disables_userns: disableUserns, python }

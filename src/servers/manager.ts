@@ -107,7 +107,11 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
   function owned(port: number, caller: Caller, onlyRunning = false): Entry {
     const entry = servers.get(port)
     if (!entry || (onlyRunning && entry.info.status !== 'running')) {
-      throw new AppError('server_not_found', 404, `No Python server is ${onlyRunning ? 'running' : 'known'} on port ${port}`)
+      throw new AppError(
+        'server_not_found',
+        404,
+        `No Python server is ${onlyRunning ? 'running' : 'known'} on port ${port}`,
+      )
     }
     requireOwner(entry.owner, caller, port)
     return entry

@@ -33,7 +33,13 @@ async function realRoot(dir: string): Promise<string | undefined> {
   }
 }
 
-export function createFsTaskStore({ dir, watch, logger, shownDir = dir, debounceMs = 100 }: FsTaskStoreOptions): TaskStore {
+export function createFsTaskStore({
+  dir,
+  watch,
+  logger,
+  shownDir = dir,
+  debounceMs = 100,
+}: FsTaskStoreOptions): TaskStore {
   const rootPromise = realRoot(dir)
   let generation = 0
   let current: Promise<TaskCatalog> = load(generation)
@@ -82,12 +88,22 @@ export function createFsTaskStore({ dir, watch, logger, shownDir = dir, debounce
     let resolved = await resolveInside(root, path)
     // Clients of the original send paths from the repository root ("tasks/<slug>/tests/backend").
     const segments = safeSegments(path)
-    if (!resolved.ok && resolved.reason === 'missing' && segments && segments[0] === basename(root) && segments.length > 1) {
+    if (
+      !resolved.ok &&
+      resolved.reason === 'missing' &&
+      segments &&
+      segments[0] === basename(root) &&
+      segments.length > 1
+    ) {
       resolved = await resolveInside(root, segments.slice(1).join('/'))
     }
     if (!resolved.ok && resolved.reason === 'outside') {
       // The path is not echoed: it may be an absolute server path, and messages never carry those.
-      throw new AppError('path_outside_tasks', 400, 'A test folder path leaves the tasks folder; give it relative to the tasks folder')
+      throw new AppError(
+        'path_outside_tasks',
+        400,
+        'A test folder path leaves the tasks folder; give it relative to the tasks folder',
+      )
     }
     const tests = resolved.ok ? catalog.tasks.map((t) => t.testFolders.get(resolved.path)).find(Boolean) : undefined
     if (!tests) throw new AppError('test_folder_not_found', 400, `"${path}" is not a test folder of any loaded task`)

@@ -59,21 +59,17 @@ export const tasks = ({ tasks: store }: { config: Config; tasks: TaskStore; logg
         },
       },
     )
-    .post(
-      '/api/load-test-cases',
-      async ({ body }) => ({ testCases: await loadTestCases(store, body) }),
-      {
-        body: LoadTestCasesRequest,
-        response: { 200: LoadTestCasesResponse, ...errorResponses(400) },
-        detail: {
-          summary: 'Load test cases',
-          description:
-            'Test folders (relative to the tasks folder, e.g. `tic-tac-toe/tests/backend`) and inline tests, ' +
-            'grouped by title in first-seen order. `public_only` (default true) leaves out private tests. ' +
-            'A path outside the tasks folder is a 400.',
-        },
+    .post('/api/load-test-cases', async ({ body }) => ({ testCases: await loadTestCases(store, body) }), {
+      body: LoadTestCasesRequest,
+      response: { 200: LoadTestCasesResponse, ...errorResponses(400) },
+      detail: {
+        summary: 'Load test cases',
+        description:
+          'Test folders (relative to the tasks folder, e.g. `tic-tac-toe/tests/backend`) and inline tests, ' +
+          'grouped by title in first-seen order. `public_only` (default true) leaves out private tests. ' +
+          'A path outside the tasks folder is a 400.',
       },
-    )
+    })
     .get(
       '/assets/*',
       async ({ request }) => {

@@ -99,7 +99,12 @@ async function loadTestFolder(dir: string, folder: string, kind: TestKind): Prom
     if (problem) throw new TaskProblem(problem)
     const file = content as typeof BackendTestFile.static | typeof BrowserTestFile.static
     for (const test of file.tests) {
-      tests.push({ title: TITLE_PREFIX[kind] + file.title, ...test, kind: testCaseKind(test), public: test.public ?? true })
+      tests.push({
+        title: TITLE_PREFIX[kind] + file.title,
+        ...test,
+        kind: testCaseKind(test),
+        public: test.public ?? true,
+      })
     }
   }
   return { path, tests }
@@ -135,7 +140,13 @@ async function loadTask(root: string, folder: string): Promise<LoadedTask | unde
     const real = await taskPath(dir, entry.path, 'file')
     const name = entry.name ?? basename(entry.path)
     if (files.some((f) => f.name === name)) throw new TaskProblem(`two files are named "${name}"`)
-    files.push({ id: name, name, type: 'file', content: await readFile(real, 'utf8'), language: entry.language ?? languageOf(name) })
+    files.push({
+      id: name,
+      name,
+      type: 'file',
+      content: await readFile(real, 'utf8'),
+      language: entry.language ?? languageOf(name),
+    })
   }
 
   const testFolders = new Map<string, Test[]>()
@@ -174,7 +185,9 @@ export async function loadTasks(root: string): Promise<TaskCatalog> {
         return { folder, task: await loadTask(root, folder) }
       } catch (error) {
         const problem =
-          error instanceof TaskProblem ? error.message : `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`
+          error instanceof TaskProblem
+            ? error.message
+            : `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`
         return { folder, problem }
       }
     }),
@@ -186,7 +199,11 @@ export async function loadTasks(root: string): Promise<TaskCatalog> {
       const clash = catalog.tasks.find(
         (t) => t.name.toLowerCase() === result.task!.name.toLowerCase() || t.slug === result.task!.slug,
       )
-      if (clash) catalog.broken.push({ folder: result.folder, problem: `task name "${result.task.name}" is taken by ${clash.slug}` })
+      if (clash)
+        catalog.broken.push({
+          folder: result.folder,
+          problem: `task name "${result.task.name}" is taken by ${clash.slug}`,
+        })
       else catalog.tasks.push(result.task)
     }
   }

@@ -105,7 +105,11 @@ const MockResponse = t.Object(
 /** A canned answer to the page's request to one of the learner's endpoints, instead of the learner's backend. */
 export const EndpointMock = t.Object(
   {
-    endpoint: t.String({ pattern: '^/', maxLength: 200, description: 'The path the page requests, e.g. /check_winner.' }),
+    endpoint: t.String({
+      pattern: '^/',
+      maxLength: 200,
+      description: 'The path the page requests, e.g. /check_winner.',
+    }),
     method: t.Optional(t.String({ pattern: '^[A-Za-z]+$', maxLength: 10, description: 'Default: any method.' })),
     response: t.Optional(t.Unknown({ description: 'The JSON body of every answer (status 200).' })),
     sequence: t.Optional(
@@ -130,7 +134,9 @@ export const BrowserCookie = t.Object(
 export const InteractiveSetup = t.Object(
   {
     mocks: t.Optional(t.Array(EndpointMock, { maxItems: 50 })),
-    localStorage: t.Optional(t.Record(t.String({ maxLength: 200 }), t.String({ maxLength: 65536 }), { maxProperties: 100 })),
+    localStorage: t.Optional(
+      t.Record(t.String({ maxLength: 200 }), t.String({ maxLength: 65536 }), { maxProperties: 100 }),
+    ),
     cookies: t.Optional(t.Array(BrowserCookie, { maxItems: 50 })),
   },
   { additionalProperties: false },

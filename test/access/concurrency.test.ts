@@ -108,7 +108,12 @@ describe('concurrent executions', () => {
     const loop = { pythonCode: '@endpoint\ndef spin():\n    while True:\n        pass\n', endpoint: '/spin' }
     const first = await post(app, '/api/execute-endpoint', loop, as('alice'))
     expect(first.body).toMatchObject({ success: false, error_type: 'timeout' })
-    const second = await post(app, '/api/execute-endpoint', { pythonCode: `@endpoint\n${code}`, endpoint: '/f' }, as('alice'))
+    const second = await post(
+      app,
+      '/api/execute-endpoint',
+      { pythonCode: `@endpoint\n${code}`, endpoint: '/f' },
+      as('alice'),
+    )
     expect(second.status).toBe(200)
     expect(second.body).toMatchObject({ success: true, result: 1 })
   })

@@ -30,7 +30,11 @@ export function gateRunner() {
         fail: (error) => done.reject(error),
         ended: done.promise.catch(() => {}),
       }
-      options?.signal?.addEventListener('abort', () => done.reject(new AppError('request_cancelled', 499, 'cancelled')), { once: true })
+      options?.signal?.addEventListener(
+        'abort',
+        () => done.reject(new AppError('request_cancelled', 499, 'cancelled')),
+        { once: true },
+      )
       runs.push(run)
       options?.onStart?.()
       wake?.()

@@ -47,7 +47,7 @@ const app = testApp({
 const servers = (headers: Record<string, string> = {}) => get(app, '/api/list-python-servers', headers)
 
 describe('HS256 (JWT_SECRET)', () => {
-  test("a valid token passes, and its subject is the client the Python-server manager is asked for", async () => {
+  test('a valid token passes, and its subject is the client the Python-server manager is asked for', async () => {
     listedFor.length = 0
     expect((await servers(bearer(await learner('learner-42')))).status).toBe(200)
     expect((await servers(bearer(await learner('learner-43')))).status).toBe(200)
@@ -74,9 +74,9 @@ describe('HS256 (JWT_SECRET)', () => {
       expect(reply.status).toBe(401)
       return reply.body.error as string
     }
-    expect(await refused(await hs256({ sub: 'learner-42', exp: now() + 600 }, 'another-secret-of-at-least-32-chars!!'))).toBe(
-      'The token is not valid',
-    )
+    expect(
+      await refused(await hs256({ sub: 'learner-42', exp: now() + 600 }, 'another-secret-of-at-least-32-chars!!')),
+    ).toBe('The token is not valid')
     expect(await refused(unsigned({ sub: 'learner-42', exp: now() + 600 }))).toBe('The token is not valid')
     expect(await refused(await hs256({ exp: now() + 600 }))).toContain('no subject')
     expect(await refused(await hs256({ sub: 'learner-42' }))).toContain('no expiry')
@@ -159,7 +159,9 @@ describe('JWKS (JWT_JWKS_URL), served over real HTTP on loopback', async () => {
   })
 
   test('a key set over plain HTTP off loopback is a configuration error', () => {
-    expect(() => testApp({ config: { JWT_JWKS_URL: 'http://idp.example/jwks.json' } })).toThrow('JWT_JWKS_URL must use https')
+    expect(() => testApp({ config: { JWT_JWKS_URL: 'http://idp.example/jwks.json' } })).toThrow(
+      'JWT_JWKS_URL must use https',
+    )
   })
 })
 
@@ -197,7 +199,12 @@ test('the server process with only JWT_SECRET does not call itself open at start
   await server.line('stopped')
   expect(await server.proc.exited).toBe(0)
   // The warning would have come right after "listening"; the log has ended without it.
-  expect(await server.line(OPEN_WARNING).then(() => 'warned', () => 'no warning')).toBe('no warning')
+  expect(
+    await server.line(OPEN_WARNING).then(
+      () => 'warned',
+      () => 'no warning',
+    ),
+  ).toBe('no warning')
 })
 
 test("rate limits count per token subject: one learner's refusals leave another's allowance whole", async () => {

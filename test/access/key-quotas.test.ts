@@ -31,7 +31,12 @@ const KEYS = file(
   'keys.json',
   JSON.stringify([
     { name: 'alice', hash: hash('alice-key'), quotas: { executionPerMin: 1, concurrentExecutions: 0 } },
-    { name: 'teacher', hash: hash('teacher-key'), role: 'admin', quotas: { executionPerMin: 0, concurrentExecutions: 3 } },
+    {
+      name: 'teacher',
+      hash: hash('teacher-key'),
+      role: 'admin',
+      quotas: { executionPerMin: 0, concurrentExecutions: 3 },
+    },
     { name: 'bob', hash: hash('bob-key') },
   ]),
 )
@@ -55,7 +60,10 @@ describe('overrides at work', () => {
 
   test("a key's concurrent executions replace the setting", async () => {
     const gate = gateRunner()
-    const app = testApp({ runner: gate.runner, config: { API_KEYS_FILE: KEYS, CONCURRENT_EXECUTIONS_PER_CLIENT: '1', RATE_EXECUTION_PER_MIN: '0' } })
+    const app = testApp({
+      runner: gate.runner,
+      config: { API_KEYS_FILE: KEYS, CONCURRENT_EXECUTIONS_PER_CLIENT: '1', RATE_EXECUTION_PER_MIN: '0' },
+    })
     const runs = [1, 2, 3].map(() => post(app, '/api/validate-python', code, bearer('teacher-key')))
     const started = [await gate.started(), await gate.started(), await gate.started()]
     const fourth = await post(app, '/api/validate-python', code, bearer('teacher-key'))
@@ -71,7 +79,10 @@ describe('overrides at work', () => {
 
 describe('the key file', () => {
   test('JSON and lines both carry quotas; the identity carries them', () => {
-    const lines = file('keys.txt', `carol ${hash('c-key')} learner aiTokensPerDay=5000 concurrentSockets=2\ndan ${hash('d-key')} chatPerMin=3\n`)
+    const lines = file(
+      'keys.txt',
+      `carol ${hash('c-key')} learner aiTokensPerDay=5000 concurrentSockets=2\ndan ${hash('d-key')} chatPerMin=3\n`,
+    )
     const access = createAccess({ API_KEYS: undefined, API_KEYS_FILE: lines })
     expect(access.identity(request('c-key'))).toEqual({
       name: 'carol',
@@ -108,11 +119,16 @@ describe('the key file', () => {
       'line 1: expected "name sha256:<hex> [role] [quota=value ...]"',
     )
     const unknown = file('unknown.txt', `fay ${hash('f')} speed=3\n`)
-    expect(messageOf(() => createAccess({ API_KEYS: undefined, API_KEYS_FILE: unknown }))).toContain('line 1 (fay): unknown quota "speed"')
+    expect(messageOf(() => createAccess({ API_KEYS: undefined, API_KEYS_FILE: unknown }))).toContain(
+      'line 1 (fay): unknown quota "speed"',
+    )
   })
 
   test('the server refuses to start with a bad quota, saying where', async () => {
-    const bad = file('start.json', JSON.stringify([{ name: 'ann', hash: hash('a'), quotas: { concurrentSockets: 'two' } }]))
+    const bad = file(
+      'start.json',
+      JSON.stringify([{ name: 'ann', hash: hash('a'), quotas: { concurrentSockets: 'two' } }]),
+    )
     const server = startServer({ API_KEYS_FILE: bad })
     expect(await server.proc.exited).toBe(2)
     expect(await server.stderr()).toContain('entry 1 (ann): quotas/concurrentSockets must be a whole number from 0')

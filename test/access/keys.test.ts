@@ -30,10 +30,13 @@ const app = testApp({
   config: { API_KEYS },
   logger,
   // Records who asks, to show the key's name is the client Python-server ownership is keyed on.
-  servers: { ...inertServers(), list: (client) => {
-        listedFor.push(client)
-        return []
-      } },
+  servers: {
+    ...inertServers(),
+    list: (client) => {
+      listedFor.push(client)
+      return []
+    },
+  },
 })
 
 describe('protected routes', () => {
@@ -85,7 +88,9 @@ describe('protected routes', () => {
     expect(doc.components.securitySchemes.accessKey).toMatchObject({ type: 'http', scheme: 'bearer' })
     const chat = doc.paths['/api/chat'].post
     expect(chat.security).toEqual([{ accessKey: [] }])
-    expect(chat.responses['401'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorEnvelope' })
+    expect(chat.responses['401'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ErrorEnvelope',
+    })
     expect(doc.paths['/health'].get.responses['401']).toBeUndefined()
     expect(doc.paths['/health'].get.security).toBeUndefined()
   })
@@ -155,7 +160,9 @@ describe('/ws/chat', () => {
 
       const viaHeader = new WebSocket(harness.wsUrl, { headers: bearer(BOB) } as any)
       await new Promise((resolve) => viaHeader.addEventListener('open', resolve, { once: true }))
-      const frame = new Promise<any>((resolve) => viaHeader.addEventListener('message', (e) => resolve(JSON.parse(String(e.data)))))
+      const frame = new Promise<any>((resolve) =>
+        viaHeader.addEventListener('message', (e) => resolve(JSON.parse(String(e.data)))),
+      )
       viaHeader.send(JSON.stringify({ messages: ask('Hi'), mode: 'chat' }))
       expect((await frame).type).not.toBe('error')
       viaHeader.close()
@@ -180,7 +187,13 @@ describe('key sources', () => {
   const request = (key: string) => new Request('http://localhost/api/tasks', { headers: bearer(key) })
 
   test('API_KEYS_FILE as JSON, with roles', () => {
-    const path = file('keys.json', JSON.stringify([{ name: 'teacher', hash: hash('t-key'), role: 'admin' }, { name: 'ann', hash: hash('a-key') }]))
+    const path = file(
+      'keys.json',
+      JSON.stringify([
+        { name: 'teacher', hash: hash('t-key'), role: 'admin' },
+        { name: 'ann', hash: hash('a-key') },
+      ]),
+    )
     const access = createAccess({ API_KEYS: undefined, API_KEYS_FILE: path })
     expect(access.identity(request('t-key'))).toEqual({ name: 'teacher', role: 'admin' })
     expect(access.identity(request('a-key'))).toEqual({ name: 'ann', role: 'learner' })
@@ -188,7 +201,10 @@ describe('key sources', () => {
   })
 
   test('API_KEYS_FILE as lines, added to API_KEYS; bare keys are named key-1, key-2', () => {
-    const path = file('keys.txt', `# name hash role\nann ${hash('a-key')}\n\nteacher ${hash('t-key')} admin # the teacher\n`)
+    const path = file(
+      'keys.txt',
+      `# name hash role\nann ${hash('a-key')}\n\nteacher ${hash('t-key')} admin # the teacher\n`,
+    )
     const access = createAccess({ API_KEYS: 'first-bare,second-bare', API_KEYS_FILE: path })
     expect(access.identity(request('t-key'))).toEqual({ name: 'teacher', role: 'admin' })
     expect(access.identity(request('a-key'))?.name).toBe('ann')
@@ -211,7 +227,9 @@ describe('key sources', () => {
     expect(message).toContain('line 2 (bob): role must be')
     expect(message).toContain('carol is used twice')
     expect(message).not.toContain('secret')
-    expect(() => createAccess({ API_KEYS: undefined, API_KEYS_FILE: join(dir, 'missing') })).toThrow('cannot read (ENOENT)')
+    expect(() => createAccess({ API_KEYS: undefined, API_KEYS_FILE: join(dir, 'missing') })).toThrow(
+      'cannot read (ENOENT)',
+    )
   })
 })
 

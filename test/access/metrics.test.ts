@@ -102,7 +102,13 @@ describe('with access keys', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
   const hash = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`
   const file = join(dir, 'keys.json')
-  writeFileSync(file, JSON.stringify([{ name: 'teacher', hash: hash('teacher-key-9c1'), role: 'admin' }, { name: 'ann', hash: hash('ann-key-4d2') }]))
+  writeFileSync(
+    file,
+    JSON.stringify([
+      { name: 'teacher', hash: hash('teacher-key-9c1'), role: 'admin' },
+      { name: 'ann', hash: hash('ann-key-4d2') },
+    ]),
+  )
   const app = testApp({ config: { API_KEYS_FILE: file } })
 
   test('401 without a key, 403 forbidden for a learner key, 200 with an admin key', async () => {
@@ -123,7 +129,13 @@ describe('after real traffic: a sandbox run, chats through a fake OpenAI server,
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
   const hash = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`
   const file = join(dir, 'keys.json')
-  writeFileSync(file, JSON.stringify([{ name: 'teacher', hash: hash('teacher-key-77a'), role: 'admin' }, { name: 'ann', hash: hash('ann-key-19c') }]))
+  writeFileSync(
+    file,
+    JSON.stringify([
+      { name: 'teacher', hash: hash('teacher-key-77a'), role: 'admin' },
+      { name: 'ann', hash: hash('ann-key-19c') },
+    ]),
+  )
   const ann = { authorization: 'Bearer ann-key-19c' }
   const PASS = '{"judgment":"pass","explanation":"The grid is there."}'
   const openai = startFakeOpenAI([answer('Hello.'), { status: 429, message: 'Rate limit reached' }, answer(PASS)])
@@ -143,7 +155,12 @@ describe('after real traffic: a sandbox run, chats through a fake OpenAI server,
   afterAll(() => app.stop(true))
 
   test('each kind of traffic shows in its own series', async () => {
-    const call = await post(app, '/api/execute-endpoint', { pythonCode: '@endpoint\ndef add(a, b):\n    return a + b\n', endpoint: 'add', args: { a: 1, b: 2 } }, ann)
+    const call = await post(
+      app,
+      '/api/execute-endpoint',
+      { pythonCode: '@endpoint\ndef add(a, b):\n    return a + b\n', endpoint: 'add', args: { a: 1, b: 2 } },
+      ann,
+    )
     expect(call.body).toMatchObject({ success: true, result: 3 })
 
     const ws = await connectWs(`ws://127.0.0.1:${app.server!.port}/ws/chat?token=ann-key-19c`)
@@ -152,7 +169,12 @@ describe('after real traffic: a sandbox run, chats through a fake OpenAI server,
     const failed = await post(app, '/api/chat', { messages: ask('Hi'), mode: 'chat' }, ann)
     expect(failed).toMatchObject({ status: 502, body: { error_type: 'upstream_error' } })
 
-    const judged = await post(app, '/api/llm-judge', { screenshot: PNG, testCase: { name: 'grid', description: 'a 3 by 3 grid' } }, ann)
+    const judged = await post(
+      app,
+      '/api/llm-judge',
+      { screenshot: PNG, testCase: { name: 'grid', description: 'a 3 by 3 grid' } },
+      ann,
+    )
     expect(judged.body.judgment).toBe('pass')
     expect((await post(app, '/api/llm-judge', {}, ann)).status).toBe(429)
     expect((await get(app, '/tasks')).status).toBe(401)

@@ -32,7 +32,11 @@ describe('over the limit', () => {
 
     const refused = await post(app, '/api/execute-endpoint', { ...code, endpoint: '/f' }, as('A'))
     expect(refused.status).toBe(429)
-    expect(refused.body).toMatchObject({ success: false, error_type: 'rate_limited', details: { route_class: 'execution', limit: 3 } })
+    expect(refused.body).toMatchObject({
+      success: false,
+      error_type: 'rate_limited',
+      details: { route_class: 'execution', limit: 3 },
+    })
     const retryAfter = Number(refused.headers.get('retry-after'))
     expect(retryAfter).toBeGreaterThanOrEqual(1)
     expect(retryAfter).toBeLessThanOrEqual(60)
@@ -59,7 +63,13 @@ describe('over the limit', () => {
     const upgrade = () =>
       app.handle(
         new Request('http://localhost/ws/chat', {
-          headers: { ...as('C'), connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+          headers: {
+            ...as('C'),
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-version': '13',
+            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+          },
         }),
       )
     await post(app, '/api/chat', { messages: [{ role: 'user', content: 'Hi' }], mode: 'chat' }, as('C'))

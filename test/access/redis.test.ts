@@ -17,7 +17,8 @@ import { gateRunner, instantRunner } from './gate-runner'
 const API_KEYS = 'alice:alice-key-0001,bob:bob-key-0002'
 const alice = { authorization: 'Bearer alice-key-0001' }
 const validate = { pythonCode: 'def f():\n    return 1\n' }
-const limitsCheck = async (app: { handle(r: Request): Promise<Response> }) => (await get(app, '/health', alice)).body.checks.limits
+const limitsCheck = async (app: { handle(r: Request): Promise<Response> }) =>
+  (await get(app, '/health', alice)).body.checks.limits
 
 if (!REDIS_SERVER) console.warn(`skipping the Redis tests: ${NO_REDIS}`)
 const describeRedis = REDIS_SERVER ? describe : describe.skip
@@ -92,7 +93,10 @@ describeRedis('concurrent places in Redis', () => {
       expect(await dying.acquire('concurrent:executions:zed', 1)).toBeFunction()
       expect(await living.acquire('concurrent:executions:zed', 1)).toBeUndefined()
       dying.close() // dies without releasing: its place is held until its lease ends, at most 60 s from now
-      const [holder, score] = ((await redis.send('ZRANGE', [key, '0', '-1', 'WITHSCORES'])) as unknown[]).flat() as [string, string]
+      const [holder, score] = ((await redis.send('ZRANGE', [key, '0', '-1', 'WITHSCORES'])) as unknown[]).flat() as [
+        string,
+        string,
+      ]
       const [seconds, micros] = (await redis.send('TIME', [])) as [string, string]
       const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) // Redis's clock, as the scripts read it
       expect(Number(score) - now).toBeLessThanOrEqual(60_000)
@@ -145,7 +149,9 @@ describeRedis('Redis failing at run time', () => {
       const after = await post(app, '/api/validate-python', validate, alice)
       expect(after.headers.get('ratelimit')).toStartWith('limit=2, remaining=1,')
       expect(await redis.send('GET', ['tutor:rate:execution:alice'])).toBe('1')
-      expect(logger.lines.filter((line) => line.msg === 'limits store connected: limits are shared through Redis')).toHaveLength(2)
+      expect(
+        logger.lines.filter((line) => line.msg === 'limits store connected: limits are shared through Redis'),
+      ).toHaveLength(2)
     } finally {
       await redis.stop()
     }
@@ -153,7 +159,10 @@ describeRedis('Redis failing at run time', () => {
 
   test('a Redis that stops answering holds no request up: each command has REDIS_TIMEOUT_MS', async () => {
     const redis = (await startRedis())!
-    const app = testApp({ runner: instantRunner(), config: { API_KEYS, REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '1500' } })
+    const app = testApp({
+      runner: instantRunner(),
+      config: { API_KEYS, REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '1500' },
+    })
     try {
       expect(await limitsCheck(app)).toEqual({ ok: true, store: 'redis' })
       redis.pause()

@@ -117,7 +117,9 @@ describe('chat over the WebSocket', () => {
       const metrics = await harness.app.decorator.services.metrics.text()
       // 9 reported, then 40 characters received at four a token; the prompt (system prompt included) likewise.
       expect(metrics).toContain('tutor_ai_tokens_total{model="claude-test",client="bob",kind="completion"} 19')
-      const prompt = Number(/tutor_ai_tokens_total\{model="claude-test",client="bob",kind="prompt"\} (\d+)/.exec(metrics)?.[1])
+      const prompt = Number(
+        /tutor_ai_tokens_total\{model="claude-test",client="bob",kind="prompt"\} (\d+)/.exec(metrics)?.[1],
+      )
       expect(prompt).toBeGreaterThan(25 + 1)
       await socket.close()
     } finally {
@@ -128,7 +130,8 @@ describe('chat over the WebSocket', () => {
 
 describe('the judge', () => {
   test('every call counts; over the budget it is 429 before the model is asked; max_tokens capped', async () => {
-    const verdict = () => answer('{"judgment":"pass","explanation":"A grid."}', { usage: { prompt: 500, completion: 20 } })
+    const verdict = () =>
+      answer('{"judgment":"pass","explanation":"A grid."}', { usage: { prompt: 500, completion: 20 } })
     const upstream = startFakeOpenAI([verdict(), verdict()])
     const app = testApp({
       config: {
@@ -146,7 +149,10 @@ describe('the judge', () => {
       expect((await post(app, '/api/llm-judge', body, alice)).status).toBe(200) // 1040
       const refused = await post(app, '/api/llm-judge', body, alice)
       expect(refused.status).toBe(429)
-      expect(refused.body).toMatchObject({ error_type: 'quota_exceeded', details: { quota: 'ai_tokens_per_day', limit: 600 } })
+      expect(refused.body).toMatchObject({
+        error_type: 'quota_exceeded',
+        details: { quota: 'ai_tokens_per_day', limit: 600 },
+      })
       expect(refused.headers.get('retry-after')).toBe(refused.headers.get('ratelimit')!.split('reset=')[1]!)
       expect(upstream.requests).toHaveLength(2)
       expect(upstream.requests.map((r) => r.body.max_tokens)).toEqual([300, 300])

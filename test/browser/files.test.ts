@@ -37,14 +37,22 @@ describe('normalizeFrontendCode', () => {
     expect(refusal('<p>')).toMatchObject({ code: 'validation_error', status: 400 })
     expect(refusal([])).toMatchObject({ status: 400 })
     expect(refusal({})).toMatchObject({ message: 'frontendCode: no files' })
-    expect(refusal({ 'index.html': 1 })).toMatchObject({ message: 'frontendCode: the content of "index.html" must be a string' })
-    expect(refusal({ 'index.html': '', '../etc/passwd': '' }).message).toStartWith('frontendCode: bad file path "../etc/passwd"')
+    expect(refusal({ 'index.html': 1 })).toMatchObject({
+      message: 'frontendCode: the content of "index.html" must be a string',
+    })
+    expect(refusal({ 'index.html': '', '../etc/passwd': '' }).message).toStartWith(
+      'frontendCode: bad file path "../etc/passwd"',
+    )
     expect(refusal({ 'index.html': '', 'a//b.js': '' }).message).toStartWith('frontendCode: bad file path')
     expect(refusal({ 'style.css': 'p {}' })).toMatchObject({ message: expect.stringContaining('no HTML page') })
-    expect(refusal({ 'index.html': '', './index.html': '' })).toMatchObject({ message: 'frontendCode: index.html given twice' })
+    expect(refusal({ 'index.html': '', './index.html': '' })).toMatchObject({
+      message: 'frontendCode: index.html given twice',
+    })
     const many = Object.fromEntries(Array.from({ length: FRONTEND_MAX_FILES + 1 }, (_, i) => [`f${i}.html`, '']))
     expect(refusal(many).message).toBe(`frontendCode: at most ${FRONTEND_MAX_FILES} files`)
-    expect(refusal({ 'index.html': 'x'.repeat(FRONTEND_MAX_BYTES + 1) }).message).toBe(`frontendCode: more than ${FRONTEND_MAX_BYTES} bytes in all`)
+    expect(refusal({ 'index.html': 'x'.repeat(FRONTEND_MAX_BYTES + 1) }).message).toBe(
+      `frontendCode: more than ${FRONTEND_MAX_BYTES} bytes in all`,
+    )
   })
 
   test('a page not named index.html is still the page', async () => {
@@ -54,7 +62,12 @@ describe('normalizeFrontendCode', () => {
 })
 
 describe('the setup of an interactive test', () => {
-  const interactive = (setup: unknown) => ({ name: 't', type: 'frontend_interactive', setup, steps: [{ action: 'click', selector: '#a' }] })
+  const interactive = (setup: unknown) => ({
+    name: 't',
+    type: 'frontend_interactive',
+    setup,
+    steps: [{ action: 'click', selector: '#a' }],
+  })
 
   test('mocks, localStorage and cookies are accepted', () => {
     const setup = {

@@ -22,7 +22,8 @@ const listener = recorder()
 /** Stands for this server's own port: a page must not reach it either. */
 const ownPort = recorder()
 
-const hostTempEntries = () => new Set(readdirSync(tmpdir()).filter((name) => /chrom|playwright|ai-tutor-browser/i.test(name)))
+const hostTempEntries = () =>
+  new Set(readdirSync(tmpdir()).filter((name) => /chrom|playwright|ai-tutor-browser/i.test(name)))
 let tempBefore: Set<string>
 beforeAll(() => void (tempBefore = hostTempEntries()))
 
@@ -45,7 +46,11 @@ const pngHeight = (dataUrl: string) => Buffer.from(dataUrl.split(',')[1]!, 'base
 
 describe.skipIf(skipReason !== null)(named('hostile pages'), () => {
   test('a page reaching for loopback ports, the server, link-local metadata and local files reaches nothing', async () => {
-    const targets = [`http://127.0.0.1:${listener.port}/fetch`, `http://localhost:${ownPort.port}/own`, 'http://169.254.169.254/latest/meta-data/']
+    const targets = [
+      `http://127.0.0.1:${listener.port}/fetch`,
+      `http://localhost:${ownPort.port}/own`,
+      'http://169.254.169.254/latest/meta-data/',
+    ]
     const files = page(
       `<link rel="prefetch" href="http://127.0.0.1:${listener.port}/prefetch">
        <img src="http://127.0.0.1:${listener.port}/img">
@@ -84,7 +89,10 @@ describe.skipIf(skipReason !== null)(named('hostile pages'), () => {
 
   test('popups opened in a loop are closed, and the test fails on what it checks', async () => {
     const result = await hostileThenNormal(
-      page('<p id="result">no</p>', `setInterval(() => { for (let i = 0; i < 20; i++) window.open('/popup' + i) }, 10)`),
+      page(
+        '<p id="result">no</p>',
+        `setInterval(() => { for (let i = 0; i < 20; i++) window.open('/popup' + i) }, 10)`,
+      ),
     )
     expect(result.steps[0]).toMatchObject({ status: 'fail', expected: 'ok', actual: 'no' })
   }, 90_000)
@@ -95,12 +103,16 @@ describe.skipIf(skipReason !== null)(named('hostile pages'), () => {
   }, 90_000)
 
   test('alert() in a loop is dismissed every time and fails the test', async () => {
-    const result = await hostileThenNormal(page('<p id="result">ok</p>', "while (true) { alert('hi'); confirm('sure?') }"))
+    const result = await hostileThenNormal(
+      page('<p id="result">ok</p>', "while (true) { alert('hi'); confirm('sure?') }"),
+    )
     expect(result.reason).toMatch(/^(load_failed|timeout)$/)
   }, 90_000)
 
   test('a 50,000 px page gives a screenshot capped in height', async () => {
-    const result = await hostileThenNormal(page('<div style="height: 50000px; background: linear-gradient(red, blue)"></div><p id="result">no</p>'))
+    const result = await hostileThenNormal(
+      page('<div style="height: 50000px; background: linear-gradient(red, blue)"></div><p id="result">no</p>'),
+    )
     expect(result.screenshot).toStartWith('data:image/png;base64,')
     expect(pngHeight(result.screenshot!)).toBe(MAX_HEIGHT)
   }, 90_000)
@@ -122,7 +134,10 @@ describe.skipIf(skipReason !== null)(named('hostile pages'), () => {
       return
     }
     const result = await hostileThenNormal(
-      page('<p id="result">no</p>', 'const hoard = []; for (;;) hoard.push(new Float64Array(1 << 20).fill(Math.random()))'),
+      page(
+        '<p id="result">no</p>',
+        'const hoard = []; for (;;) hoard.push(new Float64Array(1 << 20).fill(Math.random()))',
+      ),
     )
     expect(result.reason).toMatch(/^(page_crashed|load_failed|timeout)$/)
   }, 90_000)

@@ -14,7 +14,7 @@ const caller = (path: string, method = 'POST') =>
     `<button id="go">go</button><ol id="out"></ol>`,
     `document.getElementById('go').addEventListener('click', async () => {
        const response = await fetch(${JSON.stringify(path)}, { method: ${JSON.stringify(method)},
-         headers: { 'content-type': 'application/json' }, ${method === 'GET' ? '' : "body: JSON.stringify({ step: 1 })"} })
+         headers: { 'content-type': 'application/json' }, ${method === 'GET' ? '' : 'body: JSON.stringify({ step: 1 })'} })
        const item = document.createElement('li')
        item.textContent = response.status + ' ' + (await response.text())
        document.getElementById('out').appendChild(item)
@@ -22,7 +22,11 @@ const caller = (path: string, method = 'POST') =>
   )
 
 const clicks = (count: number) => Array.from({ length: count }, () => ({ action: 'click' as const, selector: '#go' }))
-const shown = (index: number, expected: string) => ({ assert: 'elementText' as const, selector: `#out li:nth-child(${index})`, expected })
+const shown = (index: number, expected: string) => ({
+  assert: 'elementText' as const,
+  selector: `#out li:nth-child(${index})`,
+  expected,
+})
 
 const COUNTER = `
 count = 0
@@ -48,14 +52,24 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
 
   test("a backend that does not start answers 502 with its error, and an unknown endpoint the backend's 404", async () => {
     const broken = await runner.runTest({
-      test: steps([...clicks(1), { assert: 'elementTextContains', selector: '#out li', expected: 'ZeroDivisionError' }]),
+      test: steps([
+        ...clicks(1),
+        { assert: 'elementTextContains', selector: '#out li', expected: 'ZeroDivisionError' },
+      ]),
       files: caller('/count'),
       backendCode: '1 / 0',
       client: 'tests',
     })
     expect(broken.message).toBe('All 2 steps passed')
     const unknown = await runner.runTest({
-      test: steps([...clicks(1), { assert: 'elementTextContains', selector: '#out li', expected: '404 {"error": "No endpoint /other; have: /count"}' }]),
+      test: steps([
+        ...clicks(1),
+        {
+          assert: 'elementTextContains',
+          selector: '#out li',
+          expected: '404 {"error": "No endpoint /other; have: /count"}',
+        },
+      ]),
       files: caller('/other'),
       backendCode: COUNTER,
       client: 'tests',

@@ -85,7 +85,10 @@ describe.skipIf(skipReason !== null)(named('with Chromium'), () => {
     await close()
     for (let tries = 0; tries < 50 && processesOfUids(uidBase).length > 0; tries++) await Bun.sleep(100)
     expect(processesOfUids(uidBase)).toEqual([])
-    expect(await runner.runTest({ test: passing, files, client: 'tests' })).toMatchObject({ status: 'skip', reason: 'browser_unavailable' })
+    expect(await runner.runTest({ test: passing, files, client: 'tests' })).toMatchObject({
+      status: 'skip',
+      reason: 'browser_unavailable',
+    })
   }, 120_000)
 })
 

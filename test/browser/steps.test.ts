@@ -66,24 +66,68 @@ describe.skipIf(skipReason !== null)(named('the step language'), () => {
 
   /** [the failing step, what its result must say]: each as the second step, after one that passes. */
   const failures: [InteractiveTest['steps'][number], Partial<BrowserTestResult['steps'][number]>][] = [
-    [{ action: 'click', selector: '#nothing' }, { kind: 'click', selector: '#nothing' }],
-    [{ action: 'input', selector: '#greeting', value: 'x' }, { kind: 'input', selector: '#greeting' }],
-    [{ action: 'set', selector: '#nothing', value: 'x' }, { kind: 'set', selector: '#nothing' }],
-    [{ action: 'wait', selector: '#never' }, { kind: 'wait', selector: '#never' }],
-    [{ assert: 'elementText', selector: '#greeting', expected: 'Goodbye' }, { expected: 'Goodbye', actual: 'Hello' }],
-    [{ assert: 'elementTextContains', selector: '#greeting', expected: 'bye' }, { expected: 'bye', actual: 'Hello' }],
-    [{ assert: 'elementVisible', selector: '#hidden', expected: true }, { expected: true, actual: false }],
-    [{ assert: 'elementExists', selector: '#missing', expected: true }, { expected: true, actual: false }],
-    [{ assert: 'elementAttribute', selector: '#link', attribute: 'href', expected: '/else' }, { expected: '/else', actual: '/next' }],
-    [{ assert: 'elementValue', selector: '#name', expected: 'Ada' }, { expected: 'Ada', actual: '' }],
-    [{ assert: 'elementCount', selector: '#list li', expected: 3 }, { expected: 3, actual: 0 }],
-    [{ assert: 'elementCSS', selector: '#box', property: 'color', expected: 'blue' }, { expected: 'blue', actual: 'rgb(255, 0, 0)' }],
+    [
+      { action: 'click', selector: '#nothing' },
+      { kind: 'click', selector: '#nothing' },
+    ],
+    [
+      { action: 'input', selector: '#greeting', value: 'x' },
+      { kind: 'input', selector: '#greeting' },
+    ],
+    [
+      { action: 'set', selector: '#nothing', value: 'x' },
+      { kind: 'set', selector: '#nothing' },
+    ],
+    [
+      { action: 'wait', selector: '#never' },
+      { kind: 'wait', selector: '#never' },
+    ],
+    [
+      { assert: 'elementText', selector: '#greeting', expected: 'Goodbye' },
+      { expected: 'Goodbye', actual: 'Hello' },
+    ],
+    [
+      { assert: 'elementTextContains', selector: '#greeting', expected: 'bye' },
+      { expected: 'bye', actual: 'Hello' },
+    ],
+    [
+      { assert: 'elementVisible', selector: '#hidden', expected: true },
+      { expected: true, actual: false },
+    ],
+    [
+      { assert: 'elementExists', selector: '#missing', expected: true },
+      { expected: true, actual: false },
+    ],
+    [
+      { assert: 'elementAttribute', selector: '#link', attribute: 'href', expected: '/else' },
+      { expected: '/else', actual: '/next' },
+    ],
+    [
+      { assert: 'elementValue', selector: '#name', expected: 'Ada' },
+      { expected: 'Ada', actual: '' },
+    ],
+    [
+      { assert: 'elementCount', selector: '#list li', expected: 3 },
+      { expected: 3, actual: 0 },
+    ],
+    [
+      { assert: 'elementCSS', selector: '#box', property: 'color', expected: 'blue' },
+      { expected: 'blue', actual: 'rgb(255, 0, 0)' },
+    ],
     [{ assert: 'elementText', selector: '#missing', expected: 'x' }, { actual: null }],
   ]
 
   test('each step fails on a page that does not do what it expects, naming selector, expected and actual', async () => {
     const results = await Promise.all(
-      failures.map(([step]) => run(steps([{ assert: 'elementExists', selector: '#box', expected: true }, step, { action: 'click', selector: '#add' }]))),
+      failures.map(([step]) =>
+        run(
+          steps([
+            { assert: 'elementExists', selector: '#box', expected: true },
+            step,
+            { action: 'click', selector: '#add' },
+          ]),
+        ),
+      ),
     )
     for (const [at, result] of results.entries()) {
       const [step, says] = failures[at]!

@@ -24,7 +24,11 @@ describe('POST /api/chat', () => {
 
   test('chat mode through Anthropic', async () => {
     harness = startChat({ anthropic: [answer('Hello there.')] })
-    const { status, body } = await post(harness.app, '/api/chat', { messages: ask('Hi'), model: 'claude-test', mode: 'chat' })
+    const { status, body } = await post(harness.app, '/api/chat', {
+      messages: ask('Hi'),
+      model: 'claude-test',
+      mode: 'chat',
+    })
     expect({ status, body }).toEqual({
       status: 200,
       body: { response: 'Hello there.', generated_code: '', usage, model: 'claude-test', finish_reason: 'end_turn' },
@@ -33,8 +37,16 @@ describe('POST /api/chat', () => {
 
   test('proactive context is sent once', async () => {
     harness = startChat({ openai: [answer('Ok.')] })
-    await post(harness.app, '/api/chat', { messages: ask('Why?'), mode: 'chat', proactive: true, current_code: 'x = 1' })
-    expect(harness.openai.requests[0]!.body.messages.at(-1)).toEqual({ role: 'user', content: 'Code:\nx = 1\n\nMessage:\nWhy?' })
+    await post(harness.app, '/api/chat', {
+      messages: ask('Why?'),
+      mode: 'chat',
+      proactive: true,
+      current_code: 'x = 1',
+    })
+    expect(harness.openai.requests[0]!.body.messages.at(-1)).toEqual({
+      role: 'user',
+      content: 'Code:\nx = 1\n\nMessage:\nWhy?',
+    })
   })
 
   test('current_code without proactive is not sent', async () => {

@@ -43,7 +43,12 @@ function drivenProvider() {
 function recordingSocket() {
   const frames: any[] = []
   let waiter: { count: number; resolve: () => void } | undefined
-  const socket: FrameSocket & { status: number; pings: number; pinged: PromiseWithResolvers<void>; closedWith?: number } = {
+  const socket: FrameSocket & {
+    status: number
+    pings: number
+    pinged: PromiseWithResolvers<void>
+    closedWith?: number
+  } = {
     status: 1,
     pings: 0,
     pinged: Promise.withResolvers<void>(),

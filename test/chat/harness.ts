@@ -40,7 +40,10 @@ export function startChat(
     ...scripts.config,
   })
   const inert = { runner: fakeService({}), tasks: fakeService({}), servers: fakeService({}) }
-  const app = createApp({ config, ...(inert as any), ...(scripts.logger ? { logger: scripts.logger } : {}) }).listen({ hostname: '127.0.0.1', port: 0 })
+  const app = createApp({ config, ...(inert as any), ...(scripts.logger ? { logger: scripts.logger } : {}) }).listen({
+    hostname: '127.0.0.1',
+    port: 0,
+  })
   const wsUrl = `ws://127.0.0.1:${app.server!.port}/ws/chat`
   return {
     app,

@@ -69,6 +69,9 @@ describe('JsonFieldReader', () => {
   })
 
   test('a cut answer keeps what had arrived', () => {
-    expect(read('{"code":"x = 1","explanation":"Sets x to', 5).fields).toEqual({ code: 'x = 1', explanation: 'Sets x to' })
+    expect(read('{"code":"x = 1","explanation":"Sets x to', 5).fields).toEqual({
+      code: 'x = 1',
+      explanation: 'Sets x to',
+    })
   })
 })

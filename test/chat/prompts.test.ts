@@ -14,7 +14,11 @@ describe('promptMessages', () => {
 
   test('wraps only the last user message, once', () => {
     const out = promptMessages('autocomplete', messages, 'x = 1')
-    expect(out.slice(1)).toEqual([messages[0]!, messages[1]!, { role: 'user', content: 'Code:\nx = 1\n\nMessage:\nsecond' }])
+    expect(out.slice(1)).toEqual([
+      messages[0]!,
+      messages[1]!,
+      { role: 'user', content: 'Code:\nx = 1\n\nMessage:\nsecond' },
+    ])
     expect(JSON.stringify(out).split('Code:')).toHaveLength(2)
     expect(messages[2]!.content).toBe('second') // the caller's messages are not changed
   })

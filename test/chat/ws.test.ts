@@ -111,7 +111,10 @@ describe.each([
   test('an upstream 401 is one error frame without the key, and the connection stays open', async () => {
     harness = startChat(
       script([
-        { status: 401, message: `Incorrect API key provided: ${vendor === 'OpenAI' ? OPENAI_KEY : ANTHROPIC_KEY}` } as any,
+        {
+          status: 401,
+          message: `Incorrect API key provided: ${vendor === 'OpenAI' ? OPENAI_KEY : ANTHROPIC_KEY}`,
+        } as any,
         answer('Fine now.'),
       ]),
     )
@@ -119,7 +122,12 @@ describe.each([
     ws.send({ messages: ask('Hi'), model, id: 7 })
     const frames = await ws.response()
     expect(frames).toEqual([
-      { type: 'error', content: 'The model API answered 401: Incorrect API key provided: [redacted]', error_type: 'upstream_error', id: 7 },
+      {
+        type: 'error',
+        content: 'The model API answered 401: Incorrect API key provided: [redacted]',
+        error_type: 'upstream_error',
+        id: 7,
+      },
     ])
     expect(JSON.stringify(frames)).not.toContain('test-0123456789')
     ws.send({ messages: ask('Hi'), model, mode: 'chat' })
@@ -142,7 +150,11 @@ describe.each([
     ws.send({ messages: ask('Hi'), model, mode: 'chat' })
     expect(await ws.response()).toEqual([
       { type: 'chunk', content: 'Half of' },
-      { type: 'error', content: 'The model API stream ended before the answer was complete', error_type: 'upstream_error' },
+      {
+        type: 'error',
+        content: 'The model API stream ended before the answer was complete',
+        error_type: 'upstream_error',
+      },
     ])
   })
 
@@ -190,7 +202,11 @@ describe('what goes over the wire', () => {
       max_tokens: 300,
       response_format: {
         type: 'json_schema',
-        json_schema: { name: 'code_and_explanation', strict: true, schema: expect.objectContaining({ required: ['code', 'explanation'] }) },
+        json_schema: {
+          name: 'code_and_explanation',
+          strict: true,
+          schema: expect.objectContaining({ required: ['code', 'explanation'] }),
+        },
       },
     })
     expect(headers.get('authorization')).toBe(`Bearer ${OPENAI_KEY}`)
@@ -208,7 +224,9 @@ describe('what goes over the wire', () => {
       max_tokens: 4096,
       system: expect.stringContaining('"code"'),
       messages: [{ role: 'user', content: 'Hi' }],
-      tools: [{ name: 'code_and_explanation', input_schema: expect.objectContaining({ required: ['code', 'explanation'] }) }],
+      tools: [
+        { name: 'code_and_explanation', input_schema: expect.objectContaining({ required: ['code', 'explanation'] }) },
+      ],
       tool_choice: { type: 'tool', name: 'code_and_explanation' },
     })
     // This SDK version sends the key as a bearer token (older ones used x-api-key).
@@ -222,7 +240,14 @@ describe('what goes over the wire', () => {
     expect(await ws.response()).toEqual([
       { type: 'chunk', content: 'Pla' },
       { type: 'chunk', content: 'in.' },
-      { type: 'complete', content: 'Plain.', generated_code: '', usage, model: 'claude-test', finish_reason: 'end_turn' },
+      {
+        type: 'complete',
+        content: 'Plain.',
+        generated_code: '',
+        usage,
+        model: 'claude-test',
+        finish_reason: 'end_turn',
+      },
     ])
     const [{ body }] = harness.anthropic.requests as [any]
     expect([body.tools, body.tool_choice]).toEqual([undefined, undefined])

@@ -14,17 +14,29 @@ import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
 
 /** Runs the job's code as it is, fd 3 open, then leaves; nothing it does is corrected by a harness. */
-const COMPROMISED = 'import json, os, sys\njob = json.loads(sys.stdin.read())\nexec(job["code"], {"os": os, "job": job})\nos._exit(0)'
+const COMPROMISED =
+  'import json, os, sys\njob = json.loads(sys.stdin.read())\nexec(job["code"], {"os": os, "job": job})\nos._exit(0)'
 
-const config = testConfig({ EXEC_TIMEOUT_MS: '3000', EXEC_BATCH_TIMEOUT_MS: '5000', EXEC_RESULT_BYTES: '65536', EXEC_OUTPUT_BYTES: '65536' })
+const config = testConfig({
+  EXEC_TIMEOUT_MS: '3000',
+  EXEC_BATCH_TIMEOUT_MS: '5000',
+  EXEC_RESULT_BYTES: '65536',
+  EXEC_OUTPUT_BYTES: '65536',
+})
 const logger = createLogger('silent')
 const sandbox = createSandbox({ config, logger })
-const app = createApp({ config, logger, sandbox, runner: createLocalRunner({ config, logger, sandbox, harness: COMPROMISED }) })
+const app = createApp({
+  config,
+  logger,
+  sandbox,
+  runner: createLocalRunner({ config, logger, sandbox, harness: COMPROMISED }),
+})
 afterAll(() => closeServices(app.decorator.services))
 
 const write = (bytes: string) => `os.write(3, ${bytes})`
 /** A call's report line around `value`, a Python bytes expression. */
-const result = (value: string) => `b'\\n{"type": "result", "value": ' + ${value} + b', "endpoint": "/f", "args_used": {}, "stdout": "", "stderr": ""}\\n'`
+const result = (value: string) =>
+  `b'\\n{"type": "result", "value": ' + ${value} + b', "endpoint": "/f", "args_used": {}, "stdout": "", "stderr": ""}\\n'`
 const call = async (pythonCode: string) => {
   const reply = await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })
   expect(reply.status).toBe(200) // whatever came out of the sandbox, the request was served
@@ -33,10 +45,13 @@ const call = async (pythonCode: string) => {
 
 /** Parses a text/event-stream body into [event, data] pairs. */
 const events = (text: string) =>
-  text.trim().split('\n\n').map((block) => {
-    const [event, data] = block.split('\n')
-    return [event!.slice('event: '.length), JSON.parse(data!.slice('data: '.length))] as const
-  })
+  text
+    .trim()
+    .split('\n\n')
+    .map((block) => {
+      const [event, data] = block.split('\n')
+      return [event!.slice('event: '.length), JSON.parse(data!.slice('data: '.length))] as const
+    })
 
 describe('the result channel', () => {
   test('an honest report still works through the compromised harness', async () => {
@@ -61,11 +76,14 @@ describe('the result channel', () => {
   test('later reports of a case change nothing', async () => {
     const report = (value: number) => `b'\\n{"type": "case", "index": 0, "value": ${value}}\\n'`
     const code = [write(report(1)), write(report(2)), write(`b'{"type": "done"}\\n'`)].join('\n')
-    const { body } = await post(app, '/api/execute-test-cases', { backendCode: code, testCases: [{ name: 'a', endpoint: '/f', expected: 2 }] })
+    const { body } = await post(app, '/api/execute-test-cases', {
+      backendCode: code,
+      testCases: [{ name: 'a', endpoint: '/f', expected: 2 }],
+    })
     expect(body.results).toMatchObject([{ status: 'fail', actual: 1 }])
   })
 
-  test("63 MiB without a newline: output_limit once the line is longer than any report, never held", async () => {
+  test('63 MiB without a newline: output_limit once the line is longer than any report, never held', async () => {
     const reply = await call(`chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    ${write('chunk')}`)
     expect(reply).toMatchObject({ success: false, error_type: 'output_limit' })
     expect(reply.error).toContain('a report was longer than')

@@ -25,7 +25,10 @@ for (const pool of ['0', '1']) {
       for (let i = 0; i < 2; i++) {
         const outcome = await runner.run(job)
         expect(outcome.messages).toEqual([])
-        expect(outcome.stopped).toMatchObject({ kind: 'runtime_error', message: expect.stringContaining('without a result') })
+        expect(outcome.stopped).toMatchObject({
+          kind: 'runtime_error',
+          message: expect.stringContaining('without a result'),
+        })
       }
     } finally {
       runner.close()

@@ -84,8 +84,13 @@ describe('calls', () => {
   test('strings are converted by annotation; prints cannot forge the result', async () => {
     const { body } = await call(code, '/add', { a: '40', b: 2 })
     expect(body).toMatchObject({
-      success: true, result: 42, endpoint: '/add', args_used: { a: 40, b: 2 },
-      execution_method: 'local_sandbox', stdout: 'result: 999\n', stderr: '',
+      success: true,
+      result: 42,
+      endpoint: '/add',
+      args_used: { a: 40, b: 2 },
+      execution_method: 'local_sandbox',
+      stdout: 'result: 999\n',
+      stderr: '',
     })
     expect(body.duration_ms).toBeGreaterThan(0)
   })
@@ -115,15 +120,37 @@ describe('calls', () => {
 
   test('JSON fidelity: tuples become lists, other objects their repr, literals converted', async () => {
     const { body } = await call(code, '/shapes', { items: '(1, "a")', flag: 'true' })
-    expect(body.result).toEqual({ tuple: [1, 2], set: '{3}', float: 1.5, none: null, flag: true, items: [1, 'a'], '4': 'int key' })
+    expect(body.result).toEqual({
+      tuple: [1, 2],
+      set: '{3}',
+      float: 1.5,
+      none: null,
+      flag: true,
+      items: [1, 'a'],
+      '4': 'int key',
+    })
   })
 
   test('integers too large for JSON readers arrive as text, in calls and in batches', async () => {
     const big = '@endpoint\ndef big(digits: int):\n    return [10 ** digits, -(10 ** digits), 2 ** 53]'
-    expect((await call(big, '/big', { digits: 400 })).body.result).toEqual([`1${'0'.repeat(400)}`, `-1${'0'.repeat(400)}`, 2 ** 53])
-    expect((await call(big, '/big', { digits: 5000 })).body.result).toEqual(['<integer of 16610 bits>', '<integer of 16610 bits>', 2 ** 53])
-    const { body } = await post(app, '/api/execute-test-cases', { backendCode: big, testCases: [{ name: 'b', endpoint: '/big', input: { digits: 5000 }, expected: 1 }] })
-    expect(body.results[0]).toMatchObject({ status: 'fail', actual: ['<integer of 16610 bits>', '<integer of 16610 bits>', 2 ** 53] })
+    expect((await call(big, '/big', { digits: 400 })).body.result).toEqual([
+      `1${'0'.repeat(400)}`,
+      `-1${'0'.repeat(400)}`,
+      2 ** 53,
+    ])
+    expect((await call(big, '/big', { digits: 5000 })).body.result).toEqual([
+      '<integer of 16610 bits>',
+      '<integer of 16610 bits>',
+      2 ** 53,
+    ])
+    const { body } = await post(app, '/api/execute-test-cases', {
+      backendCode: big,
+      testCases: [{ name: 'b', endpoint: '/big', input: { digits: 5000 }, expected: 1 }],
+    })
+    expect(body.results[0]).toMatchObject({
+      status: 'fail',
+      actual: ['<integer of 16610 bits>', '<integer of 16610 bits>', 2 ** 53],
+    })
   })
 
   test('exceptions carry the learner message and line', async () => {
@@ -211,7 +238,18 @@ describe('test cases', () => {
     expect(status).toBe(200)
     const byName = Object.fromEntries(body.results.map((r: any) => [r.testName, r]))
     expect(body.results.map((r: any) => r.testName)).toEqual(testCases.map((t) => t.name))
-    expect(body.results.map((r: any) => r.status)).toEqual(['pass', 'error', 'pass', 'error', 'pass', 'fail', 'error', 'skip', 'skip', 'pass'])
+    expect(body.results.map((r: any) => r.status)).toEqual([
+      'pass',
+      'error',
+      'pass',
+      'error',
+      'pass',
+      'fail',
+      'error',
+      'skip',
+      'skip',
+      'pass',
+    ])
     expect(byName.hang.error_type).toBe('timeout')
     expect(byName.crash.message).toContain('exited with code 9')
     expect(byName.wrong).toMatchObject({ expected: 5, actual: 4, message: 'Expected 5, got 4' })
@@ -222,8 +260,22 @@ describe('test cases', () => {
 
   test('a case message written by learner code with a made-up index changes no other case', async () => {
     const forge = (index: string) => `    os.write(3, b'\\n{"type": "case", "index": ${index}, "value": 7}\\n')`
-    const backendCode = ['import os', '@endpoint', 'def a():', forge('"constructor"'), forge('99'), forge('-1'), '    return 1', '@endpoint', 'def b():', '    return 2'].join('\n')
-    const testCases = [{ name: 'a', endpoint: '/a', expected: 1 }, { name: 'b', endpoint: '/b', expected: 2 }]
+    const backendCode = [
+      'import os',
+      '@endpoint',
+      'def a():',
+      forge('"constructor"'),
+      forge('99'),
+      forge('-1'),
+      '    return 1',
+      '@endpoint',
+      'def b():',
+      '    return 2',
+    ].join('\n')
+    const testCases = [
+      { name: 'a', endpoint: '/a', expected: 1 },
+      { name: 'b', endpoint: '/b', expected: 2 },
+    ]
     const { body } = await post(app, '/api/execute-test-cases', { backendCode, testCases })
     expect(body.results.map((r: any) => r.status)).toEqual(['pass', 'pass'])
   })
@@ -231,7 +283,10 @@ describe('test cases', () => {
   test('a module that fails to load makes every endpoint case an error', async () => {
     const { body } = await post(app, '/api/execute-test-cases', {
       backendCode: 'raise RuntimeError("no")\n@endpoint\ndef f(): return 1',
-      testCases: [{ name: 'a', endpoint: '/f', expected: 1 }, { name: 'b', endpoint: '/f', expected: 1 }],
+      testCases: [
+        { name: 'a', endpoint: '/f', expected: 1 },
+        { name: 'b', endpoint: '/f', expected: 1 },
+      ],
     })
     expect(body.summary).toEqual({ total: 2, passed: 0, failed: 0, errors: 2, skipped: 0 })
     expect(body.results[0].message).toContain('RuntimeError: no (line 1)')
@@ -242,25 +297,43 @@ describe('test cases', () => {
       new Request('http://localhost/api/execute-test-cases', {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ backendCode: code, testCases: [{ name: 'a', endpoint: '/double', input: { x: 1 }, expected: 2 }, { name: 'ui', metadata: { type: 'judge' } }] }),
+        body: JSON.stringify({
+          backendCode: code,
+          testCases: [
+            { name: 'a', endpoint: '/double', input: { x: 1 }, expected: 2 },
+            { name: 'ui', metadata: { type: 'judge' } },
+          ],
+        }),
       }),
     )
     expect(response.headers.get('content-type')).toContain('text/event-stream')
-    const events = (await response.text()).trim().split('\n\n').map((block) => block.split('\n')[0])
+    const events = (await response.text())
+      .trim()
+      .split('\n\n')
+      .map((block) => block.split('\n')[0])
     expect(events.sort()).toEqual(['event: result', 'event: result', 'event: summary'])
   })
 })
 
 describe('comparison', () => {
   test.each([
-    [1, 1.0, true], [{ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 }, true], [true, 1, false], [0, false, false],
-    [null, null, true], [[1], [1, 2], false], [{ a: 1 }, { a: 1, b: 2 }, false], ['1', 1, false],
+    [1, 1.0, true],
+    [{ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 }, true],
+    [true, 1, false],
+    [0, false, false],
+    [null, null, true],
+    [[1], [1, 2], false],
+    [{ a: 1 }, { a: 1, b: 2 }, false],
+    ['1', 1, false],
   ])('%j vs %j → %p', (a, b, same) => expect(sameJson(a, b)).toBe(same))
 })
 
 describe('validation', () => {
   test('valid code, and a syntax error at the learner line and column', async () => {
-    expect((await post(app, '/api/validate-python', { pythonCode: 'x = 1\n' })).body).toEqual({ success: true, message: 'Python syntax is valid' })
+    expect((await post(app, '/api/validate-python', { pythonCode: 'x = 1\n' })).body).toEqual({
+      success: true,
+      message: 'Python syntax is valid',
+    })
     const { body } = await post(app, '/api/validate-python', { pythonCode: 'x = 1\ny = (\n' })
     expect(body).toMatchObject({ success: false, line: 2 })
     expect(body.error).toStartWith('Syntax error at line 2')
@@ -269,9 +342,16 @@ describe('validation', () => {
   })
 
   test('missing or empty code is 400, too much code 413', async () => {
-    for (const [path, field] of [['/api/execute-endpoint', 'pythonCode'], ['/api/validate-python', 'pythonCode'], ['/api/execute-test-cases', 'backendCode']] as const) {
+    for (const [path, field] of [
+      ['/api/execute-endpoint', 'pythonCode'],
+      ['/api/validate-python', 'pythonCode'],
+      ['/api/execute-test-cases', 'backendCode'],
+    ] as const) {
       const extra = path.includes('test-cases') ? { testCases: [] } : {}
-      expect((await post(app, path, { ...extra })).body).toMatchObject({ success: false, error_type: 'validation_error' })
+      expect((await post(app, path, { ...extra })).body).toMatchObject({
+        success: false,
+        error_type: 'validation_error',
+      })
       const empty = await post(app, path, { ...extra, [field]: '' })
       expect(empty.status).toBe(400)
     }
@@ -283,13 +363,26 @@ describe('validation', () => {
   })
 
   test('a full queue answers 503 queue_full with Retry-After', async () => {
-    const busy = createApp({ config: testConfig({ EXEC_CONCURRENCY: '1', EXEC_QUEUE_LENGTH: '0', EXEC_POOL_SIZE: '0', EXEC_TIMEOUT_MS: '500' }) })
-    const hang = post(busy, '/api/execute-endpoint', { pythonCode: '@endpoint\ndef h():\n    while True: pass', endpoint: '/h' })
+    const busy = createApp({
+      config: testConfig({
+        EXEC_CONCURRENCY: '1',
+        EXEC_QUEUE_LENGTH: '0',
+        EXEC_POOL_SIZE: '0',
+        EXEC_TIMEOUT_MS: '500',
+      }),
+    })
+    const hang = post(busy, '/api/execute-endpoint', {
+      pythonCode: '@endpoint\ndef h():\n    while True: pass',
+      endpoint: '/h',
+    })
     const refused = await post(busy, '/api/validate-python', { pythonCode: 'x = 1' })
     expect(refused.status).toBe(503)
     expect(refused.body.error_type).toBe('queue_full')
     expect(refused.headers.get('retry-after')).toBe('1')
-    const batch = { backendCode: '@endpoint\ndef a():\n    return 1', testCases: [{ name: 'a', endpoint: '/a', expected: 1 }] }
+    const batch = {
+      backendCode: '@endpoint\ndef a():\n    return 1',
+      testCases: [{ name: 'a', endpoint: '/a', expected: 1 }],
+    }
     const streamed = await post(busy, '/api/execute-test-cases', batch, { accept: 'text/event-stream' })
     expect(streamed.status).toBe(503) // a status, not an error event inside a 200 stream
     expect(streamed.body.error_type).toBe('queue_full')

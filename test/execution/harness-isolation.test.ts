@@ -11,10 +11,13 @@ import { post } from '../support/http'
 // Sandboxes on a busy machine take their time: a guard against hangs, not a timing assertion.
 setDefaultTimeout(30_000)
 
-const app = createApp({ config: testConfig({ EXEC_TIMEOUT_MS: '3000', EXEC_TEST_PARALLELISM: '2', EXEC_RESULT_BYTES: '65536' }) })
+const app = createApp({
+  config: testConfig({ EXEC_TIMEOUT_MS: '3000', EXEC_TEST_PARALLELISM: '2', EXEC_RESULT_BYTES: '65536' }),
+})
 afterAll(() => app.decorator.services.runner.close())
 
-const batch = (backendCode: string, testCases: object[]) => post(app, '/api/execute-test-cases', { backendCode, testCases })
+const batch = (backendCode: string, testCases: object[]) =>
+  post(app, '/api/execute-test-cases', { backendCode, testCases })
 
 describe('limits the module cannot rewrite', () => {
   test('rewriting the harness limits at load does not raise parallelism: never more than 2 cases at once', async () => {
@@ -43,7 +46,12 @@ describe('limits the module cannot rewrite', () => {
       '    count(-1)',
       '    return seen',
     ].join('\n')
-    const testCases = Array.from({ length: 8 }, (_, i) => ({ name: `c${i}`, endpoint: '/spin', input: { i }, expected: 1 }))
+    const testCases = Array.from({ length: 8 }, (_, i) => ({
+      name: `c${i}`,
+      endpoint: '/spin',
+      input: { i },
+      expected: 1,
+    }))
     const { body } = await batch(backendCode, testCases)
     const seen = body.results.map((r: any) => r.actual)
     expect(seen.every((n: unknown) => n === 1 || n === 2)).toBe(true)
@@ -59,7 +67,11 @@ describe('limits the module cannot rewrite', () => {
       '        pass',
     ].join('\n')
     const { body } = await batch(backendCode, [{ name: 'hang', endpoint: '/hang', expected: null }])
-    expect(body.results[0]).toMatchObject({ status: 'error', error_type: 'timeout', message: 'Time limit exceeded (3000 ms)' })
+    expect(body.results[0]).toMatchObject({
+      status: 'error',
+      error_type: 'timeout',
+      message: 'Time limit exceeded (3000 ms)',
+    })
   })
 })
 
@@ -173,7 +185,11 @@ describe('what a learner process sends is bounded', () => {
   test('a result larger than EXEC_RESULT_BYTES is an output_limit error, in a call and in a batch', async () => {
     const code = '@endpoint\ndef big():\n    return "a" * 100_000'
     const call = await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/big' })
-    expect(call.body).toMatchObject({ success: false, error_type: 'output_limit', error: 'The result is larger than 65536 bytes' })
+    expect(call.body).toMatchObject({
+      success: false,
+      error_type: 'output_limit',
+      error: 'The result is larger than 65536 bytes',
+    })
     const { body } = await batch(code, [{ name: 'big', endpoint: '/big', expected: 'a' }])
     expect(body.results[0]).toMatchObject({ status: 'error', error_type: 'output_limit' })
   })
@@ -181,9 +197,16 @@ describe('what a learner process sends is bounded', () => {
   test('a report nested 100,000 deep, or megabytes without a newline, is an error of that case only', async () => {
     // A graded case reports through the scheduler, which checks what the case's process sent.
     const one = (pythonCode: string) =>
-      post(app, '/api/execute-test-cases', { backendCode: pythonCode, testCases: [{ name: 'a', endpoint: '/f', expected: 1 }] })
+      post(app, '/api/execute-test-cases', {
+        backendCode: pythonCode,
+        testCases: [{ name: 'a', endpoint: '/f', expected: 1 }],
+      })
     const deep = await one(own('b"[" * 100_000 + b"\\n"'))
-    expect(deep.body.results[0]).toMatchObject({ status: 'error', error_type: 'runtime_error', message: 'The program sent a report that is not a result' })
+    expect(deep.body.results[0]).toMatchObject({
+      status: 'error',
+      error_type: 'runtime_error',
+      message: 'The program sent a report that is not a result',
+    })
     const long = await one(own('b"x" * (8 << 20)'))
     expect(long.body.results[0]).toMatchObject({ status: 'error', error_type: 'output_limit' })
   })
@@ -197,7 +220,9 @@ describe('a limit that is hit is reported as what it is', () => {
   const spin = (pythonCode: string) => post(spinning, '/api/execute-endpoint', { pythonCode, endpoint: '/spin' })
 
   test('`while True: pass` run six times at once is a timeout every time, never a crash', async () => {
-    const replies = await Promise.all(Array.from({ length: 6 }, () => spin('@endpoint\ndef spin():\n    while True:\n        pass')))
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, () => spin('@endpoint\ndef spin():\n    while True:\n        pass')),
+    )
     for (const { body } of replies) {
       expect(body).toMatchObject({ success: false, error_type: 'timeout', error: 'Time limit exceeded (1000 ms)' })
     }

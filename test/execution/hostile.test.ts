@@ -14,7 +14,14 @@ process.env.EXECUTION_TEST_SECRET = SECRET // the server's environment: must nev
 const PROJECT = resolve(import.meta.dir, '../..')
 const MARKER = `outlive-${crypto.randomUUID()}`
 
-const app = createApp({ config: testConfig({ EXEC_TIMEOUT_MS: '1500', EXEC_OUTPUT_BYTES: '65536', EXEC_MEMORY_MB: '128', EXEC_TMPFS_MB: '4' }) })
+const app = createApp({
+  config: testConfig({
+    EXEC_TIMEOUT_MS: '1500',
+    EXEC_OUTPUT_BYTES: '65536',
+    EXEC_MEMORY_MB: '128',
+    EXEC_TMPFS_MB: '4',
+  }),
+})
 const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('reached') })
 afterAll(() => {
   app.decorator.services.runner.close()
@@ -40,66 +47,133 @@ async function attack(body: string) {
 
 /** Host processes whose command line carries `text` (the sandbox's pid namespace hides nothing from the host). */
 function processesWith(text: string): number[] {
-  return readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)
-    } catch {
-      return false
-    }
-  }).map(Number)
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
 }
 
 type Check = (reply: any) => void
-const ok = (check: (result: any) => void): Check => (reply) => {
-  expect(reply.success).toBe(true)
-  check(reply.result)
-}
-const fails = (errorType: string, says?: string): Check => (reply) => {
-  expect(reply).toMatchObject({ success: false, error_type: errorType })
-  if (says) expect(reply.error).toContain(says)
-}
+const ok =
+  (check: (result: any) => void): Check =>
+  (reply) => {
+    expect(reply.success).toBe(true)
+    check(reply.result)
+  }
+const fails =
+  (errorType: string, says?: string): Check =>
+  (reply) => {
+    expect(reply).toMatchObject({ success: false, error_type: errorType })
+    if (says) expect(reply.error).toContain(says)
+  }
 
 const cases: [string, string, Check][] = [
-  ['read the server environment', 'return dict(os.environ)', ok((env) => expect(env).toEqual({ PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', PWD: '/tmp' }))],
+  [
+    'read the server environment',
+    'return dict(os.environ)',
+    ok((env) => expect(env).toEqual({ PATH: '/usr/bin:/bin', HOME: '/tmp', LANG: 'C.UTF-8', PWD: '/tmp' })),
+  ],
   [
     'read /proc/*/environ of every visible process',
     'out = []\nfor pid in os.listdir("/proc"):\n    try: out.append(open(f"/proc/{pid}/environ").read())\n    except Exception as e: out.append(type(e).__name__)\nreturn "|".join(out)',
     ok((all) => expect(all).not.toContain(SECRET)),
   ],
-  ['read the project folder', `return open(${JSON.stringify(`${PROJECT}/package.json`)}).read()`, fails('runtime_error', 'FileNotFoundError')],
+  [
+    'read the project folder',
+    `return open(${JSON.stringify(`${PROJECT}/package.json`)}).read()`,
+    fails('runtime_error', 'FileNotFoundError'),
+  ],
   ['read /etc/shadow', 'return open("/etc/shadow").read()', fails('runtime_error', 'FileNotFoundError')],
   ['list /root', 'return os.listdir("/root")', fails('runtime_error', 'FileNotFoundError')],
   ['write outside /tmp', 'open("/usr/evil", "w").write("x")', fails('runtime_error', 'OSError')],
   ['write at the root', 'open("/evil", "w").write("x")', fails('runtime_error', 'Read-only file system')],
-  ['open a socket to the server port', `socket.create_connection(("127.0.0.1", ${server.port}), timeout=1)`, fails('runtime_error', 'ConnectionRefusedError')],
-  ['resolve and reach the internet', 'socket.create_connection(("example.com", 80), timeout=1)', fails('runtime_error', 'gaierror')],
-  ['fork bomb', 'while True:\n    os.fork()', (reply) => {
-    expect(reply.success).toBe(false)
-    expect(['runtime_error', 'timeout']).toContain(reply.error_type)
-  }],
+  [
+    'open a socket to the server port',
+    `socket.create_connection(("127.0.0.1", ${server.port}), timeout=1)`,
+    fails('runtime_error', 'ConnectionRefusedError'),
+  ],
+  [
+    'resolve and reach the internet',
+    'socket.create_connection(("example.com", 80), timeout=1)',
+    fails('runtime_error', 'gaierror'),
+  ],
+  [
+    'fork bomb',
+    'while True:\n    os.fork()',
+    (reply) => {
+      expect(reply.success).toBe(false)
+      expect(['runtime_error', 'timeout']).toContain(reply.error_type)
+    },
+  ],
   ['memory bomb', 'x = bytearray(1 << 33)\nreturn len(x)', fails('memory_limit')],
   ['growing memory bomb', 'x = []\nwhile True:\n    x.append("y" * (1 << 20))', fails('memory_limit')],
   ['endless loop', 'while True:\n    pass', fails('timeout', 'Time limit exceeded (1500 ms)')],
   ['output flood with print', 'while True:\n    print("x" * 1000)', fails('output_limit')],
   ['output flood past the capture', 'while True:\n    os.write(1, b"x" * 65536)', fails('output_limit')],
-  ['disk fill', 'with open("/tmp/fill", "wb") as out:\n    while True:\n        out.write(b"x" * (1 << 20))', fails('runtime_error', 'OSError')],
-  ['fill /dev, an unbounded tmpfs, beyond the size of /tmp', 'for i in range(8):\n    open(f"/dev/fill{i}", "wb").write(b"x" * (1 << 20))', fails('runtime_error', 'Read-only file system')],
+  [
+    'disk fill',
+    'with open("/tmp/fill", "wb") as out:\n    while True:\n        out.write(b"x" * (1 << 20))',
+    fails('runtime_error', 'OSError'),
+  ],
+  [
+    'fill /dev, an unbounded tmpfs, beyond the size of /tmp',
+    'for i in range(8):\n    open(f"/dev/fill{i}", "wb").write(b"x" * (1 << 20))',
+    fails('runtime_error', 'Read-only file system'),
+  ],
   ['fill /dev/shm', 'open("/dev/shm/fill", "wb").write(b"x")', fails('runtime_error', 'Read-only file system')],
   ['segfault', 'ctypes.string_at(0)', fails('runtime_error', 'crashed')],
   ['stack overflow', 'def down(n):\n    return down(n + 1)\nreturn down(0)', fails('runtime_error', 'RecursionError')],
-  ['kill the parent', 'os.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\nreturn "alive"', (reply) => {
-    expect(typeof reply.success).toBe('boolean') // contained either way: killing pid 1 ends the sandbox
-  }],
+  [
+    'kill the parent',
+    'os.kill(os.getppid(), signal.SIGKILL)\nos.kill(1, signal.SIGKILL)\nreturn "alive"',
+    (reply) => {
+      expect(typeof reply.success).toBe('boolean') // contained either way: killing pid 1 ends the sandbox
+    },
+  ],
   ['exit the interpreter', 'os._exit(0)', fails('runtime_error', 'without a result')],
   // The kernel surface (README, "Kernel surface"): each of these worked in a sandbox before the seccomp filter
   // and --disable-userns; every denied call is tried one by one in test/sandbox/seccomp.test.ts.
-  ['make a user namespace to gain every capability', 'return libc().unshare(USER | NET | MOUNT), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
-  ['open a netfilter netlink socket', 'socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)', fails('runtime_error', 'PermissionError')],
-  ['open a raw packet socket in a new network namespace', 'libc().unshare(USER | NET)\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW)', fails('runtime_error', 'PermissionError')],
-  ['mount a tmpfs in a new mount namespace', 'libc().unshare(USER | MOUNT)\nreturn libc().mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
-  ['set up io_uring', 'return libc().syscall(425, 8, ctypes.create_string_buffer(120)), ctypes.get_errno()', ok((r) => expect(r).toEqual([-1, EPERM]))],
-  ['plant a key in the keyring of every sandbox', `return libc().syscall(${ADD_KEY}, b"user", b"planted", b"x", 1, -4), ctypes.get_errno()`, ok((r) => expect(r).toEqual([-1, EPERM]))],
-  ['read the host name', 'return [os.uname().nodename, open("/proc/sys/kernel/hostname").read().strip()]', ok((names) => expect(names).toEqual(['sandbox', 'sandbox']))],
+  [
+    'make a user namespace to gain every capability',
+    'return libc().unshare(USER | NET | MOUNT), ctypes.get_errno()',
+    ok((r) => expect(r).toEqual([-1, EPERM])),
+  ],
+  [
+    'open a netfilter netlink socket',
+    'socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)',
+    fails('runtime_error', 'PermissionError'),
+  ],
+  [
+    'open a raw packet socket in a new network namespace',
+    'libc().unshare(USER | NET)\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW)',
+    fails('runtime_error', 'PermissionError'),
+  ],
+  [
+    'mount a tmpfs in a new mount namespace',
+    'libc().unshare(USER | MOUNT)\nreturn libc().mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno()',
+    ok((r) => expect(r).toEqual([-1, EPERM])),
+  ],
+  [
+    'set up io_uring',
+    'return libc().syscall(425, 8, ctypes.create_string_buffer(120)), ctypes.get_errno()',
+    ok((r) => expect(r).toEqual([-1, EPERM])),
+  ],
+  [
+    'plant a key in the keyring of every sandbox',
+    `return libc().syscall(${ADD_KEY}, b"user", b"planted", b"x", 1, -4), ctypes.get_errno()`,
+    ok((r) => expect(r).toEqual([-1, EPERM])),
+  ],
+  [
+    'read the host name',
+    'return [os.uname().nodename, open("/proc/sys/kernel/hostname").read().strip()]',
+    ok((names) => expect(names).toEqual(['sandbox', 'sandbox'])),
+  ],
   [
     'a background process tries to outlive the run',
     `if os.fork() == 0:\n    os.setsid()\n    os.execv("/usr/bin/python3", ["python3", "-c", "import time\\nwhile True: time.sleep(1)", "${MARKER}"])\nreturn "left something behind"`,
@@ -110,15 +184,21 @@ const cases: [string, string, Check][] = [
 describe('hostile code', () => {
   beforeAll(async () => {
     // files written by one run must not be visible to the next
-    expect((await attack('open("/tmp/persist", "w").write("x")\nreturn os.listdir("/tmp")')).result).toContain('persist')
+    expect((await attack('open("/tmp/persist", "w").write("x")\nreturn os.listdir("/tmp")')).result).toContain(
+      'persist',
+    )
   })
 
-  test.each(cases)('%s', async (_, body, check) => {
-    check(await attack(body))
-    const health = await get(app, '/health')
-    expect(health.body.checks.execution.ok).toBe(true)
-    expect(health.body.checks.sandbox).toMatchObject({ ok: true, available: true })
-  }, 15_000)
+  test.each(cases)(
+    '%s',
+    async (_, body, check) => {
+      check(await attack(body))
+      const health = await get(app, '/health')
+      expect(health.body.checks.execution.ok).toBe(true)
+      expect(health.body.checks.sandbox).toMatchObject({ ok: true, available: true })
+    },
+    15_000,
+  )
 
   test('files do not persist between runs', async () => {
     expect((await attack('return os.path.exists("/tmp/persist")')).result).toBe(false)
@@ -131,10 +211,13 @@ describe('hostile code', () => {
 
 /** Parses a text/event-stream body into [event, data] pairs. */
 const events = (text: string) =>
-  text.trim().split('\n\n').map((block) => {
-    const [event, data] = block.split('\n')
-    return [event!.slice('event: '.length), JSON.parse(data!.slice('data: '.length))] as const
-  })
+  text
+    .trim()
+    .split('\n\n')
+    .map((block) => {
+      const [event, data] = block.split('\n')
+      return [event!.slice('event: '.length), JSON.parse(data!.slice('data: '.length))] as const
+    })
 
 // Learner code that writes to the result channel itself (fd 3 of the harness), against a server with the default
 // limits. Whatever the harness makes of it, the server answers once per case, in bounded time and memory, and a
@@ -153,7 +236,9 @@ describe('hostile code on the result channel', () => {
   const fd3 = (body: string) => `import os\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
 
   test('200,000 fake case reports with an 8 KB expected value: one result event, then the summary', async () => {
-    const code = fd3(`line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    os.write(3, line)\nreturn 2`)
+    const code = fd3(
+      `line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    os.write(3, line)\nreturn 2`,
+    )
     const received = events(await (await batch(code, 'x'.repeat(8192), 'text/event-stream')).text())
     expect(received.map(([event]) => event)).toEqual(['result', 'summary'])
     expect(received[1]![1].results).toHaveLength(1)
@@ -161,14 +246,19 @@ describe('hostile code on the result channel', () => {
 
   test('63 MiB without a newline: one answer for the case, not a pass, and the server stays healthy', async () => {
     // The case returns a wrong value: the flood must not turn it into a pass (learner processes' fd 3 goes nowhere).
-    const report = await (await batch(fd3('chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    os.write(3, chunk)\nreturn 2'))).json()
+    const report = await (
+      await batch(fd3('chunk = b"x" * (1 << 20)\nfor _ in range(63):\n    os.write(3, chunk)\nreturn 2'))
+    ).json()
     expect(report.results).toHaveLength(1)
     expect(report.results[0].status).not.toBe('pass')
     expect((await get(plain, '/health')).body.checks.execution.ok).toBe(true)
   })
 
   test('a 20 MB result is output_limit, not 20 MB held for a client', async () => {
-    const reply = await post(plain, '/api/execute-endpoint', { pythonCode: fd3('return "a" * 20_000_000'), endpoint: '/f' })
+    const reply = await post(plain, '/api/execute-endpoint', {
+      pythonCode: fd3('return "a" * 20_000_000'),
+      endpoint: '/f',
+    })
     expect(reply.body).toMatchObject({ success: false, error_type: 'output_limit' })
   })
 

@@ -12,7 +12,12 @@ describe('batches', () => {
     const app = testApp({ config: { EXEC_MAX_CASES: '3' } }) // the runner is inert: nothing may reach it
     const testCases = Array.from({ length: 4 }, (_, i) => ({ name: `c${i}`, endpoint: '/f', expected: 1 }))
     for (const accept of ['application/json', 'text/event-stream']) {
-      const { status, body } = await post(app, '/api/execute-test-cases', { backendCode: 'x = 1', testCases }, { accept })
+      const { status, body } = await post(
+        app,
+        '/api/execute-test-cases',
+        { backendCode: 'x = 1', testCases },
+        { accept },
+      )
       expect(status).toBe(413)
       expect(body).toMatchObject({ success: false, error_type: 'too_many_cases' })
       expect(body.error).toContain('the limit is 3')

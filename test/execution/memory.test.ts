@@ -4,7 +4,7 @@
  * layout logic is checked in test/sandbox/cgroup.test.ts.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { readFileSync, rmSync, } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { sandboxMemoryBytes } from '../../src/sandbox'
 import { probeCgroups } from '../../src/sandbox/cgroup'
 import { sandboxWithoutBwrap, testApp } from '../support/app'
@@ -74,34 +74,42 @@ describe('whole-sandbox memory', () => {
     '    return {"held": held, "killed": len(dead)}',
   ].join('\n')
 
-  test.if(cgroups.kind !== 'none')('forked children cannot multiply the memory limit', async () => {
-    const { body } = await post(app, '/api/execute-endpoint', { pythonCode: forkedHog, endpoint: '/hog' })
-    expect(body.success).toBe(true)
-    expect(body.result.killed).toBeGreaterThan(0)
-    expect(body.result.held * 100).toBeLessThanOrEqual(sandboxMemoryBytes(config) >> 20)
-  }, 30_000)
+  test.if(cgroups.kind !== 'none')(
+    'forked children cannot multiply the memory limit',
+    async () => {
+      const { body } = await post(app, '/api/execute-endpoint', { pythonCode: forkedHog, endpoint: '/hog' })
+      expect(body.success).toBe(true)
+      expect(body.result.killed).toBeGreaterThan(0)
+      expect(body.result.held * 100).toBeLessThanOrEqual(sandboxMemoryBytes(config) >> 20)
+    },
+    30_000,
+  )
 
-  test.if(cgroups.kind !== 'none')('a learner process the kernel kills for memory is a memory_limit result', async () => {
-    // Children hold 500 MB in all; the process of the call makes itself the kernel's choice (raising oom_score_adj
-    // needs no right, but learner processes are not dumpable, so their /proc files belong to root until a process
-    // makes itself dumpable again, which only exposes that process).
-    const code = [
-      'import os, ctypes',
-      '@endpoint',
-      'def f():',
-      '    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE',
-      '    for _ in range(5):',
-      '        if os.fork() == 0:',
-      '            block = bytearray(100 << 20)',
-      '            for i in range(0, len(block), 4096):',
-      '                block[i] = 1',
-      '            os.read(os.pipe()[0], 1)',
-      '    open("/proc/self/oom_score_adj", "w").write("1000")',
-      '    os.read(os.pipe()[0], 1)',
-    ].join('\n')
-    const { body } = await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/f' })
-    expect(body).toMatchObject({ success: false, error_type: 'memory_limit' })
-  }, 30_000)
+  test.if(cgroups.kind !== 'none')(
+    'a learner process the kernel kills for memory is a memory_limit result',
+    async () => {
+      // Children hold 500 MB in all; the process of the call makes itself the kernel's choice (raising oom_score_adj
+      // needs no right, but learner processes are not dumpable, so their /proc files belong to root until a process
+      // makes itself dumpable again, which only exposes that process).
+      const code = [
+        'import os, ctypes',
+        '@endpoint',
+        'def f():',
+        '    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE',
+        '    for _ in range(5):',
+        '        if os.fork() == 0:',
+        '            block = bytearray(100 << 20)',
+        '            for i in range(0, len(block), 4096):',
+        '                block[i] = 1',
+        '            os.read(os.pipe()[0], 1)',
+        '    open("/proc/self/oom_score_adj", "w").write("1000")',
+        '    os.read(os.pipe()[0], 1)',
+      ].join('\n')
+      const { body } = await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/f' })
+      expect(body).toMatchObject({ success: false, error_type: 'memory_limit' })
+    },
+    30_000,
+  )
 })
 
 describe('the group ends every process of a run', () => {

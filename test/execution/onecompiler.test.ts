@@ -25,17 +25,35 @@ function fakeOneCompiler() {
       requests.push({ headers: request.headers, body })
       const scripted = scripts.shift()?.(body)
       if (scripted) return scripted
-      if (request.headers.get('x-rapidapi-key') !== KEY) return Response.json({ status: 'failed', error: 'E003: invalid key' })
+      if (request.headers.get('x-rapidapi-key') !== KEY)
+        return Response.json({ status: 'failed', error: 'E003: invalid key' })
       const dir = mkdtempSync(join(tmpdir(), 'onecompiler-'))
       try {
         writeFileSync(join(dir, 'index.py'), body.files[0].content)
         const started = performance.now()
-        const proc = Bun.spawn(['/usr/bin/python3', '-I', '-S', 'index.py'], { cwd: dir, env: {}, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', timeout: 10_000 })
+        const proc = Bun.spawn(['/usr/bin/python3', '-I', '-S', 'index.py'], {
+          cwd: dir,
+          env: {},
+          stdin: 'pipe',
+          stdout: 'pipe',
+          stderr: 'pipe',
+          timeout: 10_000,
+        })
         proc.stdin.write(body.stdin ?? '')
         proc.stdin.end()
-        const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+        const [stdout, stderr, code] = await Promise.all([
+          new Response(proc.stdout).text(),
+          new Response(proc.stderr).text(),
+          proc.exited,
+        ])
         const exception = code === 0 ? null : stderr
-        return Response.json({ status: 'success', stdout, stderr: code === 0 ? stderr : null, exception, executionTime: Math.round(performance.now() - started) })
+        return Response.json({
+          status: 'success',
+          stdout,
+          stderr: code === 0 ? stderr : null,
+          exception,
+          executionTime: Math.round(performance.now() - started),
+        })
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
@@ -45,18 +63,36 @@ function fakeOneCompiler() {
 }
 
 const fake = fakeOneCompiler()
-const app = createApp({ config: testConfig({ USE_LOCAL_EXECUTION: 'false', ONECOMPILER_URL: fake.url, RAPIDAPI_KEY: KEY, EXEC_TIMEOUT_MS: '1500' }) })
+const app = createApp({
+  config: testConfig({
+    USE_LOCAL_EXECUTION: 'false',
+    ONECOMPILER_URL: fake.url,
+    RAPIDAPI_KEY: KEY,
+    EXEC_TIMEOUT_MS: '1500',
+  }),
+})
 afterAll(() => {
   app.decorator.services.runner.close()
   fake.server.stop(true)
 })
 
-const code = '@endpoint\ndef add(a: int, b: int):\n    print("noise")\n    return a + b\n@endpoint\ndef boom():\n    raise KeyError("k")'
+const code =
+  '@endpoint\ndef add(a: int, b: int):\n    print("noise")\n    return a + b\n@endpoint\ndef boom():\n    raise KeyError("k")'
 
 describe('OneCompiler adapter', () => {
   test('sends the documented request and gets the result through the marker, learner stdout apart', async () => {
-    const { body } = await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/add', args: { a: '2', b: 3 } })
-    expect(body).toMatchObject({ success: true, result: 5, execution_method: 'onecompiler', stdout: 'noise\n', args_used: { a: 2, b: 3 } })
+    const { body } = await post(app, '/api/execute-endpoint', {
+      pythonCode: code,
+      endpoint: '/add',
+      args: { a: '2', b: 3 },
+    })
+    expect(body).toMatchObject({
+      success: true,
+      result: 5,
+      execution_method: 'onecompiler',
+      stdout: 'noise\n',
+      args_used: { a: 2, b: 3 },
+    })
     const sent = fake.requests.at(-1)!
     expect(sent.headers.get('x-rapidapi-key')).toBe(KEY)
     expect(sent.headers.get('x-rapidapi-host')).toBe('onecompiler-apis.p.rapidapi.com')
@@ -64,11 +100,21 @@ describe('OneCompiler adapter', () => {
   })
 
   test('exceptions, listing and test batches work remotely', async () => {
-    expect((await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/boom' })).body).toMatchObject({ success: false, error_type: 'runtime_error', line: 7 })
-    expect((await post(app, '/api/execute-endpoint', { pythonCode: code })).body).toMatchObject({ success: true, count: 2 })
+    expect((await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/boom' })).body).toMatchObject({
+      success: false,
+      error_type: 'runtime_error',
+      line: 7,
+    })
+    expect((await post(app, '/api/execute-endpoint', { pythonCode: code })).body).toMatchObject({
+      success: true,
+      count: 2,
+    })
     const { body } = await post(app, '/api/execute-test-cases', {
       backendCode: code,
-      testCases: [{ name: 'a', endpoint: '/add', input: { a: 1, b: 1 }, expected: 2 }, { name: 'b', endpoint: '/boom', expected: 1 }],
+      testCases: [
+        { name: 'a', endpoint: '/add', input: { a: 1, b: 1 }, expected: 2 },
+        { name: 'b', endpoint: '/boom', expected: 1 },
+      ],
     })
     expect(body.summary).toEqual({ total: 2, passed: 1, failed: 0, errors: 1, skipped: 0 })
   })
@@ -79,8 +125,12 @@ describe('OneCompiler adapter', () => {
   })
 
   test('E001 (status success) is a timeout result', async () => {
-    fake.scripts.push(() => Response.json({ status: 'success', stdout: '', stderr: null, exception: 'E001: Timeout', executionTime: 5000 }))
-    expect((await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/add', args: { a: 1, b: 1 } })).body).toMatchObject({ success: false, error_type: 'timeout' })
+    fake.scripts.push(() =>
+      Response.json({ status: 'success', stdout: '', stderr: null, exception: 'E001: Timeout', executionTime: 5000 }),
+    )
+    expect(
+      (await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/add', args: { a: 1, b: 1 } })).body,
+    ).toMatchObject({ success: false, error_type: 'timeout' })
   })
 
   test.each([

@@ -15,7 +15,11 @@ function ownSandboxes(): number[] {
     .filter((pid) => {
       try {
         const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-        return status.includes(`\nPPid:\t${process.pid}\n`) && !status.includes('State:\tZ') && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bwrap')
+        return (
+          status.includes(`\nPPid:\t${process.pid}\n`) &&
+          !status.includes('State:\tZ') &&
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bwrap')
+        )
       } catch {
         return false
       }

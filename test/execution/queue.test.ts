@@ -23,7 +23,10 @@ function jobs() {
 
 const settled = async (promise: Promise<unknown>) => {
   let done = false
-  promise.then(() => (done = true), () => (done = true))
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  )
   for (let i = 0; i < 5; i++) await Promise.resolve()
   return done
 }
@@ -78,7 +81,9 @@ describe('cancelled waiters', () => {
   test('a job whose signal aborted before it asked never starts', async () => {
     const queue = createQueue({ slots: 1, waiting: 8, perClient: 1, perClientWaiting: 8 })
     const { started, job } = jobs()
-    await expect(queue.run(job('gone'), { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'request_cancelled' })
+    await expect(queue.run(job('gone'), { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'request_cancelled',
+    })
     expect(started).toEqual([])
     expect(queue.stats()).toMatchObject({ running: 0, waiting: 0, clients: 0 })
   })

@@ -17,7 +17,8 @@ function appWithoutBwrap(mode: 'auto' | 'required' | 'off') {
   return { app, lines, runner }
 }
 
-const code = '@endpoint\ndef env():\n    import os, resource\n    return [sorted(os.environ), resource.getrlimit(resource.RLIMIT_AS)[1] // (1 << 20)]'
+const code =
+  '@endpoint\ndef env():\n    import os, resource\n    return [sorted(os.environ), resource.getrlimit(resource.RLIMIT_AS)[1] // (1 << 20)]'
 
 describe('without bubblewrap', () => {
   test('auto: runs with rlimits and the fixed environment, warns loudly, health says so', async () => {
@@ -26,7 +27,11 @@ describe('without bubblewrap', () => {
     expect(body.result).toEqual([['HOME', 'LANG', 'PATH'], 256])
     expect(lines.join('\n')).toContain('WITHOUT A SANDBOX')
     const health = await get(app, '/health')
-    expect(health.body.checks.sandbox).toMatchObject({ ok: false, available: false, warning: 'learner code runs without a sandbox' })
+    expect(health.body.checks.sandbox).toMatchObject({
+      ok: false,
+      available: false,
+      warning: 'learner code runs without a sandbox',
+    })
     runner.close()
   })
 

@@ -31,7 +31,12 @@ function countingSandbox(overrides: Overrides) {
 
 function appFor(overrides: Overrides) {
   const sandbox = countingSandbox(overrides)
-  const app = testApp({ real: ['runner'], config: overrides, sandbox, identify: (request) => request.headers.get('x-client') ?? 'anonymous' })
+  const app = testApp({
+    real: ['runner'],
+    config: overrides,
+    sandbox,
+    identify: (request) => request.headers.get('x-client') ?? 'anonymous',
+  })
   const queue = async () => ((await app.decorator.services.runner.health()) as any).execution.queue
   /** Resolves once the queue shows what `check` wants (polling its state; the event has no hook of its own). */
   const until = async (check: (stats: any) => boolean) => {
@@ -54,7 +59,12 @@ const quick = { pythonCode: '@endpoint\ndef f():\n    return "quick"', endpoint:
 
 describe('slots', () => {
   test("a client's batches cannot take every slot: another client's one-line call runs at once", async () => {
-    const { send, until } = appFor({ EXEC_CONCURRENCY: '2', EXEC_SLOTS_PER_CLIENT: '1', EXEC_TIMEOUT_MS: '20000', EXEC_BATCH_TIMEOUT_MS: '20000' })
+    const { send, until } = appFor({
+      EXEC_CONCURRENCY: '2',
+      EXEC_SLOTS_PER_CLIENT: '1',
+      EXEC_TIMEOUT_MS: '20000',
+      EXEC_BATCH_TIMEOUT_MS: '20000',
+    })
     const batch = { backendCode: sleeper, testCases: [{ name: 'sleeps', endpoint: '/f' }] }
     const [first, second] = [new AbortController(), new AbortController()]
     await send('a', '/api/execute-test-cases', batch, first.signal, 'text/event-stream') // answered once it runs
@@ -143,7 +153,10 @@ describe('a client that does not read its event stream', () => {
     await new Promise((resolve) => socket.on('end', resolve))
     server.stop(true)
 
-    const events = httpBody(Buffer.concat(chunks)).trim().split('\n\n').map((block) => block.split('\n'))
+    const events = httpBody(Buffer.concat(chunks))
+      .trim()
+      .split('\n\n')
+      .map((block) => block.split('\n'))
     const results = events.filter(([event]) => event === 'event: result').map(([, data]) => JSON.parse(data!.slice(6)))
     expect(results.map((r) => r.testName).sort()).toEqual(Array.from({ length: cases }, (_, i) => `case ${i}`).sort())
     const unread = results.filter((r) => r.error_type === 'timeout' && r.message.includes('ran out of time'))

@@ -35,7 +35,9 @@ const solution = readFileSync(join(dir, 'solution.py'), 'utf8')
 /** Private inputs and expected values as compact JSON, leaving out those a public test shows as well. */
 const shown = JSON.stringify(backend.filter((test) => !isPrivate(test)))
 const secrets = [
-  ...new Set(backend.filter(isPrivate).flatMap((test) => [JSON.stringify(test.input ?? {}), JSON.stringify(test.expected)])),
+  ...new Set(
+    backend.filter(isPrivate).flatMap((test) => [JSON.stringify(test.input ?? {}), JSON.stringify(test.expected)]),
+  ),
 ].filter((secret) => secret.length >= 8 && !shown.includes(secret))
 
 /** Every string in a value, and the compact JSON of the whole: where a secret could hide in an answer. */
@@ -45,7 +47,8 @@ function texts(value: unknown): string[] {
   if (value && typeof value === 'object') return [JSON.stringify(value), ...Object.values(value).flatMap(texts)]
   return [JSON.stringify(value)]
 }
-const leaked = (answer: unknown, needles = secrets) => needles.filter((needle) => texts(answer).some((text) => text.includes(needle)))
+const leaked = (answer: unknown, needles = secrets) =>
+  needles.filter((needle) => texts(answer).some((text) => text.includes(needle)))
 
 // Learner code that tries every way out for an input: stdout, stderr, the return value, an exception message,
 // and the cases of its whole batch, found by walking up the harness's frames.
@@ -91,14 +94,36 @@ const PRIVATE_KEYS = ['actual', 'duration_ms', 'expected', 'message', 'private',
 
 describe('grading a task on the server', () => {
   test('the reference solution passes every backend test, private ones included; browser tests are skipped', async () => {
-    const { status, body } = await post(app, '/api/execute-test-cases', { task: 'tic-tac-toe', include_private: true, backendCode: solution })
+    const { status, body } = await post(app, '/api/execute-test-cases', {
+      task: 'tic-tac-toe',
+      include_private: true,
+      backendCode: solution,
+    })
     expect(status).toBe(200)
-    expect(body.results.map((r: { testName: string }) => r.testName)).toEqual([...backend, ...browser].map((t) => t.name))
-    expect(body.summary).toEqual({ total: backend.length + browser.length, passed: backend.length, failed: 0, errors: 0, skipped: browser.length })
+    expect(body.results.map((r: { testName: string }) => r.testName)).toEqual(
+      [...backend, ...browser].map((t) => t.name),
+    )
+    expect(body.summary).toEqual({
+      total: backend.length + browser.length,
+      passed: backend.length,
+      failed: 0,
+      errors: 0,
+      skipped: browser.length,
+    })
     const hidden = body.results.filter((r: { private?: boolean }) => r.private)
-    expect(hidden.map((r: { testName: string }) => r.testName)).toEqual([...backend, ...browser].filter(isPrivate).map((t) => t.name))
+    expect(hidden.map((r: { testName: string }) => r.testName)).toEqual(
+      [...backend, ...browser].filter(isPrivate).map((t) => t.name),
+    )
     const passed = hidden.find((r: { testName: string }) => r.testName === backend.find(isPrivate)!.name)
-    expect(passed).toEqual({ testName: expect.any(String), status: 'pass', message: 'Hidden test passed', expected: null, actual: null, duration_ms: expect.any(Number), private: true })
+    expect(passed).toEqual({
+      testName: expect.any(String),
+      status: 'pass',
+      message: 'Hidden test passed',
+      expected: null,
+      actual: null,
+      duration_ms: expect.any(Number),
+      private: true,
+    })
     const skipped = body.results.find((r: { testName: string }) => r.testName === browser.find(isPrivate)!.name)
     expect(skipped).toMatchObject({ status: 'skip', private: true })
     expect(skipped.message).toContain('not run on the server')
@@ -107,16 +132,29 @@ describe('grading a task on the server', () => {
 
   test('without include_private only public tests run; `tests` picks by name (task by slug or name)', async () => {
     const all = await post(app, '/api/execute-test-cases', { task: 'Tic Tac Toe', backendCode: solution })
-    expect(all.body.results.map((r: { testName: string }) => r.testName)).toEqual([...backend, ...browser].filter((t) => !isPrivate(t)).map((t) => t.name))
+    expect(all.body.results.map((r: { testName: string }) => r.testName)).toEqual(
+      [...backend, ...browser].filter((t) => !isPrivate(t)).map((t) => t.name),
+    )
     expect(all.body.results.some((r: { private?: boolean }) => r.private)).toBe(false)
     const chosen = [backend[0]!.name, backend.find(isPrivate)!.name]
-    const picked = await post(app, '/api/execute-test-cases', { task: 'tic-tac-toe', tests: chosen, include_private: true, backendCode: solution })
-    expect(picked.body.results.map((r: { testName: string; status: string }) => [r.testName, r.status])).toEqual(chosen.map((name) => [name, 'pass']))
+    const picked = await post(app, '/api/execute-test-cases', {
+      task: 'tic-tac-toe',
+      tests: chosen,
+      include_private: true,
+      backendCode: solution,
+    })
+    expect(picked.body.results.map((r: { testName: string; status: string }) => [r.testName, r.status])).toEqual(
+      chosen.map((name) => [name, 'pass']),
+    )
   }, 60_000)
 
   test('learner code that prints, returns and raises its inputs gets none of the private ones back (JSON)', async () => {
     expect(secrets.length).toBeGreaterThanOrEqual(15)
-    const { status, body } = await post(app, '/api/execute-test-cases', { task: 'tic-tac-toe', include_private: true, backendCode: hostile })
+    const { status, body } = await post(app, '/api/execute-test-cases', {
+      task: 'tic-tac-toe',
+      include_private: true,
+      backendCode: hostile,
+    })
     expect(status).toBe(200)
     expect(body.summary.passed).toBe(0)
     // The code does reach its inputs: a public case shows its own input and its whole batch's.
@@ -125,7 +163,11 @@ describe('grading a task on the server', () => {
     expect(leaked(body)).toEqual([])
     for (const result of body.results.filter((r: { private?: boolean }) => r.private)) {
       expect(Object.keys(result).filter((key) => !PRIVATE_KEYS.includes(key) && key !== 'error_type')).toEqual([])
-      expect(['Hidden test failed', 'Hidden test raised an error', 'Hidden test skipped: browser and judge tests are not run on the server']).toContain(result.message)
+      expect([
+        'Hidden test failed',
+        'Hidden test raised an error',
+        'Hidden test skipped: browser and judge tests are not run on the server',
+      ]).toContain(result.message)
     }
   }, 60_000)
 
@@ -148,12 +190,15 @@ describe('grading a task on the server', () => {
     expect(events.filter((e) => e.event === 'result').length).toBe(backend.length + browser.length)
     expect(events.at(-1)!.event).toBe('summary')
     expect(leaked(events)).toEqual([])
-    expect(events.filter((e) => e.event === 'result' && e.data.private).length).toBe([...backend, ...browser].filter(isPrivate).length)
+    expect(events.filter((e) => e.event === 'result' && e.data.private).length).toBe(
+      [...backend, ...browser].filter(isPrivate).length,
+    )
   }, 60_000)
 })
 
 describe('asking for tests that are not there', () => {
-  const run = (body: Record<string, unknown>) => post(app, '/api/execute-test-cases', { backendCode: solution, ...body })
+  const run = (body: Record<string, unknown>) =>
+    post(app, '/api/execute-test-cases', { backendCode: solution, ...body })
 
   test('an unknown task is a 404', async () => {
     const { status, body } = await run({ task: 'No Such Task' })
@@ -162,7 +207,11 @@ describe('asking for tests that are not there', () => {
 
   test('an unknown test name is a 422 naming it', async () => {
     const { status, body } = await run({ task: 'tic-tac-toe', tests: [backend[0]!.name, 'No such test'] })
-    expect({ status, error_type: body.error_type, tests: body.details.tests }).toEqual({ status: 422, error_type: 'test_not_found', tests: ['No such test'] })
+    expect({ status, error_type: body.error_type, tests: body.details.tests }).toEqual({
+      status: 422,
+      error_type: 'test_not_found',
+      tests: ['No such test'],
+    })
     expect(body.error).toContain('"No such test"')
   })
 
@@ -176,7 +225,10 @@ describe('asking for tests that are not there', () => {
   test('exactly one of testCases or task', async () => {
     for (const body of [{}, { task: 'tic-tac-toe', testCases: [] }]) {
       const reply = await run(body)
-      expect({ status: reply.status, error_type: reply.body.error_type }).toEqual({ status: 422, error_type: 'validation_error' })
+      expect({ status: reply.status, error_type: reply.body.error_type }).toEqual({
+        status: 422,
+        error_type: 'validation_error',
+      })
     }
   })
 })

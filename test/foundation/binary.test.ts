@@ -24,7 +24,11 @@ describe('the compiled binary', () => {
     const health = await (await fetch(`${url}/health`)).json()
     expect(health.checks.python.ok).toBe(true)
     const { tasks } = await (await fetch(`${url}/tasks`)).json()
-    expect(tasks.map((task: { name: string }) => task.name).sort()).toEqual(['Calculator App', 'Tic Tac Toe', 'Todo List App'])
+    expect(tasks.map((task: { name: string }) => task.name).sort()).toEqual([
+      'Calculator App',
+      'Tic Tac Toe',
+      'Todo List App',
+    ])
     const css = await fetch(`${url}/openapi/assets/swagger-ui.css`)
     expect(css.status).toBe(200)
     server.proc.kill('SIGTERM')

@@ -32,7 +32,9 @@ describe('loadConfig', () => {
   })
 
   test('names every bad variable in one error', () => {
-    expect(problems({ PORT: 'eighty', SANDBOX: 'maybe', USE_LOCAL_EXECUTION: 'perhaps', OPENAI_BASE_URL: 'ftp://x' })).toEqual([
+    expect(
+      problems({ PORT: 'eighty', SANDBOX: 'maybe', USE_LOCAL_EXECUTION: 'perhaps', OPENAI_BASE_URL: 'ftp://x' }),
+    ).toEqual([
       'PORT must be an integer from 0 to 65535 (got "eighty")',
       'OPENAI_BASE_URL must be an http(s) URL (got "ftp://x")',
       'USE_LOCAL_EXECUTION must be true or false (got "perhaps")',

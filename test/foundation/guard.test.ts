@@ -45,8 +45,18 @@ const textPlain = (origin?: string) => ({ 'content-type': 'text/plain', ...(orig
 describe('state-changing requests from other sites', () => {
   test('a text/plain POST from a foreign origin runs no code and starts no server (403)', async () => {
     const { app, calls } = recordingApp()
-    const execute = await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/add' }, textPlain('https://evil.example'))
-    const start = await post(app, '/api/start-python-server', { pythonCode: code, port: 5000 }, textPlain('https://evil.example'))
+    const execute = await post(
+      app,
+      '/api/execute-endpoint',
+      { pythonCode: code, endpoint: '/add' },
+      textPlain('https://evil.example'),
+    )
+    const start = await post(
+      app,
+      '/api/start-python-server',
+      { pythonCode: code, port: 5000 },
+      textPlain('https://evil.example'),
+    )
     for (const reply of [execute, start]) {
       expect(reply.status).toBe(403)
       expect(reply.body).toMatchObject({ success: false, error_type: 'origin_not_allowed' })
@@ -70,31 +80,40 @@ describe('state-changing requests from other sites', () => {
     expect(plain.body).toMatchObject({ success: false, error_type: 'unsupported_media_type' })
     expect(calls).toEqual([])
     for (const type of ['application/json', 'application/json; charset=utf-8', 'application/vnd.api+json']) {
-      expect((await post(app, '/api/execute-endpoint', { pythonCode: code }, { 'content-type': type })).status).toBe(200)
+      expect((await post(app, '/api/execute-endpoint', { pythonCode: code }, { 'content-type': type })).status).toBe(
+        200,
+      )
     }
     expect(calls).toEqual(['run parse', 'run parse', 'run parse'])
   })
 
   test('origins with a port that is not a port are not allowed', async () => {
     const { app, calls } = recordingApp()
-    for (const origin of ['http://localhost:99999', 'http://localhost:0x50', 'http://localhost:', 'http://localhost:0', 'null']) {
+    for (const origin of [
+      'http://localhost:99999',
+      'http://localhost:0x50',
+      'http://localhost:',
+      'http://localhost:0',
+      'null',
+    ]) {
       const reply = await post(app, '/api/execute-endpoint', { pythonCode: code }, { origin })
       expect({ origin, status: reply.status }).toEqual({ origin, status: 403 })
     }
     expect(calls).toEqual([])
     const policy = originPolicy('http://localhost:*,https://ide.example.com')
-    expect(['http://localhost', 'http://localhost:65535', 'https://ide.example.com', 'https://IDE.example.com:443'].map(policy.allows)).toEqual([
-      true,
-      true,
-      true,
-      true,
-    ])
-    expect(['ftp://localhost:21', 'http://localhost:3000/', 'http://user@localhost:3000', 'https://ide.example.com.evil.example'].map(policy.allows)).toEqual([
-      false,
-      false,
-      false,
-      false,
-    ])
+    expect(
+      ['http://localhost', 'http://localhost:65535', 'https://ide.example.com', 'https://IDE.example.com:443'].map(
+        policy.allows,
+      ),
+    ).toEqual([true, true, true, true])
+    expect(
+      [
+        'ftp://localhost:21',
+        'http://localhost:3000/',
+        'http://user@localhost:3000',
+        'https://ide.example.com.evil.example',
+      ].map(policy.allows),
+    ).toEqual([false, false, false, false])
   })
 
   test('reads from a foreign origin still work, without CORS permission to read them', async () => {
@@ -125,7 +144,11 @@ describe('CORS credentials', () => {
       app.handle(
         new Request('http://localhost/api/execute-endpoint', {
           method: 'OPTIONS',
-          headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type',
+          },
         }),
       )
     const refused = await preflight('https://evil.example')
@@ -148,7 +171,10 @@ describe('CORS credentials', () => {
 })
 
 describe('foreign Host names (DNS rebinding)', () => {
-  const app = createApp({ config: testConfig(), ...(Object.fromEntries(['runner', 'servers', 'tasks', 'providers'].map((k) => [k, fakeService({})])) as any) }).listen({
+  const app = createApp({
+    config: testConfig(),
+    ...(Object.fromEntries(['runner', 'servers', 'tasks', 'providers'].map((k) => [k, fakeService({})])) as any),
+  }).listen({
     hostname: '127.0.0.1',
     port: 0,
   })
@@ -183,7 +209,12 @@ describe('foreign Host names (DNS rebinding)', () => {
 
   test('ALLOWED_HOSTS names the hosts; a wildcard HOST adds nothing; `*` turns the check off', () => {
     const named = hostPolicy('tutor.example.com, 10.0.0.5', '0.0.0.0')
-    expect(['tutor.example.com:443', '10.0.0.5', 'localhost', 'evil.example'].map(named)).toEqual([true, true, false, false])
+    expect(['tutor.example.com:443', '10.0.0.5', 'localhost', 'evil.example'].map(named)).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ])
     const byDefault = hostPolicy(undefined, '0.0.0.0')
     expect(['localhost:1', '127.0.0.1', '[::1]', '0.0.0.0', 'evil@localhost', 'localhost/x'].map(byDefault)).toEqual([
       true,

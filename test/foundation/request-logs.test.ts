@@ -43,18 +43,31 @@ describe('at LOG_LEVEL=info', () => {
     })
     expect(line.duration_ms).toBeNumber()
     expect(line.code).toBeUndefined()
-    expect(await logger.next((l) => l.msg === 'request' && l.request_id === 'audit-1')).toMatchObject({ client: 'ann', status: 200 })
+    expect(await logger.next((l) => l.msg === 'request' && l.request_id === 'audit-1')).toMatchObject({
+      client: 'ann',
+      status: 200,
+    })
   })
 
   test("the learner code's failure is the outcome; a refusal before any run is its error_type", async () => {
-    await post(app, '/api/execute-endpoint', { pythonCode: '@endpoint\ndef boom():\n    raise ValueError("no")\n', endpoint: 'boom' }, {
-      ...keyed,
-      'x-request-id': 'audit-2',
-    })
+    await post(
+      app,
+      '/api/execute-endpoint',
+      { pythonCode: '@endpoint\ndef boom():\n    raise ValueError("no")\n', endpoint: 'boom' },
+      {
+        ...keyed,
+        'x-request-id': 'audit-2',
+      },
+    )
     expect(await auditOf('audit-2')).toMatchObject({ outcome: 'runtime_error', runs: 1, status: 200, client: 'ann' })
     await post(app, '/api/execute-endpoint', { pythonCode: '' }, { ...keyed, 'x-request-id': 'audit-3' })
     expect(await auditOf('audit-3')).toMatchObject({ outcome: 'validation_error', status: 400, runs: 0, code_bytes: 0 })
-    const limited = await post(app, '/api/validate-python', { pythonCode: CODE }, { ...keyed, 'x-request-id': 'audit-4' })
+    const limited = await post(
+      app,
+      '/api/validate-python',
+      { pythonCode: CODE },
+      { ...keyed, 'x-request-id': 'audit-4' },
+    )
     expect(limited.status).toBe(429)
     expect(await auditOf('audit-4')).toMatchObject({ outcome: 'rate_limited', status: 429, runs: 0, client: 'ann' })
   })
@@ -65,11 +78,19 @@ describe('at LOG_LEVEL=info', () => {
       new Request('http://localhost/api/execute-test-cases', {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': 'audit-5' },
-        body: JSON.stringify({ backendCode: CODE, testCases: [{ name: 't', endpoint: 'add', input: { a: 1, b: 2 }, expected: 3 }] }),
+        body: JSON.stringify({
+          backendCode: CODE,
+          testCases: [{ name: 't', endpoint: 'add', input: { a: 1, b: 2 }, expected: 3 }],
+        }),
       }),
     )
     expect(await response.text()).toContain('event: summary')
-    expect(await auditOf('audit-5')).toMatchObject({ route: '/api/execute-test-cases', outcome: 'success', runs: 1, client: 'local' })
+    expect(await auditOf('audit-5')).toMatchObject({
+      route: '/api/execute-test-cases',
+      outcome: 'success',
+      runs: 1,
+      client: 'local',
+    })
   })
 
   test('the key never reaches the logs', () => {
@@ -88,7 +109,12 @@ test("a feature's own line during a request carries the request's id and client 
   const logger = memoryLogger('info')
   const { registry } = scriptedRegistry([{ error: 'overloaded', status: 400 }])
   const app = testApp({ config: { API_KEYS: `ann:${KEY}` }, providers: registry, logger })
-  const reply = await post(app, '/api/llm-judge', { screenshot: PNG, testCase: { name: 'grid', description: 'a grid' } }, keyed)
+  const reply = await post(
+    app,
+    '/api/llm-judge',
+    { screenshot: PNG, testCase: { name: 'grid', description: 'a grid' } },
+    keyed,
+  )
   expect(reply.status).toBe(502)
   const warning = await logger.next((l) => l.msg === 'judge upstream failure')
   expect(warning).toMatchObject({ request_id: reply.headers.get('x-request-id'), client: 'ann', level: 'warn' })
@@ -113,7 +139,12 @@ test("a chat socket's lines carry the upgrade request's id and client", async ()
 test('start-python-server is audited too, with the refusal as its outcome', async () => {
   const logger = memoryLogger('info')
   const app = testApp({ logger }) // its server manager refuses every start (test/support/app.ts)
-  const reply = await post(app, '/api/start-python-server', { pythonCode: CODE, port: 5000 }, { 'x-request-id': 'audit-server' })
+  const reply = await post(
+    app,
+    '/api/start-python-server',
+    { pythonCode: CODE, port: 5000 },
+    { 'x-request-id': 'audit-server' },
+  )
   expect(reply.status).toBe(503)
   expect(await logger.next((l) => l.msg === 'code run' && l.request_id === 'audit-server')).toMatchObject({
     route: '/api/start-python-server',

@@ -11,7 +11,12 @@ function appWithSlowRoute() {
   let release!: () => void
   const inFlight = new Promise<void>((resolve) => (entered = resolve))
   const released = new Promise<void>((resolve) => (release = resolve))
-  const services = { runner: fakeService({}), providers: fakeService({}), tasks: fakeService({}), servers: fakeService({}) }
+  const services = {
+    runner: fakeService({}),
+    providers: fakeService({}),
+    tasks: fakeService({}),
+    servers: fakeService({}),
+  }
   const app = createApp({ config: testConfig(), ...(services as any) })
     .use(
       new Elysia().get('/probe/slow', async () => {
@@ -30,9 +35,14 @@ describe('graceful shutdown', () => {
     const pending = fetch(`${url}/probe/slow`)
     await inFlight
 
-    const stopping = shutDown(app.server!, async () => {
-      for (const s of Object.values(services)) s.close()
-    }, 10_000, memoryLogger())
+    const stopping = shutDown(
+      app.server!,
+      async () => {
+        for (const s of Object.values(services)) s.close()
+      },
+      10_000,
+      memoryLogger(),
+    )
     await expect(fetch(`${url}/health`)).rejects.toThrow()
     expect(services.runner.closed).toBe(false)
 
@@ -51,9 +61,14 @@ describe('graceful shutdown', () => {
     )
     await inFlight
     const logger = memoryLogger()
-    await shutDown(app.server!, async () => {
-      for (const s of Object.values(services)) s.close()
-    }, 50, logger)
+    await shutDown(
+      app.server!,
+      async () => {
+        for (const s of Object.values(services)) s.close()
+      },
+      50,
+      logger,
+    )
     expect(await pending).toBe('cut')
     expect(logger.lines.map((line) => line.msg)).toEqual(['grace period over; closing open connections'])
     expect(services.servers.closed).toBe(true)

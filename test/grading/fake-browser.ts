@@ -25,17 +25,28 @@ export interface FakeBrowserOptions {
 export const passed = (test: InteractiveTest): BrowserTestResult => ({
   status: 'pass',
   message: 'Passed',
-  steps: test.steps.map((step, index) => ({ index, kind: 'action' in step ? step.action : step.assert, status: 'pass', message: 'ok' })),
+  steps: test.steps.map((step, index) => ({
+    index,
+    kind: 'action' in step ? step.action : step.assert,
+    status: 'pass',
+    message: 'ok',
+  })),
   durationMs: 12.5,
 })
 
 /** Resolves only when `signal` aborts: a page that hangs until the runner is told to stop. */
 export const hangs = (_: InteractiveTest, signal?: AbortSignal) =>
   new Promise<BrowserTestResult>((resolve) =>
-    signal?.addEventListener('abort', () => resolve({ status: 'error', reason: 'aborted', message: 'stopped', steps: [], durationMs: 1 })),
+    signal?.addEventListener('abort', () =>
+      resolve({ status: 'error', reason: 'aborted', message: 'stopped', steps: [], durationMs: 1 }),
+    ),
   )
 
-export function fakeBrowser({ answer = passed, available = true, screenshot = { dataUrl: PNG } }: FakeBrowserOptions = {}) {
+export function fakeBrowser({
+  answer = passed,
+  available = true,
+  screenshot = { dataUrl: PNG },
+}: FakeBrowserOptions = {}) {
   const calls: FakeBrowserCall[] = []
   const screenshots: Omit<FakeBrowserCall, 'test'>[] = []
   const runner: BrowserRunner = {

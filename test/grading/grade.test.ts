@@ -22,7 +22,13 @@ const all = [...backend, ...frontend, ...html]
 const isPrivate = (t: { public?: boolean }) => t.public === false
 const names = (tests: { name: string }[]) => tests.map((t) => t.name)
 const PASS: FakeReply = { content: '{"judgment":"pass","explanation":"The board is a neat 3 by 3 grid."}' }
-const count = (total: number, passed: number, skipped = 0, failed = 0, errors = 0) => ({ total, passed, failed, errors, skipped })
+const count = (total: number, passed: number, skipped = 0, failed = 0, errors = 0) => ({
+  total,
+  passed,
+  failed,
+  errors,
+  skipped,
+})
 
 const apps: ReturnType<typeof createApp>[] = []
 const visions: ReturnType<typeof startFakeVision>[] = []
@@ -32,14 +38,21 @@ afterAll(async () => {
 })
 
 /** An app with the real runner, the given browser and, when `replies` are given, a fake vision server. */
-function gradeApp(options: { browser?: FakeBrowserOptions; replies?: FakeReply[]; config?: Partial<Record<ConfigKey, string>> } = {}) {
+function gradeApp(
+  options: { browser?: FakeBrowserOptions; replies?: FakeReply[]; config?: Partial<Record<ConfigKey, string>> } = {},
+) {
   const browser = fakeBrowser(options.browser)
   const vision = options.replies ? startFakeVision(options.replies) : undefined
   if (vision) visions.push(vision)
   const judge = vision ? { OPENAI_BASE_URL: vision.url, OPENAI_API_KEY: 'sk-test', JUDGE_MODEL: 'vision-model' } : {}
   const app = createApp({ config: testConfig({ TASKS_DIR: SAMPLE_TASKS, ...judge, ...options.config }), browser })
   apps.push(app)
-  return { app, browser, vision, grade: (body: unknown, headers?: Record<string, string>) => post(app, '/api/grade', body, headers) }
+  return {
+    app,
+    browser,
+    vision,
+    grade: (body: unknown, headers?: Record<string, string>) => post(app, '/api/grade', body, headers),
+  }
 }
 
 const reference = frontEnd(SLUG, 'reference')
@@ -58,7 +71,11 @@ describe('POST /api/grade', () => {
     expect(body).toMatchObject({
       task: 'Tic Tac Toe',
       success: true,
-      groups: { backend: count(backend.length, backend.length), frontend: count(frontend.length, frontend.length), html: count(html.length, html.length) },
+      groups: {
+        backend: count(backend.length, backend.length),
+        frontend: count(frontend.length, frontend.length),
+        html: count(html.length, html.length),
+      },
       summary: count(all.length, all.length),
       score: { passed: all.length, graded: all.length, total: all.length, percent: 100 },
     })
@@ -71,17 +88,33 @@ describe('POST /api/grade', () => {
     // Each design test went to the vision model with the screenshot and its own requirement.
     expect(vision!.requests).toHaveLength(html.length)
     const asked = vision!.requests.map((r) => JSON.stringify(r.messages))
-    for (const test of html) expect(asked.some((m) => m.includes(JSON.stringify(test.description).slice(1, -1)))).toBe(true)
+    for (const test of html)
+      expect(asked.some((m) => m.includes(JSON.stringify(test.description).slice(1, -1)))).toBe(true)
     expect(asked.every((m) => m.includes(PNG_BYTES.toString('base64')))).toBe(true)
     const judged = body.results.find((r: { testName: string }) => r.testName === html[0]!.name)
-    expect(judged).toMatchObject({ status: 'pass', kind: 'judge', message: 'The board is a neat 3 by 3 grid.', judge_model: 'vision-model' })
+    expect(judged).toMatchObject({
+      status: 'pass',
+      kind: 'judge',
+      message: 'The board is a neat 3 by 3 grid.',
+      judge_model: 'vision-model',
+    })
   }, 60_000)
 
   test('private browser and design tests say pass or fail only: no steps, screenshot, explanation or criteria', async () => {
     const failing = {
       status: 'fail' as const,
       message: 'elementText .cell[data-index="8"]: expected "", got "O"',
-      steps: [{ index: 0, kind: 'elementText', status: 'fail' as const, message: 'mismatch', selector: '#status', expected: 'SECRET-EXPECTED', actual: 'x' }],
+      steps: [
+        {
+          index: 0,
+          kind: 'elementText',
+          status: 'fail' as const,
+          message: 'mismatch',
+          selector: '#status',
+          expected: 'SECRET-EXPECTED',
+          actual: 'x',
+        },
+      ],
       durationMs: 30.123,
       screenshot: 'data:image/png;base64,SECRETSHOT',
     }
@@ -90,7 +123,12 @@ describe('POST /api/grade', () => {
     const { body } = await grade(everything)
     const shown = (name: string) => body.results.find((r: { testName: string }) => r.testName === name)
     const open = shown(frontend.find((t) => !isPrivate(t))!.name)
-    expect(open).toMatchObject({ status: 'fail', message: failing.message, steps: failing.steps, screenshot: failing.screenshot })
+    expect(open).toMatchObject({
+      status: 'fail',
+      message: failing.message,
+      steps: failing.steps,
+      screenshot: failing.screenshot,
+    })
     for (const test of [...frontend, ...html].filter(isPrivate)) {
       expect(shown(test.name)).toEqual({
         testName: test.name,
@@ -104,18 +142,33 @@ describe('POST /api/grade', () => {
         kind: frontend.includes(test) ? 'frontend_interactive' : 'judge',
       })
     }
-    const secrets = ['SECRET-EXPECTED', 'SECRETSHOT', 'SECRET-EXPLANATION', ...[...frontend, ...html].filter(isPrivate).map((t) => t.description ?? JSON.stringify(t.steps))]
+    const secrets = [
+      'SECRET-EXPECTED',
+      'SECRETSHOT',
+      'SECRET-EXPLANATION',
+      ...[...frontend, ...html].filter(isPrivate).map((t) => t.description ?? JSON.stringify(t.steps)),
+    ]
     const privateResults = body.results.filter((r: { private?: boolean }) => r.private)
     expect(secrets.filter((s) => texts(privateResults).some((t) => t.includes(s)))).toEqual([])
     expect(body.groups.frontend).toEqual(count(frontend.length, 0, 0, frontend.length))
-    expect(body.score).toEqual({ passed: backend.length, graded: all.length, total: all.length, percent: Math.round((1000 * backend.length) / all.length) / 10 })
+    expect(body.score).toEqual({
+      passed: backend.length,
+      graded: all.length,
+      total: all.length,
+      percent: Math.round((1000 * backend.length) / all.length) / 10,
+    })
   }, 60_000)
 
   test('what cannot run is skipped with a reason: no backend code, no page, no judge', async () => {
     const { grade, browser } = gradeApp()
     const { status, body } = await grade({ task: 'Tic Tac Toe' })
     expect(status).toBe(200)
-    const reasons = Object.fromEntries(body.results.map((r: { testName: string; status: string; reason: string }) => [r.testName, `${r.status}:${r.reason}`]))
+    const reasons = Object.fromEntries(
+      body.results.map((r: { testName: string; status: string; reason: string }) => [
+        r.testName,
+        `${r.status}:${r.reason}`,
+      ]),
+    )
     const publicOnly = all.filter((t) => !isPrivate(t))
     expect(Object.keys(reasons)).toEqual(names(publicOnly))
     for (const t of backend.filter((t) => !isPrivate(t))) expect(reasons[t.name]).toBe('skip:no_backend_code')
@@ -126,9 +179,14 @@ describe('POST /api/grade', () => {
     expect(browser.calls).toEqual([])
 
     // With a page but no provider configured: design tests skip as judge_unavailable, browser tests run.
-    const withPage = await grade({ task: SLUG, frontendCode: { html: reference['index.html'], css: reference['style.css'], js: reference['script.js'] } })
+    const withPage = await grade({
+      task: SLUG,
+      frontendCode: { html: reference['index.html'], css: reference['style.css'], js: reference['script.js'] },
+    })
     const judged = withPage.body.results.filter((r: { kind: string }) => r.kind === 'judge')
-    expect(judged.map((r: { status: string; reason: string }) => `${r.status}:${r.reason}`)).toEqual(html.filter((t) => !isPrivate(t)).map(() => 'skip:judge_unavailable'))
+    expect(judged.map((r: { status: string; reason: string }) => `${r.status}:${r.reason}`)).toEqual(
+      html.filter((t) => !isPrivate(t)).map(() => 'skip:judge_unavailable'),
+    )
     expect(browser.calls[0]!.files).toEqual(reference) // { html, css, js } as the original IDE sends it
   }, 60_000)
 
@@ -143,16 +201,27 @@ describe('POST /api/grade', () => {
   }, 60_000)
 
   test('a screenshot that cannot be taken is an error of each design test; a judge that fails, of that test', async () => {
-    const broken = gradeApp({ browser: { screenshot: { error: 'the page did not load in time', reason: 'timeout' } }, replies: [] })
+    const broken = gradeApp({
+      browser: { screenshot: { error: 'the page did not load in time', reason: 'timeout' } },
+      replies: [],
+    })
     const { body } = await broken.grade({ ...everything, backendCode: undefined })
     const design = body.results.filter((r: { kind: string; private?: boolean }) => r.kind === 'judge' && !r.private)
-    expect(design.map((r: { status: string; reason: string; message: string }) => [r.status, r.reason, r.message])).toEqual(
-      html.filter((t) => !isPrivate(t)).map(() => ['error', 'timeout', 'The page could not be captured: the page did not load in time']),
+    expect(
+      design.map((r: { status: string; reason: string; message: string }) => [r.status, r.reason, r.message]),
+    ).toEqual(
+      html
+        .filter((t) => !isPrivate(t))
+        .map(() => ['error', 'timeout', 'The page could not be captured: the page did not load in time']),
     )
     const upstream = gradeApp({ replies: [{ status: 401, message: 'bad key' }] })
     const judged = await upstream.grade({ task: SLUG, frontendCode: reference })
     const first = judged.body.results.find((r: { testName: string }) => r.testName === html[0]!.name)
-    expect(first).toMatchObject({ status: 'error', reason: 'upstream_error', message: expect.stringContaining('The judge could not decide') })
+    expect(first).toMatchObject({
+      status: 'error',
+      reason: 'upstream_error',
+      message: expect.stringContaining('The judge could not decide'),
+    })
   }, 60_000)
 
   test('design tests count against RATE_JUDGE_PER_MIN: one judge request per grading, then rate_limited', async () => {
@@ -172,7 +241,9 @@ describe('POST /api/grade', () => {
     const { status, body } = await grade({ task: SLUG, frontendCode: reference })
     expect(status).toBe(200)
     const browserResults = body.results.filter((r: { kind: string }) => r.kind === 'frontend_interactive')
-    expect(new Set(browserResults.map((r: { status: string; error_type: string }) => `${r.status}:${r.error_type}`))).toEqual(new Set(['error:timeout']))
+    expect(
+      new Set(browserResults.map((r: { status: string; error_type: string }) => `${r.status}:${r.error_type}`)),
+    ).toEqual(new Set(['error:timeout']))
     expect(browserResults[0].message).toContain('GRADE_TIMEOUT_MS')
     expect(browser.calls.every((call) => call.signal?.aborted)).toBe(true)
   }, 60_000)
@@ -220,7 +291,12 @@ describe('POST /api/grade', () => {
     expect(route.tags).toEqual(['Grading'])
     expect(JSON.stringify(route.requestBody)).toContain('#/components/schemas/GradeRequest')
     expect(JSON.stringify(route.responses['200'])).toContain('#/components/schemas/GradeResponse')
-    expect(Object.keys(doc.components.schemas.GradeRequest.properties)).toEqual(['task', 'backendCode', 'frontendCode', 'include_private'])
+    expect(Object.keys(doc.components.schemas.GradeRequest.properties)).toEqual([
+      'task',
+      'backendCode',
+      'frontendCode',
+      'include_private',
+    ])
     expect(Object.keys(doc.components.schemas.GradeResponse.properties)).toContain('score')
   })
 })

@@ -36,7 +36,12 @@ const STARTER_FAILS: Record<string, string[]> = {
     'The winning line is highlighted',
     'The page announces a draw',
   ],
-  'calculator-app': ['Digits appear on the display', 'Adding on the keypad', 'The keypad respects precedence', 'Division by zero shows an error'],
+  'calculator-app': [
+    'Digits appear on the display',
+    'Adding on the keypad',
+    'The keypad respects precedence',
+    'Division by zero shows an error',
+  ],
   'todo-list-app': [
     'Adding a todo shows it in the list',
     'Checking a todo marks it done',
@@ -47,7 +52,12 @@ const STARTER_FAILS: Record<string, string[]> = {
 }
 
 const grade = (slug: string, folder: 'starter' | 'reference') =>
-  post(app, '/api/grade', { task: slug, include_private: true, backendCode: solution(slug), frontendCode: frontEnd(slug, folder) })
+  post(app, '/api/grade', {
+    task: slug,
+    include_private: true,
+    backendCode: solution(slug),
+    frontendCode: frontEnd(slug, folder),
+  })
 
 const statuses = (results: { testName: string; status: string; kind: string }[]) =>
   results.filter((r) => r.kind === 'frontend_interactive').map((r) => [r.testName, r.status])
@@ -55,20 +65,36 @@ const statuses = (results: { testName: string; status: string; kind: string }[])
 describe.each(Object.keys(STARTER_FAILS))('%s', (slug) => {
   const browserTests = diskTests(slug, 'frontend')
 
-  test.skipIf(noBrowser)('the reference front end passes every browser test, with solution.py as backend', async () => {
-    const { status, body } = await grade(slug, 'reference')
-    expect(status).toBe(200)
-    expect(statuses(body.results)).toEqual(browserTests.map((t) => [t.name, 'pass']))
-    expect(body.groups.frontend).toEqual({ total: browserTests.length, passed: browserTests.length, failed: 0, errors: 0, skipped: 0 })
-    expect(body.groups.backend.passed).toBe(body.groups.backend.total)
-  }, 300_000)
+  test.skipIf(noBrowser)(
+    'the reference front end passes every browser test, with solution.py as backend',
+    async () => {
+      const { status, body } = await grade(slug, 'reference')
+      expect(status).toBe(200)
+      expect(statuses(body.results)).toEqual(browserTests.map((t) => [t.name, 'pass']))
+      expect(body.groups.frontend).toEqual({
+        total: browserTests.length,
+        passed: browserTests.length,
+        failed: 0,
+        errors: 0,
+        skipped: 0,
+      })
+      expect(body.groups.backend.passed).toBe(body.groups.backend.total)
+    },
+    300_000,
+  )
 
-  test.skipIf(noBrowser)('the starter front end fails the browser tests of what is left to build', async () => {
-    const { body } = await grade(slug, 'starter')
-    const failed = statuses(body.results).filter(([, status]) => status !== 'pass').map(([name]) => name)
-    expect(failed).toEqual(STARTER_FAILS[slug]!)
-    expect(body.success).toBe(false)
-  }, 300_000)
+  test.skipIf(noBrowser)(
+    'the starter front end fails the browser tests of what is left to build',
+    async () => {
+      const { body } = await grade(slug, 'starter')
+      const failed = statuses(body.results)
+        .filter(([, status]) => status !== 'pass')
+        .map(([name]) => name)
+      expect(failed).toEqual(STARTER_FAILS[slug]!)
+      expect(body.success).toBe(false)
+    },
+    300_000,
+  )
 
   test('no route serves the reference front end', async () => {
     for (const file of ['index.html', 'style.css', 'script.js']) {
@@ -81,25 +107,35 @@ describe.each(Object.keys(STARTER_FAILS))('%s', (slug) => {
   })
 })
 
-test.skipIf(noBrowser)('execute-test-cases runs a task browser test in Chromium when given the page', async () => {
-  const name = 'Three in a row wins'
-  const { body } = await post(app, '/api/execute-test-cases', {
-    task: 'tic-tac-toe',
-    tests: [name],
-    backendCode: solution('tic-tac-toe'),
-    frontendCode: frontEnd('tic-tac-toe', 'reference'),
-  })
-  expect(body.results).toEqual([
-    {
-      testName: name,
-      status: 'pass',
-      message: expect.any(String),
-      expected: null,
-      actual: null,
-      duration_ms: expect.any(Number),
-      steps: diskTests('tic-tac-toe', 'frontend')
-        .find((t) => t.name === name)!
-        .steps!.map((step, index) => expect.objectContaining({ index, kind: (step as { action?: string; assert?: string }).action ?? (step as { assert: string }).assert, status: 'pass' })),
-    },
-  ])
-}, 60_000)
+test.skipIf(noBrowser)(
+  'execute-test-cases runs a task browser test in Chromium when given the page',
+  async () => {
+    const name = 'Three in a row wins'
+    const { body } = await post(app, '/api/execute-test-cases', {
+      task: 'tic-tac-toe',
+      tests: [name],
+      backendCode: solution('tic-tac-toe'),
+      frontendCode: frontEnd('tic-tac-toe', 'reference'),
+    })
+    expect(body.results).toEqual([
+      {
+        testName: name,
+        status: 'pass',
+        message: expect.any(String),
+        expected: null,
+        actual: null,
+        duration_ms: expect.any(Number),
+        steps: diskTests('tic-tac-toe', 'frontend')
+          .find((t) => t.name === name)!
+          .steps!.map((step, index) =>
+            expect.objectContaining({
+              index,
+              kind: (step as { action?: string; assert?: string }).action ?? (step as { assert: string }).assert,
+              status: 'pass',
+            }),
+          ),
+      },
+    ])
+  },
+  60_000,
+)

@@ -60,7 +60,10 @@ describe('POST /api/llm-judge', () => {
   })
 
   test('a malformed answer is retried, telling the model what was wrong, and the valid one is used', async () => {
-    const { judge, requests, logger } = judgeApp([{ text: 'Looks good to me!' }, { text: `\`\`\`json\n${FAIL}\n\`\`\`` }])
+    const { judge, requests, logger } = judgeApp([
+      { text: 'Looks good to me!' },
+      { text: `\`\`\`json\n${FAIL}\n\`\`\`` },
+    ])
     const { status, body } = await judge({ screenshot: PNG, testCase })
     expect({ status, body }).toEqual({
       status: 200,
@@ -121,7 +124,11 @@ describe('POST /api/llm-judge', () => {
 
   test.each([
     ['no screenshot', { testCase }, 'invalid_screenshot'],
-    ['a screenshot that is not an image', { screenshot: 'data:text/plain;base64,aGk=', testCase }, 'invalid_screenshot'],
+    [
+      'a screenshot that is not an image',
+      { screenshot: 'data:text/plain;base64,aGk=', testCase },
+      'invalid_screenshot',
+    ],
     ['a screenshot of the wrong type', { screenshot: 42, testCase }, 'invalid_screenshot'],
     ['no test case', { screenshot: PNG }, 'invalid_test_case'],
     ['a test case that is a string', { screenshot: PNG, testCase: 'grid' }, 'invalid_test_case'],
@@ -149,6 +156,10 @@ describe('POST /api/llm-judge', () => {
     expect(screenshot.length).toBeGreaterThan(testConfig().MAX_BODY_BYTES)
     const { status, body } = await post(app, '/api/llm-judge', { screenshot, testCase })
     expect({ status, judgment: body.judgment }).toEqual({ status: 200, judgment: 'pass' })
-    expect(requests[0]!.messages[1]!.content).toContainEqual({ type: 'image', mediaType: 'image/png', data: bytes.toString('base64') })
+    expect(requests[0]!.messages[1]!.content).toContainEqual({
+      type: 'image',
+      mediaType: 'image/png',
+      data: bytes.toString('base64'),
+    })
   })
 })

@@ -34,7 +34,9 @@ describe('POST /api/llm-judge through the OpenAI adapter', () => {
     expect(sent!.model).toBe('gpt-4o')
     expect(sent!.response_format?.type).toBe('json_schema')
     const user = sent!.messages.find((m: { role: string }) => m.role === 'user')
-    expect(user.content).toContainEqual(expect.objectContaining({ type: 'image_url', image_url: expect.objectContaining({ url: PNG }) }))
+    expect(user.content).toContainEqual(
+      expect.objectContaining({ type: 'image_url', image_url: expect.objectContaining({ url: PNG }) }),
+    )
     expect(JSON.stringify(user.content)).toContain(testCase.description)
     expect(fake!.headers[0]!.get('authorization')).toBe('Bearer sk-test')
   })
@@ -42,7 +44,10 @@ describe('POST /api/llm-judge through the OpenAI adapter', () => {
   test('a fail', async () => {
     const judge = judgeThrough([{ content: '{"judgment":"fail","explanation":"No grid."}' }])
     const { status, body } = await judge({ screenshot: PNG, testCase })
-    expect({ status, body }).toEqual({ status: 200, body: { judgment: 'fail', explanation: 'No grid.', model: 'gpt-4o' } })
+    expect({ status, body }).toEqual({
+      status: 200,
+      body: { judgment: 'fail', explanation: 'No grid.', model: 'gpt-4o' },
+    })
   })
 
   test('malformed, then valid', async () => {

@@ -43,7 +43,11 @@ describe('parseScreenshot', () => {
     ['base64 of the wrong length', 'data:image/png;base64,iVBORw0KG', /not valid base64/],
     ['empty data', 'data:image/png;base64,', /empty/],
     ['a JPEG labelled as PNG', JPEG.replace('image/jpeg', 'image/png'), /not a PNG image/],
-    ['text labelled as GIF', `data:image/gif;base64,${Buffer.from('hello world!').toString('base64')}`, /not a GIF image/],
+    [
+      'text labelled as GIF',
+      `data:image/gif;base64,${Buffer.from('hello world!').toString('base64')}`,
+      /not a GIF image/,
+    ],
   ])('rejects %s', (_, value, message) => rejects(value, message))
 
   test('rejects an image over the decoded size cap', () => {

@@ -29,7 +29,8 @@ const reasons = { openai: 'stop', anthropic: 'end_turn' }
 
 async function collect(provider: ChatProvider, signal?: AbortSignal) {
   const parts: StreamPart[] = []
-  for await (const part of provider.stream({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, signal)) parts.push(part)
+  for await (const part of provider.stream({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, signal))
+    parts.push(part)
   return parts
 }
 
@@ -64,7 +65,10 @@ describe.each(['openai', 'anthropic'] as const)('%s adapter', (vendor) => {
     const provider = vendors[vendor]([feed])
     const controller = new AbortController()
     const parts: StreamPart[] = []
-    for await (const part of provider.stream({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, controller.signal)) {
+    for await (const part of provider.stream(
+      { model: 'm', messages: [{ role: 'user', content: 'hi' }] },
+      controller.signal,
+    )) {
       parts.push(part)
       controller.abort()
     }
@@ -79,9 +83,14 @@ describe.each(['openai', 'anthropic'] as const)('%s adapter', (vendor) => {
       finishReason: reasons[vendor],
       usage: { promptTokens: 11, completionTokens: 7 },
     })
-    const error = await completeChat(provider, { model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e)
+    const error = await completeChat(provider, { model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch(
+      (e) => e,
+    )
     expect(error).toBeInstanceOf(ProviderError)
-    expect({ status: error.status, message: error.message }).toEqual({ status: 503, message: 'The model API answered 503: Down' })
+    expect({ status: error.status, message: error.message }).toEqual({
+      status: 503,
+      message: 'The model API answered 503: Down',
+    })
   })
 })
 

@@ -41,7 +41,10 @@ describe('OpenAI mapping', () => {
       ],
       max_completion_tokens: 50,
       temperature: 0,
-      response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'answer', schema: { type: 'object' }, strict: true },
+      },
     })
   })
 
@@ -106,13 +109,21 @@ describe('Anthropic mapping', () => {
       { text: '', inputTokens: 9, outputTokens: 1 },
     ],
     ['ping', { type: 'ping' }, { text: '' }],
-    ['text_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } }, { text: 'Hi' }],
+    [
+      'text_delta',
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } },
+      { text: 'Hi' },
+    ],
     [
       'input_json_delta',
       { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{"co' } },
       { text: '{"co' },
     ],
-    ['thinking_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hm' } }, { text: '' }],
+    [
+      'thinking_delta',
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hm' } },
+      { text: '' },
+    ],
     [
       'message_delta',
       { type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: 5 } },

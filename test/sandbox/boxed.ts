@@ -20,15 +20,29 @@ export async function realSandbox(overrides: Partial<Record<ConfigKey, string>> 
 type Sandbox = Awaited<ReturnType<typeof realSandbox>>['sandbox']
 
 /** Starts `source` with `python3 -I -S -c`; the caller reads, writes and releases. */
-export function startPython(sandbox: Sandbox, source: string, args: string[] = [], options: Partial<SpawnOptions> = {}): Boxed {
+export function startPython(
+  sandbox: Sandbox,
+  source: string,
+  args: string[] = [],
+  options: Partial<SpawnOptions> = {},
+): Boxed {
   return sandbox.spawn(['/usr/bin/python3', '-I', '-S', '-c', source, ...args], { memoryBytes: 256 << 20, ...options })
 }
 
 /** Runs `source` to its end and parses the last line it printed as JSON. */
-export async function runPython(sandbox: Sandbox, source: string, args: string[] = [], options: Partial<SpawnOptions> = {}) {
+export async function runPython(
+  sandbox: Sandbox,
+  source: string,
+  args: string[] = [],
+  options: Partial<SpawnOptions> = {},
+) {
   const box = startPython(sandbox, source, args, options)
   box.proc.stdin.end()
-  const [stdout, stderr] = await Promise.all([new Response(box.proc.stdout).text(), new Response(box.proc.stderr).text(), box.proc.exited])
+  const [stdout, stderr] = await Promise.all([
+    new Response(box.proc.stdout).text(),
+    new Response(box.proc.stderr).text(),
+    box.proc.exited,
+  ])
   box.release()
   const last = stdout.trim().split('\n').at(-1)
   if (!last) throw new Error(`no output; stderr: ${stderr}`)

@@ -48,7 +48,10 @@ describe('cgroup layout', () => {
     const root = fakeRoot('v2-memory')
     mkdirSync(join(root, 'app'), { recursive: true })
     writeFileSync(join(root, 'cgroup.controllers'), 'io memory\n')
-    expect(prepareLayout(root, '0::/app\n', 'sandboxes')).toEqual({ kind: 'v2', parents: { memory: join(root, 'sandboxes') } })
+    expect(prepareLayout(root, '0::/app\n', 'sandboxes')).toEqual({
+      kind: 'v2',
+      parents: { memory: join(root, 'sandboxes') },
+    })
   })
 
   test('v1: a folder inside our own group of each hierarchy, cpu co-mounted with cpuacct', () => {
@@ -66,7 +69,9 @@ describe('cgroup layout', () => {
   })
 
   test('nothing usable is a reason, not a failure', () => {
-    expect(prepareLayout(join(fakeRoot('none'), 'nothing'), '0::/\n', 'sandboxes')).toBe('no memory cgroup controller is mounted')
+    expect(prepareLayout(join(fakeRoot('none'), 'nothing'), '0::/\n', 'sandboxes')).toBe(
+      'no memory cgroup controller is mounted',
+    )
   })
 })
 
@@ -76,34 +81,39 @@ const has = (controller: 'pids' | 'cpu') => cgroups.controllers.includes(control
 afterAll(() => cgroups.close())
 
 // Root is exempt from RLIMIT_NPROC: a root process in the group is bounded by pids.max alone.
-test.if(has('pids') && process.getuid?.() === 0)('pids.max caps the processes of a group with no process rlimit at all', async () => {
-  const group = cgroups.create({ memoryBytes: 256 << 20, pids: 10, cpus: 1 })!
-  const forker = [
-    'import os',
-    'r, w = os.pipe()',
-    'n = 0',
-    'try:',
-    '    while n < 1000:',
-    '        if os.fork() == 0:',
-    '            os.close(1)  # the test reads stdout to its end',
-    '            os.read(r, 1)',
-    '            os._exit(0)',
-    '        n += 1',
-    'except OSError as e:',
-    '    print(n, e.errno)',
-  ].join('\n')
-  const proc = Bun.spawn(group.wrap(['/usr/bin/python3', '-I', '-S', '-c', forker]), { env: {}, stdout: 'pipe' })
-  const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
-  await group.remove(proc.exited)
-  expect(out.trim()).toBe('9 11') // the forker itself and nine children; then EAGAIN
-})
+test.if(has('pids') && process.getuid?.() === 0)(
+  'pids.max caps the processes of a group with no process rlimit at all',
+  async () => {
+    const group = cgroups.create({ memoryBytes: 256 << 20, pids: 10, cpus: 1 })!
+    const forker = [
+      'import os',
+      'r, w = os.pipe()',
+      'n = 0',
+      'try:',
+      '    while n < 1000:',
+      '        if os.fork() == 0:',
+      '            os.close(1)  # the test reads stdout to its end',
+      '            os.read(r, 1)',
+      '            os._exit(0)',
+      '        n += 1',
+      'except OSError as e:',
+      '    print(n, e.errno)',
+    ].join('\n')
+    const proc = Bun.spawn(group.wrap(['/usr/bin/python3', '-I', '-S', '-c', forker]), { env: {}, stdout: 'pipe' })
+    const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
+    await group.remove(proc.exited)
+    expect(out.trim()).toBe('9 11') // the forker itself and nine children; then EAGAIN
+  },
+)
 
 // One folder holds every sandbox; at the default weight they would all share what one ordinary process gets.
 test.if(has('cpu'))('under contention, the sandboxes together weigh as much as the processes they may run', () => {
   const own = ownCgroups(readFileSync('/proc/self/cgroup', 'utf8'))
   const above = own.v2 === '/' ? '/sys/fs/cgroup' : join('/sys/fs/cgroup', own.v2 ?? '/', '..')
   const [file, weight] =
-    cgroups.kind === 'v1' ? [join('/sys/fs/cgroup/cpu', own.cpu ?? '/', NAME, 'cpu.shares'), '3072'] : [join(above, NAME, 'cpu.weight'), '300']
+    cgroups.kind === 'v1'
+      ? [join('/sys/fs/cgroup/cpu', own.cpu ?? '/', NAME, 'cpu.shares'), '3072']
+      : [join(above, NAME, 'cpu.weight'), '300']
   expect(readFileSync(file, 'utf8').trim()).toBe(weight)
 })
 

@@ -108,7 +108,9 @@ const calls = [
   ...DENIED.map((name) => [name, syscallNumber(name, HOST), ARGS[name]] as const),
   ...BY_ARGUMENT.map(([label, name, args]) => [label, syscallNumber(name, HOST), args] as const),
 ]
-const answers: Record<string, number | 'allowed'> = sandboxed ? await runPython(sandbox, TRY_CALLS, [JSON.stringify(calls)]) : {}
+const answers: Record<string, number | 'allowed'> = sandboxed
+  ? await runPython(sandbox, TRY_CALLS, [JSON.stringify(calls)])
+  : {}
 
 describe.if(sandboxed)('inside a real sandbox', () => {
   test.each(DENIED)('%s is denied (EPERM)', (name) => {
@@ -134,11 +136,16 @@ describe.if(sandboxed)('inside a real sandbox', () => {
   })
 
   test("the filter's fd comes after the caller's own pipes, whatever their number", async () => {
-    const source = 'import os\nos.write(3, b"three")\nos.write(4, open("/proc/self/status").read().split("Seccomp:")[1].split()[0].encode())'
+    const source =
+      'import os\nos.write(3, b"three")\nos.write(4, open("/proc/self/status").read().split("Seccomp:")[1].split()[0].encode())'
     const box = sandbox.spawn(['/usr/bin/python3', '-I', '-S', '-c', source], { memoryBytes: 256 << 20, fds: 2 })
     box.proc.stdin.end()
     const read = (fd: number) => new Response(Bun.file(fd).stream()).text()
-    const [three, four] = await Promise.all([read(box.proc.stdio[3] as number), read(box.proc.stdio[4] as number), box.proc.exited])
+    const [three, four] = await Promise.all([
+      read(box.proc.stdio[3] as number),
+      read(box.proc.stdio[4] as number),
+      box.proc.exited,
+    ])
     box.release()
     expect([three, four]).toEqual(['three', '2'])
   })
@@ -168,21 +175,30 @@ print(json.dumps(out))
   })
 
   test('learner code sees no host name', async () => {
-    const source = 'import json, os, socket\nprint(json.dumps([os.uname().nodename, socket.gethostname(), open("/proc/sys/kernel/hostname").read().strip()]))'
+    const source =
+      'import json, os, socket\nprint(json.dumps([os.uname().nodename, socket.gethostname(), open("/proc/sys/kernel/hostname").read().strip()]))'
     const names = await runPython(sandbox, source)
     expect(names).toEqual(['sandbox', 'sandbox', 'sandbox'])
   })
 })
 
 // bubblewrap before 0.8.0 has no --disable-userns; there the filter alone forbids nested namespaces.
-test.if(sandboxed && state.probe.disables_userns === true)('nested user namespaces are impossible even without the filter', async () => {
-  const unshare = 'import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nprint(libc.unshare(0x10000000), ctypes.get_errno())'
-  const program = ['/usr/bin/python3', '-I', '-S', '-c', unshare]
-  const argv = [...dropRootPrefix(100_000 - 1, null), ...sandboxArgv(program, { tmpfsBytes: 1 << 20 })]
-  const proc = Bun.spawn(argv, { env: {}, stdout: 'pipe', stderr: 'pipe' })
-  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
-  expect({ out: out.trim(), err }).toEqual({ out: '-1 28', err: '' }) // ENOSPC: the namespace limit is 0 inside
-})
+test.if(sandboxed && state.probe.disables_userns === true)(
+  'nested user namespaces are impossible even without the filter',
+  async () => {
+    const unshare =
+      'import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nprint(libc.unshare(0x10000000), ctypes.get_errno())'
+    const program = ['/usr/bin/python3', '-I', '-S', '-c', unshare]
+    const argv = [...dropRootPrefix(100_000 - 1, null), ...sandboxArgv(program, { tmpfsBytes: 1 << 20 })]
+    const proc = Bun.spawn(argv, { env: {}, stdout: 'pipe', stderr: 'pipe' })
+    const [out, err] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ])
+    expect({ out: out.trim(), err }).toEqual({ out: '-1 28', err: '' }) // ENOSPC: the namespace limit is 0 inside
+  },
+)
 
 /** Runs a classic-BPF program over one `struct seccomp_data`, as the kernel would. */
 function verdict(program: Uint8Array, arch: number, nr: number, args: number[] = []): number {
@@ -194,7 +210,12 @@ function verdict(program: Uint8Array, arch: number, nr: number, args: number[] =
   let a = 0
   for (let pc = 0; pc < program.length / 8; pc++) {
     const at = pc * 8
-    const [op, jt, jf, k] = [code.getUint16(at, true), code.getUint8(at + 2), code.getUint8(at + 3), code.getUint32(at + 4, true)]
+    const [op, jt, jf, k] = [
+      code.getUint16(at, true),
+      code.getUint8(at + 2),
+      code.getUint8(at + 3),
+      code.getUint32(at + 4, true),
+    ]
     if (op === 0x20) a = data.getUint32(k, true)
     else if (op === 0x06) return k
     else if (op === 0x15) pc += a === k ? jt : jf

@@ -32,7 +32,8 @@ const hostUid = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/pro
 // Only root may start a process as another uid: an unprivileged server runs every sandbox as itself (/health says so).
 describe.if(root && state.sandboxed)('as root, each sandbox has a host uid of its own', () => {
   test('two sandboxes at once run as different host uids, each with all its processes', async () => {
-    const hold = 'import os, sys\nif os.fork() == 0:\n    sys.stdin.read()\n    os._exit(0)\nprint("ready", flush=True)\nsys.stdin.read()'
+    const hold =
+      'import os, sys\nif os.fork() == 0:\n    sys.stdin.read()\n    os._exit(0)\nprint("ready", flush=True)\nsys.stdin.read()'
     const boxes = [startPython(sandbox, hold), startPython(sandbox, hold)]
     await Promise.all(boxes.map((box) => lines(box)()))
     const seen = boxes.map((box) => [...new Set(family(box.proc.pid).map(hostUid))])
@@ -65,13 +66,18 @@ describe.if(root && state.sandboxed)('as root, each sandbox has a host uid of it
     ].join('\n')
     const bomber = startPython(sandbox, bomb)
     const [forked, errno] = (await lines(bomber)()).split(' ').map(Number)
-    const forkEight = 'import os\nfor _ in range(8):\n    if os.fork() == 0:\n        os._exit(0)\n    os.wait()\nprint("forked 8", flush=True)'
+    const forkEight =
+      'import os\nfor _ in range(8):\n    if os.fork() == 0:\n        os._exit(0)\n    os.wait()\nprint("forked 8", flush=True)'
     const other = startPython(sandbox, forkEight)
     other.proc.stdin.end()
     const said = await lines(other)()
     bomber.release()
     other.release()
-    expect({ errno, bounded: forked! < sandboxProcessLimit(config), said }).toEqual({ errno: 11, bounded: true, said: 'forked 8' })
+    expect({ errno, bounded: forked! < sandboxProcessLimit(config), said }).toEqual({
+      errno: 11,
+      bounded: true,
+      said: 'forked 8',
+    })
   })
 })
 

@@ -16,12 +16,14 @@ export async function freePortBlock(count: number): Promise<number> {
   for (;;) {
     const base = 20000 + Math.floor(Math.random() * 40000)
     const free = await Promise.all(
-      Array.from({ length: count }, (_, i) =>
-        new Promise<boolean>((resolve) => {
-          const probe = createServer()
-          probe.once('error', () => resolve(false))
-          probe.listen(base + i, '127.0.0.1', () => probe.close(() => resolve(true)))
-        }),
+      Array.from(
+        { length: count },
+        (_, i) =>
+          new Promise<boolean>((resolve) => {
+            const probe = createServer()
+            probe.once('error', () => resolve(false))
+            probe.listen(base + i, '127.0.0.1', () => probe.close(() => resolve(true)))
+          }),
       ),
     )
     if (free.every(Boolean)) return base
@@ -54,7 +56,9 @@ export function alive(pid: number): boolean {
   } catch {
     return false
   }
-  const stat = Bun.spawnSync(['ps', '-o', 'stat=', '-p', String(pid)]).stdout.toString().trim()
+  const stat = Bun.spawnSync(['ps', '-o', 'stat=', '-p', String(pid)])
+    .stdout.toString()
+    .trim()
   return stat !== '' && !stat.startsWith('Z')
 }
 

@@ -67,8 +67,20 @@ def probe():
         project: false,
         writable: ['/tmp'],
         devnull: 12,
-        mounts: ['/', '/dev', '/dev/full', '/dev/null', '/dev/pts', '/dev/random', '/dev/tty', '/dev/urandom',
-          '/dev/zero', '/proc', '/tmp', '/usr'], // nothing of the host but /usr
+        mounts: [
+          '/',
+          '/dev',
+          '/dev/full',
+          '/dev/null',
+          '/dev/pts',
+          '/dev/random',
+          '/dev/tty',
+          '/dev/urandom',
+          '/dev/zero',
+          '/proc',
+          '/tmp',
+          '/usr',
+        ], // nothing of the host but /usr
         uid: 65534,
         nproc_hard: 64,
         cpu_hard: 605,

@@ -93,8 +93,16 @@ describe('deprecated Python servers: limits', () => {
   })
 
   test.concurrent('SANDBOX=required without a usable bubblewrap is a 503 and nothing runs', async () => {
-    const config = testConfig({ SANDBOX: 'required', SERVERS_PORT_MIN: String(first), SERVERS_PORT_MAX: String(first + 11) })
-    const servers = createServerManager({ config, logger: createLogger('silent'), sandbox: sandboxWithoutBwrap({ SANDBOX: 'required' }) })
+    const config = testConfig({
+      SANDBOX: 'required',
+      SERVERS_PORT_MIN: String(first),
+      SERVERS_PORT_MAX: String(first + 11),
+    })
+    const servers = createServerManager({
+      config,
+      logger: createLogger('silent'),
+      sandbox: sandboxWithoutBwrap({ SANDBOX: 'required' }),
+    })
     const app = makeApp({ SANDBOX: 'required' }, { servers })
     const refused = await start(app, first + 8)
     expect(refused).toMatchObject({ status: 503, body: { error_type: 'sandbox_unavailable' } })

@@ -34,22 +34,36 @@ describe('deprecated Python servers: ownership', () => {
 
     const notOwner = { status: 403, body: { success: false, error_type: 'not_owner' } }
     expect(await get(app, `/api/python-servers/${port}/output`, as('B'))).toMatchObject(notOwner)
-    expect(await get(app, `/api/python-servers/${port}/output`, as('B', { 'x-server-token': 'guess' }))).toMatchObject(notOwner)
+    expect(await get(app, `/api/python-servers/${port}/output`, as('B', { 'x-server-token': 'guess' }))).toMatchObject(
+      notOwner,
+    )
     expect(await post(app, '/api/stop-python-server', { port }, as('B'))).toMatchObject(notOwner)
-    expect(await post(app, '/api/stop-python-server', { port }, as('B', { 'x-server-token': token.slice(1) }))).toMatchObject(notOwner)
+    expect(
+      await post(app, '/api/stop-python-server', { port }, as('B', { 'x-server-token': token.slice(1) })),
+    ).toMatchObject(notOwner)
     const refusal = (await get(app, `/api/python-servers/${port}/output`, as('B'))).body
     expect(JSON.stringify(refusal)).not.toContain('LEARNER-A-PRIVATE-TOKEN')
     expect(await probePort(port)).toBe('open') // still running
 
     // A sees its own output, with or without its token (an old client sends none).
     const listedForA = (await get(app, '/api/list-python-servers', as('A'))).body.servers
-    expect(listedForA[0]).toMatchObject({ port, owned: true, output_tail: expect.stringContaining('LEARNER-A-PRIVATE-TOKEN') })
+    expect(listedForA[0]).toMatchObject({
+      port,
+      owned: true,
+      output_tail: expect.stringContaining('LEARNER-A-PRIVATE-TOKEN'),
+    })
     for (const headers of [as('A'), as('A', { 'x-server-token': token })]) {
       const output = await get(app, `/api/python-servers/${port}/output`, headers)
-      expect(output.body).toEqual({ port, status: 'running', output_tail: expect.stringContaining('LEARNER-A-PRIVATE-TOKEN') })
+      expect(output.body).toEqual({
+        port,
+        status: 'running',
+        output_tail: expect.stringContaining('LEARNER-A-PRIVATE-TOKEN'),
+      })
     }
     // A wrong token is refused even from A: a token, when sent, decides alone.
-    expect(await post(app, '/api/stop-python-server', { port }, as('A', { 'x-server-token': 'wrong' }))).toMatchObject(notOwner)
+    expect(await post(app, '/api/stop-python-server', { port }, as('A', { 'x-server-token': 'wrong' }))).toMatchObject(
+      notOwner,
+    )
 
     // The token is the capability: whoever A hands it to may stop the server.
     const stopped = await post(app, '/api/stop-python-server', { port }, as('B', { 'x-server-token': token }))

@@ -120,7 +120,10 @@ def add(a, b):
     expect(await (await fetch(`http://127.0.0.1:${own}/`)).text()).toBe("learner's own server")
     const links = await (await fetch(`http://127.0.0.1:${endpoints}/links`)).json()
     expect(links.result).toContain(hostSocket) // the attack is in place...
-    const sum = await fetch(`http://127.0.0.1:${endpoints}/add`, { method: 'POST', body: JSON.stringify({ a: 2, b: 3 }) })
+    const sum = await fetch(`http://127.0.0.1:${endpoints}/add`, {
+      method: 'POST',
+      body: JSON.stringify({ a: 2, b: 3 }),
+    })
     expect(await sum.json()).toEqual({ result: 5 })
     for (const port of [own, endpoints]) {
       expect(await exchange(port, 'GET / HTTP/1.0\r\n\r\n')).not.toContain('HOST-SECRET')
@@ -169,17 +172,21 @@ while True:
     let allRefused!: () => void
     const refusedDone = new Promise<void>((resolve) => (allRefused = resolve))
     await Promise.all(
-      Array.from({ length: limit + 50 }, () => new Promise<void>((resolve) => {
-        const entry = { socket: connect(port, '127.0.0.1', resolve), closed: false, bytes: 0 }
-        entry.socket.on('data', (chunk: Buffer) => (entry.bytes += chunk.length))
-        entry.socket.on('error', () => {})
-        entry.socket.on('close', () => {
-          entry.closed = true
-          if (++refused === 50) allRefused()
-          resolve()
-        })
-        opened.push(entry)
-      })),
+      Array.from(
+        { length: limit + 50 },
+        () =>
+          new Promise<void>((resolve) => {
+            const entry = { socket: connect(port, '127.0.0.1', resolve), closed: false, bytes: 0 }
+            entry.socket.on('data', (chunk: Buffer) => (entry.bytes += chunk.length))
+            entry.socket.on('error', () => {})
+            entry.socket.on('close', () => {
+              entry.closed = true
+              if (++refused === 50) allRefused()
+              resolve()
+            })
+            opened.push(entry)
+          }),
+      ),
     )
     await refusedDone
     const held = opened.filter((entry) => !entry.closed)
@@ -188,14 +195,17 @@ while True:
 
     // Every held connection is carried to the learner's server and answers.
     const answers = await Promise.all(
-      held.map(({ socket }) => new Promise<string>((resolve) => {
-        let text = ''
-        socket.on('data', (chunk: Buffer) => {
-          text += chunk
-          if (text.endsWith('pong')) resolve(text)
-        })
-        socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n')
-      })),
+      held.map(
+        ({ socket }) =>
+          new Promise<string>((resolve) => {
+            let text = ''
+            socket.on('data', (chunk: Buffer) => {
+              text += chunk
+              if (text.endsWith('pong')) resolve(text)
+            })
+            socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n')
+          }),
+      ),
     )
     expect(new Set(answers)).toEqual(new Set(['HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\npong']))
 

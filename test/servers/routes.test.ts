@@ -50,7 +50,10 @@ describe('deprecated Python servers: routes', () => {
     expect(new Date(startTime).toISOString()).toBe(startTime)
 
     const stopped = await post(app, '/api/stop-python-server', { port })
-    expect(stopped).toMatchObject({ status: 200, body: { success: true, message: `Python server on port ${port} stopped` } })
+    expect(stopped).toMatchObject({
+      status: 200,
+      body: { success: true, message: `Python server on port ${port} stopped` },
+    })
     expect(alive(processId)).toBe(false)
     expect(processesMatching(`sleep ${marker}`)).toBe('')
     expect(await probePort(port)).toBe('refused')
@@ -86,9 +89,17 @@ describe('deprecated Python servers: routes', () => {
     const url = `http://127.0.0.1:${port}`
     const call = async (path: string, init?: RequestInit) => {
       const response = await fetch(url + path, init)
-      return { status: response.status, body: await response.json(), cors: response.headers.get('access-control-allow-origin') }
+      return {
+        status: response.status,
+        body: await response.json(),
+        cors: response.headers.get('access-control-allow-origin'),
+      }
     }
-    const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const json = (body: unknown) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
 
     expect(await call('/hello')).toEqual({ status: 200, body: { result: 'hi world' }, cors: '*' })
     expect(await call('/hello?name=ada')).toEqual({ status: 200, body: { result: 'hi ada' }, cors: '*' })
@@ -132,7 +143,9 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Echo).se
     const payload = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 31) % 251)
     const digest = new Bun.CryptoHasher('sha256').update(payload).digest('hex')
     const replies = await Promise.all(
-      [1, 2, 3].map(() => fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: payload }).then((r) => r.arrayBuffer())),
+      [1, 2, 3].map(() =>
+        fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: payload }).then((r) => r.arrayBuffer()),
+      ),
     )
     for (const reply of replies) {
       const bytes = new Uint8Array(reply)
@@ -144,7 +157,10 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Echo).se
 
   test.concurrent('a program that ends before it listens is a 200 with success false and its output', async () => {
     const app = makeApp()
-    const quitter = await post(app, '/api/start-python-server', { pythonCode: 'print("bye")\nraise SystemExit(3)', port: first + 3 })
+    const quitter = await post(app, '/api/start-python-server', {
+      pythonCode: 'print("bye")\nraise SystemExit(3)',
+      port: first + 3,
+    })
     expect(quitter).toMatchObject({ status: 200 })
     expect(quitter.body).toEqual({
       success: false,
@@ -162,7 +178,9 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Echo).se
     expect(broken.body.output_tail).not.toContain('serve')
 
     const { body } = await get(app, '/api/list-python-servers')
-    expect(body.servers.map((s: { port: number; status: string; stopReason: string }) => [s.port, s.status, s.stopReason])).toEqual([
+    expect(
+      body.servers.map((s: { port: number; status: string; stopReason: string }) => [s.port, s.status, s.stopReason]),
+    ).toEqual([
       [first + 3, 'stopped', 'exited'],
       [first + 4, 'stopped', 'exited'],
     ])

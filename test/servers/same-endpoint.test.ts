@@ -29,12 +29,23 @@ describe('the same endpoint through execute-endpoint and a Python server', () =>
     const args = { x: '1', n: '2', items: '[1, 2]' }
     const executed = await post(app, '/api/execute-endpoint', { pythonCode: code, endpoint: '/f', args })
     expect(executed.body.success).toBe(true)
-    expect(executed.body.result).toMatchObject({ x: '1', x_type: 'str', n: 2, n_type: 'int', items: [1, 2], pair: [2, 2] })
+    expect(executed.body.result).toMatchObject({
+      x: '1',
+      x_type: 'str',
+      n: 2,
+      n_type: 'int',
+      items: [1, 2],
+      pair: [2, 2],
+    })
 
     const started = await post(app, '/api/start-python-server', { pythonCode: code, port })
     expect(started.body).toMatchObject({ success: true, listening: true })
     const url = `http://127.0.0.1:${port}`
-    const byPost = await fetch(`${url}/f`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args) })
+    const byPost = await fetch(`${url}/f`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(args),
+    })
     expect(await byPost.json()).toEqual({ result: executed.body.result })
     const byGet = await fetch(`${url}/f?${new URLSearchParams(args)}`)
     expect(await byGet.json()).toEqual({ result: executed.body.result })
@@ -44,7 +55,8 @@ describe('the same endpoint through execute-endpoint and a Python server', () =>
     expect(methods).toEqual({ '/f': ['GET', 'POST'], '/only-post': ['POST'] })
     const allowed = async (path: string, method: string) => (await fetch(url + path, { method })).status !== 405
     for (const [path, verbs] of Object.entries(methods) as [string, string[]][]) {
-      for (const method of ['GET', 'POST']) expect([path, method, await allowed(path, method)]).toEqual([path, method, verbs.includes(method)])
+      for (const method of ['GET', 'POST'])
+        expect([path, method, await allowed(path, method)]).toEqual([path, method, verbs.includes(method)])
     }
     await post(app, '/api/stop-python-server', { port })
   })

@@ -53,7 +53,13 @@ export const inertServers = (): ServerManager => ({
 /** A browser runner that starts no Chromium: every test is skipped as if none were installed. */
 export const inertBrowser = (): BrowserRunner => ({
   available: () => false,
-  runTest: async () => ({ status: 'skip', reason: 'browser_unavailable', message: 'The browser is not part of this test', steps: [], durationMs: 0 }),
+  runTest: async () => ({
+    status: 'skip',
+    reason: 'browser_unavailable',
+    message: 'The browser is not part of this test',
+    steps: [],
+    durationMs: 0,
+  }),
   screenshot: async () => ({ error: 'The browser is not part of this test', reason: 'browser_unavailable' }),
   health: () => ({}),
   close() {},
@@ -79,7 +85,14 @@ export function testApp({ config: overrides = {}, real = [], ...deps }: TestAppO
 const NO_BWRAP: SandboxProbe = { available: false, version: null, reason: 'bubblewrap (bwrap) is not installed' }
 
 /** The real sandbox service on a host where bubblewrap is missing (the unsandboxed and refusing modes). */
-export function sandboxWithoutBwrap(overrides: Partial<Record<ConfigKey, string>> = {}, logger = createLogger('silent')): Sandbox {
+export function sandboxWithoutBwrap(
+  overrides: Partial<Record<ConfigKey, string>> = {},
+  logger = createLogger('silent'),
+): Sandbox {
   const config = testConfig(overrides)
-  return createSandbox({ config, logger, probes: () => Promise.all([probePython(config.PYTHON_BIN), Promise.resolve(NO_BWRAP)]) })
+  return createSandbox({
+    config,
+    logger,
+    probes: () => Promise.all([probePython(config.PYTHON_BIN), Promise.resolve(NO_BWRAP)]),
+  })
 }

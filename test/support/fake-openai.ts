@@ -21,7 +21,11 @@ const openai: Dialect = {
       const usageChunk = {
         ...chunk(body, {}, null),
         choices: [],
-        usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion },
+        usage: {
+          prompt_tokens: usage.prompt,
+          completion_tokens: usage.completion,
+          total_tokens: usage.prompt + usage.completion,
+        },
       }
       lines.push(sse(usageChunk))
     }

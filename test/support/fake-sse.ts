@@ -79,7 +79,10 @@ export class Feed {
 }
 
 /** A whole answer: text split in a few pieces, then the finish. */
-export function answer(text: string, options: { pieces?: number; reason?: string; usage?: FakeUsage | null } = {}): Feed {
+export function answer(
+  text: string,
+  options: { pieces?: number; reason?: string; usage?: FakeUsage | null } = {},
+): Feed {
   const count = options.pieces ?? 4
   const size = Math.max(1, Math.ceil(text.length / count))
   const feed = new Feed()
@@ -162,7 +165,8 @@ export function startFakeServer(
               controller.enqueue(encoder.encode(dialect.text(event.text, recorded.body)))
               break
             case 'finish':
-              for (const line of dialect.finish(event.reason, event.usage, recorded.body)) controller.enqueue(encoder.encode(line))
+              for (const line of dialect.finish(event.reason, event.usage, recorded.body))
+                controller.enqueue(encoder.encode(line))
               break
             case 'error':
               controller.enqueue(encoder.encode(dialect.error(event.message, event.type)))

@@ -7,9 +7,7 @@
  * const fake = startFakeVision([{ content: '{"judgment":"pass","explanation":"ok"}' }])
  * const config = testConfig({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'sk-test' })
  */
-export type FakeReply =
-  | { content: string; finishReason?: string }
-  | { status: number; message: string; type?: string }
+export type FakeReply = { content: string; finishReason?: string } | { status: number; message: string; type?: string }
 
 export interface FakeVision {
   /** Base URL to use as OPENAI_BASE_URL (ends in /v1). */
@@ -30,7 +28,8 @@ function sse(reply: { content: string; finishReason?: string }, model: string): 
   // Split the answer in a few pieces so the client has to put it back together.
   const size = Math.max(1, Math.ceil(reply.content.length / 4))
   const pieces: string[] = [chunk({ role: 'assistant', content: '' }, null)]
-  for (let i = 0; i < reply.content.length; i += size) pieces.push(chunk({ content: reply.content.slice(i, i + size) }, null))
+  for (let i = 0; i < reply.content.length; i += size)
+    pieces.push(chunk({ content: reply.content.slice(i, i + size) }, null))
   pieces.push(chunk({}, reply.finishReason ?? 'stop'), 'data: [DONE]\n\n')
   const body = new ReadableStream({
     start(controller) {
@@ -47,7 +46,9 @@ function completion(reply: { content: string; finishReason?: string }, model: st
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [{ index: 0, message: { role: 'assistant', content: reply.content }, finish_reason: reply.finishReason ?? 'stop' }],
+    choices: [
+      { index: 0, message: { role: 'assistant', content: reply.content }, finish_reason: reply.finishReason ?? 'stop' },
+    ],
     usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
   })
 }

@@ -18,7 +18,13 @@ export interface ServerProcess {
 export function startServer(env: Record<string, string>, cmd = [process.execPath, resolve(ROOT, 'src/index.ts')]) {
   const proc = Bun.spawn(cmd, {
     cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOST: '127.0.0.1', PORT: '0', TASKS_DIR: resolve(ROOT, 'tasks'), ...env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      TASKS_DIR: resolve(ROOT, 'tasks'),
+      ...env,
+    },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

@@ -9,7 +9,8 @@
  */
 import { RedisClient } from 'bun'
 
-export const REDIS_SERVER = Bun.which('redis-server') ?? (Bun.which('redis-server', { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }) || undefined)
+export const REDIS_SERVER =
+  Bun.which('redis-server') ?? (Bun.which('redis-server', { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }) || undefined)
 export const NO_REDIS = 'redis-server is not installed (.ci/run installs it with apt-get)'
 
 export interface TestRedis {
@@ -38,7 +39,11 @@ async function freePort(): Promise<number> {
 /** Starts redis-server on `port`; resolves once it accepts connections, rejects with its output if it ends first. */
 async function launch(port: number) {
   const args = [REDIS_SERVER!, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
-  const proc = Bun.spawn(SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', ...args] : args, { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore' })
+  const proc = Bun.spawn(SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', ...args] : args, {
+    stdout: 'pipe',
+    stderr: 'pipe',
+    stdin: 'ignore',
+  })
   let output = ''
   const decoder = new TextDecoder()
   const reader = proc.stdout.getReader()

@@ -38,7 +38,10 @@ describe('resolveInside', () => {
 
   test('a symlink leading outside counts as outside, whether or not the target exists', async () => {
     expect(await resolveInside(fixture.dir, 'good-task/images/escape.png')).toEqual({ ok: false, reason: 'outside' })
-    expect(await resolveInside(fixture.dir, 'good-task/linked-outside/secret.png')).toEqual({ ok: false, reason: 'outside' })
+    expect(await resolveInside(fixture.dir, 'good-task/linked-outside/secret.png')).toEqual({
+      ok: false,
+      reason: 'outside',
+    })
   })
 
   test('a safe path that is not there is missing', async () => {

@@ -25,7 +25,9 @@ function testsOnDisk(slug: string): DiskTest[] {
   const root = join(SAMPLE_TASKS, slug, 'tests')
   const sorted = (dir: string) => readdirSync(dir).sort()
   return ['backend', 'frontend', 'html'].flatMap((kind) =>
-    sorted(join(root, kind)).flatMap((file) => JSON.parse(readFileSync(join(root, kind, file), 'utf8')).tests as DiskTest[]),
+    sorted(join(root, kind)).flatMap(
+      (file) => JSON.parse(readFileSync(join(root, kind, file), 'utf8')).tests as DiskTest[],
+    ),
   )
 }
 
@@ -37,7 +39,11 @@ function secretsOf(tests: DiskTest[]): string[] {
   const shown = JSON.stringify(tests.filter((test) => test.public !== false))
   const secrets = tests
     .filter((test) => test.public === false)
-    .flatMap((test) => ['input', 'expected', 'steps', 'description'].filter((key) => key in test).map((key) => JSON.stringify(test[key])))
+    .flatMap((test) =>
+      ['input', 'expected', 'steps', 'description']
+        .filter((key) => key in test)
+        .map((key) => JSON.stringify(test[key])),
+    )
   return [...new Set(secrets)].filter((secret) => secret.length >= 8 && !shown.includes(secret))
 }
 
@@ -84,7 +90,8 @@ describe('private tests reach clients by name and kind only', () => {
   test('public tests keep everything they check', async () => {
     const { body } = await get(app, '/tasks/tic-tac-toe')
     const publicOnDisk = tic.filter((test) => test.public !== false)
-    for (const test of publicOnDisk) expect(body.task.tests.find((t: DiskTest) => t.name === test.name)).toMatchObject(test)
+    for (const test of publicOnDisk)
+      expect(body.task.tests.find((t: DiskTest) => t.name === test.name)).toMatchObject(test)
   })
 
   test('load-test-cases with public_only: false names private tests, never what they check', async () => {

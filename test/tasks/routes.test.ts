@@ -111,8 +111,24 @@ describe('POST /api/load-test-cases', () => {
         {
           title: 'Backend: Doubling',
           tests: [
-            { title: 'Backend: Doubling', name: 'doubles 2', endpoint: '/double', input: { n: 2 }, expected: 4, kind: 'endpoint', public: true },
-            { title: 'Backend: Doubling', name: 'doubles 0', endpoint: '/double', input: { n: 0 }, expected: 0, kind: 'endpoint', public: true },
+            {
+              title: 'Backend: Doubling',
+              name: 'doubles 2',
+              endpoint: '/double',
+              input: { n: 2 },
+              expected: 4,
+              kind: 'endpoint',
+              public: true,
+            },
+            {
+              title: 'Backend: Doubling',
+              name: 'doubles 0',
+              endpoint: '/double',
+              input: { n: 0 },
+              expected: 0,
+              kind: 'endpoint',
+              public: true,
+            },
           ],
         },
       ],
@@ -234,7 +250,11 @@ describe('GET /assets/{path}', () => {
   })
 
   test('dot-segments normalised away by the URL parser never reach outside either', async () => {
-    for (const path of ['../outside/secret.png', '%2e%2e/%2e%2e/outside/secret.png', 'good-task/../../outside/secret.css']) {
+    for (const path of [
+      '../outside/secret.png',
+      '%2e%2e/%2e%2e/outside/secret.png',
+      'good-task/../../outside/secret.css',
+    ]) {
       const response = await app.handle(new Request(`http://localhost/assets/${path}`))
       expect(response.status).toBe(404)
       expect(await response.text()).not.toContain(SECRET_TEXT)
@@ -273,7 +293,11 @@ describe('health', () => {
 
   test('a missing tasks folder degrades health instead of stopping the server', async () => {
     const missing = createApp({ config: testConfig({ TASKS_DIR: join(fixture.base, 'nope') }) })
-    expect((await get(missing, '/health')).body.checks.tasks).toMatchObject({ ok: false, loaded: 0, problem: expect.any(String) })
+    expect((await get(missing, '/health')).body.checks.tasks).toMatchObject({
+      ok: false,
+      loaded: 0,
+      problem: expect.any(String),
+    })
     expect((await get(missing, '/tasks')).body).toEqual({ tasks: [] })
   })
 })

@@ -31,7 +31,9 @@ test('Tic Tac Toe has 25+ mixed backend tests over its four endpoints, 6+ browse
   const { backend, interactive, judge } = await kinds('Tic Tac Toe')
   expect(backend.length).toBeGreaterThanOrEqual(25)
   expect(new Set(backend.map((t) => t.public))).toEqual(new Set([true, false]))
-  expect(new Set(backend.map((t) => t.endpoint))).toEqual(new Set(['/check_winner', '/play_move', '/ai_move', '/reset']))
+  expect(new Set(backend.map((t) => t.endpoint))).toEqual(
+    new Set(['/check_winner', '/play_move', '/ai_move', '/reset']),
+  )
   expect(interactive.length).toBeGreaterThanOrEqual(6)
   expect(judge.length).toBeGreaterThanOrEqual(3)
   for (const test of judge) expect(Object.keys(test).sort()).toEqual(['description', 'kind', 'name', 'public', 'title'])

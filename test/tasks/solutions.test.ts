@@ -23,6 +23,12 @@ describe.each(tasks.map((task) => [task.name, task] as const))('%s', (_, task) =
     expect(status).toBe(200)
     const failing = body.results.filter((r: { status: string }) => r.status !== 'pass')
     expect(failing).toEqual([])
-    expect(body.summary).toEqual({ total: testCases.length, passed: testCases.length, failed: 0, errors: 0, skipped: 0 })
+    expect(body.summary).toEqual({
+      total: testCases.length,
+      passed: testCases.length,
+      failed: 0,
+      errors: 0,
+      skipped: 0,
+    })
   }, 60_000)
 })

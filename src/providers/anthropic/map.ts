@@ -45,7 +45,9 @@ export function toAnthropicRequest(request: ChatRequest): MessageCreateParamsStr
   // `temperature` is not part of this SDK's Messages parameters any more; the model's default applies.
   if (request.responseFormat) {
     const { name, schema } = request.responseFormat
-    body.tools = [{ name, description: 'Give your whole answer through this tool.', input_schema: schema as Tool.InputSchema }]
+    body.tools = [
+      { name, description: 'Give your whole answer through this tool.', input_schema: schema as Tool.InputSchema },
+    ]
     body.tool_choice = { type: 'tool', name, disable_parallel_tool_use: true }
   }
   return body
@@ -69,7 +71,11 @@ export function readAnthropicEvent(event: RawMessageStreamEvent): AnthropicEvent
   switch (event.type) {
     case 'message_start': {
       const usage = event.message.usage
-      return { text: '', inputTokens: usage?.input_tokens ?? undefined, outputTokens: usage?.output_tokens ?? undefined }
+      return {
+        text: '',
+        inputTokens: usage?.input_tokens ?? undefined,
+        outputTokens: usage?.output_tokens ?? undefined,
+      }
     }
     case 'content_block_delta': {
       const delta = event.delta

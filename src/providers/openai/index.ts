@@ -47,9 +47,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): ChatProvid
   } as const
   // The SDK costs ~140 ms to import: load it on the first request, not at start-up (goal: /health < 300 ms).
   let loaded: Promise<{ sdk: typeof import('openai'); client: OpenAI }> | undefined
-  const load = () =>
-    (loaded ??= import('openai').then((sdk) => ({ sdk, client: new sdk.default(clientOptions) })))
-  const maxTokensField = options.maxTokensField ?? (baseURL === DEFAULT_BASE_URL ? 'max_completion_tokens' : 'max_tokens')
+  const load = () => (loaded ??= import('openai').then((sdk) => ({ sdk, client: new sdk.default(clientOptions) })))
+  const maxTokensField =
+    options.maxTokensField ?? (baseURL === DEFAULT_BASE_URL ? 'max_completion_tokens' : 'max_tokens')
   const secrets = [options.apiKey]
 
   return {

@@ -28,7 +28,10 @@ export function toOpenAIMessage(message: ChatMessage): ChatCompletionMessagePara
   return { role: 'user', content }
 }
 
-export function toOpenAIRequest(request: ChatRequest, maxTokensField: MaxTokensField): ChatCompletionCreateParamsStreaming {
+export function toOpenAIRequest(
+  request: ChatRequest,
+  maxTokensField: MaxTokensField,
+): ChatCompletionCreateParamsStreaming {
   const body: ChatCompletionCreateParamsStreaming = {
     model: request.model,
     messages: request.messages.map(toOpenAIMessage),
