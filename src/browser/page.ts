@@ -39,6 +39,12 @@ export interface OpenedPage {
   page: Page
   /** Set when the page's renderer died (killed for memory, crashed). */
   crashed(): boolean
+  /**
+   * Resolves once no request of the page is being answered by the learner's backend, or after `ms`: an assertion
+   * after a click then sees the answer however long a cold backend took to start. A mock's `delay` is not waited
+   * for: it is there so that a test can see the page while it waits.
+   */
+  settled(ms: number): Promise<void>
 }
 
 export async function openPage(
@@ -55,8 +61,9 @@ export async function openPage(
   })
   context.setDefaultTimeout(stepTimeoutMs)
   const mocks = (setup.mocks ?? []).map((mock) => ({ mock, answered: 0 }))
+  const calls = backendCalls()
   await context.route('**/*', (route) =>
-    answer(route, files, mocks, backend).catch(() => route.abort().catch(() => {})),
+    answer(route, files, mocks, backend, calls).catch(() => route.abort().catch(() => {})),
   )
   let crashed = false
   let pages = 0
@@ -67,7 +74,7 @@ export async function openPage(
   const page = await context.newPage()
   page.on('dialog', (dialog) => void dialog.dismiss().catch(() => {}))
   page.on('crash', () => (crashed = true))
-  return { context, page, crashed: () => crashed }
+  return { context, page, crashed: () => crashed, settled: calls.settled }
 }
 
 /** Loads the entry page; the test goes on even if `load` never fires (a script that never ends). */
@@ -75,11 +82,38 @@ export async function loadPage(page: Page, files: FrontendFiles, timeoutMs: numb
   await page.goto(`${ORIGIN}/${entryPage(files)}`, { waitUntil: 'load', timeout: timeoutMs })
 }
 
+/** Counts the page's requests being answered by the learner's backend; `settled` waits for none (or `ms`). */
+function backendCalls() {
+  let pending = 0
+  const idle: (() => void)[] = []
+  return {
+    async around<T>(call: Promise<T>): Promise<T> {
+      pending++
+      try {
+        return await call
+      } finally {
+        if (--pending === 0) for (const wake of idle.splice(0)) wake()
+      }
+    },
+    settled: (ms: number) =>
+      pending === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.max(0, ms))
+            idle.push(() => {
+              clearTimeout(timer)
+              resolve()
+            })
+          }),
+  }
+}
+
 async function answer(
   route: Route,
   files: FrontendFiles,
   mocks: { mock: EndpointMock; answered: number }[],
   backend: Backend | null,
+  calls: ReturnType<typeof backendCalls>,
 ) {
   const request = route.request()
   const url = new URL(request.url())
@@ -114,12 +148,9 @@ async function answer(
     if (body && body.length > MAX_REQUEST_BYTES) {
       return route.fulfill({ status: 413, contentType: 'text/plain', body: `More than ${MAX_REQUEST_BYTES} bytes` })
     }
-    const reply = await backend.call({
-      method,
-      path: url.pathname + url.search,
-      contentType: request.headers()['content-type'],
-      body,
-    })
+    const reply = await calls.around(
+      backend.call({ method, path: url.pathname + url.search, contentType: request.headers()['content-type'], body }),
+    )
     return route.fulfill({ status: reply.status, contentType: reply.contentType, body: reply.body })
   }
   return route.fulfill({ status: 404, contentType: 'text/plain', body: `Not found: ${url.pathname}` })

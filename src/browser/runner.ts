@@ -187,7 +187,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           throw new PageFailure('load_failed', `The page did not load: ${firstLine(error)}`)
         })
         for (const [index, step] of test.steps.entries()) {
-          const result = await runStep(opened.page, step, index, Math.min(stepTimeoutMs, remainingMs()))
+          const result = await runStep(opened.page, step, index, Math.min(stepTimeoutMs, remainingMs()), opened.settled)
           steps.push(result)
           if (opened.crashed()) throw new PageFailure('page_crashed', 'The page crashed (out of memory, or killed)')
           if (result.status === 'fail') {

@@ -27,7 +27,17 @@ const show = (value: unknown) => {
 /** The step's action or assertion name. */
 export const stepKind = (step: Step) => ('action' in step ? step.action : step.assert)
 
-export async function runStep(page: Page, step: Step, index: number, timeoutMs: number): Promise<BrowserStepResult> {
+/**
+ * Runs one step. `settled` (page.ts) lets an assertion first wait, within its time limit, for the answers the page
+ * is still waiting for; then it is retried for ASSERT_SETTLE_MS.
+ */
+export async function runStep(
+  page: Page,
+  step: Step,
+  index: number,
+  timeoutMs: number,
+  settled: (ms: number) => Promise<void> = async () => {},
+): Promise<BrowserStepResult> {
   const kind = stepKind(step)
   const selector = step.selector
   const base = { index, kind, ...(selector === undefined ? {} : { selector }) }
@@ -36,7 +46,10 @@ export async function runStep(page: Page, step: Step, index: number, timeoutMs: 
       await act(page, step, timeoutMs)
       return { ...base, status: 'pass', message: `${kind}${selector ? ` ${selector}` : ''}` }
     }
-    return { ...base, ...(await check(page, step, Math.min(ASSERT_SETTLE_MS, timeoutMs), timeoutMs)) }
+    const started = performance.now()
+    await settled(timeoutMs - ASSERT_SETTLE_MS)
+    const left = Math.max(0, timeoutMs - (performance.now() - started))
+    return { ...base, ...(await check(page, step, Math.min(ASSERT_SETTLE_MS, left), left)) }
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]!.slice(0, 300)
     return { ...base, status: 'fail', message: `${kind}${selector ? ` ${selector}` : ''}: ${message}` }

@@ -50,6 +50,19 @@ describe.skipIf(skipReason !== null)(named('the page'), () => {
     expect(second.status).toBe('pass')
   }, 120_000)
 
+  test('an assertion waits for the answer of a slow backend (longer than its retry window), within the step limit', async () => {
+    // 2.5 s in the endpoint stands for a cold backend start on a busy host; assertions alone retry for 1.5 s.
+    const slow =
+      "import time\n\n@endpoint('/slow', methods=['POST'])\ndef slow(step):\n    time.sleep(2.5)\n    return step\n"
+    const result = await runner.runTest({
+      test: steps([...clicks(1), shown(1, '200 {"result": 1}')]),
+      files: caller('/slow'),
+      backendCode: slow,
+      client: 'tests',
+    })
+    expect(result.message).toBe('All 2 steps passed')
+  }, 120_000)
+
   test("a backend that does not start answers 502 with its error, and an unknown endpoint the backend's 404", async () => {
     const broken = await runner.runTest({
       test: steps([
