@@ -104,7 +104,11 @@ export const requestLogging = (
     )
     .onRequest(({ request, set, server }) => {
       const info = track(request)
-      info.client = () => client(request, server)
+      // The peer address is read now: once the response is out, Bun no longer knows it (the request line would
+      // name 'local'). Who the client is (a key, a token) is known only after the access check, so it is asked late.
+      const peer = server?.requestIP(request) ?? null
+      const seen = { requestIP: () => peer } as unknown as Server
+      info.client = () => client(request, server && seen)
       set.headers['x-request-id'] = info.id
     })
     .onAfterResponse({ as: 'global' }, ({ request, set, path }) => {

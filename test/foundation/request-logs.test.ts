@@ -153,3 +153,18 @@ test('start-python-server is audited too, with the refusal as its outcome', asyn
     code_bytes: Buffer.byteLength(CODE),
   })
 })
+
+test('over a real connection the request line names the peer address, read before the response went out', async () => {
+  const logger = memoryLogger('info')
+  const app = testApp({ logger }).listen({ hostname: '127.0.0.1', port: 0 })
+  try {
+    const response = await fetch(`http://127.0.0.1:${app.server!.port}/health`, {
+      headers: { 'x-request-id': 'peer-1' },
+    })
+    expect(response.status).toBe(200)
+    const line = await logger.next((l) => l.msg === 'request' && l.request_id === 'peer-1')
+    expect(line.client).toBe('127.0.0.1') // it was 'local': Bun forgets the address once the response is out
+  } finally {
+    await app.stop(true)
+  }
+})
