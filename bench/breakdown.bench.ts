@@ -1,0 +1,107 @@
+/**
+ * Where the CPU of one execution goes (README, "Performance"): each layer a sandboxed call adds, started on its own
+ * and timed to its exit. CPU is the child's rusage (user + system), which counts every descendant it reaped: bwrap's
+ * pid 1 reaps everything in its pid namespace and the outer bwrap waits for it, so a sandbox's figure includes the
+ * interpreter inside (the row "bwrap + python" being above "python" shows it). The last column is this server's
+ * own CPU per sandbox (cgroup create/join/remove, spawn, pipes), from process.cpuUsage().
+ * Run: `bun bench/breakdown.bench.ts` (BENCH_RUNS sets the sample count, default 30).
+ */
+import { closeSync } from 'node:fs'
+import { loadConfig } from '../src/config'
+import { createLogger } from '../src/logging'
+import { createSandbox, sandboxMemoryBytes } from '../src/sandbox'
+import { dropRootPrefix, sandboxArgv } from '../src/sandbox/argv'
+import { compileHarness, SANDBOX_HARNESS_DIR } from '../src/python/compiled'
+import { harnessProgram, schedulerProgram } from '../src/python/program'
+import { harnessLimits } from '../src/execution/local-runner'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 30)
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const round = (x: number) => Math.round(x * 10) / 10
+
+type Sample = { cpu: number; wall: number; ours: number }
+
+/** Starts `start()` RUNS times; the median CPU (ms) of the child, wall (ms) to its exit, and our own CPU. */
+async function measure(start: () => { proc: Bun.Subprocess; done?: () => void }): Promise<Sample> {
+  const cpu: number[] = []
+  const wall: number[] = []
+  const ours: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    const before = process.cpuUsage()
+    const started = performance.now()
+    const { proc, done } = start()
+    await proc.exited
+    wall.push(performance.now() - started)
+    done?.()
+    const own = process.cpuUsage(before)
+    ours.push((own.user + own.system) / 1000)
+    const usage = proc.resourceUsage()
+    cpu.push(usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1000 : NaN)
+  }
+  return { cpu: median(cpu), wall: median(wall), ours: median(ours) }
+}
+
+export async function run() {
+  const config = loadConfig({ LOG_LEVEL: 'silent' })
+  const python = config.PYTHON_BIN
+  const sandbox = createSandbox({ config, logger: createLogger('silent') })
+  const state = await sandbox.ready()
+  const compiled = await compileHarness(python, { learner: harnessProgram, scheduler: schedulerProgram })
+  if ('error' in compiled) throw new Error(`cannot precompile: ${compiled.error}`)
+  const limits = JSON.stringify(harnessLimits(config))
+  const job = JSON.stringify({ op: 'call', code: '@endpoint\ndef add(a: int, b: int):\n    return a + b', endpoint: '/add', args: { a: 1, b: 2 } })
+  const pass = [python, '-I', '-S', '-c', 'pass']
+  const fromSource = [python, '-I', '-S', '-c', harnessProgram, limits, schedulerProgram]
+  const fromBytecode = (at: string) => [python, '-I', '-S', `${at}/learner.pyc`, limits, `${at}/scheduler.pyc`]
+  /** A bare process; `input` on stdin (a pooled harness given nothing exits at once), fd 3 for its report. */
+  const bare = (argv: string[], input = '') => () => {
+    const proc = Bun.spawn(argv, { env: {}, stdio: [new TextEncoder().encode(input), 'ignore', 'ignore', 'pipe'] })
+    return { proc, done: () => closeSync(proc.stdio[3] as unknown as number) }
+  }
+  const boxed = (argv: string[], input = '') => () => {
+    const box = sandbox.spawn(argv, {
+      memoryBytes: sandboxMemoryBytes(config),
+      fds: 1,
+      readOnly: { host: compiled.dir, at: SANDBOX_HARNESS_DIR },
+    })
+    void box.proc.stdin.write(input)
+    void box.proc.stdin.end()
+    return {
+      proc: box.proc as Bun.Subprocess,
+      done: () => {
+        box.release()
+        closeSync(box.proc.stdio[3] as unknown as number)
+      },
+    }
+  }
+  const tmpfsBytes = config.EXEC_TMPFS_MB << 20
+  const rows: [string, Sample][] = []
+  const add = async (name: string, start: () => { proc: Bun.Subprocess; done?: () => void }) => rows.push([name, await measure(start)])
+  try {
+    await add('python -I -S -c pass', bare(pass))
+    await add('harness from -c source, no job (compile + imports)', bare(fromSource))
+    await add('harness from .pyc, no job (imports)', bare(fromBytecode(compiled.dir)))
+    await add('harness from -c source, one call', bare(fromSource, job))
+    await add('harness from .pyc, one call', bare(fromBytecode(compiled.dir), job))
+    if (state.sandboxed) {
+      await add('bwrap + python pass', bare(sandboxArgv(pass, { tmpfsBytes, disableUserns: state.probe.disables_userns ?? true })))
+      const drop = dropRootPrefix(config.SANDBOX_UID_BASE, null)
+      if (drop.length) {
+        const argv = [...drop, ...sandboxArgv(pass, { tmpfsBytes, disableUserns: state.probe.disables_userns ?? true })]
+        await add('setpriv + bwrap + python pass', bare(argv))
+      }
+      await add('full sandbox (cgroup join, setpriv, bwrap, seccomp) + python pass', boxed(pass))
+      await add('full sandbox + harness from -c source, one call (before)', boxed(fromSource, job))
+      await add('full sandbox + harness from .pyc, one call (after)', boxed(fromBytecode(SANDBOX_HARNESS_DIR), job))
+    }
+    return rows.map(([stage, s]) => ({ stage, cpu_ms: round(s.cpu), wall_ms: round(s.wall), server_cpu_ms: round(s.ours) }))
+  } finally {
+    await sandbox.close()
+    compiled.remove()
+  }
+}
+
+if (import.meta.main) {
+  console.table(await run())
+  process.exit(0)
+}
