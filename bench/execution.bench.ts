@@ -59,7 +59,14 @@ export async function run() {
   }
   const baseline = percentile(bare, 50)
 
-  const app = createApp({ config: loadConfig({ LOG_LEVEL: 'silent', RATE_EXECUTION_PER_MIN: '0' }) })
+  const app = createApp({ config: loadConfig({
+      LOG_LEVEL: 'silent',
+      // One process plays every learner: no per-client limits, so 20 calls at once are 20 learners' calls.
+      RATE_EXECUTION_PER_MIN: '0',
+      CONCURRENT_EXECUTIONS_PER_CLIENT: '0',
+      EXEC_QUEUE_PER_CLIENT: '64',
+      EXEC_SLOTS_PER_CLIENT: '64',
+    }) })
   const runner = app.decorator.services.runner
   try {
     const pythonCode = '@endpoint\ndef add(a: int, b: int):\n    return a + b'
@@ -95,7 +102,8 @@ export async function run() {
       concurrent.push(
         await time(async () => {
           const answers = await Promise.all(Array.from({ length: 20 }, call))
-          if (answers.some((a) => a.result !== 3)) throw new Error('a concurrent call failed')
+          const failed = answers.find((a) => a.result !== 3)
+          if (failed) throw new Error(`a concurrent call failed: ${JSON.stringify(failed)}`)
         }),
       )
     }

@@ -1,11 +1,13 @@
 /**
  * The execution harness as precompiled bytecode: compiling its ~34 KB of source from `-c` cost every sandbox start
- * about 14 ms of CPU (bench/breakdown.ts). Once per server start, PYTHON_BIN itself compiles the learner process's
- * program and the scheduler's into .pyc files (its own magic number, a 12-byte header, the marshalled code object),
- * which Python runs when given one as the script path. They live in a private folder of ours (root-owned when we are
- * root, 0711: a sandbox's uid may open the files by name but neither list nor change anything there), read-only
- * bind-mounted into each sandbox, and removed on close. The code objects keep the file name "<string>", as with
- * `-c`, so tracebacks read the same. When the files cannot be made, callers keep `-c` with the source.
+ * about 14 ms of CPU (bench/breakdown.bench.ts). Once per server start, PYTHON_BIN itself compiles the learner
+ * process's program and the scheduler's into .pyc files (its own magic number, a 12-byte header, the marshalled code
+ * object), which Python runs when given one as the script path. They live in a private folder of ours (root-owned
+ * when we are root, 0711: a sandbox's uid may open the files by name but neither list nor change anything there),
+ * bind-mounted read-only into each sandbox, and removed on close. Without bwrap the sandbox's own uid reads them from
+ * the host path; running as our own uid it could rewrite them, so src/execution/local-runner.ts then keeps the
+ * source. The code objects keep the file name "<string>", as with `-c`, so tracebacks read the same. When the files
+ * cannot be made, callers keep `-c` with the source.
  *
  * @example
  * const files = await compileHarness(config.PYTHON_BIN, { learner: harnessProgram, scheduler: schedulerProgram })
