@@ -10,9 +10,9 @@
  * cannot be made, callers keep `-c` with the source.
  *
  * @example
- * const files = await compileHarness(config.PYTHON_BIN, { learner: harnessProgram, scheduler: schedulerProgram })
- * if (files) spawn([python, '-I', '-S', files.learner, ...]) // else: [python, '-I', '-S', '-c', harnessProgram, ...]
- * files?.remove()
+ * const made = await compileHarness(config.PYTHON_BIN, { learner: harnessProgram, scheduler: schedulerProgram })
+ * if ('error' in made) logger.warn('…', { error: made.error }) // and spawn [python, '-I', '-S', '-c', harnessProgram, …]
+ * else spawn([python, '-I', '-S', made.learner, limits, made.scheduler]) // made.remove() on close
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -37,7 +37,7 @@ for name, source in json.loads(sys.stdin.read()).items():
         out.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))
 `
 
-/** The two programs compiled into a fresh private folder, or null (with the reason) when that fails. */
+/** The two programs compiled into a fresh private folder, or why that failed. */
 export async function compileHarness(
   python: string,
   sources: { learner: string; scheduler: string },
