@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config'
 import { createLogger } from '../src/logging'
 import { createSandbox, sandboxMemoryBytes } from '../src/sandbox'
 import { dropRootPrefix, sandboxArgv } from '../src/sandbox/argv'
-import { compileHarness, SANDBOX_HARNESS_DIR } from '../src/python/compiled'
+import { compileHarness } from '../src/python/compiled'
 import { harnessProgram, schedulerProgram } from '../src/python/program'
 import { harnessLimits } from '../src/execution/local-runner'
 
@@ -54,7 +54,7 @@ export async function run() {
   const job = JSON.stringify({ op: 'call', code: '@endpoint\ndef add(a: int, b: int):\n    return a + b', endpoint: '/add', args: { a: 1, b: 2 } })
   const pass = [python, '-I', '-S', '-c', 'pass']
   const fromSource = [python, '-I', '-S', '-c', harnessProgram, limits, schedulerProgram]
-  const fromBytecode = (at: string) => [python, '-I', '-S', `${at}/learner.pyc`, limits, `${at}/scheduler.pyc`]
+  const fromBytecode = [python, '-I', '-S', compiled.learner, limits, compiled.scheduler]
   /** A bare process; `input` on stdin (a pooled harness given nothing exits at once), fd 3 for its report. */
   const bare = (argv: string[], input = '') => () => {
     const proc = Bun.spawn(argv, { env: {}, stdio: [new TextEncoder().encode(input), 'ignore', 'ignore', 'pipe'] })
@@ -64,7 +64,7 @@ export async function run() {
     const box = sandbox.spawn(argv, {
       memoryBytes: sandboxMemoryBytes(config),
       fds: 1,
-      readOnly: { host: compiled.dir, at: SANDBOX_HARNESS_DIR },
+      readOnly: [compiled.dir],
     })
     void box.proc.stdin.write(input)
     void box.proc.stdin.end()
@@ -82,9 +82,9 @@ export async function run() {
   try {
     await add('python -I -S -c pass', bare(pass))
     await add('harness from -c source, no job (compile + imports)', bare(fromSource))
-    await add('harness from .pyc, no job (imports)', bare(fromBytecode(compiled.dir)))
+    await add('harness from .pyc, no job (imports)', bare(fromBytecode))
     await add('harness from -c source, one call', bare(fromSource, job))
-    await add('harness from .pyc, one call', bare(fromBytecode(compiled.dir), job))
+    await add('harness from .pyc, one call', bare(fromBytecode, job))
     if (state.sandboxed) {
       await add('bwrap (layers only) + python pass', bare(sandboxArgv(pass, { tmpfsBytes, disableUserns: state.probe.disables_userns ?? true })))
       const drop = dropRootPrefix(config.SANDBOX_UID_BASE, null)
@@ -94,7 +94,7 @@ export async function run() {
       }
       await add('full sandbox (layers only) + python pass', boxed(pass))
       await add('full sandbox (layers only) + harness from -c, one call', boxed(fromSource, job))
-      await add('full sandbox (layers only) + harness from .pyc, one call', boxed(fromBytecode(SANDBOX_HARNESS_DIR), job))
+      await add('full sandbox (layers only) + harness from .pyc, one call', boxed(fromBytecode, job))
     }
     const table = rows.map(([stage, s]) => ({ stage, cpu_ms: round(s.cpu), wall_ms: round(s.wall), server_cpu_ms: round(s.ours) }))
     const cpu = Object.fromEntries(rows.map(([stage, s]) => [stage, s.cpu + s.ours]))
