@@ -14,7 +14,7 @@
  * if ('error' in made) logger.warn('…', { error: made.error }) // and spawn [python, '-I', '-S', '-c', harnessProgram, …]
  * else spawn([python, '-I', '-S', made.learner, limits, made.scheduler]) // made.remove() on close
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -37,6 +37,27 @@ for name, source in json.loads(sys.stdin.read()).items():
         out.write(importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code))
 `
 
+const PREFIX = 'tutor-harness-'
+
+/** Folders of ours left by servers that ended without close() (killed): named after a pid no longer running. */
+function sweepStale(dir: string) {
+  for (const name of readdirSync(dir)) {
+    const pid = Number(name.slice(PREFIX.length).split('-')[0])
+    if (!name.startsWith(PREFIX) || !Number.isInteger(pid) || pid === process.pid) continue
+    try {
+      process.kill(pid, 0)
+      continue // still running (or not ours to signal): maybe still in use
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') continue
+    }
+    try {
+      if (statSync(join(dir, name)).uid === process.getuid?.()) rmSync(join(dir, name), { recursive: true, force: true })
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 /** The two programs compiled into a fresh private folder, or why that failed. */
 export async function compileHarness(
   python: string,
@@ -44,7 +65,8 @@ export async function compileHarness(
 ): Promise<CompiledHarness | { error: string }> {
   let dir: string | undefined
   try {
-    dir = mkdtempSync(join(tmpdir(), 'tutor-harness-'))
+    sweepStale(tmpdir())
+    dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`))
     chmodSync(dir, 0o711)
     const proc = Bun.spawn([python, '-I', '-S', '-c', COMPILER, dir], {
       stdin: new TextEncoder().encode(JSON.stringify(sources)),

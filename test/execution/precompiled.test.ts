@@ -4,7 +4,9 @@
  * source without the ast module is exactly what ast would give.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { statSync, existsSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createApp } from '../../src/app'
 import { compileHarness } from '../../src/python/compiled'
 import { harnessProgram, schedulerProgram } from '../../src/python/program'
@@ -26,6 +28,20 @@ describe('precompiled harness', () => {
     for (const file of [made.learner, made.scheduler]) expect(statSync(file).mode & 0o777).toBe(0o644)
     made.remove()
     expect(existsSync(made.dir)).toBe(false)
+  })
+
+  test('a folder left by a server that was killed goes at the next start; one of a running server stays', async () => {
+    const ended = Bun.spawn(['true'])
+    await ended.exited
+    const stale = join(tmpdir(), `tutor-harness-${ended.pid}-stale`)
+    const live = join(tmpdir(), `tutor-harness-${process.ppid}-live`) // our parent runs
+    for (const dir of [stale, live]) mkdirSync(dir, { recursive: true })
+    const made = await compileHarness(config.PYTHON_BIN, { learner: harnessProgram, scheduler: schedulerProgram })
+    if ('error' in made) throw new Error(made.error)
+    made.remove()
+    expect(existsSync(stale)).toBe(false)
+    expect(existsSync(live)).toBe(true)
+    rmSync(live, { recursive: true })
   })
 
   test('a Python that cannot compile it is a reason, and callers keep the source', async () => {
