@@ -51,34 +51,44 @@ export async function run() {
   const compiled = await compileHarness(python, { learner: harnessProgram, scheduler: schedulerProgram })
   if ('error' in compiled) throw new Error(`cannot precompile: ${compiled.error}`)
   const limits = JSON.stringify(harnessLimits(config))
-  const job = JSON.stringify({ op: 'call', code: '@endpoint\ndef add(a: int, b: int):\n    return a + b', endpoint: '/add', args: { a: 1, b: 2 } })
+  const job = JSON.stringify({
+    op: 'call',
+    code: '@endpoint\ndef add(a: int, b: int):\n    return a + b',
+    endpoint: '/add',
+    args: { a: 1, b: 2 },
+  })
   const pass = [python, '-I', '-S', '-c', 'pass']
   const fromSource = [python, '-I', '-S', '-c', harnessProgram, limits, schedulerProgram]
   const fromBytecode = [python, '-I', '-S', compiled.learner, limits, compiled.scheduler]
   /** A bare process; `input` on stdin (a pooled harness given nothing exits at once), fd 3 for its report. */
-  const bare = (argv: string[], input = '') => () => {
-    const proc = Bun.spawn(argv, { env: {}, stdio: [new TextEncoder().encode(input), 'ignore', 'ignore', 'pipe'] })
-    return { proc, done: () => closeSync(proc.stdio[3] as unknown as number) }
-  }
-  const boxed = (argv: string[], input = '') => () => {
-    const box = sandbox.spawn(argv, {
-      memoryBytes: sandboxMemoryBytes(config),
-      fds: 1,
-      readOnly: [compiled.dir],
-    })
-    void box.proc.stdin.write(input)
-    void box.proc.stdin.end()
-    return {
-      proc: box.proc as Bun.Subprocess,
-      done: () => {
-        box.release()
-        closeSync(box.proc.stdio[3] as unknown as number)
-      },
+  const bare =
+    (argv: string[], input = '') =>
+    () => {
+      const proc = Bun.spawn(argv, { env: {}, stdio: [new TextEncoder().encode(input), 'ignore', 'ignore', 'pipe'] })
+      return { proc, done: () => closeSync(proc.stdio[3] as unknown as number) }
     }
-  }
+  const boxed =
+    (argv: string[], input = '') =>
+    () => {
+      const box = sandbox.spawn(argv, {
+        memoryBytes: sandboxMemoryBytes(config),
+        fds: 1,
+        readOnly: [compiled.dir],
+      })
+      void box.proc.stdin.write(input)
+      void box.proc.stdin.end()
+      return {
+        proc: box.proc as Bun.Subprocess,
+        done: () => {
+          box.release()
+          closeSync(box.proc.stdio[3] as unknown as number)
+        },
+      }
+    }
   const tmpfsBytes = config.EXEC_TMPFS_MB << 20
   const rows: [string, Sample][] = []
-  const add = async (name: string, start: () => { proc: Bun.Subprocess; done?: () => void }) => rows.push([name, await measure(start)])
+  const add = async (name: string, start: () => { proc: Bun.Subprocess; done?: () => void }) =>
+    rows.push([name, await measure(start)])
   try {
     await add('python -I -S -c pass', bare(pass))
     await add('harness from -c source, no job (compile + imports)', bare(fromSource))
@@ -86,7 +96,10 @@ export async function run() {
     await add('harness from -c source, one call', bare(fromSource, job))
     await add('harness from .pyc, one call', bare(fromBytecode, job))
     if (state.sandboxed) {
-      await add('bwrap (layers only) + python pass', bare(sandboxArgv(pass, { tmpfsBytes, disableUserns: state.probe.disables_userns ?? true })))
+      await add(
+        'bwrap (layers only) + python pass',
+        bare(sandboxArgv(pass, { tmpfsBytes, disableUserns: state.probe.disables_userns ?? true })),
+      )
       const drop = dropRootPrefix(config.SANDBOX_UID_BASE, null)
       if (drop.length) {
         const argv = [...drop, ...sandboxArgv(pass, { tmpfsBytes, disableUserns: state.probe.disables_userns ?? true })]
@@ -96,7 +109,12 @@ export async function run() {
       await add('full sandbox (layers only) + harness from -c, one call', boxed(fromSource, job))
       await add('full sandbox (layers only) + harness from .pyc, one call', boxed(fromBytecode, job))
     }
-    const table = rows.map(([stage, s]) => ({ stage, cpu_ms: round(s.cpu), wall_ms: round(s.wall), server_cpu_ms: round(s.ours) }))
+    const table = rows.map(([stage, s]) => ({
+      stage,
+      cpu_ms: round(s.cpu),
+      wall_ms: round(s.wall),
+      server_cpu_ms: round(s.ours),
+    }))
     const cpu = Object.fromEntries(rows.map(([stage, s]) => [stage, s.cpu + s.ours]))
     const layers = cpu['full sandbox (layers only) + python pass']
     if (layers !== undefined) {
@@ -104,7 +122,12 @@ export async function run() {
         ['before: -c source', 'harness from -c source, one call'],
         ['after: .pyc', 'harness from .pyc, one call'],
       ] as const) {
-        table.push({ stage: `estimated CPU per sandboxed call, ${label} (layers + program + server)`, cpu_ms: round(layers + cpu[program]!), wall_ms: NaN, server_cpu_ms: NaN })
+        table.push({
+          stage: `estimated CPU per sandboxed call, ${label} (layers + program + server)`,
+          cpu_ms: round(layers + cpu[program]!),
+          wall_ms: NaN,
+          server_cpu_ms: NaN,
+        })
       }
     }
     return table

@@ -59,14 +59,16 @@ export async function run() {
   }
   const baseline = percentile(bare, 50)
 
-  const app = createApp({ config: loadConfig({
+  const app = createApp({
+    config: loadConfig({
       LOG_LEVEL: 'silent',
       // One process plays every learner: no per-client limits, so 20 calls at once are 20 learners' calls.
       RATE_EXECUTION_PER_MIN: '0',
       CONCURRENT_EXECUTIONS_PER_CLIENT: '0',
       EXEC_QUEUE_PER_CLIENT: '64',
       EXEC_SLOTS_PER_CLIENT: '64',
-    }) })
+    }),
+  })
   const runner = app.decorator.services.runner
   try {
     const pythonCode = '@endpoint\ndef add(a: int, b: int):\n    return a + b'

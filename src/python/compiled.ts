@@ -51,7 +51,8 @@ function sweepStale(dir: string) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') continue
     }
     try {
-      if (statSync(join(dir, name)).uid === process.getuid?.()) rmSync(join(dir, name), { recursive: true, force: true })
+      if (statSync(join(dir, name)).uid === process.getuid?.())
+        rmSync(join(dir, name), { recursive: true, force: true })
     } catch {
       // gone meanwhile
     }

@@ -116,7 +116,10 @@ describe('reading the source without the ast module', () => {
       '    out.append([seg(f), params])',
       'print(json.dumps(out))',
     ].join('\n')
-    const proc = Bun.spawn([config.PYTHON_BIN, '-I', '-S', '-c', script], { stdin: new TextEncoder().encode(code), stdout: 'pipe' })
+    const proc = Bun.spawn([config.PYTHON_BIN, '-I', '-S', '-c', script], {
+      stdin: new TextEncoder().encode(code),
+      stdout: 'pipe',
+    })
     const expected = JSON.parse(await new Response(proc.stdout).text())
     expect(ours).toEqual(expected)
     expect(ours).toHaveLength(3)
