@@ -3,6 +3,8 @@
  * (through app.handle, warm pool) and the time of a 50-case execute-test-cases batch, each next to the
  * start-up of a bare `python3 -I -S -c pass` measured in the same run. Goals: a call within 2x of the bare
  * start-up, the batch within 3x.
+ * Throughput: the wall time of 20 concurrent calls, and how many calls 8 clients, each calling in a loop, complete
+ * in 10 s (BENCH_LOOP_S). Where a call's CPU goes: bench/breakdown.bench.ts.
  * Run: `bun bench/execution.bench.ts` (BENCH_RUNS sets the sample count, default 40).
  */
 import { createApp } from '../src/app'
@@ -57,7 +59,16 @@ export async function run() {
   }
   const baseline = percentile(bare, 50)
 
-  const app = createApp({ config: loadConfig({ LOG_LEVEL: 'silent', RATE_EXECUTION_PER_MIN: '0' }) })
+  const app = createApp({
+    config: loadConfig({
+      LOG_LEVEL: 'silent',
+      // One process plays every learner: no per-client limits, so 20 calls at once are 20 learners' calls.
+      RATE_EXECUTION_PER_MIN: '0',
+      CONCURRENT_EXECUTIONS_PER_CLIENT: '0',
+      EXEC_QUEUE_PER_CLIENT: '64',
+      EXEC_SLOTS_PER_CLIENT: '64',
+    }),
+  })
   const runner = app.decorator.services.runner
   try {
     const pythonCode = '@endpoint\ndef add(a: int, b: int):\n    return a + b'
@@ -87,8 +98,32 @@ export async function run() {
         }),
       )
     }
+    const concurrent: number[] = []
+    for (let i = 0; i < 3; i++) {
+      await Bun.sleep(300) // the pool refilled
+      concurrent.push(
+        await time(async () => {
+          const answers = await Promise.all(Array.from({ length: 20 }, call))
+          const failed = answers.find((a) => a.result !== 3)
+          if (failed) throw new Error(`a concurrent call failed: ${JSON.stringify(failed)}`)
+        }),
+      )
+    }
+    await Bun.sleep(300)
+    const loopMs = Number(process.env.BENCH_LOOP_S ?? 10) * 1000
+    const until = performance.now() + loopMs
+    let completed = 0
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (performance.now() < until) {
+          if ((await call()).result === 3) completed++
+        }
+      }),
+    )
     return [
       row('bare python3 -I -S -c pass', bare),
+      { ...row('20 concurrent execute-endpoint, wall of all', concurrent), runs: concurrent.length },
+      { name: `calls completed in ${loopMs / 1000} s by 8 clients in a loop`, runs: 1, calls: completed },
       row('execute-endpoint, one-line function (warm pool)', calls, baseline),
       row('execute-test-cases, 50 cases', batches, baseline),
     ]

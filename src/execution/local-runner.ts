@@ -12,7 +12,9 @@ import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Boxed, Sandbox } from '../sandbox'
 import { sandboxMemoryBytes, writeInput } from '../sandbox'
+import { runsAsRoot } from '../sandbox/argv'
 import { harnessProgram, schedulerProgram } from '../python/program'
+import { compileHarness, type CompiledHarness } from '../python/compiled'
 import { channelLimits, createChannel, reportLineBytes } from './channel'
 import { createQueue, queueLimits } from './queue'
 import {
@@ -115,14 +117,31 @@ export function createLocalRunner({
   const pool: Boxed[] = []
   const active = new Set<Boxed>()
   let closed = false
-  const ready = sandbox.ready().then((state) => {
+  /** The harness as bytecode (src/python/compiled.ts), made once; null: every sandbox compiles it from `-c`. */
+  let compiled: CompiledHarness | null = null
+  let command: string[] = ['-c', harness, limits, schedulerProgram]
+  const ready = Promise.all([
+    sandbox.ready(),
+    compileHarness(config.PYTHON_BIN, { learner: harness, scheduler: schedulerProgram }),
+  ]).then(([state, made]) => {
+    if ('error' in made) {
+      logger.warn('could not precompile the harness; each sandbox compiles it from source', { error: made.error })
+    } else if (closed || !(state.sandboxed || runsAsRoot())) {
+      // Without bwrap and without a uid of its own, learner code runs as we do and could rewrite the file
+      // that the next jobs run: those compile from source instead.
+      made.remove()
+    } else {
+      compiled = made // at the same path inside a sandbox (a read-only bind) as on the host
+      command = [made.learner, limits, made.scheduler]
+    }
     if (state.sandboxed || config.SANDBOX !== 'required') fillPool()
   })
 
   const spawn = (): Boxed =>
-    sandbox.spawn([config.PYTHON_BIN, '-I', '-S', '-c', harness, limits, schedulerProgram], {
+    sandbox.spawn([config.PYTHON_BIN, '-I', '-S', ...command], {
       memoryBytes: sandboxMemoryBytes(config),
       fds: 1,
+      ...(compiled ? { readOnly: [compiled.dir] } : {}),
     })
 
   function fillPool() {
@@ -233,6 +252,7 @@ export function createLocalRunner({
     close() {
       closed = true
       for (const box of [...pool.splice(0), ...active]) box.release()
+      compiled?.remove() // the sandboxes still running keep their bind mount of the folder
     },
   }
 }

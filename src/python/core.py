@@ -6,8 +6,14 @@
 # Trust: nothing here trusts learner code. Arguments come from clients and are converted with ast.literal_eval
 # and json only (never eval). Results are learner objects: their __repr__ may raise or lie, so every conversion
 # is guarded and bounded in depth.
-import ast
-import json
+#
+# Imports: the node classes and the parser come from the C module _ast; the Python modules ast and json (with
+# contextlib, enum, re and collections behind them, ~15 ms per sandbox start) are imported only by the
+# conversions that need them, so a call with plain JSON arguments never loads them.
+import _ast
+
+# ast.parse without the ast module: the same compile() call it makes.
+ONLY_AST = _ast.PyCF_ONLY_AST
 
 # @endpoint without methods: the sample tasks' endpoints take lists and objects (a board, a todo list), which only
 # a JSON body (POST) carries; GET stays for simple query-string calls.
@@ -45,18 +51,18 @@ def endpoint(*args, **kwargs):
 
 def accepts_str(node):
     """Whether an annotation (as an ast node) takes text as it is: str, Any, Optional[str], str | None, Union[str, X]."""
-    if isinstance(node, ast.Name):
+    if isinstance(node, _ast.Name):
         return node.id in ("str", "Any", "AnyStr")
-    if isinstance(node, ast.Attribute):  # typing.Any, typing.Optional[...] spelled in full
+    if isinstance(node, _ast.Attribute):  # typing.Any, typing.Optional[...] spelled in full
         return node.attr in ("str", "Any", "AnyStr")
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a quoted annotation
+    if isinstance(node, _ast.Constant) and isinstance(node.value, str):  # a quoted annotation
         return annotation_accepts_str(node.value)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+    if isinstance(node, _ast.BinOp) and isinstance(node.op, _ast.BitOr):
         return accepts_str(node.left) or accepts_str(node.right)
-    if isinstance(node, ast.Subscript):
-        outer = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", None)
+    if isinstance(node, _ast.Subscript):
+        outer = node.value.attr if isinstance(node.value, _ast.Attribute) else getattr(node.value, "id", None)
         if outer in ("Optional", "Union"):
-            inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            inner = node.slice.elts if isinstance(node.slice, _ast.Tuple) else [node.slice]
             return any(accepts_str(item) for item in inner)
     return False
 
@@ -79,7 +85,7 @@ def annotation_accepts_str(annotation):
     if text is None:
         return False
     try:
-        return accepts_str(ast.parse(text.strip(), mode="eval").body)
+        return accepts_str(compile(text.strip(), "<unknown>", "eval", ONLY_AST).body)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
 
@@ -89,6 +95,9 @@ def convert(value, annotation):
     anything else stays as it is. Never eval."""
     if not isinstance(value, str) or annotation is None or annotation_accepts_str(annotation):
         return value
+    import ast
+    import json
+
     try:
         return ast.literal_eval(value)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -129,12 +138,19 @@ def to_json(value, depth=0):
             if isinstance(key, str):
                 name = key
             elif key is None or isinstance(key, (bool, int, float)):
-                name = int_text(key) if isinstance(key, int) and not isinstance(key, bool) else json.dumps(key)
+                name = int_text(key) if isinstance(key, int) and not isinstance(key, bool) else json_key(key)
             else:
                 name = safe_repr(key)
             out[name] = to_json(item, depth + 1)
         return out
     return safe_repr(value)
+
+
+def json_key(key):
+    """The JSON text of a None, bool or float dict key (null, true, 1.5, NaN), as json.dumps spells it."""
+    import json
+
+    return json.dumps(key)
 
 
 def int_text(value):

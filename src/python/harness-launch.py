@@ -5,7 +5,8 @@
 # their own function's answer) and runs in this one process, which reports on fd 3 itself: a second interpreter
 # would cost every call about a third more and protect nothing but the learner's own answer.
 #
-# Started as `python3 -I -S -c <program> <limits json> <scheduler program>`; remotely (OneCompiler) limits, job,
+# Started as `python3 -I -S <learner .pyc> <limits json> <scheduler .pyc>` (src/python/compiled.ts), or with
+# `-c <program>` and the scheduler's source where the bytecode could not be made; remotely (OneCompiler) limits, job,
 # marker and scheduler program are prepended to the program instead.
 import posix
 import sys
@@ -24,7 +25,9 @@ def start_scheduler(program, limits_text, marker):
     for fd in passed:
         posix.set_inheritable(fd, True)  # only this spawn inherits them: they are closed right after
     python = sys.executable or "/usr/bin/python3"
-    argv = [python, "-I", "-S", "-c", program, limits_text, marker] + [str(fd) for fd in passed]
+    # A path (only ever one of ours: the source starts with a comment) is the precompiled scheduler.
+    script = [program] if program.startswith("/") else ["-c", program]
+    argv = [python, "-I", "-S"] + script + [limits_text, marker] + [str(fd) for fd in passed]
     try:
         pid = posix.posix_spawn(python, argv, posix.environ)
     except OSError:

@@ -4,14 +4,43 @@
 LEARNER_FILE = "<learner>"
 
 
+def split_lines(source):
+    """The lines of `source` with their ends, split at \r\n, \n and \r only, as the tokenizer counts them (what
+    ast.get_source_segment splits by; str.splitlines also splits at \f, \x1c and others)."""
+    lines, start, size, newline = [], 0, len(source), -1
+    while start < size:
+        if newline < start:  # the next \n, looked up once per \n (never a scan per line to the end)
+            newline = source.find("\n", start)
+            newline = size if newline < 0 else newline
+        cr = source.find("\r", start, newline)
+        end = (cr + 2 if cr + 1 == newline else cr + 1) if cr >= 0 else newline + 1
+        lines.append(source[start:end])
+        start = end
+    return lines
+
+
+def source_segment(lines, node):
+    """ast.get_source_segment without the ast module: the text of `node` (offsets are UTF-8 bytes), or None."""
+    end_line, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    if end_line is None or end_col is None:
+        return None
+    first, last = node.lineno - 1, end_line - 1
+    if first == last:
+        return lines[first].encode()[node.col_offset:end_col].decode()
+    middle = lines[first + 1:last]
+    return "".join([lines[first].encode()[node.col_offset:].decode()] + middle + [lines[last].encode()[:end_col].decode()])
+
+
 def decorator_route(dec, func_name):
     """(path, methods) if `dec` is an @endpoint form, else None. Reads the forms core.endpoint accepts."""
-    call = dec if isinstance(dec, ast.Call) else None
+    call = dec if isinstance(dec, _ast.Call) else None
     target = call.func if call else dec
-    if not (isinstance(target, ast.Name) and target.id == "endpoint"):
+    if not (isinstance(target, _ast.Name) and target.id == "endpoint"):
         return None
     path = methods = None
-    if call:
+    if call and (call.args or call.keywords):
+        import ast  # literal_eval: only for the forms that carry a path or methods
+
         given = [("path", arg) for arg in call.args[:1]] + [("methods", arg) for arg in call.args[1:2]]
         for name, node in given + [(kw.arg, kw.value) for kw in call.keywords]:
             try:
@@ -25,9 +54,9 @@ def decorator_route(dec, func_name):
     return route(path, methods, func_name)
 
 
-def describe_parameters(source, args):
+def describe_parameters(lines, args):
     def text(node):
-        return None if node is None else ast.get_source_segment(source, node)
+        return None if node is None else source_segment(lines, node)
 
     params = []
     positional = args.posonlyargs + args.args
@@ -51,18 +80,20 @@ def param(name, kind, required, default, annotation):
 def parse_endpoints(source, tree):
     """Top-level functions decorated with @endpoint, in source order. Methods and nested functions are ignored."""
     endpoints = []
+    lines = None
     for node in tree.body:
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        if not isinstance(node, (_ast.FunctionDef, _ast.AsyncFunctionDef)):
             continue
         for dec in node.decorator_list:
             found = decorator_route(dec, node.name)
             if found:
+                lines = lines or split_lines(source)
                 endpoints.append({
                     "name": node.name,
                     "endpoint": found[0],
                     "methods": found[1],
-                    "parameters": describe_parameters(source, node.args),
-                    "body": ast.get_source_segment(source, node) or "",
+                    "parameters": describe_parameters(lines, node.args),
+                    "body": source_segment(lines, node) or "",
                 })
                 break
     return endpoints
@@ -71,7 +102,7 @@ def parse_endpoints(source, tree):
 def compile_learner(source):
     """(tree, None) or (None, syntax error message) with the learner's own line and column."""
     try:
-        return ast.parse(source, LEARNER_FILE), None
+        return compile(source, LEARNER_FILE, "exec", ONLY_AST), None
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         return None, syntax_error(getattr(error, "lineno", None), getattr(error, "offset", None),
                                   getattr(error, "msg", None) or str(error) or type(error).__name__)

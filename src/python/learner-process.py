@@ -8,10 +8,12 @@
 #   control socket brings orders to fork one process per case.
 # - A call, a listing or a syntax check: nothing is graded, so this process reports on fd 3 itself (the server
 #   bounds and checks that channel, and keeps the time limit); learner code can only change its own answer.
+#
+# Imports: C modules and io (loaded by every interpreter anyway); traceback (with linecache, tokenize, re and
+# textwrap behind it) only where the harness itself fails, since learner frames are formatted here.
 import io
 import select
 import sys
-import traceback
 import _socket
 import _struct
 
@@ -67,12 +69,15 @@ def write_report(fd, report):
 
 # ---------------------------------------------------------------- loading and calling
 
-def learner_line(tb):
-    line = None
-    for frame, lineno in traceback.walk_tb(tb):
-        if frame.f_code.co_filename == LEARNER_FILE:
-            line = lineno
-    return line
+def learner_frames(tb):
+    """(line, function name) of each frame of the learner's code in a traceback, outermost first."""
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == LEARNER_FILE:
+            frames.append((tb.tb_lineno, code.co_name))
+        tb = tb.tb_next
+    return frames
 
 
 def safe_text(error):
@@ -89,13 +94,14 @@ def describe_exception(error):
         return {"error_type": "memory_limit", "message": "Memory limit exceeded (MemoryError)"}
     if isinstance(error, SystemExit):
         return {"error_type": "runtime_error", "message": "The program called exit(%s)" % safe_repr(error.code)}
-    line = learner_line(error.__traceback__)
+    frames = learner_frames(error.__traceback__)
+    line = frames[-1][0] if frames else None
     text = "%s: %s" % (type(error).__name__, safe_text(error))
     if line is not None:
         text += " (line %d)" % line
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == LEARNER_FILE]
-    return {"error_type": "runtime_error", "message": text, "line": line,
-            "traceback": "".join(traceback.format_list(frames))}
+    # As traceback.format_list writes them; the learner's code has no file, so no source line follows.
+    trace = "".join('  File "%s", line %s, in %s\n' % (LEARNER_FILE, lineno, name) for lineno, name in frames)
+    return {"error_type": "runtime_error", "message": text, "line": line, "traceback": trace}
 
 
 def load_module(tree):
@@ -243,12 +249,12 @@ def run_alone(job, the_plan, tree, endpoints):
 
 def main():
     """True when a scheduler was started (it ends this process once it has reported)."""
-    limits = json.loads(LIMITS_TEXT)
+    limits = DECODE(LIMITS_TEXT)
     LIMITS.update(limits)
     job_text = _REMOTE_JOB if REMOTE else sys.stdin.read()  # noqa: F821 (a pooled sandbox waits here)
     if not job_text:
         return False  # a pooled sandbox discarded unused
-    job = json.loads(job_text)
+    job = DECODE(job_text)  # the server's JSON.stringify: plain JSON, no NaN
     the_plan, tree, endpoints = plan(job)
     if job["op"] != "tests":
         set_cpu_limit(limits["cpu_seconds"])
@@ -286,6 +292,8 @@ try:
             pass
     _code = 0
 except BaseException:
+    import traceback
+
     traceback.print_exc()
     _code = 70
 # Leave without the interpreter's shutdown: it would wait for threads the learner left running and run their

@@ -1,9 +1,9 @@
 /**
  * The embedded Python programs, assembled from their parts. src/python/limits.py and src/python/core.py (the
  * @endpoint decorator, argument conversion, result JSON) come first in every program that runs learner code, so
- * the execution harness and the Python server runner follow one copy of those rules. Started as
- * `python3 -I -S -c <program> …`: embedded in the compiled binary, nothing is read from disk at run time and a
- * sandbox never sees the project.
+ * the execution harness and the Python server runner follow one copy of those rules. Embedded in the compiled
+ * binary: a sandbox never sees the project. Started as `python3 -I -S -c <program> …`, or, for the execution
+ * harness, from the bytecode src/python/compiled.ts makes of these texts once per server start.
  *
  * @example
  * Bun.spawn([python, '-I', '-S', '-c', pythonProgram(serveSource), ...args])

@@ -14,6 +14,7 @@
 #       then hard limits: address space bytes, processes, file size bytes, CPU seconds.
 import builtins
 import inspect
+import json
 import os
 import socket
 import sys

@@ -1,0 +1,143 @@
+/**
+ * Where the CPU of one execution goes (README, "Performance"): each layer a sandboxed call adds, started on its own
+ * and timed to its exit. CPU is the child's rusage (user + system), which counts the descendants it reaped. For a
+ * sandbox that is the layers only (cgroup join shell, setpriv, the outer bwrap): the outer bwrap exits when its
+ * pid 1 reports the program's status and never reaps it, so the program inside is not counted (nor the kernel's
+ * namespace teardown, done by kernel threads). A sandboxed call's CPU is therefore estimated as the layers plus
+ * the same program started bare (the last rows). server_cpu_ms is this server's own CPU per start (cgroup
+ * create/remove, spawn, pipes), from process.cpuUsage().
+ * Run: `bun bench/breakdown.bench.ts` (BENCH_RUNS sets the sample count, default 30).
+ */
+import { closeSync } from 'node:fs'
+import { loadConfig } from '../src/config'
+import { createLogger } from '../src/logging'
+import { createSandbox, sandboxMemoryBytes } from '../src/sandbox'
+import { dropRootPrefix, sandboxArgv } from '../src/sandbox/argv'
+import { compileHarness } from '../src/python/compiled'
+import { harnessProgram, schedulerProgram } from '../src/python/program'
+import { harnessLimits } from '../src/execution/local-runner'
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 30)
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const round = (x: number) => Math.round(x * 10) / 10
+
+type Sample = { cpu: number; wall: number; ours: number }
+
+/** Starts `start()` RUNS times; the median CPU (ms) of the child, wall (ms) to its exit, and our own CPU. */
+async function measure(start: () => { proc: Bun.Subprocess; done?: () => void }): Promise<Sample> {
+  const cpu: number[] = []
+  const wall: number[] = []
+  const ours: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    const before = process.cpuUsage()
+    const started = performance.now()
+    const { proc, done } = start()
+    await proc.exited
+    wall.push(performance.now() - started)
+    done?.()
+    const own = process.cpuUsage(before)
+    ours.push((own.user + own.system) / 1000)
+    const usage = proc.resourceUsage()
+    cpu.push(usage ? Number(usage.cpuTime.user + usage.cpuTime.system) / 1000 : NaN)
+  }
+  return { cpu: median(cpu), wall: median(wall), ours: median(ours) }
+}
+
+export async function run() {
+  const config = loadConfig({ LOG_LEVEL: 'silent' })
+  const python = config.PYTHON_BIN
+  const sandbox = createSandbox({ config, logger: createLogger('silent') })
+  const state = await sandbox.ready()
+  const compiled = await compileHarness(python, { learner: harnessProgram, scheduler: schedulerProgram })
+  if ('error' in compiled) throw new Error(`cannot precompile: ${compiled.error}`)
+  const limits = JSON.stringify(harnessLimits(config))
+  const job = JSON.stringify({
+    op: 'call',
+    code: '@endpoint\ndef add(a: int, b: int):\n    return a + b',
+    endpoint: '/add',
+    args: { a: 1, b: 2 },
+  })
+  const pass = [python, '-I', '-S', '-c', 'pass']
+  const fromSource = [python, '-I', '-S', '-c', harnessProgram, limits, schedulerProgram]
+  const fromBytecode = [python, '-I', '-S', compiled.learner, limits, compiled.scheduler]
+  /** A bare process; `input` on stdin (a pooled harness given nothing exits at once), fd 3 for its report. */
+  const bare =
+    (argv: string[], input = '') =>
+    () => {
+      const proc = Bun.spawn(argv, { env: {}, stdio: [new TextEncoder().encode(input), 'ignore', 'ignore', 'pipe'] })
+      return { proc, done: () => closeSync(proc.stdio[3] as unknown as number) }
+    }
+  const boxed =
+    (argv: string[], input = '') =>
+    () => {
+      const box = sandbox.spawn(argv, {
+        memoryBytes: sandboxMemoryBytes(config),
+        fds: 1,
+        readOnly: [compiled.dir],
+      })
+      void box.proc.stdin.write(input)
+      void box.proc.stdin.end()
+      return {
+        proc: box.proc as Bun.Subprocess,
+        done: () => {
+          box.release()
+          closeSync(box.proc.stdio[3] as unknown as number)
+        },
+      }
+    }
+  const tmpfsBytes = config.EXEC_TMPFS_MB << 20
+  const rows: [string, Sample][] = []
+  const add = async (name: string, start: () => { proc: Bun.Subprocess; done?: () => void }) =>
+    rows.push([name, await measure(start)])
+  try {
+    await add('python -I -S -c pass', bare(pass))
+    await add('harness from -c source, no job (compile + imports)', bare(fromSource))
+    await add('harness from .pyc, no job (imports)', bare(fromBytecode))
+    await add('harness from -c source, one call', bare(fromSource, job))
+    await add('harness from .pyc, one call', bare(fromBytecode, job))
+    if (state.sandboxed) {
+      await add(
+        'bwrap (layers only) + python pass',
+        bare(sandboxArgv(pass, { tmpfsBytes, disableUserns: state.probe.disables_userns ?? true })),
+      )
+      const drop = dropRootPrefix(config.SANDBOX_UID_BASE, null)
+      if (drop.length) {
+        const argv = [...drop, ...sandboxArgv(pass, { tmpfsBytes, disableUserns: state.probe.disables_userns ?? true })]
+        await add('setpriv + bwrap (layers only) + python pass', bare(argv))
+      }
+      await add('full sandbox (layers only) + python pass', boxed(pass))
+      await add('full sandbox (layers only) + harness from -c, one call', boxed(fromSource, job))
+      await add('full sandbox (layers only) + harness from .pyc, one call', boxed(fromBytecode, job))
+    }
+    const table = rows.map(([stage, s]) => ({
+      stage,
+      cpu_ms: round(s.cpu),
+      wall_ms: round(s.wall),
+      server_cpu_ms: round(s.ours),
+    }))
+    const cpu = Object.fromEntries(rows.map(([stage, s]) => [stage, s.cpu + s.ours]))
+    const layers = cpu['full sandbox (layers only) + python pass']
+    if (layers !== undefined) {
+      for (const [label, program] of [
+        ['before: -c source', 'harness from -c source, one call'],
+        ['after: .pyc', 'harness from .pyc, one call'],
+      ] as const) {
+        table.push({
+          stage: `estimated CPU per sandboxed call, ${label} (layers + program + server)`,
+          cpu_ms: round(layers + cpu[program]!),
+          wall_ms: NaN,
+          server_cpu_ms: NaN,
+        })
+      }
+    }
+    return table
+  } finally {
+    await sandbox.close()
+    compiled.remove()
+  }
+}
+
+if (import.meta.main) {
+  console.table(await run())
+  process.exit(0)
+}
