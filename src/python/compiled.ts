@@ -39,6 +39,17 @@ for name, source in json.loads(sys.stdin.read()).items():
 
 const PREFIX = 'tutor-harness-'
 
+/** Folders made by this process and not yet removed: a runner that is never closed leaves none at exit. */
+const owned = new Set<string>()
+
+/** Removes every folder this process made (the exit hook below, and the test preload after the last test). */
+export function removeOwnedHarnesses() {
+  for (const dir of owned) rmSync(dir, { recursive: true, force: true })
+  owned.clear()
+}
+
+process.once('exit', removeOwnedHarnesses)
+
 /** Folders of ours left by servers that ended without close() (killed): named after a pid no longer running. */
 function sweepStale(dir: string) {
   for (const name of readdirSync(dir)) {
@@ -81,7 +92,12 @@ export async function compileHarness(
     const scheduler = join(dir, 'scheduler.pyc')
     for (const file of [learner, scheduler]) chmodSync(file, 0o644)
     const folder = dir
-    return { learner, scheduler, dir: folder, remove: () => rmSync(folder, { recursive: true, force: true }) }
+    owned.add(folder)
+    const remove = () => {
+      owned.delete(folder)
+      rmSync(folder, { recursive: true, force: true })
+    }
+    return { learner, scheduler, dir: folder, remove }
   } catch (error) {
     if (dir) rmSync(dir, { recursive: true, force: true })
     return { error: (error as Error).message }
