@@ -11,7 +11,7 @@ import { withinDepth } from '../../src/execution/messages'
 import { createLogger } from '../../src/logging'
 import { createSandbox } from '../../src/sandbox'
 import { testConfig } from '../support/config'
-import { get, post } from '../support/http'
+import { get, parseEvents, post } from '../support/http'
 
 /** Runs the job's code as it is, fd 3 open, then leaves; nothing it does is corrected by a harness. */
 const COMPROMISED =
@@ -43,16 +43,6 @@ const call = async (pythonCode: string) => {
   return reply.body
 }
 
-/** Parses a text/event-stream body into [event, data] pairs. */
-const events = (text: string) =>
-  text
-    .trim()
-    .split('\n\n')
-    .map((block) => {
-      const [event, data] = block.split('\n')
-      return [event!.slice('event: '.length), JSON.parse(data!.slice('data: '.length))] as const
-    })
-
 describe('the result channel', () => {
   test('an honest report still works through the compromised harness', async () => {
     expect(await call(write(result(`b'"fine"'`)))).toMatchObject({ success: true, result: 'fine' })
@@ -68,9 +58,9 @@ describe('the result channel', () => {
         body: JSON.stringify({ backendCode: flood, testCases: [{ name: 'only', endpoint: '/f', expected }] }),
       }),
     )
-    const received = events(await response.text())
-    expect(received.map(([event]) => event)).toEqual(['result', 'summary'])
-    expect(received[0]![1]).toMatchObject({ testName: 'only', status: 'fail', actual: 1 }) // the first report counts
+    const received = parseEvents(await response.text())
+    expect(received.map(({ event }) => event)).toEqual(['result', 'summary'])
+    expect(received[0]!.data).toMatchObject({ testName: 'only', status: 'fail', actual: 1 }) // the first report counts
   })
 
   test('later reports of a case change nothing', async () => {

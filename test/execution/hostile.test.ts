@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { createApp } from '../../src/app'
 import { testConfig } from '../support/config'
-import { get, post } from '../support/http'
+import { get, parseEvents, post } from '../support/http'
 
 const SECRET = `hostile-secret-${crypto.randomUUID()}`
 process.env.EXECUTION_TEST_SECRET = SECRET // the server's environment: must never reach learner code
@@ -209,16 +209,6 @@ describe('hostile code', () => {
   })
 })
 
-/** Parses a text/event-stream body into [event, data] pairs. */
-const events = (text: string) =>
-  text
-    .trim()
-    .split('\n\n')
-    .map((block) => {
-      const [event, data] = block.split('\n')
-      return [event!.slice('event: '.length), JSON.parse(data!.slice('data: '.length))] as const
-    })
-
 // Learner code that writes to the result channel itself (fd 3 of the harness), against a server with the default
 // limits. Whatever the harness makes of it, the server answers once per case, in bounded time and memory, and a
 // flood never comes out as a passing case (channel.test.ts has the same attacks from a wholly compromised sandbox).
@@ -239,9 +229,9 @@ describe('hostile code on the result channel', () => {
     const code = fd3(
       `line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    os.write(3, line)\nreturn 2`,
     )
-    const received = events(await (await batch(code, 'x'.repeat(8192), 'text/event-stream')).text())
-    expect(received.map(([event]) => event)).toEqual(['result', 'summary'])
-    expect(received[1]![1].results).toHaveLength(1)
+    const received = parseEvents(await (await batch(code, 'x'.repeat(8192), 'text/event-stream')).text())
+    expect(received.map(({ event }) => event)).toEqual(['result', 'summary'])
+    expect(received[1]!.data.results).toHaveLength(1)
   })
 
   test('63 MiB without a newline: one answer for the case, not a pass, and the server stays healthy', async () => {

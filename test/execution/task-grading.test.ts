@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { closeServices, createApp } from '../../src/app'
 import { testConfig } from '../support/config'
-import { post } from '../support/http'
+import { parseEvents, post } from '../support/http'
 import { SAMPLE_TASKS } from '../tasks/fixture'
 
 const app = createApp({ config: testConfig({ TASKS_DIR: SAMPLE_TASKS }) })
@@ -180,13 +180,7 @@ describe('grading a task on the server', () => {
       }),
     )
     expect(response.headers.get('content-type')).toContain('text/event-stream')
-    const events = (await response.text())
-      .trim()
-      .split('\n\n')
-      .map((block) => {
-        const [event, data] = block.split('\n')
-        return { event: event!.slice('event: '.length), data: JSON.parse(data!.slice('data: '.length)) }
-      })
+    const events = parseEvents(await response.text())
     expect(events.filter((e) => e.event === 'result').length).toBe(backend.length + browser.length)
     expect(events.at(-1)!.event).toBe('summary')
     expect(leaked(events)).toEqual([])

@@ -38,15 +38,3 @@ export function texts(value: unknown): string[] {
   if (value && typeof value === 'object') return [JSON.stringify(value), ...Object.values(value).flatMap(texts)]
   return [JSON.stringify(value)]
 }
-
-/** Parses a whole `text/event-stream` body into its events. */
-export function parseEvents(text: string): { event: string; data: any }[] {
-  return text
-    .split('\n\n')
-    .filter((block) => block.trim())
-    .map((block) => {
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message'
-      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null')
-      return { event, data }
-    })
-}

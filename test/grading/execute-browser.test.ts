@@ -6,9 +6,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { closeServices, createApp } from '../../src/app'
 import { testConfig } from '../support/config'
-import { post } from '../support/http'
+import { post, parseEvents } from '../support/http'
 import { SAMPLE_TASKS } from '../tasks/fixture'
-import { diskTests, frontEnd, parseEvents, solution } from './disk'
+import { diskTests, frontEnd, solution } from './disk'
 import { fakeBrowser, passed } from './fake-browser'
 import type { InteractiveTest } from '../../src/browser'
 

@@ -44,3 +44,15 @@ export const rawRequest = (port: number, text: string) =>
       },
     })
   })
+
+/** Parses a whole `text/event-stream` body into its events. */
+export function parseEvents(text: string): { event: string; data: any }[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim())
+    .map((block) => {
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message'
+      const data = JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null')
+      return { event, data }
+    })
+}
