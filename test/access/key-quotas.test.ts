@@ -4,7 +4,6 @@
  * entry. The server process test shows the message a teacher sees.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,10 +11,10 @@ import { createAccess } from '../../src/access'
 import { ConfigError } from '../../src/config'
 import { post } from '../support/http'
 import { testApp } from '../support/app'
+import { keyHash } from '../support/keys'
 import { startServer } from '../support/process'
 import { gateRunner, instantRunner } from './gate-runner'
 
-const hash = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`
 const dir = mkdtempSync(join(tmpdir(), 'key-quotas-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const file = (name: string, text: string) => {
@@ -30,14 +29,14 @@ const code = { pythonCode: 'def f():\n    return 1\n' }
 const KEYS = file(
   'keys.json',
   JSON.stringify([
-    { name: 'alice', hash: hash('alice-key'), quotas: { executionPerMin: 1, concurrentExecutions: 0 } },
+    { name: 'alice', hash: keyHash('alice-key'), quotas: { executionPerMin: 1, concurrentExecutions: 0 } },
     {
       name: 'teacher',
-      hash: hash('teacher-key'),
+      hash: keyHash('teacher-key'),
       role: 'admin',
       quotas: { executionPerMin: 0, concurrentExecutions: 3 },
     },
-    { name: 'bob', hash: hash('bob-key') },
+    { name: 'bob', hash: keyHash('bob-key') },
   ]),
 )
 
@@ -81,7 +80,7 @@ describe('the key file', () => {
   test('JSON and lines both carry quotas; the identity carries them', () => {
     const lines = file(
       'keys.txt',
-      `carol ${hash('c-key')} learner aiTokensPerDay=5000 concurrentSockets=2\ndan ${hash('d-key')} chatPerMin=3\n`,
+      `carol ${keyHash('c-key')} learner aiTokensPerDay=5000 concurrentSockets=2\ndan ${keyHash('d-key')} chatPerMin=3\n`,
     )
     const access = createAccess({ API_KEYS: undefined, API_KEYS_FILE: lines })
     expect(access.identity(request('c-key'))).toEqual({
@@ -103,10 +102,10 @@ describe('the key file', () => {
     const bad = file(
       'bad.json',
       JSON.stringify([
-        { name: 'ann', hash: hash('a'), quotas: { aiTokensPerDay: -5 } },
-        { name: 'ben', hash: hash('b'), quotas: { tokensPerDay: 10 } },
-        { name: 'cat', hash: hash('c'), quotas: [1] },
-        { name: 'dot', hash: hash('d'), quotas: { chatPerMin: 1.5 } },
+        { name: 'ann', hash: keyHash('a'), quotas: { aiTokensPerDay: -5 } },
+        { name: 'ben', hash: keyHash('b'), quotas: { tokensPerDay: 10 } },
+        { name: 'cat', hash: keyHash('c'), quotas: [1] },
+        { name: 'dot', hash: keyHash('d'), quotas: { chatPerMin: 1.5 } },
       ]),
     )
     const message = messageOf(() => createAccess({ API_KEYS: undefined, API_KEYS_FILE: bad }))
@@ -114,11 +113,11 @@ describe('the key file', () => {
     expect(message).toContain('entry 2 (ben): unknown quota "tokensPerDay"; known: executionPerMin')
     expect(message).toContain('entry 3 (cat): quotas must be an object')
     expect(message).toContain('entry 4 (dot): quotas/chatPerMin must be a whole number')
-    const line = file('bad.txt', `eve ${hash('e')} admin chatPerMin=lots\n`)
+    const line = file('bad.txt', `eve ${keyHash('e')} admin chatPerMin=lots\n`)
     expect(messageOf(() => createAccess({ API_KEYS: undefined, API_KEYS_FILE: line }))).toContain(
       'line 1: expected "name sha256:<hex> [role] [quota=value ...]"',
     )
-    const unknown = file('unknown.txt', `fay ${hash('f')} speed=3\n`)
+    const unknown = file('unknown.txt', `fay ${keyHash('f')} speed=3\n`)
     expect(messageOf(() => createAccess({ API_KEYS: undefined, API_KEYS_FILE: unknown }))).toContain(
       'line 1 (fay): unknown quota "speed"',
     )
@@ -127,7 +126,7 @@ describe('the key file', () => {
   test('the server refuses to start with a bad quota, saying where', async () => {
     const bad = file(
       'start.json',
-      JSON.stringify([{ name: 'ann', hash: hash('a'), quotas: { concurrentSockets: 'two' } }]),
+      JSON.stringify([{ name: 'ann', hash: keyHash('a'), quotas: { concurrentSockets: 'two' } }]),
     )
     const server = startServer({ API_KEYS_FILE: bad })
     expect(await server.proc.exited).toBe(2)

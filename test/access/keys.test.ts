@@ -4,7 +4,6 @@
  * the client identity; keys never reach the logs. Real WebSockets on 127.0.0.1 port 0 where a socket is needed.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +12,7 @@ import { ConfigError } from '../../src/config'
 import { answer } from '../support/fake-sse'
 import { get, post, rawRequest } from '../support/http'
 import { inertServers, testApp } from '../support/app'
+import { keyHash } from '../support/keys'
 import { memoryLogger } from '../support/services'
 import { connectWs } from '../support/ws'
 import { startServer } from '../support/process'
@@ -22,7 +22,6 @@ const ALICE = 'alice-key-7f3a9c'
 const BOB = 'bob-key-51e2d0'
 const API_KEYS = `alice:${ALICE},bob:${BOB}`
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
-const hash = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`
 
 const logger = memoryLogger()
 const listedFor: string[] = []
@@ -101,7 +100,7 @@ describe('protected routes', () => {
     expect(Object.keys(open.body).sort()).toEqual(['message', 'status', 'version'])
     const detailed = await get(app, '/health', bearer(ALICE))
     expect(detailed.body.checks.access).toEqual({ ok: true, mode: 'keys', keys: 2 })
-    expect(JSON.stringify(detailed.body)).not.toContain(hash(ALICE).slice(7, 20))
+    expect(JSON.stringify(detailed.body)).not.toContain(keyHash(ALICE).slice(7, 20))
   })
 })
 
@@ -190,8 +189,8 @@ describe('key sources', () => {
     const path = file(
       'keys.json',
       JSON.stringify([
-        { name: 'teacher', hash: hash('t-key'), role: 'admin' },
-        { name: 'ann', hash: hash('a-key') },
+        { name: 'teacher', hash: keyHash('t-key'), role: 'admin' },
+        { name: 'ann', hash: keyHash('a-key') },
       ]),
     )
     const access = createAccess({ API_KEYS: undefined, API_KEYS_FILE: path })
@@ -203,7 +202,7 @@ describe('key sources', () => {
   test('API_KEYS_FILE as lines, added to API_KEYS; bare keys are named key-1, key-2', () => {
     const path = file(
       'keys.txt',
-      `# name hash role\nann ${hash('a-key')}\n\nteacher ${hash('t-key')} admin # the teacher\n`,
+      `# name hash role\nann ${keyHash('a-key')}\n\nteacher ${keyHash('t-key')} admin # the teacher\n`,
     )
     const access = createAccess({ API_KEYS: 'first-bare,second-bare', API_KEYS_FILE: path })
     expect(access.identity(request('t-key'))).toEqual({ name: 'teacher', role: 'admin' })
@@ -213,7 +212,7 @@ describe('key sources', () => {
   })
 
   test('a bad entry or file is a configuration error that names the place, never the key', () => {
-    const path = file('bad.txt', `ann sha256:1234\nbob ${hash('b')} root\n`)
+    const path = file('bad.txt', `ann sha256:1234\nbob ${keyHash('b')} root\n`)
     const attempt = () => createAccess({ API_KEYS: 'carol:carol-secret,carol:other-secret', API_KEYS_FILE: path })
     expect(attempt).toThrow(ConfigError)
     const message = (() => {

@@ -4,12 +4,9 @@
  * refusals, and the admin key it needs once access keys are configured.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { get, post } from '../support/http'
 import { testApp } from '../support/app'
+import { keysFile } from '../support/keys'
 import { answer } from '../support/fake-sse'
 import { ask, startChat } from '../chat/harness'
 import { startFakeOpenAI } from '../support/fake-openai'
@@ -98,17 +95,10 @@ test('open chat WebSockets, over a real socket', async () => {
 })
 
 describe('with access keys', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'metrics-keys-'))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  const hash = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`
-  const file = join(dir, 'keys.json')
-  writeFileSync(
-    file,
-    JSON.stringify([
-      { name: 'teacher', hash: hash('teacher-key-9c1'), role: 'admin' },
-      { name: 'ann', hash: hash('ann-key-4d2') },
-    ]),
-  )
+  const file = keysFile([
+    { name: 'teacher', key: 'teacher-key-9c1', role: 'admin' },
+    { name: 'ann', key: 'ann-key-4d2' },
+  ])
   const app = testApp({ config: { API_KEYS_FILE: file } })
 
   test('401 without a key, 403 forbidden for a learner key, 200 with an admin key', async () => {
@@ -125,17 +115,10 @@ describe('with access keys', () => {
 })
 
 describe('after real traffic: a sandbox run, chats through a fake OpenAI server, a judge call and refusals', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'metrics-traffic-'))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  const hash = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`
-  const file = join(dir, 'keys.json')
-  writeFileSync(
-    file,
-    JSON.stringify([
-      { name: 'teacher', hash: hash('teacher-key-77a'), role: 'admin' },
-      { name: 'ann', hash: hash('ann-key-19c') },
-    ]),
-  )
+  const file = keysFile([
+    { name: 'teacher', key: 'teacher-key-77a', role: 'admin' },
+    { name: 'ann', key: 'ann-key-19c' },
+  ])
   const ann = { authorization: 'Bearer ann-key-19c' }
   const PASS = '{"judgment":"pass","explanation":"The grid is there."}'
   const openai = startFakeOpenAI([answer('Hello.'), { status: 429, message: 'Rate limit reached' }, answer(PASS)])
