@@ -9,13 +9,9 @@
  */
 import { createApp } from '../src/app'
 import { loadConfig } from '../src/config'
+import { percentile, postJson } from './measure'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40)
-
-const percentile = (samples: number[], p: number) => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
-}
 
 const row = (name: string, samples: number[], baseline?: number) => {
   const p50 = percentile(samples, 50)
@@ -32,18 +28,6 @@ async function time(action: () => Promise<unknown>): Promise<number> {
   const started = performance.now()
   await action()
   return performance.now() - started
-}
-
-function post(app: ReturnType<typeof createApp>, path: string, body: unknown) {
-  return app
-    .handle(
-      new Request(`http://localhost${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }),
-    )
-    .then((response) => response.json())
 }
 
 export async function run() {
@@ -72,7 +56,7 @@ export async function run() {
   const runner = app.decorator.services.runner
   try {
     const pythonCode = '@endpoint\ndef add(a: int, b: int):\n    return a + b'
-    const call = () => post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/add', args: { a: 1, b: 2 } })
+    const call = () => postJson(app, '/api/execute-endpoint', { pythonCode, endpoint: '/add', args: { a: 1, b: 2 } })
     const first = await call() // waits for the probes and fills the pool
     if (first.result !== 3) throw new Error(`unexpected answer ${JSON.stringify(first)}`)
     const calls: number[] = []
@@ -93,7 +77,7 @@ export async function run() {
       await Bun.sleep(30)
       batches.push(
         await time(async () => {
-          const report = await post(app, '/api/execute-test-cases', { testCases, backendCode: pythonCode })
+          const report = await postJson(app, '/api/execute-test-cases', { testCases, backendCode: pythonCode })
           if (report.summary.passed !== 50) throw new Error(`batch failed: ${JSON.stringify(report.summary)}`)
         }),
       )

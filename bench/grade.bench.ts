@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createApp } from '../src/app'
 import { loadConfig } from '../src/config'
+import { postJson } from './measure'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const TASK = resolve(import.meta.dir, '../tasks/tic-tac-toe')
@@ -38,18 +39,6 @@ interface Sample {
   allPassed: boolean
 }
 
-function post(app: ReturnType<typeof createApp>, path: string, body: unknown) {
-  return app
-    .handle(
-      new Request(`http://localhost${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }),
-    )
-    .then((response) => response.json() as Promise<any>)
-}
-
 async function timed(
   action: () => Promise<{ summary: { passed: number; total: number } }>,
   expected: number,
@@ -66,7 +55,7 @@ export async function run() {
   try {
     if (!services.browser.available()) return [{ name: `no Chromium at ${config.BROWSER_PATH}: nothing to measure` }]
     const browserOnly = () =>
-      post(app, '/api/execute-test-cases', {
+      postJson(app, '/api/execute-test-cases', {
         task: 'tic-tac-toe',
         tests: browserTests,
         include_private: true,
@@ -74,7 +63,7 @@ export async function run() {
         frontendCode,
       })
     const grade = () =>
-      post(app, '/api/grade', { task: 'tic-tac-toe', include_private: true, backendCode, frontendCode })
+      postJson(app, '/api/grade', { task: 'tic-tac-toe', include_private: true, backendCode, frontendCode })
     const whole = await grade() // warms the browser and the sandbox
     const endpointAndBrowser = whole.groups.backend.total + whole.groups.frontend.total
     const browser: Sample[] = []

@@ -15,6 +15,7 @@
 import { connect, type Socket } from 'node:net'
 import { resolve } from 'node:path'
 import { rssMb, startServer, type Server } from './server'
+import { percentile } from './measure'
 
 const ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? resolve(import.meta.dir, '..'))
 const RUNS = Number(process.env.BENCH_RUNS ?? 40)
@@ -22,10 +23,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 40)
 const ROUNDS = 10
 const FLOOD_LIMIT_MS = Number(process.env.BENCH_FLOOD_LIMIT_S ?? 90) * 1000
 
-const percentile = (samples: number[], p: number) => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
-}
 const ms = (value: number) => Math.round(value * 10) / 10
 
 /** One learner program per flood: each writes to the harness's result channel (fd 3) itself. */

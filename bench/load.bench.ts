@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { rssMb, startServer, type Server } from './server'
+import { percentile } from './measure'
 
 const ROOT = resolve(import.meta.dir, '..')
 const CHATS = Number(process.env.BENCH_LOAD_CHATS ?? 20)
@@ -34,10 +35,6 @@ const CHUNK_PAUSE_MS = 5
 /** A refused client waits this long before its next try, so refusals do not become a busy loop. */
 const BACKOFF_MS = 200
 
-const percentile = (samples: number[], p: number) => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
-}
 const ms = (value: number) => Math.round(value * 10) / 10
 
 // ---- fake upstream: OpenAI chat completions, streamed ----

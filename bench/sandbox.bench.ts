@@ -7,13 +7,9 @@
 import { loadConfig } from '../src/config'
 import { createLogger } from '../src/logging'
 import { createSandbox } from '../src/sandbox'
+import { percentile } from './measure'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40)
-
-const percentile = (samples: number[], p: number) => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 10) / 10
-}
 
 async function time(action: () => Promise<unknown>): Promise<number> {
   const started = performance.now()
@@ -43,12 +39,17 @@ export async function run() {
     await sandbox.close()
   }
   return [
-    { name: 'bare python3 -I -S -c pass', runs: RUNS, p50_ms: percentile(bare, 50), p99_ms: percentile(bare, 99) },
+    {
+      name: 'bare python3 -I -S -c pass',
+      runs: RUNS,
+      p50_ms: Math.round(percentile(bare, 50) * 10) / 10,
+      p99_ms: Math.round(percentile(bare, 99) * 10) / 10,
+    },
     {
       name: `in the sandbox (${state.sandboxed ? 'bwrap' : 'no bwrap'}, cgroup ${state.cgroups.kind})`,
       runs: RUNS,
-      p50_ms: percentile(boxed, 50),
-      p99_ms: percentile(boxed, 99),
+      p50_ms: Math.round(percentile(boxed, 50) * 10) / 10,
+      p99_ms: Math.round(percentile(boxed, 99) * 10) / 10,
     },
   ]
 }
