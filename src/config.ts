@@ -221,7 +221,16 @@ export const SETTINGS = {
   EXEC_TMPFS_MB: setting(Int(1), 16, 'Size of the private writable /tmp inside the sandbox.'),
   EXEC_CONCURRENCY: setting(Int(1), cpus, 'Sandboxes running at once.', { example: 'number of CPUs' }),
   EXEC_QUEUE_LENGTH: setting(Int(0), 64, 'Jobs allowed to wait for a slot; beyond it requests get 503 queue_full.'),
-  EXEC_POOL_SIZE: setting(Int(0), 2, 'Pre-started sandboxes kept waiting for a job (0 disables the pool).'),
+  EXEC_POOL_SIZE: setting(
+    Int(0),
+    2,
+    'Pre-started sandboxes kept waiting for a job (0 disables the pool); only where jobs start through bubblewrap (see EXEC_ZYGOTE).',
+  ),
+  EXEC_ZYGOTE: setting(
+    t.Boolean(),
+    true,
+    'As root with a working sandbox: start each job by forking a warm interpreter into a fresh box (same walls as bubblewrap, no interpreter start). false: bubblewrap and a new interpreter per job.',
+  ),
   EXEC_TEST_PARALLELISM: setting(Int(1), Math.max(2, cpus), 'Test cases of one batch run in parallel.', {
     example: 'number of CPUs (at least 2)',
   }),

@@ -10,10 +10,10 @@ import { closeSync } from 'node:fs'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
-import type { Boxed, Sandbox } from '../sandbox'
-import { sandboxMemoryBytes, writeInput } from '../sandbox'
+import type { Boxed, BoxedJob, Sandbox, WarmBoxes } from '../sandbox'
+import { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit, writeInput } from '../sandbox'
 import { runsAsRoot } from '../sandbox/argv'
-import { harnessProgram, schedulerProgram } from '../python/program'
+import { harnessModules, harnessProgram, schedulerProgram } from '../python/program'
 import { compileHarness, type CompiledHarness } from '../python/compiled'
 import { channelLimits, createChannel, reportLineBytes } from './channel'
 import { createQueue, queueLimits } from './queue'
@@ -81,9 +81,10 @@ async function readCapped(stream: ReadableStream<Uint8Array>, cap: number, over:
 const SIGXCPU = 24
 
 /** How a run that reported nothing ended; the CPU limit's warning signal is the time limit it is, not a crash. */
-function describeExit(config: Config, proc: Bun.Subprocess): NonNullable<RunOutcome['stopped']> {
-  const code = proc.exitCode
-  const signal = proc.signalCode ?? (code !== null && code > 128 ? code - 128 : null) // bwrap passes 128 + signal on
+function describeExit(config: Config, box: BoxedJob): NonNullable<RunOutcome['stopped']> {
+  const { code, signal: killedBy } = box.status()
+  // bwrap and the zygote's keeper both pass 128 + signal on
+  const signal = killedBy ?? (code !== null && code > 128 ? code - 128 : null)
   if (signal === null)
     return { kind: 'runtime_error', message: `The program ended without a result (exit status ${code})` }
   if (signal === 'SIGXCPU' || signal === SIGXCPU) {
@@ -95,6 +96,31 @@ function describeExit(config: Config, proc: Bun.Subprocess): NonNullable<RunOutc
   return {
     kind: 'runtime_error',
     message: `The program crashed (${typeof signal === 'string' ? signal : `signal ${signal}`})`,
+  }
+}
+
+/** A bubblewrap sandbox as a job (the path where no warm boxes exist). */
+function boxedJob(box: Boxed): BoxedJob {
+  const { proc } = box
+  const channel = proc.stdio[3] as unknown as number
+  return {
+    stdout: proc.stdout,
+    stderr: proc.stderr,
+    channel,
+    write: (text) => writeInput(proc, text),
+    exited: proc.exited,
+    status: () => ({ code: proc.exitCode, signal: proc.signalCode }),
+    running: () => proc.exitCode === null && proc.signalCode === null,
+    oomKilled: () => box.oomKilled(),
+    kill: () => box.kill(),
+    release() {
+      box.release()
+      try {
+        closeSync(channel) // a Bun file stream never closes the descriptor it reads
+      } catch {
+        // already closed
+      }
+    },
   }
 }
 
@@ -114,8 +140,11 @@ export function createLocalRunner({
 }: LocalRunnerOptions): CodeRunner {
   const queue = createQueue(queueLimits(config))
   const limits = JSON.stringify(harnessLimits(config))
-  const pool: Boxed[] = []
-  const active = new Set<Boxed>()
+  /** Sandboxes started ahead of time, each waiting for its job on stdin (warm boxes or bubblewrap ones). */
+  const pool: Promise<BoxedJob>[] = []
+  const active = new Set<BoxedJob>()
+  /** Jobs forked from a warm harness (src/sandbox/warm.ts) where the sandbox offers them; else the pool. */
+  let warm: WarmBoxes | null = null
   let closed = false
   /** The harness as bytecode (src/python/compiled.ts), made once; null: every sandbox compiles it from `-c`. */
   let compiled: CompiledHarness | null = null
@@ -133,36 +162,59 @@ export function createLocalRunner({
     } else {
       compiled = made // at the same path inside a sandbox (a read-only bind) as on the host
       command = [made.learner, limits, made.scheduler]
+      warm = sandbox.warm({ script: made.learner, args: [limits, made.scheduler], preload: harnessModules })
     }
     if (state.sandboxed || config.SANDBOX !== 'required') fillPool()
   })
 
-  const spawn = (): Boxed =>
-    sandbox.spawn([config.PYTHON_BIN, '-I', '-S', ...command], {
-      memoryBytes: sandboxMemoryBytes(config),
-      fds: 1,
-      ...(compiled ? { readOnly: [compiled.dir] } : {}),
-    })
+  const spawn = (): BoxedJob =>
+    boxedJob(
+      sandbox.spawn([config.PYTHON_BIN, '-I', '-S', ...command], {
+        memoryBytes: sandboxMemoryBytes(config),
+        fds: 1,
+        ...(compiled ? { readOnly: [compiled.dir] } : {}),
+      }),
+    )
 
-  function fillPool() {
-    while (!closed && pool.length < config.EXEC_POOL_SIZE) pool.push(spawn())
+  async function spawnWarm(boxes: WarmBoxes): Promise<BoxedJob> {
+    try {
+      return await boxes.spawn({
+        memoryBytes: sandboxMemoryBytes(config),
+        processes: sandboxProcessLimit(config),
+        cpus: sandboxCpus(config),
+        tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024,
+        readOnly: compiled ? [compiled.dir] : [],
+        env: {},
+      })
+    } catch (error) {
+      logger.warn('the warm sandbox failed; this job starts through bubblewrap', { error: (error as Error).message })
+      return spawn()
+    }
   }
 
-  function take(): Boxed {
-    let box = pool.shift()
-    // A waiting sandbox may have died (killed from outside, OOM): never hand a job to it.
-    while (box && (box.proc.exitCode !== null || box.proc.signalCode !== null)) {
-      box.release()
-      box = pool.shift()
+  const start = (): Promise<BoxedJob> => (warm ? spawnWarm(warm) : Promise.resolve().then(spawn))
+
+  function fillPool() {
+    while (!closed && pool.length < config.EXEC_POOL_SIZE) {
+      const box = start()
+      box.catch(() => {}) // its taker sees the failure
+      pool.push(box)
     }
-    box ??= spawn()
+  }
+
+  async function take(): Promise<BoxedJob> {
     setImmediate(fillPool) // refill after this job has started, off the request's path
-    return box
+    for (let next = pool.shift(); next; next = pool.shift()) {
+      const box = await next.catch(() => null)
+      // A waiting sandbox may have died (killed from outside, OOM): never hand a job to it.
+      if (box?.running()) return box
+      box?.release()
+    }
+    return start()
   }
 
   async function execute(job: Job, { signal, onMessage }: RunOptions): Promise<RunOutcome> {
-    const box = take()
-    const proc = box.proc
+    const box = await take()
     active.add(box)
     const channel = createChannel(job, channelLimits(config, job), onMessage)
     let stopped: RunOutcome['stopped']
@@ -177,47 +229,43 @@ export function createLocalRunner({
     if (signal?.aborted) onAbort()
     const cap = config.EXEC_OUTPUT_BYTES
     const outputLimit = () => stop('output_limit', `Output limit exceeded: more than ${cap} bytes`)
-    const resultFd = proc.stdio[3] as unknown as number
     const readChannel = async () => {
-      for await (const chunk of Bun.file(resultFd).stream()) {
+      for await (const chunk of Bun.file(box.channel).stream()) {
         await channel.push(chunk)
         if (channel.violation) return stop('output_limit', channel.violation)
         if (stopped) return
       }
     }
     try {
-      void writeInput(proc, JSON.stringify(job)) // a sandbox that died before reading it ends as its exit says
+      void box.write(JSON.stringify(job)) // a sandbox that died before reading it ends as its exit says
       const [stdout, stderr] = await Promise.all([
-        readCapped(proc.stdout, cap, outputLimit),
-        readCapped(proc.stderr, cap, outputLimit),
+        readCapped(box.stdout, cap, outputLimit),
+        readCapped(box.stderr, cap, outputLimit),
         readChannel(),
-        proc.exited,
       ])
       const messages = channel.messages
       const finished = messages.some((m) => m.type !== 'case')
+      // Every stream has ended, so nothing more can come; how the process ended matters only for a run that
+      // reported nothing (release() below reaps it either way).
+      if (!stopped && !finished) await box.exited
       if (!stopped && !finished && box.oomKilled()) {
         stopped = {
           kind: 'memory_limit',
           message: `Memory limit exceeded: the program used more than ${sandboxMemoryBytes(config) >> 20} MB in all`,
         }
       }
-      if (!stopped && !finished) stopped = describeExit(config, proc)
+      if (!stopped && !finished) stopped = describeExit(config, box)
       return { messages, stdout, stderr, stopped, method: 'local_sandbox' }
     } catch (error) {
       // a pipe failed under us: the sandbox is gone, its exit says how
       logger.warn('sandbox failed', { error: (error as Error).message })
-      await proc.exited
-      return { messages: [], stdout: '', stderr: '', stopped: describeExit(config, proc), method: 'local_sandbox' }
+      await box.exited
+      return { messages: [], stdout: '', stderr: '', stopped: describeExit(config, box), method: 'local_sandbox' }
     } finally {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       active.delete(box)
       box.release() // anything the program left behind goes with it
-      try {
-        closeSync(resultFd) // a Bun file stream never closes the descriptor it reads
-      } catch {
-        // already closed
-      }
     }
   }
 
@@ -244,6 +292,7 @@ export function createLocalRunner({
           ok: state.python.found && !refuses,
           mode: 'local',
           pool: pool.length,
+          start: warm ? 'zygote' : 'bubblewrap',
           queue: queue.stats(),
           sandbox_mb: sandboxMemoryBytes(config) >> 20,
         },
@@ -251,7 +300,9 @@ export function createLocalRunner({
     },
     close() {
       closed = true
-      for (const box of [...pool.splice(0), ...active]) box.release()
+      for (const box of active) box.release()
+      for (const box of pool.splice(0)) void box.then((waiting) => waiting.release()).catch(() => {})
+      warm?.close()
       compiled?.remove() // the sandboxes still running keep their bind mount of the folder
     },
   }

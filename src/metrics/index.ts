@@ -71,7 +71,7 @@ const OUTCOMES = new Set([
 const OPS = new Set(['parse', 'validate', 'call', 'tests'])
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])
 const AUTH_REASONS = new Set(['missing', 'invalid', 'expired', 'unavailable'])
-const SANDBOX_FAILURES = new Set(['spawn'])
+const SANDBOX_FAILURES = new Set(['spawn', 'zygote'])
 export const UPSTREAM_KINDS = new Set([
   'rate_limited',
   'auth',

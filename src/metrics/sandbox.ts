@@ -18,6 +18,21 @@ export function measuredSandbox(sandbox: Sandbox, metrics: Pick<Metrics, 'sandbo
         throw error
       }
     },
+    warm(payload) {
+      const boxes = sandbox.warm(payload)
+      if (!boxes) return null
+      return {
+        async spawn(limits) {
+          try {
+            return await boxes.spawn(limits)
+          } catch (error) {
+            metrics.sandboxStartFailed('zygote')
+            throw error
+          }
+        },
+        close: () => boxes.close(),
+      }
+    },
     health: () => sandbox.health(),
     close: () => sandbox.close(),
   }

@@ -296,6 +296,13 @@ except BaseException:
 
     traceback.print_exc()
     _code = 70
+# Our output ends here. Closing it first lets the server answer as soon as the streams end, instead of after the
+# kernel has torn down this process and its sandbox.
+for _fd in (1, 2, 3):
+    try:
+        os.close(_fd)
+    except OSError:
+        pass
 # Leave without the interpreter's shutdown: it would wait for threads the learner left running and run their
 # atexit hooks.
 os._exit(_code)

@@ -34,3 +34,25 @@ export const harnessProgram = join(undumpable, limits, common, launch, core, par
 
 /** The harness's scheduler (src/python/harness.py): never runs learner code, imports C modules only. */
 export const schedulerProgram = join(undumpable, limits, common, reports, harness)
+
+/**
+ * What the harness imports (its own imports, and the ones it makes for the learner's code: ast, json, asyncio for
+ * async endpoints, traceback for errors), loaded once in the zygote (src/sandbox/zygote.ts) so no job pays for them.
+ */
+export const harnessModules = [
+  '_ast',
+  '_ctypes',
+  '_json',
+  '_signal',
+  '_socket',
+  '_struct',
+  'ast',
+  'gc',
+  'io',
+  'json',
+  'posix',
+  'resource',
+  'select',
+  'time',
+  'traceback',
+]

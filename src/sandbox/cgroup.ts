@@ -39,6 +39,8 @@ export interface CgroupLimits {
 export interface SandboxCgroup {
   /** Argv that first moves itself into the group (before any sandbox process exists), then execs `argv`. */
   wrap(argv: string[]): string[]
+  /** The group's cgroup.procs file in each hierarchy: a process joins by writing its pid to each. */
+  readonly procs: string[]
   /** True once the kernel killed a process of the group for memory. */
   oomKilled(): boolean
   /** Kills whatever is left in the group, wherever it went. */
@@ -169,16 +171,10 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
       const oomFile = layout.kind === 'v2' ? 'memory.events' : 'memory.oom_control'
       const killAllOf = () => killAll(memory, killFile)
       let removal: Promise<boolean> | undefined
+      const procs = dirs.map((dir) => join(dir, 'cgroup.procs'))
       return {
-        wrap: (argv) => [
-          '/bin/sh',
-          '-c',
-          JOIN,
-          'join-cgroups',
-          ...dirs.map((dir) => join(dir, 'cgroup.procs')),
-          '--',
-          ...argv,
-        ],
+        wrap: (argv) => ['/bin/sh', '-c', JOIN, 'join-cgroups', ...procs, '--', ...argv],
+        procs,
         oomKilled: () => oomCount(read(join(memory, oomFile))) > 0,
         kill: killAllOf,
         remove(exited = Promise.resolve()) {

@@ -22,10 +22,14 @@ import { probeAll, probePython, type PythonProbe, type SandboxProbe } from './pr
 import { closeQuietly, hostSeccompFilter, type SeccompFilter } from './seccomp'
 import { createUidRange, uidRangeSize, type UidRange } from './uids'
 import { limitsReport, sandboxCpus, sandboxProcessLimit } from './limits'
+import { createWarmBoxes, type WarmBoxes } from './warm'
+import type { ZygotePayload } from './zygote'
 
 export { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit } from './limits'
 
 export type { PythonProbe, SandboxProbe } from './probe'
+export type { BoxedJob, WarmBoxes } from './warm'
+export type { ZygotePayload } from './zygote'
 
 type Proc = Bun.Subprocess<'pipe', 'pipe', 'pipe'>
 
@@ -81,6 +85,12 @@ export interface Sandbox extends Service {
   requireUsable(): Promise<SandboxState>
   /** Starts `program` confined; call after ready(). */
   spawn(program: string[], options: SpawnOptions): Boxed
+  /**
+   * Jobs forked from a warm `payload` (warm.ts), or null where that path is not available: not root (each job
+   * needs a uid of its own), no bubblewrap sandbox, no seccomp filter for this architecture, or EXEC_ZYGOTE=false.
+   * Call after ready().
+   */
+  warm(payload: ZygotePayload): WarmBoxes | null
 }
 
 export interface SandboxOptions {
@@ -240,8 +250,25 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     return boxed
   }
 
+  function warm(payload: ZygotePayload): WarmBoxes | null {
+    if (!current) throw new Error('sandbox.warm() before ready()')
+    if (!config.EXEC_ZYGOTE || !current.sandboxed || !uids || !seccomp || closed) return null
+    const boxes = createWarmBoxes({
+      python: config.PYTHON_BIN,
+      payload,
+      seccomp,
+      cgroups: current.cgroups,
+      uids,
+      logger,
+    })
+    warmed.add(boxes)
+    return boxes
+  }
+  const warmed = new Set<WarmBoxes>()
+
   return {
     ready,
+    warm,
     async requireUsable() {
       const now = await ready()
       if (!now.python.found) {
@@ -288,6 +315,7 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     },
     async close() {
       closed = true
+      for (const boxes of warmed) boxes.close()
       const boxes = [...live]
       for (const box of boxes) box.release()
       await Promise.all(boxes.map((box) => box.proc.exited))

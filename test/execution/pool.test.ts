@@ -2,46 +2,64 @@
  * The pool of waiting sandboxes: one that died while it waited (OOM killer, an operator) is never given a job.
  * A server without its Python answers 503, never a learner failure.
  */
-import { afterAll, expect, test } from 'bun:test'
+import { afterAll, describe, expect, test } from 'bun:test'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createApp } from '../../src/app'
 import { testConfig } from '../support/config'
 import { post } from '../support/http'
 
-/** Live sandboxes started by this test process (bwrap is our direct child: the joining shell execs into it). */
-function ownSandboxes(): number[] {
-  return readdirSync('/proc')
+const children = (parent: number, command: (cmdline: string) => boolean): number[] =>
+  readdirSync('/proc')
     .filter((pid) => /^\d+$/.test(pid))
     .filter((pid) => {
       try {
         const status = readFileSync(`/proc/${pid}/status`, 'utf8')
         return (
-          status.includes(`\nPPid:\t${process.pid}\n`) &&
+          status.includes(`\nPPid:\t${parent}\n`) &&
           !status.includes('State:\tZ') &&
-          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bwrap')
+          command(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
         )
       } catch {
         return false
       }
     })
     .map(Number)
+
+/**
+ * Live sandboxes started by this test process: bwrap is our direct child (the joining shell execs into it); a warm
+ * box is a child of our zygote (src/sandbox/zygote.py, told apart by its settings argument).
+ */
+function ownSandboxes(): number[] {
+  const zygotes = children(process.pid, (cmdline) => cmdline.includes('"stage"'))
+  return [
+    ...children(process.pid, (cmdline) => cmdline.includes('bwrap')),
+    ...zygotes.flatMap((zygote) => children(zygote, () => true)),
+  ]
 }
 
-const before = new Set(ownSandboxes())
-const app = createApp({ config: testConfig({ EXEC_POOL_SIZE: '1' }) })
-afterAll(() => app.decorator.services.runner.close())
 const pythonCode = '@endpoint\ndef f():\n    return 1'
 
-test('a pooled sandbox killed while waiting is replaced, not used', async () => {
-  expect((await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })).body.result).toBe(1)
-  // The call above took the first pooled sandbox; the refill is the one waiting now.
-  const waiting = ownSandboxes().filter((pid) => !before.has(pid))
-  expect(waiting.length).toBe(1)
-  process.kill(-waiting[0]!, 'SIGKILL')
-  // Until the server has reaped it (no sleeping: each turn of the event loop lets Bun collect the exit).
-  while (existsSync(`/proc/${waiting[0]}`)) await new Promise((resolve) => setImmediate(resolve))
-  const { body } = await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })
-  expect(body).toMatchObject({ success: true, result: 1 })
+describe.each(['true', 'false'])('EXEC_ZYGOTE=%s', (zygote) => {
+  const before = new Set(ownSandboxes())
+  const app = createApp({ config: testConfig({ EXEC_POOL_SIZE: '1', EXEC_ZYGOTE: zygote }) })
+  afterAll(() => app.decorator.services.runner.close())
+
+  test('a pooled sandbox killed while waiting is replaced, not used', async () => {
+    expect((await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })).body.result).toBe(1)
+    // The call above took the first pooled sandbox; the refill is the one waiting now.
+    let waiting = ownSandboxes().filter((pid) => !before.has(pid))
+    // A warm refill is asked for after the call (until the zygote has forked it there is none), and the call may
+    // have been answered before its own box was gone (until then there are two).
+    while (waiting.length !== 1) {
+      await new Promise((resolve) => setImmediate(resolve))
+      waiting = ownSandboxes().filter((pid) => !before.has(pid))
+    }
+    process.kill(-waiting[0]!, 'SIGKILL')
+    // Until the server has reaped it (no sleeping: each turn of the event loop lets Bun collect the exit).
+    while (existsSync(`/proc/${waiting[0]}`)) await new Promise((resolve) => setImmediate(resolve))
+    const { body } = await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })
+    expect(body).toMatchObject({ success: true, result: 1 })
+  })
 })
 
 test('a missing Python is a 503 python_unavailable, not a failure of the learner code', async () => {

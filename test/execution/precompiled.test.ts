@@ -13,7 +13,8 @@ import { harnessProgram, schedulerProgram } from '../../src/python/program'
 import { testConfig } from '../support/config'
 import { post } from '../support/http'
 
-const config = testConfig({ EXEC_TIMEOUT_MS: '3000' })
+// The start cost of a fresh interpreter per job: the bubblewrap path (the zygote preloads these modules once).
+const config = testConfig({ EXEC_TIMEOUT_MS: '3000', EXEC_ZYGOTE: 'false' })
 const app = createApp({ config })
 afterAll(() => app.decorator.services.runner.close())
 

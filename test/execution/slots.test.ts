@@ -15,15 +15,26 @@ import { testConfig } from '../support/config'
 
 type Overrides = Partial<Record<ConfigKey, string>>
 
-/** The real sandbox, counting the sandboxes it starts (one per run: no pool in tests). */
+/** The real sandbox, counting the sandboxes it starts either way (one per run: no pool in tests). */
 function countingSandbox(overrides: Overrides) {
   const sandbox = createSandbox({ config: testConfig(overrides), logger: createLogger('silent') })
-  const spawn = sandbox.spawn
+  const { spawn, warm } = sandbox
   const counted: Sandbox & { spawned: number } = Object.assign(sandbox, {
     spawned: 0,
     spawn: (...args: Parameters<Sandbox['spawn']>) => {
       counted.spawned++
       return spawn(...args)
+    },
+    warm: (...args: Parameters<Sandbox['warm']>) => {
+      const boxes = warm(...args)
+      if (!boxes) return null
+      return {
+        ...boxes,
+        spawn: (...limits: Parameters<typeof boxes.spawn>) => {
+          counted.spawned++
+          return boxes.spawn(...limits)
+        },
+      }
     },
   })
   return counted

@@ -1,0 +1,148 @@
+/**
+ * Warm boxes: jobs started by forking the zygote (zygote.ts) instead of starting bubblewrap and an interpreter.
+ * The job gets what a bubblewrap sandbox gets from src/sandbox/index.ts: its own host uid (given back once its
+ * cgroup is empty), its own memory/pids/CPU cgroup, RLIMIT_NPROC on that uid where no pids cgroup counts its
+ * processes, the seccomp filter. The zygote is started on first use and again after it died.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Logger } from '../logging'
+import type { SandboxCgroups } from './cgroup'
+import type { SeccompFilter } from './seccomp'
+import { closeQuietly } from './seccomp'
+import type { UidRange } from './uids'
+import { startZygote, type Zygote, type ZygoteJob, type ZygotePayload } from './zygote'
+
+/** A confined job as a runner drives it, whichever way it was started. */
+export interface BoxedJob {
+  readonly stdout: ReadableStream<Uint8Array>
+  readonly stderr: ReadableStream<Uint8Array>
+  /** Our end of the job's fd 3. Closed by release(). */
+  readonly channel: number
+  /** Writes the job's stdin and closes it; false when the job was gone before it read everything. */
+  write(text: string): Promise<boolean>
+  readonly exited: Promise<unknown>
+  /** After exited: the exit status (128 + N for a signal inside), or the signal that ended it. */
+  status(): { code: number | null; signal: string | number | null }
+  /** True until the job ended. */
+  running(): boolean
+  oomKilled(): boolean
+  kill(): void
+  /** kill(), our ends closed, the cgroup removed and the uid given back once nothing of it is left. */
+  release(): void
+}
+
+export interface WarmLimits {
+  memoryBytes: number
+  processes: number
+  cpus: number
+  tmpfsBytes: number
+  readOnly: string[]
+  env: Record<string, string>
+}
+
+export interface WarmBoxes {
+  spawn(limits: WarmLimits): Promise<BoxedJob>
+  close(): void
+}
+
+export interface WarmOptions {
+  python: string
+  payload: ZygotePayload
+  seccomp: SeccompFilter | null
+  cgroups: SandboxCgroups
+  uids: UidRange
+  logger: Logger
+}
+
+export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logger }: WarmOptions): WarmBoxes {
+  const stage = mkdtempSync(join(tmpdir(), 'tutor-stage-')) // empty forever: each job mounts its root here, privately
+  let zygote: Promise<Zygote> | undefined
+  let closed = false
+  const live = new Set<BoxedJob>()
+
+  function current(): Promise<Zygote> {
+    const made = zygote
+    if (made) {
+      return made.then(
+        (z) => (z.alive() ? z : restart()),
+        () => restart(),
+      )
+    }
+    return restart()
+  }
+
+  function restart(): Promise<Zygote> {
+    const filterFd = seccomp ? seccomp.open() : null
+    const started = startZygote({ python, payload, stage, seccompFd: filterFd, logger }).finally(() =>
+      closeQuietly(filterFd ?? -1),
+    )
+    zygote = started
+    return started
+  }
+
+  async function spawn(limits: WarmLimits): Promise<BoxedJob> {
+    const z = await current()
+    const uid = uids.take()
+    const group = cgroups.create({ memoryBytes: limits.memoryBytes, pids: limits.processes, cpus: limits.cpus })
+    if (cgroups.kind !== 'none' && !group)
+      logger.warn('could not create a cgroup; this sandbox is limited per process only')
+    const pidsCounted = group !== null && cgroups.controllers.includes('pids')
+    let job: ZygoteJob
+    try {
+      job = await z.spawn({
+        uid,
+        procs: group?.procs ?? [],
+        tmpfsBytes: limits.tmpfsBytes,
+        nproc: pidsCounted ? null : limits.processes,
+        readOnly: limits.readOnly,
+        env: limits.env,
+      })
+    } catch (error) {
+      void (group ? group.remove() : Promise.resolve(true)).then((empty) => empty && uids.give(uid))
+      throw error
+    }
+    let released = false
+    const boxed: BoxedJob = {
+      stdout: job.stdout,
+      stderr: job.stderr,
+      channel: job.channel,
+      write: (text) => job.write(text),
+      exited: job.exited,
+      status() {
+        const exit = job.exit()
+        return { code: exit?.code ?? null, signal: exit?.signal ?? null }
+      },
+      running: () => job.exit() === null,
+      oomKilled: () => group?.oomKilled() ?? false,
+      kill() {
+        job.kill()
+        group?.kill()
+      },
+      release() {
+        if (released) return
+        released = true
+        live.delete(boxed)
+        boxed.kill()
+        // Our ends are closed once the job is reaped: its streams are done with them by then.
+        const gone = job.exited.then(() => job.close())
+        const empty = group ? group.remove(gone) : gone.then(() => true)
+        void empty.then((ok) => ok && uids.give(uid))
+      },
+    }
+    live.add(boxed)
+    if (closed) boxed.release()
+    return boxed
+  }
+
+  return {
+    spawn,
+    close() {
+      closed = true
+      for (const job of [...live]) job.release()
+      void zygote?.then((z) => z.close()).catch(() => {})
+      rmSync(stage, { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,307 @@
+# The sandbox's zygote (src/sandbox/zygote.ts starts it): one warm interpreter that has already loaded the payload
+# program (the execution harness's bytecode) and the modules it imports, and forks once per job into a box as
+# tight as the one bubblewrap builds (src/sandbox/argv.ts): fresh mount, pid, network, IPC, UTS and cgroup
+# namespaces, a root of its own (read-only /usr, a size-limited private /tmp, /proc of its own pid namespace, a
+# minimal /dev), the job's own cgroup, the job's own host uid, no capabilities, no_new_privs and the seccomp
+# filter of src/sandbox/seccomp.ts. Then the payload runs in the forked process: no new interpreter starts.
+#
+# Why this is as isolated as a bubblewrap start:
+# - The zygote never runs learner code and never sees a job: a job's text goes straight from the server into the
+#   job's own pipe, so no job's code or hidden tests are ever in the memory the next job is forked from. Every job
+#   starts from the same state, the one the zygote had before its first job.
+# - It runs as root (it must switch to each job's uid) with an empty environment: nothing secret to inherit.
+# - The first forked process (the keeper) joins the job's cgroup and unshares the namespaces; its child is pid 1
+#   of the new pid namespace and becomes the job. Every descriptor but the job's four pipes is closed before
+#   anything else, so no job holds another's pipe.
+# - The seccomp filter goes on last, after the uid switch: learner code starts under it and cannot remove it.
+#
+# Protocol (one JSON object per line): requests on fd 0, events on fd 1; the seccomp filter on fd 3 at start.
+#   {"op": "spawn", "id", "uid", "procs": [cgroup.procs files], "tmpfs": bytes, "nproc": n or null,
+#    "ro": [host paths shown read-only], "env": {…}}
+#     -> {"id", "pid", "fds": [stdin write end, stdout, stderr, channel read ends]} (fds of this process: the
+#        server opens them through /proc/<zygote>/fd/N and then says "opened") or {"id", "error"}
+#     -> later {"id", "exit": status} or {"id", "signal": number} when the keeper ends (a killed job's keeper
+#        ends by SIGKILL; a job killed by signal N makes the keeper exit with 128 + N)
+#   {"op": "opened", "id"}: the zygote closes its copies of that job's ends.
+import os
+import sys
+import json
+import signal
+import select
+import marshal
+import ctypes
+import builtins
+import gc
+import fcntl
+import _socket
+import _struct
+
+SETTINGS = json.loads(sys.argv[1])
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS = 0x00020000, 0x02000000, 0x04000000
+CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x08000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 24, 22, 38
+SECCOMP_MODE_FILTER = 2
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}[os.uname().machine]
+
+
+def check(result, what):
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, "%s: %s" % (what, os.strerror(errno)))
+
+
+def mount(source, target, fstype, flags, data=None):
+    check(libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
+                     data and data.encode()), "mount " + target)
+
+
+class FilterProgram(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def read_filter():
+    """The compiled seccomp filter on fd 3 (8 bytes per instruction), or None without one."""
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(3, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(3)
+    except OSError:
+        return None
+    data = b"".join(chunks)
+    return data or None
+
+
+FILTER = read_filter()
+FILTER_BUFFER = ctypes.create_string_buffer(FILTER) if FILTER else None
+CAP_LAST = int(open("/proc/sys/kernel/cap_last_cap").read())
+
+# The payload and everything it imports, loaded once; gc.freeze() keeps the collector from touching (and so
+# copying) these pages in every forked job.
+with open(SETTINGS["payload"], "rb") as payload_file:
+    PAYLOAD = marshal.loads(payload_file.read()[16:])
+for name in SETTINGS.get("preload", []):
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+os.close(os.pidfd_open(os.getpid()))  # Linux 5.3 or later: without pidfds, jobs start through bubblewrap
+OWN_PID_NS = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+# Where each job's root is put together, inside its own mount namespace (an empty folder on the host).
+STAGE = SETTINGS["stage"]
+
+
+# ---------------------------------------------------------------- inside a job (the keeper and the job itself)
+
+def build_root(request):
+    """The job's file system, as src/sandbox/argv.ts gives bubblewrap's: everything private, then a fresh root."""
+    uid = request["uid"]
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", STAGE, "tmpfs", MS_NOSUID, "size=1m,mode=0755")
+    for folder in ("usr", "tmp", "proc", "dev"):
+        os.mkdir(STAGE + "/" + folder)
+    bind_read_only("/usr", STAGE + "/usr")
+    for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin")):
+        os.symlink(target, STAGE + "/" + link)
+    mount("tmpfs", STAGE + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+          "size=%d,mode=0700,uid=%d,gid=%d" % (request["tmpfs"], uid, uid))
+    mount("proc", STAGE + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name, major, minor in (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+                               ("urandom", 1, 9), ("tty", 5, 0)):
+        os.mknod(STAGE + "/dev/" + name, 0o20666, os.makedev(major, minor))
+        os.chmod(STAGE + "/dev/" + name, 0o666)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, STAGE + "/dev/" + name)
+    os.mkdir(STAGE + "/dev/shm")
+    for path in request.get("ro", []):
+        os.makedirs(STAGE + path, exist_ok=True)
+        bind_read_only(path, STAGE + path)
+    os.chdir(STAGE)
+    check(libc.syscall(PIVOT_ROOT, b".", b"."), "pivot_root")
+    check(libc.umount2(b".", MNT_DETACH), "umount old root")
+    os.chdir("/")
+    # The root (and /dev with it) read-only: /tmp, size-limited, is the only writable place.
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+
+
+def bind_read_only(source, target):
+    mount(source, target, None, MS_BIND | MS_REC)
+    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def loopback_up():
+    """The network namespace's own loopback, as bubblewrap brings it up: the only network a job has."""
+    probe = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        flags = _struct.unpack("16sh14x", fcntl.ioctl(probe.fileno(), 0x8913, _struct.pack("16sh14x", b"lo", 0)))[1]
+        fcntl.ioctl(probe.fileno(), 0x8914, _struct.pack("16sh14x", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
+    finally:
+        probe.close()
+
+
+def become_job(request):
+    """Root to the job's uid with nothing left: no capabilities (also none to regain), no_new_privs, the filter."""
+    uid = request["uid"]
+    check(libc.sethostname(b"sandbox", 7), "sethostname")
+    loopback_up()
+    if request.get("nproc"):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (request["nproc"], request["nproc"]))
+    for cap in range(CAP_LAST + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if FILTER_BUFFER is not None:
+        program = FilterProgram(len(FILTER) // 8, ctypes.addressof(FILTER_BUFFER))
+        check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0), "seccomp")
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PWD": "/tmp"})
+    os.environ.update(request.get("env", {}))
+    os.chdir("/tmp")
+
+
+def run_payload():
+    main = type(sys)("__main__")
+    main.__dict__.update(__builtins__=builtins, __file__=SETTINGS["argv"][0])
+    sys.modules["__main__"] = main
+    sys.argv = list(SETTINGS["argv"])
+    exec(PAYLOAD, main.__dict__)
+
+
+def job(request, ends):
+    """pid 1 of its own pid namespace (forked by spawn()): the cgroup, the other namespaces, the box, then the
+    payload. Never returns."""
+    try:
+        # Our parent is outside our pid namespace (getppid() says 0), so a zygote that died before this line goes
+        # unnoticed here: the server then kills the job through its cgroup.
+        check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+        os.setsid()  # a session of its own, as bubblewrap's --new-session: no terminal to push input into
+        for target, fd in enumerate(ends):
+            os.dup2(fd, target)
+        os.closerange(4, 1 << 20)  # no job keeps another job's pipes, nor the zygote's
+        for procs in request["procs"]:
+            with open(procs, "w") as joined:
+                joined.write("0")  # this process; its host pid is not ours to see
+        check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare")
+        build_root(request)
+        become_job(request)
+    except BaseException as error:
+        os.write(2, ("sandbox set-up failed: %s\n" % error).encode())
+        os._exit(71)
+    try:
+        run_payload()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    except BaseException:
+        code = 70
+    os._exit(code)
+
+
+# ---------------------------------------------------------------- the zygote
+
+def send(event):
+    data = (json.dumps(event) + "\n").encode()
+    while data:
+        data = data[os.write(1, data):]
+
+
+def spawn(request, held, children, poller):
+    pipes = []
+    try:
+        for _ in range(4):
+            pipes.append(os.pipe2(os.O_CLOEXEC))
+        ends = [pipes[0][0]] + [write for _, write in pipes[1:]]  # the job's: stdin, stdout, stderr, channel
+        ours = [pipes[0][1]] + [read for read, _ in pipes[1:]]
+        zygote = os.getpid()
+        # The next child is pid 1 of a new pid namespace; then ours is the namespace of our children again.
+        check(libc.unshare(CLONE_NEWPID), "unshare pid")
+        try:
+            pid = os.fork()
+        finally:
+            if os.getpid() == zygote:  # not in the child: it is pid 1 of the new namespace
+                libc.setns(OWN_PID_NS, CLONE_NEWPID)  # our own namespace: cannot fail
+        if pid == 0:
+            job(request, ends)  # never returns
+    except OSError:
+        for pair in pipes:
+            for fd in pair:
+                os.close(fd)
+        raise
+    for fd in ends:
+        os.close(fd)
+    # A pidfd turns readable when the job ends: no SIGCHLD handler, which every job would inherit and undo.
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        for fd in ours:
+            os.close(fd)
+        raise
+    children[pidfd] = (pid, request["id"], pidfd)
+    poller.register(pidfd, select.POLLIN)
+    held[request["id"]] = ours
+    send({"id": request["id"], "pid": pid, "fds": ours})
+
+
+def handle(line, held, children, poller):
+    request = json.loads(line)
+    if request["op"] == "opened":
+        for fd in held.pop(request["id"], []):
+            os.close(fd)
+        return
+    try:
+        spawn(request, held, children, poller)
+    except OSError as error:
+        send({"id": request["id"], "error": str(error)})
+
+
+def reap(child, children, poller):
+    pid, ident, pidfd = children.pop(child)
+    poller.unregister(pidfd)
+    os.close(pidfd)
+    _, status, usage = os.wait4(pid, 0)
+    cpu_ms = round((usage.ru_utime + usage.ru_stime) * 1000, 2)
+    if os.WIFSIGNALED(status):
+        send({"id": ident, "signal": os.WTERMSIG(status), "cpu_ms": cpu_ms})
+    else:
+        send({"id": ident, "exit": os.WEXITSTATUS(status), "cpu_ms": cpu_ms})
+
+
+def serve():
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")  # never outlive the server
+    gc.freeze()  # our objects never move again, so no job's collector copies their pages
+    held, children, pending = {}, {}, b""
+    poller = select.poll()
+    poller.register(0, select.POLLIN)
+    send({"ready": True, "pid": os.getpid()})
+    while True:
+        for fd, _ in poller.poll():
+            if fd in children:
+                reap(fd, children, poller)
+                continue
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                os._exit(0)  # the server is gone; our jobs die with us (PR_SET_PDEATHSIG)
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line:
+                    handle(line, held, children, poller)
+
+
+serve()

@@ -1,0 +1,266 @@
+/**
+ * The warm path to a sandbox: one zygote process (zygote.py) that has loaded a payload program once and forks a
+ * fresh box per job, instead of bubblewrap starting a new interpreter each time (about 25 ms of CPU per call on a
+ * 2-CPU host, bench/breakdown.bench.ts). Each box has the walls of a bubblewrap one (zygote.py says how); the
+ * uid and the cgroup come from src/sandbox/index.ts, which hands out both for either path.
+ *
+ * Needs root: the zygote switches each job to its own uid and mounts its root. src/sandbox/index.ts only offers
+ * it when it runs as root with a working sandbox; anywhere else every job starts through bubblewrap.
+ *
+ * A job's pipes are made by the zygote; the server opens its ends through /proc/<zygote>/fd/N (root may), then
+ * tells the zygote to close its copies. So a job's text (code, hidden tests) never passes through the zygote.
+ *
+ * @example
+ * const zygote = await startZygote({ python, payload, stage, seccomp, logger })
+ * const job = await zygote.spawn({ uid, procs, tmpfsBytes, nproc: null, readOnly: [], env: {} })
+ * await job.write(text)
+ * // read job.stdout, job.stderr and job.channel; await job.exited
+ */
+import { closeSync, constants, openSync } from 'node:fs'
+import type { Logger } from '../logging'
+import zygoteSource from './zygote.py' with { type: 'text' }
+
+/** The program a zygote loads once and runs in every box: Python bytecode (src/python/compiled.ts). */
+export interface ZygotePayload {
+  /** Host path of the .pyc (also its argv[0]). */
+  script: string
+  /** The rest of its argv. */
+  args: string[]
+  /** Modules imported once in the zygote, so a job never pays for them. */
+  preload: string[]
+}
+
+export interface ZygoteRequest {
+  uid: number
+  /** The cgroup.procs file of each hierarchy of the job's cgroup (none without cgroups). */
+  procs: string[]
+  tmpfsBytes: number
+  /** RLIMIT_NPROC of the job's uid, where no pids cgroup counts its processes. */
+  nproc: number | null
+  readOnly: string[]
+  env: Record<string, string>
+}
+
+/** How a job ended: the exit status (128 + N when signal N killed it), or the signal that killed its keeper. */
+export interface ZygoteExit {
+  code: number | null
+  signal: number | null
+  /** CPU time the job used, all its processes together (as far as they were reaped inside it). */
+  cpuMs?: number
+}
+
+export interface ZygoteJob {
+  /** The keeper's host pid (outside the box's pid namespace). */
+  readonly pid: number
+  readonly stdout: ReadableStream<Uint8Array>
+  readonly stderr: ReadableStream<Uint8Array>
+  /** Our end of the job's fd 3. */
+  readonly channel: number
+  /** Writes the job's stdin and closes it; false if the job is gone. */
+  write(text: string): Promise<boolean>
+  readonly exited: Promise<ZygoteExit>
+  /** Set once exited resolves. */
+  exit(): ZygoteExit | null
+  /** SIGKILL to the keeper: its box (a pid namespace) goes with it. */
+  kill(): void
+  /** Closes our ends of its pipes (after the streams were read or abandoned). */
+  close(): void
+}
+
+export interface Zygote {
+  readonly pid: number
+  spawn(request: ZygoteRequest): Promise<ZygoteJob>
+  /** False once the zygote has died; a new one must be started. */
+  alive(): boolean
+  close(): void
+}
+
+export interface ZygoteOptions {
+  python: string
+  payload: ZygotePayload
+  /** An empty folder of ours: each job mounts its root there, inside its own mount namespace. */
+  stage: string
+  /** An fd of the compiled seccomp filter (seccomp.ts), or null; the zygote reads it once. */
+  seccompFd: number | null
+  logger: Logger
+}
+
+type Event =
+  | { ready: true; pid: number }
+  | { id: number; pid: number; fds: number[] }
+  | { id: number; error: string }
+  | { id: number; exit: number; cpu_ms: number }
+  | { id: number; signal: number; cpu_ms: number }
+
+interface Pending {
+  started?: (event: { pid: number; fds: number[] } | { error: string }) => void
+  ended?: (exit: ZygoteExit) => void
+}
+
+/** Opens one end of a job's pipe through the zygote's fd table; never blocks (the job may already be gone). */
+function openEnd(zygotePid: number, fd: number, write: boolean): number | null {
+  try {
+    return openSync(
+      `/proc/${zygotePid}/fd/${fd}`,
+      (write ? constants.O_WRONLY : constants.O_RDONLY) | constants.O_NONBLOCK,
+    )
+  } catch {
+    return null // a stdin whose reader is gone (ENXIO): the job ended before it read
+  }
+}
+
+const closeQuietly = (fd: number | null) => {
+  if (fd === null) return
+  try {
+    closeSync(fd)
+  } catch {
+    // already closed
+  }
+}
+
+export async function startZygote({ python, payload, stage, seccompFd, logger }: ZygoteOptions): Promise<Zygote> {
+  const settings = JSON.stringify({
+    payload: payload.script,
+    argv: [payload.script, ...payload.args],
+    preload: payload.preload,
+    stage,
+  })
+  const proc = Bun.spawn([python, '-I', '-S', '-c', zygoteSource, settings], {
+    stdio: ['pipe', 'pipe', 'pipe', ...(seccompFd === null ? [] : [seccompFd])],
+    env: {},
+    cwd: '/',
+  })
+  const jobs = new Map<number, Pending>()
+  let next = 1
+  let dead = false
+  let ready: (pid: number) => void
+  let failed: (error: Error) => void
+  const started = new Promise<number>((resolve, reject) => {
+    ready = resolve
+    failed = reject
+  })
+  const send = (message: object) => {
+    proc.stdin.write(`${JSON.stringify(message)}\n`)
+    proc.stdin.flush()
+  }
+  const onEvent = (event: Event) => {
+    if ('ready' in event) return ready(event.pid)
+    const pending = jobs.get(event.id)
+    if (!pending) return
+    if ('fds' in event || 'error' in event) {
+      pending.started?.(event)
+      pending.started = undefined
+      return
+    }
+    jobs.delete(event.id)
+    const cpuMs = event.cpu_ms
+    pending.ended?.(
+      'exit' in event ? { code: event.exit, signal: null, cpuMs } : { code: null, signal: event.signal, cpuMs },
+    )
+  }
+  void (async () => {
+    let text = ''
+    for await (const chunk of proc.stdout.pipeThrough(new TextDecoderStream())) {
+      text += chunk
+      const lines = text.split('\n')
+      text = lines.pop()!
+      for (const line of lines) if (line) onEvent(JSON.parse(line) as Event)
+    }
+  })()
+  const stderr = new Response(proc.stderr).text()
+  void proc.exited.then(async (code) => {
+    dead = true
+    failed(new Error(`the zygote ended (${code}): ${(await stderr).trim().split('\n').pop()}`))
+    // Every job still running had the zygote as its keeper's parent: they are killed with it (PR_SET_PDEATHSIG).
+    for (const pending of jobs.values()) {
+      pending.started?.({ error: 'the zygote ended' })
+      pending.ended?.({ code: null, signal: 9 })
+    }
+    jobs.clear()
+    if (code !== 0) logger.warn('sandbox zygote ended', { code, error: (await stderr).trim().slice(-500) })
+  })
+  const zygotePid = await started
+
+  async function spawn(request: ZygoteRequest): Promise<ZygoteJob> {
+    if (dead) throw new Error('the zygote has ended')
+    const id = next++
+    const pending: Pending = {}
+    const exited = new Promise<ZygoteExit>((resolve) => {
+      pending.ended = resolve
+    })
+    const reply = await new Promise<{ pid: number; fds: number[] } | { error: string }>((resolve) => {
+      pending.started = resolve
+      jobs.set(id, pending)
+      send({
+        op: 'spawn',
+        id,
+        uid: request.uid,
+        procs: request.procs,
+        tmpfs: request.tmpfsBytes,
+        nproc: request.nproc,
+        ro: request.readOnly,
+        env: request.env,
+      })
+    })
+    if ('error' in reply) {
+      jobs.delete(id)
+      throw new Error(`the zygote could not start a box: ${reply.error}`)
+    }
+    const [stdinFd = null, stdoutFd = null, stderrFd = null, channelFd = null] = reply.fds.map((fd, i) =>
+      openEnd(zygotePid, fd, i === 0),
+    )
+    send({ op: 'opened', id })
+    let ended: ZygoteExit | null = null
+    void exited.then((exit) => {
+      ended = exit
+    })
+    const stream = (fd: number | null) => (fd === null ? new Response('').body! : Bun.file(fd).stream())
+    const channel = channelFd ?? openSync('/dev/null', 'r')
+    return {
+      pid: reply.pid,
+      stdout: stream(stdoutFd),
+      stderr: stream(stderrFd),
+      channel,
+      exited,
+      exit: () => ended,
+      async write(text) {
+        if (stdinFd === null) return false
+        try {
+          const sink = Bun.file(stdinFd).writer()
+          await sink.write(text)
+          await sink.end()
+          return true
+        } catch {
+          return false // the job died before reading it all: its exit says how
+        } finally {
+          closeQuietly(stdinFd) // a Bun sink never closes a descriptor it did not open
+        }
+      },
+      kill() {
+        if (ended) return
+        try {
+          process.kill(reply.pid, 'SIGKILL')
+        } catch {
+          // already gone
+        }
+      },
+      close() {
+        for (const fd of [stdoutFd, stderrFd, channel]) closeQuietly(fd)
+      },
+    }
+  }
+
+  return {
+    pid: zygotePid,
+    spawn,
+    alive: () => !dead,
+    close() {
+      dead = true
+      try {
+        proc.kill('SIGKILL')
+      } catch {
+        // already gone
+      }
+    },
+  }
+}
