@@ -4,7 +4,7 @@
  * cgroup is empty), its own memory/pids/CPU cgroup, RLIMIT_NPROC on that uid where no pids cgroup counts its
  * processes, the seccomp filter. The zygote is started on first use and again after it died.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '../logging'
@@ -54,6 +54,20 @@ export interface WarmOptions {
   cgroups: SandboxCgroups
   uids: UidRange
   logger: Logger
+}
+
+/**
+ * Whether a job's process still runs. The zygote reaps it and tells us a moment later; a box killed while it
+ * waited must not get a job in that moment (it would be reported as crashed). The process is not ours to wait
+ * for, so /proc says: gone or a zombie is not running.
+ */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
 }
 
 export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logger }: WarmOptions): WarmBoxes {
@@ -114,7 +128,7 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
         const exit = job.exit()
         return { code: exit?.code ?? null, signal: exit?.signal ?? null }
       },
-      running: () => job.exit() === null,
+      running: () => job.exit() === null && alive(job.pid),
       oomKilled: () => group?.oomKilled() ?? false,
       kill() {
         job.kill()

@@ -2,7 +2,7 @@
  * The pool of waiting sandboxes: one that died while it waited (OOM killer, an operator) is never given a job.
  * A server without its Python answers 503, never a learner failure.
  */
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createApp } from '../../src/app'
 import { testConfig } from '../support/config'
@@ -33,27 +33,41 @@ function ownSandboxes(): number[] {
   const zygotes = children(process.pid, (cmdline) => cmdline.includes('"stage"'))
   return [
     ...children(process.pid, (cmdline) => cmdline.includes('bwrap')),
-    ...zygotes.flatMap((zygote) => children(zygote, () => true)),
+    ...zygotes.flatMap((zygote) => children(zygote, () => true)).filter(waitsForJob),
   ]
+}
+
+/** A warm box blocked reading its job from stdin (a used one may still be ending, after its answer went out). */
+function waitsForJob(pid: number): boolean {
+  const read = process.arch === 'arm64' ? 63 : 0
+  try {
+    return readFileSync(`/proc/${pid}/syscall`, 'utf8').startsWith(`${read} 0x0 `)
+  } catch {
+    return false
+  }
 }
 
 const pythonCode = '@endpoint\ndef f():\n    return 1'
 
 describe.each(['true', 'false'])('EXEC_ZYGOTE=%s', (zygote) => {
-  const before = new Set(ownSandboxes())
-  const app = createApp({ config: testConfig({ EXEC_POOL_SIZE: '1', EXEC_ZYGOTE: zygote }) })
+  let before: Set<number>
+  let app: ReturnType<typeof createApp>
+  beforeAll(() => {
+    before = new Set(ownSandboxes())
+    app = createApp({ config: testConfig({ EXEC_POOL_SIZE: '1', EXEC_ZYGOTE: zygote }) })
+  })
   afterAll(() => app.decorator.services.runner.close())
 
   test('a pooled sandbox killed while waiting is replaced, not used', async () => {
     expect((await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/f' })).body.result).toBe(1)
     // The call above took the first pooled sandbox; the refill is the one waiting now.
     let waiting = ownSandboxes().filter((pid) => !before.has(pid))
-    // A warm refill is asked for after the call (until the zygote has forked it there is none), and the call may
-    // have been answered before its own box was gone (until then there are two).
-    while (waiting.length !== 1) {
+    // A warm refill is asked for during the call: until the zygote has forked it and it waits, there is none.
+    while (waiting.length === 0) {
       await new Promise((resolve) => setImmediate(resolve))
       waiting = ownSandboxes().filter((pid) => !before.has(pid))
     }
+    expect(waiting.length).toBe(1)
     process.kill(-waiting[0]!, 'SIGKILL')
     // Until the server has reaped it (no sleeping: each turn of the event loop lets Bun collect the exit).
     while (existsSync(`/proc/${waiting[0]}`)) await new Promise((resolve) => setImmediate(resolve))
