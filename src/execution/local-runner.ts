@@ -162,7 +162,12 @@ export function createLocalRunner({
     } else {
       compiled = made // at the same path inside a sandbox (a read-only bind) as on the host
       command = [made.learner, limits, made.scheduler]
-      warm = sandbox.warm({ script: made.learner, args: [limits, made.scheduler], preload: harnessModules })
+      warm = sandbox.warm({
+        script: made.learner,
+        args: [limits, made.scheduler],
+        preload: harnessModules,
+        readOnly: [made.dir],
+      })
     }
     if (state.sandboxed || config.SANDBOX !== 'required') fillPool()
   })
@@ -183,7 +188,6 @@ export function createLocalRunner({
         processes: sandboxProcessLimit(config),
         cpus: sandboxCpus(config),
         tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024,
-        readOnly: compiled ? [compiled.dir] : [],
         env: {},
       })
     } catch (error) {

@@ -38,7 +38,6 @@ export interface WarmLimits {
   processes: number
   cpus: number
   tmpfsBytes: number
-  readOnly: string[]
   env: Record<string, string>
 }
 
@@ -110,7 +109,6 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
         procs: group?.procs ?? [],
         tmpfsBytes: limits.tmpfsBytes,
         nproc: pidsCounted ? null : limits.processes,
-        readOnly: limits.readOnly,
         env: limits.env,
       })
     } catch (error) {

@@ -16,8 +16,7 @@
 # - The seccomp filter goes on last, after the uid switch: learner code starts under it and cannot remove it.
 #
 # Protocol (one JSON object per line): requests on fd 0, events on fd 1; the seccomp filter on fd 3 at start.
-#   {"op": "spawn", "id", "uid", "procs": [cgroup.procs files], "tmpfs": bytes, "nproc": n or null,
-#    "ro": [host paths shown read-only], "env": {…}}
+#   {"op": "spawn", "id", "uid", "procs": [cgroup.procs files], "tmpfs": bytes, "nproc": n or null, "env": {…}}
 #     -> {"id", "pid", "fds": [stdin write end, stdout, stderr, channel read ends]} (fds of this process: the
 #        server opens them through /proc/<zygote>/fd/N and then says "opened") or {"id", "error"}
 #     -> later {"id", "exit": status} or {"id", "signal": number} when the keeper ends (a killed job's keeper
@@ -33,6 +32,7 @@ import ctypes
 import builtins
 import gc
 import fcntl
+import resource
 import _socket
 import _struct
 
@@ -83,7 +83,15 @@ def read_filter():
 
 FILTER = read_filter()
 FILTER_BUFFER = ctypes.create_string_buffer(FILTER) if FILTER else None
-CAP_LAST = int(open("/proc/sys/kernel/cap_last_cap").read())
+SECCOMP_PROGRAM = (ctypes.byref(FilterProgram(len(FILTER) // 8, ctypes.addressof(FILTER_BUFFER)))
+                   if FILTER else None)
+ALL_CAPS = tuple(range(int(open("/proc/sys/kernel/cap_last_cap").read()) + 1))
+PRCTL = libc.prctl
+SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK = 0x8914, 0x1, 0x8
+LOOPBACK_UP = _struct.pack("16sh14x", b"lo", IFF_UP | IFF_LOOPBACK)
+# A job's fixed environment, as bubblewrap's --setenv gives it: set here once, so every job inherits it.
+os.environ.clear()
+os.environ.update({"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PWD": "/tmp"})
 
 # The payload and everything it imports, loaded once; gc.freeze() keeps the collector from touching (and so
 # copying) these pages in every forked job.
@@ -96,25 +104,32 @@ for name in SETTINGS.get("preload", []):
         pass
 os.close(os.pidfd_open(os.getpid()))  # Linux 5.3 or later: without pidfds, jobs start through bubblewrap
 OWN_PID_NS = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-# Where each job's root is put together, inside its own mount namespace (an empty folder on the host).
+# Where each job's root is put together, inside our own mount namespace (an empty folder on the host).
 STAGE = SETTINGS["stage"]
+# Host paths every box shows read-only at the same place (the harness's bytecode).
+READ_ONLY = SETTINGS.get("ro", [])
 
 
 # ---------------------------------------------------------------- inside a job (the keeper and the job itself)
 
-def build_root(request):
-    """The job's file system, as src/sandbox/argv.ts gives bubblewrap's: everything private, then a fresh root."""
-    uid = request["uid"]
+def build_template():
+    """Once, in the zygote's own mount namespace (private, so the host never sees it): the part of a box's root that
+    is the same for every job, as src/sandbox/argv.ts gives bubblewrap's: /usr read-only, the usual symlinks, a
+    minimal /dev, the READ_ONLY paths, all read-only. A job copies it with its mount namespace and adds its own /tmp
+    and /proc (build_root)."""
+    check(libc.unshare(CLONE_NEWNS), "unshare mount namespace")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    mount("tmpfs", STAGE, "tmpfs", MS_NOSUID, "size=1m,mode=0755")
+    # Shown read-only in our namespace first: a job's bind of them is then read-only too (a bind keeps the flags).
+    for path in READ_ONLY:
+        mount(path, path, None, MS_BIND | MS_REC)
+        mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    mount("tmpfs", STAGE, "tmpfs", MS_NOSUID, "size=64k,mode=0755")
     for folder in ("usr", "tmp", "proc", "dev"):
         os.mkdir(STAGE + "/" + folder)
-    bind_read_only("/usr", STAGE + "/usr")
+    mount("/usr", STAGE + "/usr", None, MS_BIND | MS_REC)
+    mount(None, STAGE + "/usr", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("bin", "usr/bin")):
         os.symlink(target, STAGE + "/" + link)
-    mount("tmpfs", STAGE + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          "size=%d,mode=0700,uid=%d,gid=%d" % (request["tmpfs"], uid, uid))
-    mount("proc", STAGE + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name, major, minor in (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
                                ("urandom", 1, 9), ("tty", 5, 0)):
         os.mknod(STAGE + "/dev/" + name, 0o20666, os.makedev(major, minor))
@@ -123,53 +138,55 @@ def build_root(request):
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, STAGE + "/dev/" + name)
     os.mkdir(STAGE + "/dev/shm")
-    for path in request.get("ro", []):
-        os.makedirs(STAGE + path, exist_ok=True)
-        bind_read_only(path, STAGE + path)
+    for path in READ_ONLY:
+        if not in_tmp(path):
+            os.makedirs(STAGE + path, exist_ok=True)
+    # The root (and /dev with it) read-only: a job's /tmp, size-limited, is its only writable place.
+    mount(None, STAGE, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+
+
+def in_tmp(path):
+    return path == "/tmp" or path.startswith("/tmp/")
+
+
+def build_root(request):
+    """The job's file system: a copy of the template (our mount namespace, unshared by the caller), its own /tmp
+    and /proc, then the template becomes its root and nothing else of ours stays reachable."""
+    uid = request["uid"]
+    mount("tmpfs", STAGE + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+          "size=%d,mode=0700,uid=%d,gid=%d" % (request["tmpfs"], uid, uid))
+    mount("proc", STAGE + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for path in READ_ONLY:
+        if in_tmp(path):
+            os.makedirs(STAGE + path)
+        mount(path, STAGE + path, None, MS_BIND | MS_REC)  # read-only already (build_template)
     os.chdir(STAGE)
     check(libc.syscall(PIVOT_ROOT, b".", b"."), "pivot_root")
     check(libc.umount2(b".", MNT_DETACH), "umount old root")
     os.chdir("/")
-    # The root (and /dev with it) read-only: /tmp, size-limited, is the only writable place.
-    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
-
-
-def bind_read_only(source, target):
-    mount(source, target, None, MS_BIND | MS_REC)
-    mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def loopback_up():
-    """The network namespace's own loopback, as bubblewrap brings it up: the only network a job has."""
-    probe = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-    try:
-        flags = _struct.unpack("16sh14x", fcntl.ioctl(probe.fileno(), 0x8913, _struct.pack("16sh14x", b"lo", 0)))[1]
-        fcntl.ioctl(probe.fileno(), 0x8914, _struct.pack("16sh14x", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP
-    finally:
-        probe.close()
 
 
 def become_job(request):
-    """Root to the job's uid with nothing left: no capabilities (also none to regain), no_new_privs, the filter."""
+    """Root to the job's uid with nothing left: no capabilities (also none to regain), no_new_privs, the filter.
+    Every object used here was made in the zygote: each new object or call path costs a forked job page faults."""
     uid = request["uid"]
     check(libc.sethostname(b"sandbox", 7), "sethostname")
-    loopback_up()
-    if request.get("nproc"):
-        import resource
-
+    # The network namespace's own loopback, up as bubblewrap brings it up: the only network a job has.
+    probe = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    fcntl.ioctl(probe.fileno(), SIOCSIFFLAGS, LOOPBACK_UP)
+    probe.close()
+    if request["nproc"]:
         resource.setrlimit(resource.RLIMIT_NPROC, (request["nproc"], request["nproc"]))
-    for cap in range(CAP_LAST + 1):
-        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    for cap in ALL_CAPS:
+        PRCTL(PR_CAPBSET_DROP, cap, 0, 0, 0)
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
-    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    if FILTER_BUFFER is not None:
-        program = FilterProgram(len(FILTER) // 8, ctypes.addressof(FILTER_BUFFER))
-        check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0), "seccomp")
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PWD": "/tmp"})
-    os.environ.update(request.get("env", {}))
+    check(PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if SECCOMP_PROGRAM is not None:
+        check(PRCTL(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, SECCOMP_PROGRAM, 0, 0), "seccomp")
+    if request["env"]:
+        os.environ.update(request["env"])  # the fixed part is the zygote's own (set at its start)
     os.chdir("/tmp")
 
 
@@ -187,14 +204,17 @@ def job(request, ends):
     try:
         # Our parent is outside our pid namespace (getppid() says 0), so a zygote that died before this line goes
         # unnoticed here: the server then kills the job through its cgroup.
-        check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+        check(PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
         os.setsid()  # a session of its own, as bubblewrap's --new-session: no terminal to push input into
         for target, fd in enumerate(ends):
             os.dup2(fd, target)
         os.closerange(4, 1 << 20)  # no job keeps another job's pipes, nor the zygote's
         for procs in request["procs"]:
-            with open(procs, "w") as joined:
-                joined.write("0")  # this process; its host pid is not ours to see
+            joined = os.open(procs, os.O_WRONLY)
+            try:
+                os.write(joined, b"0")  # this process (its host pid is not ours to see)
+            finally:
+                os.close(joined)
         check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare")
         build_root(request)
         become_job(request)
@@ -283,7 +303,8 @@ def reap(child, children, poller):
 
 
 def serve():
-    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")  # never outlive the server
+    build_template()
+    check(PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")  # never outlive the server
     gc.freeze()  # our objects never move again, so no job's collector copies their pages
     held, children, pending = {}, {}, b""
     poller = select.poll()

@@ -12,7 +12,7 @@
  *
  * @example
  * const zygote = await startZygote({ python, payload, stage, seccomp, logger })
- * const job = await zygote.spawn({ uid, procs, tmpfsBytes, nproc: null, readOnly: [], env: {} })
+ * const job = await zygote.spawn({ uid, procs, tmpfsBytes, nproc: null, env: {} })
  * await job.write(text)
  * // read job.stdout, job.stderr and job.channel; await job.exited
  */
@@ -28,6 +28,8 @@ export interface ZygotePayload {
   args: string[]
   /** Modules imported once in the zygote, so a job never pays for them. */
   preload: string[]
+  /** Host paths every box shows read-only at the same place (e.g. the folder of the payload's bytecode). */
+  readOnly: string[]
 }
 
 export interface ZygoteRequest {
@@ -37,7 +39,6 @@ export interface ZygoteRequest {
   tmpfsBytes: number
   /** RLIMIT_NPROC of the job's uid, where no pids cgroup counts its processes. */
   nproc: number | null
-  readOnly: string[]
   env: Record<string, string>
 }
 
@@ -198,7 +199,6 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
         procs: request.procs,
         tmpfs: request.tmpfsBytes,
         nproc: request.nproc,
-        ro: request.readOnly,
         env: request.env,
       })
     })

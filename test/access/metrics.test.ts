@@ -187,18 +187,18 @@ describe('after real traffic: a sandbox run, chats through a fake OpenAI server,
 test('a sandbox that cannot be started is counted, and the request fails without a run', async () => {
   const config = testConfig({ EXEC_POOL_SIZE: '0' })
   const real = createSandbox({ config, logger: createLogger('silent') })
-  const exhausted: Sandbox = {
-    ...real,
-    spawn: () => {
-      throw Object.assign(new Error('posix_spawn: Resource temporarily unavailable'), { code: 'EAGAIN' })
-    },
+  const fail = () => {
+    throw Object.assign(new Error('posix_spawn: Resource temporarily unavailable'), { code: 'EAGAIN' })
   }
+  // Neither way starts: the warm box fails, then its fallback through bubblewrap.
+  const exhausted: Sandbox = { ...real, spawn: fail, warm: () => ({ spawn: async () => fail(), close() {} }) }
   const app = testApp({ real: ['runner'], sandbox: exhausted })
   try {
     const reply = await post(app, '/api/validate-python', { pythonCode: 'x = 1\n' })
     expect(reply.status).toBeGreaterThanOrEqual(500)
     const text = await scrape(app)
     expect(sample(text, 'tutor_sandbox_start_failures_total{reason="spawn"}')).toBe(1)
+    expect(sample(text, 'tutor_sandbox_start_failures_total{reason="zygote"}')).toBe(1)
   } finally {
     await closeServices(app.decorator.services)
   }
