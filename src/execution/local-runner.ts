@@ -167,6 +167,9 @@ export function createLocalRunner({
         args: [limits, made.scheduler],
         preload: harnessModules,
         readOnly: [made.dir],
+        // Our harness defines everything first and starts in run() (src/python/learner-process.py); a stand-in
+        // harness of a test runs whole in each job.
+        ...(harness === harnessProgram ? { entry: 'run' } : {}),
       })
     }
     if (state.sandboxed || config.SANDBOX !== 'required') fillPool()

@@ -7,7 +7,8 @@
 #
 # Started as `python3 -I -S <learner .pyc> <limits json> <scheduler .pyc>` (src/python/compiled.ts), or with
 # `-c <program>` and the scheduler's source where the bytecode could not be made; remotely (OneCompiler) limits, job,
-# marker and scheduler program are prepended to the program instead.
+# marker and scheduler program are prepended to the program instead. The sandbox's zygote (src/sandbox/zygote.py)
+# runs the whole program once without its last lines, then calls run() in every job it forks.
 import posix
 import sys
 import _socket
@@ -43,10 +44,15 @@ def start_scheduler(program, limits_text, marker):
 
 LIMITS_TEXT = _REMOTE_LIMITS if REMOTE else sys.argv[1]  # noqa: F821
 _limits = DECODE(LIMITS_TEXT)
-if not REMOTE:
-    # Hard limits before anything of the job exists (the scheduler inherits them; remotely the service has its
-    # own). The scheduler needs more open files than a learner process: ours are lowered in learner-process.py.
-    set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
-               max(64, _limits["parallelism"] + 32))
+
+
+def apply_limits():
+    """Hard limits before anything of the job exists (the scheduler inherits them; remotely the service has its
+    own). The scheduler needs more open files than a learner process: ours are lowered in learner-process.py."""
+    if not REMOTE:
+        set_limits(_limits["memory_mb"] * 1024 * 1024, _limits["max_processes"], _limits["file_bytes"],
+                   max(64, _limits["parallelism"] + 32))
+
+
 SCHEDULER_PROGRAM = _REMOTE_SCHEDULER if REMOTE else sys.argv[2]  # noqa: F821
 MARKER = _REMOTE_MARKER if REMOTE else ""  # noqa: F821

@@ -285,24 +285,33 @@ def main():
 
 SCHEDULER_ENDS = None
 
-try:
-    if main():
-        # We are the sandbox's first process: leaving would end the scheduler before it reports. It ends us.
-        while os.read(SCHEDULER_ENDS[2], 1):
-            pass
-    _code = 0
-except BaseException:
-    import traceback
 
-    traceback.print_exc()
-    _code = 70
-# Our output ends here. Closing it first lets the server answer as soon as the streams end, instead of after the
-# kernel has torn down this process and its sandbox.
-for _fd in (1, 2, 3):
+def run():
+    """The learner process from its limits to its exit; never returns."""
+    apply_limits()
     try:
-        os.close(_fd)
-    except OSError:
-        pass
-# Leave without the interpreter's shutdown: it would wait for threads the learner left running and run their
-# atexit hooks.
-os._exit(_code)
+        if main():
+            # We are the sandbox's first process: leaving would end the scheduler before it reports. It ends us.
+            while os.read(SCHEDULER_ENDS[2], 1):
+                pass
+        code = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 70
+    # Our output ends here. Closing it first lets the server answer as soon as the streams end, instead of after
+    # the kernel has torn down this process and its sandbox.
+    for fd in (1, 2, 3):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    # Leave without the interpreter's shutdown: it would wait for threads the learner left running and run their
+    # atexit hooks.
+    os._exit(code)
+
+
+# The zygote (src/sandbox/zygote.py) runs everything above once, before any job, and run() in each job it forks.
+if "_ZYGOTE" not in globals():
+    run()

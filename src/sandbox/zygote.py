@@ -190,12 +190,21 @@ def become_job(request):
     os.chdir("/tmp")
 
 
-def run_payload():
+def load_payload():
+    """The function each job runs. With an "entry" setting, the payload's definitions run once, here, so no job pays
+    for them: a payload that finds `_ZYGOTE` among its globals defines everything and leaves its start, the entry
+    function, to each job (src/python/learner-process.py); it reads its job from stdin only there, in the forked
+    process. Without one, each job runs the whole payload."""
     main = type(sys)("__main__")
     main.__dict__.update(__builtins__=builtins, __file__=SETTINGS["argv"][0])
     sys.modules["__main__"] = main
     sys.argv = list(SETTINGS["argv"])
+    entry = SETTINGS.get("entry")
+    if not entry:
+        return lambda: exec(PAYLOAD, main.__dict__)
+    main.__dict__["_ZYGOTE"] = True
     exec(PAYLOAD, main.__dict__)
+    return main.__dict__[entry]
 
 
 def job(request, ends):
@@ -222,7 +231,7 @@ def job(request, ends):
         os.write(2, ("sandbox set-up failed: %s\n" % error).encode())
         os._exit(71)
     try:
-        run_payload()
+        RUN_PAYLOAD()
         code = 0
     except SystemExit as exit:
         code = exit.code if isinstance(exit.code, int) else 1
@@ -300,6 +309,9 @@ def reap(child, children, poller):
         send({"id": ident, "signal": os.WTERMSIG(status), "cpu_ms": cpu_ms})
     else:
         send({"id": ident, "exit": os.WEXITSTATUS(status), "cpu_ms": cpu_ms})
+
+
+RUN_PAYLOAD = load_payload()
 
 
 def serve():

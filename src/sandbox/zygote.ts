@@ -30,6 +30,12 @@ export interface ZygotePayload {
   preload: string[]
   /** Host paths every box shows read-only at the same place (e.g. the folder of the payload's bytecode). */
   readOnly: string[]
+  /**
+   * A function of the payload each job calls, for payloads that support it: the zygote then runs the payload once
+   * with `_ZYGOTE` set among its globals (it must only define things then) and each job calls this function.
+   * Without it each job runs the whole payload.
+   */
+  entry?: string
 }
 
 export interface ZygoteRequest {
@@ -124,6 +130,8 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
     payload: payload.script,
     argv: [payload.script, ...payload.args],
     preload: payload.preload,
+    ro: payload.readOnly,
+    entry: payload.entry ?? null,
     stage,
   })
   const proc = Bun.spawn([python, '-I', '-S', '-c', zygoteSource, settings], {
