@@ -46,9 +46,9 @@ export interface SandboxCgroup {
   /** Kills whatever is left in the group, wherever it went. */
   kill(): void
   /**
-   * Kills what is left and removes the group once its processes are gone: after `exited` (the leader reaped),
-   * retried briefly while the kernel finishes the others. Resolves true once removed (no process is left), false
-   * if it had to give up. Safe to call more than once.
+   * Removes the group once its processes are gone: after `exited` (the leader reaped), killing what is still
+   * listed and retrying briefly while the kernel finishes them. Resolves true once removed (no process is left),
+   * false if it had to give up. Safe to call more than once.
    */
   remove(exited?: Promise<unknown>): Promise<boolean>
 }
@@ -179,7 +179,8 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
         kill: killAllOf,
         remove(exited = Promise.resolve()) {
           if (removal) return removal
-          killAllOf()
+          // Nothing is killed up front: once the leader is reaped its pid namespace is gone, so only processes
+          // on their way out can be left; each failed rmdir below kills what is still listed.
           const done: Promise<boolean> = exited
             .then(async () => {
               let removed = true

@@ -4,7 +4,7 @@
  * cgroup is empty), its own memory/pids/CPU cgroup, RLIMIT_NPROC on that uid where no pids cgroup counts its
  * processes, the seccomp filter. The zygote is started on first use and again after it died.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '../logging'
@@ -57,13 +57,12 @@ export interface WarmOptions {
 
 /**
  * Whether a job's process still runs. The zygote reaps it and tells us a moment later; a box killed while it
- * waited must not get a job in that moment (it would be reported as crashed). The process is not ours to wait
- * for, so /proc says: gone or a zombie is not running.
+ * waited must not get a job in that moment (it would be reported as crashed). Once reaped its pid is gone.
  */
 function alive(pid: number): boolean {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+    process.kill(pid, 0)
+    return true
   } catch {
     return false
   }
@@ -136,7 +135,7 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
         if (released) return
         released = true
         live.delete(boxed)
-        boxed.kill()
+        job.kill() // pid 1 of its pid namespace: every process of the box goes with it
         // Our ends are closed once the job is reaped: its streams are done with them by then.
         const gone = job.exited.then(() => job.close())
         const empty = group ? group.remove(gone) : gone.then(() => true)

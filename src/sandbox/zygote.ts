@@ -16,7 +16,7 @@
  * await job.write(text)
  * // read job.stdout, job.stderr and job.channel; await job.exited
  */
-import { closeSync, constants, openSync } from 'node:fs'
+import { closeSync, constants, openSync, writeSync } from 'node:fs'
 import type { Logger } from '../logging'
 import zygoteSource from './zygote.py' with { type: 'text' }
 
@@ -234,9 +234,19 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
       async write(text) {
         if (stdinFd === null) return false
         try {
-          const sink = Bun.file(stdinFd).writer()
-          await sink.write(text)
-          await sink.end()
+          // Most jobs fit the pipe's buffer: one write, no stream. The rest goes through a sink as the job reads.
+          const bytes = Buffer.from(text)
+          let written = 0
+          try {
+            written = writeSync(stdinFd, bytes)
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
+          }
+          if (written < bytes.length) {
+            const sink = Bun.file(stdinFd).writer()
+            await sink.write(bytes.subarray(written))
+            await sink.end()
+          }
           return true
         } catch {
           return false // the job died before reading it all: its exit says how
