@@ -224,7 +224,7 @@ export const SETTINGS = {
   EXEC_POOL_SIZE: setting(
     Int(0),
     2,
-    'Pre-started sandboxes kept waiting for a job (0 disables the pool); only where jobs start through bubblewrap (see EXEC_ZYGOTE).',
+    'Pre-started sandboxes kept waiting for a job (0 disables the pool), on either path (see EXEC_ZYGOTE).',
   ),
   EXEC_ZYGOTE: setting(
     t.Boolean(),

@@ -11,7 +11,7 @@ import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Boxed, BoxedJob, Sandbox, WarmBoxes } from '../sandbox'
-import { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit, writeInput } from '../sandbox'
+import { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit, WarmUnavailable, writeInput } from '../sandbox'
 import { runsAsRoot } from '../sandbox/argv'
 import { harnessModules, harnessProgram, schedulerProgram } from '../python/program'
 import { compileHarness, type CompiledHarness } from '../python/compiled'
@@ -194,7 +194,12 @@ export function createLocalRunner({
         env: {},
       })
     } catch (error) {
-      logger.warn('the warm sandbox failed; this job starts through bubblewrap', { error: (error as Error).message })
+      if (error instanceof WarmUnavailable && warm) {
+        logger.warn('the sandbox zygote cannot start; every job starts through bubblewrap', { error: error.message })
+        warm = null
+      } else if (warm) {
+        logger.warn('the warm sandbox failed; this job starts through bubblewrap', { error: (error as Error).message })
+      }
       return spawn()
     }
   }

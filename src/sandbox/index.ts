@@ -28,7 +28,7 @@ import type { ZygotePayload } from './zygote'
 export { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit } from './limits'
 
 export type { PythonProbe, SandboxProbe } from './probe'
-export type { BoxedJob, WarmBoxes } from './warm'
+export { type BoxedJob, type WarmBoxes, WarmUnavailable } from './warm'
 export type { ZygotePayload } from './zygote'
 
 type Proc = Bun.Subprocess<'pipe', 'pipe', 'pipe'>

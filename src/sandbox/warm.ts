@@ -33,6 +33,11 @@ export interface BoxedJob {
   release(): void
 }
 
+/** The zygote could not start at all (too old a kernel, a broken payload): every job must use the other path. */
+export class WarmUnavailable extends Error {
+  override name = 'WarmUnavailable'
+}
+
 export interface WarmLimits {
   memoryBytes: number
   processes: number
@@ -71,27 +76,26 @@ function alive(pid: number): boolean {
 export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logger }: WarmOptions): WarmBoxes {
   const stage = mkdtempSync(join(tmpdir(), 'tutor-stage-')) // empty forever: each job mounts its root here, privately
   let zygote: Promise<Zygote> | undefined
+  let broken: WarmUnavailable | undefined
   let closed = false
   const live = new Set<BoxedJob>()
 
+  /** The running zygote; a new one after it died. One that never got ready will not, and ends the warm path. */
   function current(): Promise<Zygote> {
+    if (broken) return Promise.reject(broken)
     const made = zygote
-    if (made) {
-      return made.then(
-        (z) => (z.alive() ? z : restart()),
-        () => restart(),
-      )
-    }
-    return restart()
+    if (!made) return restart()
+    return made.then((z) => (z.alive() ? z : restart()))
   }
 
   function restart(): Promise<Zygote> {
     const filterFd = seccomp ? seccomp.open() : null
-    const started = startZygote({ python, payload, stage, seccompFd: filterFd, logger }).finally(() =>
-      closeQuietly(filterFd ?? -1),
-    )
-    zygote = started
-    return started
+    const started = startZygote({ python, payload, stage, seccompFd: filterFd, logger })
+    started.catch((error: Error) => {
+      broken = new WarmUnavailable(error.message)
+    })
+    zygote = started.finally(() => closeQuietly(filterFd ?? -1))
+    return zygote
   }
 
   async function spawn(limits: WarmLimits): Promise<BoxedJob> {

@@ -7,7 +7,10 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
-import { createApp } from '../../src/app'
+import { closeServices, createApp } from '../../src/app'
+import { createLocalRunner } from '../../src/execution/local-runner'
+import { createLogger } from '../../src/logging'
+import { createSandbox, type Sandbox } from '../../src/sandbox'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
 
@@ -196,3 +199,28 @@ function childrenOf(parent: number): number[] {
 async function untilBoxes(count: number) {
   while (zygotePids().flatMap(childrenOf).length < count) await new Promise((resolve) => setImmediate(resolve))
 }
+
+describe.skipIf(!warm)('a zygote that cannot start', () => {
+  test('leaves every job to bubblewrap, with one warning', async () => {
+    const config = testConfig({ EXEC_POOL_SIZE: '0' })
+    const lines: string[] = []
+    const logger = createLogger('warn', (line) => lines.push(line))
+    const real = createSandbox({ config, logger })
+    // A payload that is not there: the zygote ends before it is ready.
+    const sandbox: Sandbox = { ...real, warm: (payload) => real.warm({ ...payload, script: '/nonexistent.pyc' }) }
+    const broken = createApp({ config, logger, sandbox, runner: createLocalRunner({ config, logger, sandbox }) })
+    try {
+      for (const n of [1, 2, 3]) {
+        const { body } = await post(broken, '/api/execute-endpoint', {
+          pythonCode: `@endpoint\ndef f():\n    return ${n}`,
+          endpoint: '/f',
+        })
+        expect(body).toMatchObject({ success: true, result: n })
+      }
+      expect((await get(broken, '/health')).body.checks.execution.start).toBe('bubblewrap')
+      expect(lines.filter((line) => line.includes('zygote cannot start'))).toHaveLength(1)
+    } finally {
+      await closeServices(broken.decorator.services)
+    }
+  })
+})
