@@ -14,19 +14,24 @@ process.env.EXECUTION_TEST_SECRET = SECRET // the server's environment: must nev
 const PROJECT = resolve(import.meta.dir, '../..')
 const MARKER = `outlive-${crypto.randomUUID()}`
 
-const app = createApp({
-  config: testConfig({
-    EXEC_TIMEOUT_MS: '1500',
-    EXEC_OUTPUT_BYTES: '65536',
-    EXEC_MEMORY_MB: '128',
-    EXEC_TMPFS_MB: '4',
-  }),
-})
+/**
+ * The table runs on both ways a sandbox starts (README, "How a job's sandbox starts"): forked from the zygote
+ * (as root, the default) and through bubblewrap with a new interpreter. Where the zygote is not available the
+ * first block runs through bubblewrap too.
+ */
+const hostileApp = (zygote: string) =>
+  createApp({
+    config: testConfig({
+      EXEC_TIMEOUT_MS: '1500',
+      EXEC_OUTPUT_BYTES: '65536',
+      EXEC_MEMORY_MB: '128',
+      EXEC_TMPFS_MB: '4',
+      EXEC_ZYGOTE: zygote,
+    }),
+  })
+let app: ReturnType<typeof createApp>
 const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('reached') })
-afterAll(() => {
-  app.decorator.services.runner.close()
-  server.stop(true)
-})
+afterAll(() => server.stop(true))
 
 /** Namespace flags and errno for the kernel-surface attacks; add_key has another number on aarch64. */
 const PRELUDE = [
@@ -181,8 +186,9 @@ const cases: [string, string, Check][] = [
   ],
 ]
 
-describe('hostile code', () => {
+describe.each(['true', 'false'])('hostile code (EXEC_ZYGOTE=%s)', (zygote) => {
   beforeAll(async () => {
+    app = hostileApp(zygote)
     // files written by one run must not be visible to the next
     expect((await attack('open("/tmp/persist", "w").write("x")\nreturn os.listdir("/tmp")')).result).toContain(
       'persist',
@@ -207,6 +213,8 @@ describe('hostile code', () => {
   test('nothing is left running after the run that tried to outlive it', () => {
     expect(processesWith(MARKER)).toEqual([])
   })
+
+  afterAll(() => app.decorator.services.runner.close())
 })
 
 // Learner code that writes to the result channel itself (fd 3 of the harness), against a server with the default
