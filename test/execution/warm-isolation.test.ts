@@ -8,6 +8,8 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import { closeServices, createApp } from '../../src/app'
+import { DENIED } from '../../src/sandbox/seccomp'
+import { BY_ARGUMENT, deniedCalls, EPERM, TRY_CALLS } from '../sandbox/denied-calls'
 import { createLocalRunner } from '../../src/execution/local-runner'
 import { createLogger } from '../../src/logging'
 import { createSandbox, type Sandbox } from '../../src/sandbox'
@@ -160,6 +162,22 @@ describe.skipIf(!warm)('a job forked from the zygote', () => {
     expect(result.interfaces).toEqual(['lo'])
     expect(result.groups).toEqual([])
     expect(result.sid).toBe(true)
+  })
+
+  test('makes every call the seccomp filter denies fail as in a bubblewrap sandbox', async () => {
+    const arch = process.arch === 'arm64' ? 'arm64' : 'x64'
+    const body = [
+      'import contextlib, io, json',
+      'sys.argv = ["calls", kw["calls"]]',
+      'out = io.StringIO()',
+      'with contextlib.redirect_stdout(out):',
+      '    exec(kw["program"], {"__name__": "calls"})',
+      'return json.loads(out.getvalue())',
+    ].join('\n')
+    const reply = await call(body, { calls: JSON.stringify(deniedCalls(arch)), program: TRY_CALLS })
+    expect(reply.success).toBe(true)
+    for (const name of DENIED) expect([name, reply.result[name]]).toEqual([name, EPERM])
+    for (const [label, , , expected] of BY_ARGUMENT) expect([label, reply.result[label]]).toEqual([label, expected])
   })
 
   test('a killed zygote is started again, and nothing of its jobs is left', async () => {
