@@ -111,6 +111,7 @@ function boxedJob(box: Boxed): BoxedJob {
     exited: proc.exited,
     status: () => ({ code: proc.exitCode, signal: proc.signalCode }),
     running: () => proc.exitCode === null && proc.signalCode === null,
+    unstarted: () => false, // bubblewrap does not tell: its exit is the program's
     oomKilled: () => box.oomKilled(),
     kill: () => box.kill(),
     release() {
@@ -225,8 +226,23 @@ export function createLocalRunner({
     return start()
   }
 
-  async function execute(job: Job, { signal, onMessage }: RunOptions): Promise<RunOutcome> {
-    const box = await take()
+  /**
+   * Runs the job; once more in a fresh sandbox when the first ended before its program started (a warm box whose
+   * set-up failed: nothing of the job ran there, so nothing runs twice).
+   */
+  async function execute(job: Job, options: RunOptions): Promise<RunOutcome> {
+    const first = await attempt(await take(), job, options)
+    if (!first.box.unstarted() || first.outcome.messages.length > 0) return first.outcome
+    logger.warn('a sandbox ended before its program started; the job runs in a new one')
+    // Not from the pool: its sandboxes may have been started the same way.
+    return (await attempt(await start(), job, options)).outcome
+  }
+
+  async function attempt(
+    box: BoxedJob,
+    job: Job,
+    { signal, onMessage }: RunOptions,
+  ): Promise<{ box: BoxedJob; outcome: RunOutcome }> {
     active.add(box)
     const channel = createChannel(job, channelLimits(config, job), onMessage)
     let stopped: RunOutcome['stopped']
@@ -267,12 +283,13 @@ export function createLocalRunner({
         }
       }
       if (!stopped && !finished) stopped = describeExit(config, box)
-      return { messages, stdout, stderr, stopped, method: 'local_sandbox' }
+      return { box, outcome: { messages, stdout, stderr, stopped, method: 'local_sandbox' } }
     } catch (error) {
       // a pipe failed under us: the sandbox is gone, its exit says how
       logger.warn('sandbox failed', { error: (error as Error).message })
       await box.exited
-      return { messages: [], stdout: '', stderr: '', stopped: describeExit(config, box), method: 'local_sandbox' }
+      const stopped = describeExit(config, box)
+      return { box, outcome: { messages: [], stdout: '', stderr: '', stopped, method: 'local_sandbox' } }
     } finally {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)

@@ -4,15 +4,12 @@
  * cgroup is empty), its own memory/pids/CPU cgroup, RLIMIT_NPROC on that uid where no pids cgroup counts its
  * processes, the seccomp filter. The zygote is started on first use and again after it died.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Logger } from '../logging'
 import type { SandboxCgroups } from './cgroup'
 import type { SeccompFilter } from './seccomp'
 import { closeQuietly } from './seccomp'
 import type { UidRange } from './uids'
-import { startZygote, type Zygote, type ZygoteJob, type ZygotePayload } from './zygote'
+import { startZygote, type Zygote, type ZygoteJob, type ZygotePayload, ZygoteRetired } from './zygote'
 
 /** A confined job as a runner drives it, whichever way it was started. */
 export interface BoxedJob {
@@ -27,6 +24,8 @@ export interface BoxedJob {
   status(): { code: number | null; signal: string | number | null }
   /** True until the job ended. */
   running(): boolean
+  /** After exited: true when the box ended before its program started, so nothing of a job ran in it. */
+  unstarted(): boolean
   oomKilled(): boolean
   kill(): void
   /** kill(), our ends closed, the cgroup removed and the uid given back once nothing of it is left. */
@@ -74,9 +73,10 @@ function alive(pid: number): boolean {
 }
 
 export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logger }: WarmOptions): WarmBoxes {
-  const stage = mkdtempSync(join(tmpdir(), 'tutor-stage-')) // empty forever: each job mounts its root here, privately
   let zygote: Promise<Zygote> | undefined
   let broken: WarmUnavailable | undefined
+  /** Every zygote started: a retired one serves its last jobs while the next one starts new ones. */
+  const zygotes = new Set<Zygote>()
   let closed = false
   const live = new Set<BoxedJob>()
 
@@ -90,7 +90,8 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
 
   function restart(): Promise<Zygote> {
     const filterFd = seccomp ? seccomp.open() : null
-    const started = startZygote({ python, payload, stage, seccompFd: filterFd, logger })
+    const started = startZygote({ python, payload, seccompFd: filterFd, logger })
+    void started.then((z) => zygotes.add(z)).catch(() => {})
     started.catch((error: Error) => {
       broken = new WarmUnavailable(error.message)
     })
@@ -100,6 +101,15 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
 
   async function spawn(limits: WarmLimits): Promise<BoxedJob> {
     const z = await current()
+    try {
+      return await spawnIn(z, limits)
+    } catch (error) {
+      if (!(error instanceof ZygoteRetired)) throw error
+      return spawnIn(await current(), limits) // a new zygote, with a new template
+    }
+  }
+
+  async function spawnIn(z: Zygote, limits: WarmLimits): Promise<BoxedJob> {
     const uid = uids.take()
     const group = cgroups.create({ memoryBytes: limits.memoryBytes, pids: limits.processes, cpus: limits.cpus })
     if (cgroups.kind !== 'none' && !group)
@@ -130,6 +140,7 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
         return { code: exit?.code ?? null, signal: exit?.signal ?? null }
       },
       running: () => job.exit() === null && alive(job.pid),
+      unstarted: () => job.exit()?.built === false,
       oomKilled: () => group?.oomKilled() ?? false,
       kill() {
         job.kill()
@@ -156,8 +167,8 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
     close() {
       closed = true
       for (const job of [...live]) job.release()
+      for (const z of zygotes) z.close()
       void zygote?.then((z) => z.close()).catch(() => {})
-      rmSync(stage, { recursive: true, force: true })
     },
   }
 }

@@ -1,26 +1,29 @@
-# The sandbox's zygote (src/sandbox/zygote.ts starts it): one warm interpreter that has already loaded the payload
-# program (the execution harness's bytecode) and the modules it imports, and forks once per job into a box as
-# tight as the one bubblewrap builds (src/sandbox/argv.ts): fresh mount, pid, network, IPC, UTS and cgroup
-# namespaces, a root of its own (read-only /usr, a size-limited private /tmp, /proc of its own pid namespace, a
-# minimal /dev), the job's own cgroup, the job's own host uid, no capabilities, no_new_privs and the seccomp
-# filter of src/sandbox/seccomp.ts. Then the payload runs in the forked process: no new interpreter starts.
+# The sandbox's zygote (src/sandbox/zygote.ts starts it, as root, with an empty environment): one warm interpreter
+# that has loaded the payload (the execution harness's bytecode), the modules it imports and its definitions once,
+# and forks once per job into a box as tight as the one bubblewrap builds (src/sandbox/argv.ts): fresh mount, pid,
+# network, IPC, UTS and cgroup namespaces, a root of its own (read-only /usr, a size-limited private /tmp, /proc of
+# its own pid namespace, a minimal /dev), the job's own cgroup, the job's own host uid, no capabilities,
+# no_new_privs and the seccomp filter of src/sandbox/seccomp.ts. Then the payload runs in the forked process: no
+# new interpreter starts.
 #
 # Why this is as isolated as a bubblewrap start:
-# - The zygote never runs learner code and never sees a job: a job's text goes straight from the server into the
+# - The zygote never runs learner code and never sees a job: a job's text goes from the server straight into the
 #   job's own pipe, so no job's code or hidden tests are ever in the memory the next job is forked from. Every job
 #   starts from the same state, the one the zygote had before its first job.
-# - It runs as root (it must switch to each job's uid) with an empty environment: nothing secret to inherit.
-# - The first forked process (the keeper) joins the job's cgroup and unshares the namespaces; its child is pid 1
-#   of the new pid namespace and becomes the job. Every descriptor but the job's four pipes is closed before
-#   anything else, so no job holds another's pipe.
-# - The seccomp filter goes on last, after the uid switch: learner code starts under it and cannot remove it.
+# - It has nothing secret to inherit: an empty environment, and only our own code and constants in its memory.
+# - The job is forked straight into a new pid namespace (it is pid 1 there: when it ends, the kernel ends every
+#   process it started). Before anything else it closes every descriptor but its five pipes, so no job holds
+#   another's pipe or the zygote's control channel.
+# - The seccomp filter goes on last, after the uid switch and no_new_privs: learner code starts under it and
+#   cannot remove it.
 #
 # Protocol (one JSON object per line): requests on fd 0, events on fd 1; the seccomp filter on fd 3 at start.
 #   {"op": "spawn", "id", "uid", "procs": [cgroup.procs files], "tmpfs": bytes, "nproc": n or null, "env": {…}}
 #     -> {"id", "pid", "fds": [stdin write end, stdout, stderr, channel read ends]} (fds of this process: the
-#        server opens them through /proc/<zygote>/fd/N and then says "opened") or {"id", "error"}
-#     -> later {"id", "exit": status} or {"id", "signal": number} when the keeper ends (a killed job's keeper
-#        ends by SIGKILL; a job killed by signal N makes the keeper exit with 128 + N)
+#        server opens them through /proc/<zygote>/fd/N and then says "opened") or {"id", "error"} (with
+#        "retire": true once the zygote starts no more boxes: it leaves when the last of its jobs has ended)
+#     -> later {"id", "exit": status} or {"id", "signal": number}, with "cpu_ms" and "built" (its box was built
+#        and the payload started: a job that was not built ran nothing) once the job is reaped
 #   {"op": "opened", "id"}: the zygote closes its copies of that job's ends.
 import os
 import sys
@@ -47,6 +50,7 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 24, 22, 38
 SECCOMP_MODE_FILTER = 2
+SETUP_FAILED = 71  # the exit status of a job whose box could not be built (EX_OSERR)
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}[os.uname().machine]
 
 
@@ -110,7 +114,7 @@ STAGE = SETTINGS["stage"]
 READ_ONLY = SETTINGS.get("ro", [])
 
 
-# ---------------------------------------------------------------- inside a job (the keeper and the job itself)
+# ---------------------------------------------------------------- the box
 
 def build_template():
     """Once, in the zygote's own mount namespace (private, so the host never sees it): the part of a box's root that
@@ -216,8 +220,8 @@ def job(request, ends):
         check(PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
         os.setsid()  # a session of its own, as bubblewrap's --new-session: no terminal to push input into
         for target, fd in enumerate(ends):
-            os.dup2(fd, target)
-        os.closerange(4, 1 << 20)  # no job keeps another job's pipes, nor the zygote's
+            os.dup2(fd, target)  # stdin, stdout, stderr, the channel; fd 4: the set-up pipe
+        os.closerange(5, 1 << 20)  # no job keeps another job's pipes, nor the zygote's
         for procs in request["procs"]:
             joined = os.open(procs, os.O_WRONLY)
             try:
@@ -227,9 +231,12 @@ def job(request, ends):
         check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare")
         build_root(request)
         become_job(request)
+        # Set up: the zygote learns it from this byte, which nothing after this line can send (the pipe is closed).
+        os.write(4, b"1")
+        os.close(4)
     except BaseException as error:
         os.write(2, ("sandbox set-up failed: %s\n" % error).encode())
-        os._exit(71)
+        os._exit(SETUP_FAILED)
     try:
         RUN_PAYLOAD()
         code = 0
@@ -253,8 +260,11 @@ def spawn(request, held, children, poller):
     try:
         for _ in range(4):
             pipes.append(os.pipe2(os.O_CLOEXEC))
-        ends = [pipes[0][0]] + [write for _, write in pipes[1:]]  # the job's: stdin, stdout, stderr, channel
-        ours = [pipes[0][1]] + [read for read, _ in pipes[1:]]
+        setup_read, setup_write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        pipes.append((setup_read, setup_write))
+        # the job's: stdin, stdout, stderr, channel, and the set-up pipe it writes one byte to once its box is built
+        ends = [pipes[0][0]] + [write for _, write in pipes[1:4]] + [setup_write]
+        ours = [pipes[0][1]] + [read for read, _ in pipes[1:4]]
         zygote = os.getpid()
         # The next child is pid 1 of a new pid namespace; then ours is the namespace of our children again.
         check(libc.unshare(CLONE_NEWPID), "unshare pid")
@@ -271,17 +281,17 @@ def spawn(request, held, children, poller):
                 os.close(fd)
         raise
     for fd in ends:
-        os.close(fd)
+        os.close(fd)  # the job's now
     # A pidfd turns readable when the job ends: no SIGCHLD handler, which every job would inherit and undo.
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        for fd in ours:
+        for fd in ours + [setup_read]:
             os.close(fd)
         raise
-    children[pidfd] = (pid, request["id"], pidfd)
+    children[pidfd] = (pid, request["id"], pidfd, setup_read)
     poller.register(pidfd, select.POLLIN)
     held[request["id"]] = ours
     send({"id": request["id"], "pid": pid, "fds": ours})
@@ -293,22 +303,44 @@ def handle(line, held, children, poller):
         for fd in held.pop(request["id"], []):
             os.close(fd)
         return
+    if RETIRING:
+        send({"id": request["id"], "error": "the template of the boxes is gone", "retire": True})
+        return
     try:
         spawn(request, held, children, poller)
     except OSError as error:
         send({"id": request["id"], "error": str(error)})
 
 
+def template_intact():
+    return os.path.isdir(STAGE + "/usr/bin") and all(os.path.isdir(path) for path in READ_ONLY)
+
+
 def reap(child, children, poller):
-    pid, ident, pidfd = children.pop(child)
+    pid, ident, pidfd, setup = children.pop(child)
     poller.unregister(pidfd)
     os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)
-    cpu_ms = round((usage.ru_utime + usage.ru_stime) * 1000, 2)
+    try:
+        built = os.read(setup, 1) == b"1"
+    except BlockingIOError:
+        built = False
+    os.close(setup)
+    ended = {"id": ident, "cpu_ms": round((usage.ru_utime + usage.ru_stime) * 1000, 2), "built": built}
     if os.WIFSIGNALED(status):
-        send({"id": ident, "signal": os.WTERMSIG(status), "cpu_ms": cpu_ms})
+        send(dict(ended, signal=os.WTERMSIG(status)))
     else:
-        send({"id": ident, "exit": os.WEXITSTATUS(status), "cpu_ms": cpu_ms})
+        send(dict(ended, exit=os.WEXITSTATUS(status)))
+    global RETIRING
+    if not built and not RETIRING and not template_intact():
+        # Our stage folder was removed on the host (a /tmp cleaner), which takes the template with it: every
+        # later box would fail the same way. We start no more boxes (the server starts a new zygote, with a new
+        # stage) and leave once the boxes built before it are done.
+        os.write(2, b"the template of the boxes is gone\n")
+        RETIRING = True
+
+
+RETIRING = False
 
 
 RUN_PAYLOAD = load_payload()
@@ -335,6 +367,8 @@ def serve():
             for line in lines:
                 if line:
                     handle(line, held, children, poller)
+        if RETIRING and not children:
+            os._exit(0)
 
 
 serve()

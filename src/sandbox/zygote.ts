@@ -11,12 +11,14 @@
  * tells the zygote to close its copies. So a job's text (code, hidden tests) never passes through the zygote.
  *
  * @example
- * const zygote = await startZygote({ python, payload, stage, seccomp, logger })
+ * const zygote = await startZygote({ python, payload, seccompFd, logger })
  * const job = await zygote.spawn({ uid, procs, tmpfsBytes, nproc: null, env: {} })
  * await job.write(text)
  * // read job.stdout, job.stderr and job.channel; await job.exited
  */
-import { closeSync, constants, openSync, writeSync } from 'node:fs'
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Logger } from '../logging'
 import zygoteSource from './zygote.py' with { type: 'text' }
 
@@ -54,6 +56,8 @@ export interface ZygoteExit {
   signal: number | null
   /** CPU time the job used, all its processes together (as far as they were reaped inside it). */
   cpuMs?: number
+  /** False when its box could not be built: the payload never started, so nothing of the job ran. */
+  built?: boolean
 }
 
 export interface ZygoteJob {
@@ -77,7 +81,7 @@ export interface ZygoteJob {
 export interface Zygote {
   readonly pid: number
   spawn(request: ZygoteRequest): Promise<ZygoteJob>
-  /** False once the zygote has died; a new one must be started. */
+  /** False once the zygote has died or starts no more boxes; a new one must be started. */
   alive(): boolean
   close(): void
 }
@@ -85,8 +89,6 @@ export interface Zygote {
 export interface ZygoteOptions {
   python: string
   payload: ZygotePayload
-  /** An empty folder of ours: each job mounts its root there, inside its own mount namespace. */
-  stage: string
   /** An fd of the compiled seccomp filter (seccomp.ts), or null; the zygote reads it once. */
   seccompFd: number | null
   logger: Logger
@@ -95,12 +97,17 @@ export interface ZygoteOptions {
 type Event =
   | { ready: true; pid: number }
   | { id: number; pid: number; fds: number[] }
-  | { id: number; error: string }
-  | { id: number; exit: number; cpu_ms: number }
-  | { id: number; signal: number; cpu_ms: number }
+  | { id: number; error: string; retire?: boolean }
+  | { id: number; exit: number; cpu_ms: number; built: boolean }
+  | { id: number; signal: number; cpu_ms: number; built: boolean }
+
+/** The zygote starts no more boxes (its template is gone): start the job in a new zygote. */
+export class ZygoteRetired extends Error {
+  override name = 'ZygoteRetired'
+}
 
 interface Pending {
-  started?: (event: { pid: number; fds: number[] } | { error: string }) => void
+  started?: (event: { pid: number; fds: number[] } | { error: string; retire?: boolean }) => void
   ended?: (exit: ZygoteExit) => void
 }
 
@@ -125,7 +132,20 @@ const closeQuietly = (fd: number | null) => {
   }
 }
 
-export async function startZygote({ python, payload, stage, seccompFd, logger }: ZygoteOptions): Promise<Zygote> {
+/** Stage folders of this process's zygotes not yet removed: those of zygotes never closed go at exit. */
+const stages = new Set<string>()
+process.once('exit', () => {
+  for (const stage of stages) rmSync(stage, { recursive: true, force: true })
+})
+
+export async function startZygote({ python, payload, seccompFd, logger }: ZygoteOptions): Promise<Zygote> {
+  // Empty on the host for as long as the zygote lives: it mounts the boxes' root here in its own mount namespace.
+  const stage = mkdtempSync(join(tmpdir(), 'tutor-stage-'))
+  stages.add(stage)
+  const removeStage = () => {
+    stages.delete(stage)
+    rmSync(stage, { recursive: true, force: true })
+  }
   const settings = JSON.stringify({
     payload: payload.script,
     argv: [payload.script, ...payload.args],
@@ -142,6 +162,7 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
   const jobs = new Map<number, Pending>()
   let next = 1
   let dead = false
+  let retiring = false
   let ready: (pid: number) => void
   let failed: (error: Error) => void
   const started = new Promise<number>((resolve, reject) => {
@@ -156,18 +177,21 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
     if ('ready' in event) return ready(event.pid)
     const pending = jobs.get(event.id)
     if (!pending) return
+    if ('error' in event && event.retire) retiring = true
     if ('fds' in event || 'error' in event) {
       pending.started?.(event)
       pending.started = undefined
       return
     }
     jobs.delete(event.id)
-    const cpuMs = event.cpu_ms
+    const { cpu_ms: cpuMs, built } = event
     pending.ended?.(
-      'exit' in event ? { code: event.exit, signal: null, cpuMs } : { code: null, signal: event.signal, cpuMs },
+      'exit' in event
+        ? { code: event.exit, signal: null, cpuMs, built }
+        : { code: null, signal: event.signal, cpuMs, built },
     )
   }
-  void (async () => {
+  const reading = (async () => {
     let text = ''
     for await (const chunk of proc.stdout.pipeThrough(new TextDecoderStream())) {
       text += chunk
@@ -178,7 +202,9 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
   })()
   const stderr = new Response(proc.stderr).text()
   void proc.exited.then(async (code) => {
+    await reading.catch(() => {}) // its last events first: a job it reaped before leaving ended as it says
     dead = true
+    removeStage()
     failed(new Error(`the zygote ended (${code}): ${(await stderr).trim().split('\n').pop()}`))
     // Every job still running had the zygote as its keeper's parent: they are killed with it (PR_SET_PDEATHSIG).
     for (const pending of jobs.values()) {
@@ -186,7 +212,7 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
       pending.ended?.({ code: null, signal: 9 })
     }
     jobs.clear()
-    if (code !== 0) logger.warn('sandbox zygote ended', { code, error: (await stderr).trim().slice(-500) })
+    if (code !== 0 || !retiring) logger.warn('sandbox zygote ended', { code, error: (await stderr).trim().slice(-500) })
   })
   const zygotePid = await started
 
@@ -197,7 +223,7 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
     const exited = new Promise<ZygoteExit>((resolve) => {
       pending.ended = resolve
     })
-    const reply = await new Promise<{ pid: number; fds: number[] } | { error: string }>((resolve) => {
+    const reply = await new Promise<{ pid: number; fds: number[] } | { error: string; retire?: boolean }>((resolve) => {
       pending.started = resolve
       jobs.set(id, pending)
       send({
@@ -212,6 +238,7 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
     })
     if ('error' in reply) {
       jobs.delete(id)
+      if (reply.retire) throw new ZygoteRetired(reply.error)
       throw new Error(`the zygote could not start a box: ${reply.error}`)
     }
     const [stdinFd = null, stdoutFd = null, stderrFd = null, channelFd = null] = reply.fds.map((fd, i) =>
@@ -271,7 +298,7 @@ export async function startZygote({ python, payload, stage, seccompFd, logger }:
   return {
     pid: zygotePid,
     spawn,
-    alive: () => !dead,
+    alive: () => !dead && !retiring,
     close() {
       dead = true
       try {

@@ -6,7 +6,7 @@
  * elsewhere every job starts through bubblewrap and these tests skip.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { closeServices, createApp } from '../../src/app'
 import { DENIED } from '../../src/sandbox/seccomp'
 import { BY_ARGUMENT, deniedCalls, EPERM, TRY_CALLS } from '../sandbox/denied-calls'
@@ -178,6 +178,14 @@ describe.skipIf(!warm)('a job forked from the zygote', () => {
     expect(reply.success).toBe(true)
     for (const name of DENIED) expect([name, reply.result[name]]).toEqual([name, EPERM])
     for (const [label, , , expected] of BY_ARGUMENT) expect([label, reply.result[label]]).toEqual([label, expected])
+  })
+
+  test('a stage folder removed on the host (a /tmp cleaner) costs a new zygote, not the jobs', async () => {
+    const [zygote] = zygotePids()
+    const stage = JSON.parse(readFileSync(`/proc/${zygote}/cmdline`, 'utf8').split('\0').filter(Boolean).at(-1)!).stage
+    rmSync(stage, { recursive: true })
+    for (const n of [1, 2, 3]) expect((await call(`return ${n}`)).result).toBe(n)
+    expect(zygotePids()).not.toContain(zygote)
   })
 
   test('a killed zygote is started again, and nothing of its jobs is left', async () => {
