@@ -36,6 +36,7 @@ import builtins
 import gc
 import fcntl
 import resource
+import time
 import _socket
 import _struct
 
@@ -112,6 +113,8 @@ OWN_PID_NS = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
 STAGE = SETTINGS["stage"]
 # Host paths every box shows read-only at the same place (the harness's bytecode).
 READ_ONLY = SETTINGS.get("ro", [])
+# Each job reports the CPU time and page faults of its set-up steps (bench/zygote.bench.ts); off in service.
+TRACE = bool(SETTINGS.get("trace"))
 
 
 # ---------------------------------------------------------------- the box
@@ -214,6 +217,10 @@ def load_payload():
 def job(request, ends):
     """pid 1 of its own pid namespace (forked by spawn()): the cgroup, the other namespaces, the box, then the
     payload. Never returns."""
+    marks = [] if TRACE else None
+    mark = marks.append if TRACE else None
+    if TRACE:
+        mark(("forked", time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt))
     try:
         # Our parent is outside our pid namespace (getppid() says 0), so a zygote that died before this line goes
         # unnoticed here: the server then kills the job through its cgroup.
@@ -222,6 +229,8 @@ def job(request, ends):
         for target, fd in enumerate(ends):
             os.dup2(fd, target)  # stdin, stdout, stderr, the channel; fd 4: the set-up pipe
         os.closerange(5, 1 << 20)  # no job keeps another job's pipes, nor the zygote's
+        if TRACE:
+            mark(("descriptors", time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt))
         for procs in request["procs"]:
             joined = os.open(procs, os.O_WRONLY)
             try:
@@ -229,10 +238,17 @@ def job(request, ends):
             finally:
                 os.close(joined)
         check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare")
+        if TRACE:
+            mark(("cgroup and namespaces", time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt))
         build_root(request)
+        if TRACE:
+            mark(("root", time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt))
         become_job(request)
+        if TRACE:
+            mark(("identity and filter", time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt))
         # Set up: the zygote learns it from this byte, which nothing after this line can send (the pipe is closed).
-        os.write(4, b"1")
+        # With TRACE (bench/zygote.bench.ts), the CPU time and page faults at each step come after it.
+        os.write(4, b"1" + (json.dumps(marks).encode() if TRACE else b""))
         os.close(4)
     except BaseException as error:
         os.write(2, ("sandbox set-up failed: %s\n" % error).encode())
@@ -322,11 +338,14 @@ def reap(child, children, poller):
     os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)
     try:
-        built = os.read(setup, 1) == b"1"
+        said = os.read(setup, 1 << 12)
     except BlockingIOError:
-        built = False
+        said = b""
     os.close(setup)
+    built = said[:1] == b"1"
     ended = {"id": ident, "cpu_ms": round((usage.ru_utime + usage.ru_stime) * 1000, 2), "built": built}
+    if TRACE and built:
+        ended["stages"] = json.loads(said[1:])
     if os.WIFSIGNALED(status):
         send(dict(ended, signal=os.WTERMSIG(status)))
     else:
