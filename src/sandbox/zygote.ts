@@ -20,7 +20,11 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '../logging'
-import zygoteSource from './zygote.py' with { type: 'text' }
+import box from './zygote-box.py' with { type: 'text' }
+import main from './zygote.py' with { type: 'text' }
+
+/** The zygote's program: the box (constants, the filter, root and identity), then the zygote itself. */
+const zygoteSource = `${box}\n${main}`
 
 /** The program a zygote loads once and runs in every box: Python bytecode (src/python/compiled.ts). */
 export interface ZygotePayload {
