@@ -102,18 +102,32 @@ def in_tmp(path):
     return path == "/tmp" or path.startswith("/tmp/")
 
 
+def job_mounts():
+    """What build_root() mounts, worked out once in the zygote: every string a job would otherwise make is a page
+    a forked job would fault in. (folders to make in the job's /tmp, [(source, target, type, flags)])."""
+    stage = STAGE.encode()
+    folders, binds = [], []
+    for path in READ_ONLY:
+        if in_tmp(path):
+            parts = path.split("/")[2:]  # below /tmp, which is the job's own
+            folders += [stage + b"/tmp/" + "/".join(parts[:n]).encode() for n in range(1, len(parts) + 1)]
+        binds.append((path.encode(), stage + path.encode(), None, MS_BIND | MS_REC))  # read-only already
+    return stage, tuple(folders), tuple(binds)
+
+
 def build_root(request):
     """The job's file system: a copy of the template (our mount namespace, unshared by the caller), its own /tmp
     and /proc, then the template becomes its root and nothing else of ours stays reachable."""
+    stage, folders, binds = JOB_MOUNTS
     uid = request["uid"]
-    mount("tmpfs", STAGE + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-          "size=%d,mode=0700,uid=%d,gid=%d" % (request["tmpfs"], uid, uid))
-    mount("proc", STAGE + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for path in READ_ONLY:
-        if in_tmp(path):
-            os.makedirs(STAGE + path)
-        mount(path, STAGE + path, None, MS_BIND | MS_REC)  # read-only already (build_template)
-    os.chdir(STAGE)
+    options = b"size=%d,mode=0700,uid=%d,gid=%d" % (request["tmpfs"], uid, uid)
+    check(libc.mount(b"tmpfs", stage + b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount /tmp")
+    check(libc.mount(b"proc", stage + b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+    for folder in folders:
+        os.mkdir(folder)
+    for source, target, kind, flags in binds:
+        check(libc.mount(source, target, kind, flags, None), "mount a read-only path")
+    os.chdir(stage)
     check(libc.syscall(PIVOT_ROOT, b".", b"."), "pivot_root")
     check(libc.umount2(b".", MNT_DETACH), "umount old root")
     os.chdir("/")

@@ -56,6 +56,7 @@ STAGE = SETTINGS["stage"]
 READ_ONLY = SETTINGS.get("ro", [])
 # Each job reports the CPU time and page faults of its set-up steps (bench/zygote.bench.ts); off in service.
 TRACE = bool(SETTINGS.get("trace"))
+JOB_MOUNTS = job_mounts()
 
 
 
