@@ -14,7 +14,8 @@
  *   after one call, once its pool of waiting sandboxes stands still: PSS of the server and every process below
  *   it, and the plain RSS sum for reference.
  * The in-process app runs with per-client limits off (one process plays every learner). After each phase the
- * bench counts the sandbox processes left behind; there should be none.
+ * bench counts the sandbox processes and cgroups left behind (in-process and by the idle server); there should be
+ * none.
  * Run: `bun bench/execution.bench.ts`; BENCH_ROUNDS (default 3), BENCH_RUNS (sequential calls per round, default
  * 40), BENCH_LOOP_S (default 10). Where a call's CPU goes: bench/breakdown.bench.ts.
  */
@@ -22,7 +23,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { closeServices, createApp } from '../src/app'
 import { loadConfig } from '../src/config'
-import { descendants, loadAverage, memoryMiB, percentile, postJson, running } from './measure'
+import { cgroupsOf, descendants, loadAverage, memoryMiB, percentile, postJson, running } from './measure'
 import { startServer } from './server'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -52,14 +53,17 @@ async function time(action: () => Promise<unknown>): Promise<number> {
   return performance.now() - started
 }
 
-/** Waits (bounded) until no process is left below `pid` or the given pids are gone; how many were left. */
-async function leftOver(list: () => number[], withinMs = 5000): Promise<number> {
+/** Waits (bounded: 5 s) until `list()` is empty; how many it still held then. */
+async function leftOver(list: () => unknown[], withinMs = 5000): Promise<number> {
   const until = performance.now() + withinMs
   while (list().length && performance.now() < until) await Bun.sleep(50)
   return list().length
 }
 
-type Figures = Record<'bare' | 'p50' | 'p90' | 'concurrent' | 'loop' | 'suite' | 'pss' | 'rss' | 'left', number>
+type Figures = Record<
+  'bare' | 'p50' | 'p90' | 'concurrent' | 'loop' | 'suite' | 'pss' | 'rss' | 'procs' | 'left' | 'groups',
+  number
+>
 
 /** Memory of a server of its own with one path, idle after one call; and whether its sandboxes went with it. */
 async function idleServer(zygote: boolean) {
@@ -83,7 +87,8 @@ async function idleServer(zygote: boolean) {
     const memory = memoryMiB([server.proc.pid, ...boxes])
     server.proc.kill('SIGTERM')
     await Promise.race([server.proc.exited, Bun.sleep(10_000)])
-    return { ...memory, left: await leftOver(() => boxes.filter(running)) }
+    const left = await leftOver(() => boxes.filter(running))
+    return { ...memory, procs: boxes.length, left, groups: await leftOver(() => cgroupsOf(server.proc.pid)) }
   } finally {
     server.proc.kill('SIGKILL')
   }
@@ -151,6 +156,7 @@ async function measurePath(zygote: boolean): Promise<Figures> {
     await closeServices(services)
     closed = true
     const leftInProcess = await leftOver(() => descendants(process.pid))
+    const groupsInProcess = await leftOver(() => cgroupsOf(process.pid))
     const idle = await idleServer(zygote)
     return {
       bare: median(bare),
@@ -161,12 +167,17 @@ async function measurePath(zygote: boolean): Promise<Figures> {
       suite: median(suite),
       pss: idle.pss,
       rss: idle.rss,
+      procs: idle.procs,
       left: leftInProcess + idle.left,
+      groups: groupsInProcess + idle.groups,
     }
   } finally {
     if (!closed) await closeServices(services)
   }
 }
+
+const mostLeft = (figures: Figures[]) =>
+  `${Math.max(...figures.map((f) => f.left))} / ${Math.max(...figures.map((f) => f.groups))}`
 
 export async function run() {
   const loadBefore = loadAverage()
@@ -197,13 +208,13 @@ export async function run() {
     row(`Tic Tac Toe backend suite, ${SUITE.length} cases (${PUBLIC} public), one request`, '≤ 40 ms', (f) =>
       ms(f('suite')),
     ),
-    row('idle memory, server + waiting sandboxes (PSS)', '≤ 60 MiB', (f) => mib(f('pss'))),
+    row('idle memory, server + waiting sandboxes (PSS)', '≤ 60 MiB', (f) => `${mib(f('pss'))} (${f('procs')} procs)`),
     row('idle memory, plain RSS sum (reference)', '', (f) => mib(f('rss'))),
     {
-      row: 'sandbox processes left after close (most in a round)',
-      before: String(Math.max(...rounds.before.map((f) => f.left))),
-      after: String(Math.max(...rounds.after.map((f) => f.left))),
-      goal: '0',
+      row: 'left after close: sandbox processes / cgroups (most in a round)',
+      before: mostLeft(rounds.before),
+      after: mostLeft(rounds.after),
+      goal: '0 / 0',
     },
   ]
 }

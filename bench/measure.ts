@@ -77,3 +77,23 @@ export function running(pid: number): boolean {
 
 /** The 1-minute load average, for the line printed next to the figures. */
 export const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+
+/** Cgroup folders made for the sandboxes of process `pid` (src/sandbox/cgroup.ts names them) that still exist. */
+export function cgroupsOf(pid: number, root = '/sys/fs/cgroup', depth = 6): string[] {
+  const found: string[] = []
+  const walk = (dir: string, left: number) => {
+    let entries: import('node:fs').Dirent[]
+    try {
+      entries = readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return // removed meanwhile
+    }
+    for (const entry of entries) {
+      if (!entry.isDirectory()) continue
+      if (entry.name.startsWith(`ai-tutor-sandboxes-${pid}-`)) found.push(`${dir}/${entry.name}`)
+      else if (left > 0) walk(`${dir}/${entry.name}`, left - 1)
+    }
+  }
+  walk(root, depth)
+  return found
+}
