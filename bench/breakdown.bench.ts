@@ -123,19 +123,17 @@ export async function run() {
         preload: harnessModules,
       })
       if (boxes) {
-        const warm = await warmJobCpu(
-          boxes,
-          {
-            memoryBytes: sandboxMemoryBytes(config),
-            processes: sandboxProcessLimit(config),
-            cpus: sandboxCpus(config),
-            tmpfsBytes,
-            readOnly: [compiled.dir],
-            env: {},
-          },
-          job,
-          RUNS,
-        )
+        const warmLimits = {
+          memoryBytes: sandboxMemoryBytes(config),
+          processes: sandboxProcessLimit(config),
+          cpus: sandboxCpus(config),
+          tmpfsBytes,
+          readOnly: [compiled.dir],
+          env: {},
+        }
+        // Given nothing, the harness exits at once: what a box costs before any job (set-up in the box, exit).
+        rows.push(['zygote job, no job given (box set-up + exit)', await warmJobCpu(boxes, warmLimits, '', RUNS)])
+        const warm = await warmJobCpu(boxes, warmLimits, job, RUNS)
         rows.push([ZYGOTE_JOB, warm])
         rows.push([ZYGOTE_ITSELF, { cpu: warm.zygote, wall: NaN, ours: NaN }])
       }
