@@ -135,6 +135,8 @@ export async function run() {
         rows.push(['zygote job, no job given (box set-up + exit)', await warmJobCpu(boxes, warmLimits, '', RUNS)])
         const warm = await warmJobCpu(boxes, warmLimits, job, RUNS)
         rows.push([ZYGOTE_JOB, warm])
+        const pooled = await warmJobCpu(boxes, warmLimits, job, RUNS, 100)
+        rows.push(['zygote job, one call on a box that waited 100 ms (wall: from the job to its exit)', pooled])
         rows.push([ZYGOTE_ITSELF, { cpu: warm.zygote, wall: NaN, ours: NaN }])
       }
     }

@@ -39,9 +39,10 @@ function zygotePid(): number | null {
  * for it (the box's set-up after the fork, then the harness: every process of the job it reaped), the wall time
  * from asking for a box to its exit, and this process's CPU for it (cgroup create/remove, the requests to the
  * zygote, opening and closing the pipes). `zygote`: the zygote's own CPU per job (fork, pipes, pidfd, reaping),
- * from its utime + stime over all the jobs (10 ms ticks, hence the mean).
+ * from its utime + stime over all the jobs (10 ms ticks, hence the mean). With `waitMs`, each box waits that long
+ * before it gets its job, as a pooled one does, and the wall time runs from the job's input to its exit.
  */
-export async function warmJobCpu(boxes: WarmBoxes, limits: WarmLimits, input: string, runs: number) {
+export async function warmJobCpu(boxes: WarmBoxes, limits: WarmLimits, input: string, runs: number, waitMs = 0) {
   const job: number[] = []
   const wall: number[] = []
   const ours: number[] = []
@@ -49,8 +50,12 @@ export async function warmJobCpu(boxes: WarmBoxes, limits: WarmLimits, input: st
   let zygoteBefore = NaN
   for (let i = 0; i <= runs; i++) {
     const before = process.cpuUsage()
-    const started = performance.now()
+    let started = performance.now()
     const box = await boxes.spawn(limits)
+    if (waitMs) {
+      await Bun.sleep(waitMs)
+      started = performance.now()
+    }
     await box.write(input)
     const exit = (await box.exited) as ZygoteExit
     const took = performance.now() - started
