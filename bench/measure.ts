@@ -97,3 +97,13 @@ export function cgroupsOf(pid: number, root = '/sys/fs/cgroup', depth = 6): stri
   walk(root, depth)
   return found
 }
+
+/**
+ * CPU time the whole machine has spent busy so far, in ms (/proc/stat: all but idle and iowait, every CPU):
+ * counts what no process's own usage shows (kernel threads tearing down namespaces), and anything else running.
+ */
+export function machineBusyMs(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  const [user, nice, system, , , irq, softirq, steal] = fields as number[]
+  return (user! + nice! + system! + irq! + softirq! + steal!) * 10 // USER_HZ: 100 ticks a second
+}
