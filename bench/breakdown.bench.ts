@@ -121,6 +121,8 @@ export async function run() {
         script: compiled.learner,
         args: [limits, compiled.scheduler],
         preload: harnessModules,
+        readOnly: [compiled.dir],
+        entry: 'run', // as src/execution/local-runner.ts starts our harness
       })
       if (boxes) {
         const warmLimits = {
@@ -128,7 +130,6 @@ export async function run() {
           processes: sandboxProcessLimit(config),
           cpus: sandboxCpus(config),
           tmpfsBytes,
-          readOnly: [compiled.dir],
           env: {},
         }
         // Given nothing, the harness exits at once: what a box costs before any job (set-up in the box, exit).
