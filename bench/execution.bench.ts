@@ -14,7 +14,7 @@
  *   as one execute-test-cases request;
  * - idle memory: a server of its own (src/index.ts as its own process, so no garbage of the runs above counts)
  *   after one call, once its pool of waiting sandboxes stands still: PSS of the server and every process below
- *   it, and the plain RSS sum for reference.
+ *   it, and the plain RSS and USS sums around it (./measure.ts, memoryMiB, says what each counts).
  * The in-process app runs with per-client limits off (one process plays every learner). After each phase the
  * bench counts the sandbox processes and cgroups left behind (in-process and by the idle server); there should be
  * none.
@@ -63,7 +63,19 @@ async function leftOver(list: () => unknown[], withinMs = 5000): Promise<number>
 }
 
 type Figures = Record<
-  'bare' | 'p50' | 'p90' | 'concurrent' | 'loop' | 'loopCpu' | 'suite' | 'pss' | 'rss' | 'procs' | 'left' | 'groups',
+  | 'bare'
+  | 'p50'
+  | 'p90'
+  | 'concurrent'
+  | 'loop'
+  | 'loopCpu'
+  | 'suite'
+  | 'pss'
+  | 'rss'
+  | 'uss'
+  | 'procs'
+  | 'left'
+  | 'groups',
   number
 >
 
@@ -172,6 +184,7 @@ async function measurePath(zygote: boolean): Promise<Figures> {
       suite: median(suite),
       pss: idle.pss,
       rss: idle.rss,
+      uss: idle.uss,
       procs: idle.procs,
       left: leftInProcess + idle.left,
       groups: groupsInProcess + idle.groups,
@@ -215,7 +228,8 @@ export async function run() {
       ms(f('suite')),
     ),
     row('idle memory, server + waiting sandboxes (PSS)', '≤ 60 MiB', (f) => `${mib(f('pss'))} (${f('procs')} procs)`),
-    row('idle memory, plain RSS sum (reference)', '', (f) => mib(f('rss'))),
+    row('idle memory, plain RSS sum (upper bound)', '', (f) => mib(f('rss'))),
+    row('idle memory, USS sum (private pages only: lower bound)', '', (f) => mib(f('uss'))),
     {
       row: 'left after close: sandbox processes / cgroups (most in a round)',
       before: mostLeft(rounds.before),

@@ -48,21 +48,26 @@ export function descendants(pid: number): number[] {
 
 /**
  * Memory of `pids` together, in MiB: PSS (each shared page divided among the processes that map it, so the pages
- * a forked box shares with its zygote count once in all) and the plain sum of RSS (which counts them in each).
+ * a forked box shares with its zygote count once in all; but also among processes outside `pids`, such as other
+ * Bun or Python processes on the machine, so it is lower while they run), the plain sum of RSS (which counts
+ * shared pages in each: an upper bound) and of USS (private pages only: a lower bound).
  */
-export function memoryMiB(pids: number[]): { pss: number; rss: number } {
+export function memoryMiB(pids: number[]): { pss: number; rss: number; uss: number } {
   let pss = 0
   let rss = 0
+  let uss = 0
   for (const pid of pids) {
     try {
       const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
       pss += Number(rollup.match(/^Pss:\s+(\d+) kB/m)?.[1] ?? 0)
       rss += Number(rollup.match(/^Rss:\s+(\d+) kB/m)?.[1] ?? 0)
+      uss += Number(rollup.match(/^Private_Clean:\s+(\d+) kB/m)?.[1] ?? 0)
+      uss += Number(rollup.match(/^Private_Dirty:\s+(\d+) kB/m)?.[1] ?? 0)
     } catch {
       // gone meanwhile, or a kernel thread without a memory map
     }
   }
-  return { pss: pss / 1024, rss: rss / 1024 }
+  return { pss: pss / 1024, rss: rss / 1024, uss: uss / 1024 }
 }
 
 /** Whether a process still exists and is not a zombie. */
