@@ -6,20 +6,29 @@
  * namespace teardown, done by kernel threads). A sandboxed call's CPU is therefore estimated as the layers plus
  * the same program started bare (the last rows). server_cpu_ms is this server's own CPU per start (cgroup
  * create/remove, spawn, pipes), from process.cpuUsage().
+ * The zygote path (src/sandbox/zygote.ts) has rows of its own (./zygote-cpu.ts): a job's CPU as the zygote reports
+ * it, the zygote's own CPU per job, and the server's CPU per execute-endpoint call on either path; the last rows
+ * add them up per path.
  * Run: `bun bench/breakdown.bench.ts` (BENCH_RUNS sets the sample count, default 30).
  */
 import { closeSync } from 'node:fs'
 import { loadConfig } from '../src/config'
 import { createLogger } from '../src/logging'
-import { createSandbox, sandboxMemoryBytes } from '../src/sandbox'
+import { createSandbox, sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit } from '../src/sandbox'
 import { dropRootPrefix, sandboxArgv } from '../src/sandbox/argv'
 import { compileHarness } from '../src/python/compiled'
-import { harnessProgram, schedulerProgram } from '../src/python/program'
+import { harnessModules, harnessProgram, schedulerProgram } from '../src/python/program'
 import { harnessLimits } from '../src/execution/local-runner'
+import { serverCpuPerCall, warmJobCpu } from './zygote-cpu'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const round = (x: number) => Math.round(x * 10) / 10
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+const ZYGOTE_JOB = 'zygote job, one call (cpu: as the zygote reports it; server: ours for the job)'
+const ZYGOTE_ITSELF = 'zygote itself, per job (fork, pipes, reaping)'
+const serverRow = (zygote: boolean) =>
+  `server per execute-endpoint call, ${zygote ? 'zygote' : 'bubblewrap'} path (app.handle, ${RUNS} in a row)`
 
 type Sample = { cpu: number; wall: number; ours: number }
 
@@ -108,33 +117,76 @@ export async function run() {
       await add('full sandbox (layers only) + python pass', boxed(pass))
       await add('full sandbox (layers only) + harness from -c, one call', boxed(fromSource, job))
       await add('full sandbox (layers only) + harness from .pyc, one call', boxed(fromBytecode, job))
-    }
-    const table = rows.map(([stage, s]) => ({
-      stage,
-      cpu_ms: round(s.cpu),
-      wall_ms: round(s.wall),
-      server_cpu_ms: round(s.ours),
-    }))
-    const cpu = Object.fromEntries(rows.map(([stage, s]) => [stage, s.cpu + s.ours]))
-    const layers = cpu['full sandbox (layers only) + python pass']
-    if (layers !== undefined) {
-      for (const [label, program] of [
-        ['before: -c source', 'harness from -c source, one call'],
-        ['after: .pyc', 'harness from .pyc, one call'],
-      ] as const) {
-        table.push({
-          stage: `estimated CPU per sandboxed call, ${label} (layers + program + server)`,
-          cpu_ms: round(layers + cpu[program]!),
-          wall_ms: NaN,
-          server_cpu_ms: NaN,
-        })
+      const boxes = sandbox.warm({
+        script: compiled.learner,
+        args: [limits, compiled.scheduler],
+        preload: harnessModules,
+        readOnly: [compiled.dir],
+        entry: 'run', // as src/execution/local-runner.ts starts our harness
+      })
+      if (boxes) {
+        const warmLimits = {
+          memoryBytes: sandboxMemoryBytes(config),
+          processes: sandboxProcessLimit(config),
+          cpus: sandboxCpus(config),
+          tmpfsBytes,
+          env: {},
+        }
+        // Given nothing, the harness exits at once: what a box costs before any job (set-up in the box, exit).
+        rows.push(['zygote job, no job given (box set-up + exit)', await warmJobCpu(boxes, warmLimits, '', RUNS)])
+        const warm = await warmJobCpu(boxes, warmLimits, job, RUNS)
+        rows.push([ZYGOTE_JOB, warm])
+        const pooled = await warmJobCpu(boxes, warmLimits, job, RUNS, 100)
+        rows.push(['zygote job, one call on a box that waited 100 ms (wall: from the job to its exit)', pooled])
+        rows.push([ZYGOTE_ITSELF, { cpu: warm.zygote, wall: NaN, ours: NaN }])
       }
     }
-    return table
   } finally {
     await sandbox.close()
     compiled.remove()
   }
+  if (state.sandboxed) {
+    // After the sandbox above is closed: each app has a sandbox of its own, handing out the same uids.
+    for (const zygote of [false, true]) {
+      const { cpu, wall } = await serverCpuPerCall(zygote, RUNS)
+      rows.push([serverRow(zygote), { cpu: NaN, wall, ours: cpu }])
+    }
+  }
+  const table = rows.map(([stage, s]) => ({
+    stage,
+    cpu_ms: round(s.cpu),
+    wall_ms: round(s.wall),
+    server_cpu_ms: round(s.ours),
+  }))
+  const sample = Object.fromEntries(rows)
+  const cpu = Object.fromEntries(rows.map(([stage, s]) => [stage, s.cpu + s.ours]))
+  const estimate = (stage: string, cpuMs: number) =>
+    table.push({ stage, cpu_ms: round(cpuMs), wall_ms: NaN, server_cpu_ms: NaN })
+  const layers = cpu['full sandbox (layers only) + python pass']
+  if (layers !== undefined) {
+    for (const [label, program] of [
+      ['before: -c source', 'harness from -c source, one call'],
+      ['after: .pyc', 'harness from .pyc, one call'],
+    ] as const) {
+      estimate(`estimated CPU per sandboxed call, ${label} (layers + program + server)`, layers + cpu[program]!)
+    }
+  }
+  // Per call through the app, either path: the server's CPU per call plus what the sandbox processes used.
+  const cpuOf = (stage: string) => sample[stage]?.cpu
+  const perCall = (zygote: boolean) => sample[serverRow(zygote)]?.ours
+  const bwrap = [
+    perCall(false),
+    cpuOf('full sandbox (layers only) + python pass'),
+    cpuOf('harness from .pyc, one call'),
+  ]
+  const warm = [perCall(true), cpuOf(ZYGOTE_ITSELF), cpuOf(ZYGOTE_JOB)]
+  for (const [label, parts] of [
+    ['bubblewrap path (server per call + layers + .pyc program)', bwrap],
+    ['zygote path (server per call + zygote per job + job)', warm],
+  ] as const) {
+    if (parts.every((part) => part !== undefined)) estimate(`estimated CPU per call, ${label}`, sum(parts as number[]))
+  }
+  return table
 }
 
 if (import.meta.main) {
