@@ -16,12 +16,12 @@
  * BENCH_LOAD_SECONDS (T, default 10), BENCH_LOAD_KEYS (K, default 4), BENCH_LOAD_CHAT_RATE and
  * BENCH_LOAD_EXEC_RATE (requests per key per minute, defaults 20 and 3: low enough that a class of 4 keys meets them).
  */
-import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { rssMb, startServer, type Server } from './server'
-import { percentile } from './measure'
+import { descendants, percentile } from './measure'
 
 const ROOT = resolve(import.meta.dir, '..')
 const CHATS = Number(process.env.BENCH_LOAD_CHATS ?? 20)
@@ -69,32 +69,7 @@ function startUpstream() {
 
 const openFds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length
 
-/** Every process below `pid` (sandboxes, their helpers), from the parent links in /proc. */
-function descendants(pid: number): number {
-  const children = new Map<number, number[]>()
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      // The command name may hold spaces and parentheses: the parent pid follows the last ')'.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)])
-    } catch {
-      // gone meanwhile
-    }
-  }
-  let count = 0
-  const walk = (parent: number) => {
-    for (const child of children.get(parent) ?? []) {
-      count++
-      walk(child)
-    }
-  }
-  walk(pid)
-  return count
-}
-
-const snapshot = (pid: number) => ({ rss_mb: rssMb(pid), fds: openFds(pid), children: descendants(pid) })
+const snapshot = (pid: number) => ({ rss_mb: rssMb(pid), fds: openFds(pid), children: descendants(pid).length })
 
 const keyOf = (i: number) => `bench-learner-${i}-key-${'x'.repeat(8)}`
 const ADMIN_KEY = 'bench-teacher-key-0000'
@@ -207,7 +182,7 @@ async function execClient(server: Server, client: number, until: number, t: Tall
 /** Waits (bounded) until the server holds no more descendants than `target`: pools refill, sandboxes are reaped. */
 async function settle(pid: number, target: number) {
   for (const started = performance.now(); performance.now() - started < 10_000; await Bun.sleep(100)) {
-    if (descendants(pid) <= target) return
+    if (descendants(pid).length <= target) return
   }
 }
 
