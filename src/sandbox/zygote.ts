@@ -206,7 +206,14 @@ export async function startZygote({ python, payload, seccompFd, logger }: Zygote
       text += chunk
       const lines = text.split('\n')
       text = lines.pop()!
-      for (const line of lines) if (line) onEvent(JSON.parse(line) as Event)
+      for (const line of lines) {
+        if (!line) continue
+        try {
+          onEvent(JSON.parse(line) as Event)
+        } catch (error) {
+          logger.warn('sandbox zygote: unreadable event', { error: (error as Error).message })
+        }
+      }
     }
   })()
   const stderr = new Response(proc.stderr).text()
