@@ -83,7 +83,7 @@ const SIGXCPU = 24
 /** How a run that reported nothing ended; the CPU limit's warning signal is the time limit it is, not a crash. */
 function describeExit(config: Config, box: BoxedJob): NonNullable<RunOutcome['stopped']> {
   const { code, signal: killedBy } = box.status()
-  // bwrap and the zygote's keeper both pass 128 + signal on
+  // bwrap passes 128 + signal on; the zygote reports the signal itself
   const signal = killedBy ?? (code !== null && code > 128 ? code - 128 : null)
   if (signal === null)
     return { kind: 'runtime_error', message: `The program ended without a result (exit status ${code})` }

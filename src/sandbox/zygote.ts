@@ -56,7 +56,7 @@ export interface ZygoteRequest {
   env: Record<string, string>
 }
 
-/** How a job ended: the exit status (128 + N when signal N killed it), or the signal that killed its keeper. */
+/** How a job ended: its exit status, or the signal that killed it. */
 export interface ZygoteExit {
   code: number | null
   signal: number | null
@@ -69,7 +69,7 @@ export interface ZygoteExit {
 }
 
 export interface ZygoteJob {
-  /** The keeper's host pid (outside the box's pid namespace). */
+  /** The job's host pid (it is pid 1 inside its own pid namespace). */
   readonly pid: number
   readonly stdout: ReadableStream<Uint8Array>
   readonly stderr: ReadableStream<Uint8Array>
@@ -80,7 +80,7 @@ export interface ZygoteJob {
   readonly exited: Promise<ZygoteExit>
   /** Set once exited resolves. */
   exit(): ZygoteExit | null
-  /** SIGKILL to the keeper: its box (a pid namespace) goes with it. */
+  /** SIGKILL to the job: pid 1 of its pid namespace, so every process of its box goes with it. */
   kill(): void
   /** Closes our ends of its pipes (after the streams were read or abandoned). */
   close(): void
@@ -222,7 +222,7 @@ export async function startZygote({ python, payload, seccompFd, logger }: Zygote
     dead = true
     removeStage()
     failed(new Error(`the zygote ended (${code}): ${(await stderr).trim().split('\n').pop()}`))
-    // Every job still running had the zygote as its keeper's parent: they are killed with it (PR_SET_PDEATHSIG).
+    // Every job still running was the zygote's child: they are killed with it (PR_SET_PDEATHSIG).
     for (const pending of jobs.values()) {
       pending.started?.({ error: 'the zygote ended' })
       pending.ended?.({ code: null, signal: 9 })
