@@ -34,6 +34,9 @@ const indent = (body: string) =>
     .map((line) => `    ${line}`)
     .join('\n')
 
+// Zygotes of other apps in this test process (files that ran before this one) are not this app's.
+let foreign = new Set<number>()
+foreign = new Set(zygotePids())
 await call('return 1') // the runner is ready: /health now says how jobs start
 const warm = (await get(app, '/health')).body.checks.execution.start === 'zygote'
 if (!warm) console.warn('warm-isolation: skipped, jobs start through bubblewrap here (not root, or no sandbox)')
@@ -206,9 +209,11 @@ describe.skipIf(!warm)('a job forked from the zygote', () => {
   })
 })
 
-/** Our zygotes: children of this process running zygote.py (told apart by its settings argument). */
+/** This app's zygotes: children of this process running zygote.py (told apart by its settings argument). */
 function zygotePids(): number[] {
-  return childrenOf(process.pid).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('"stage"'))
+  return childrenOf(process.pid).filter(
+    (pid) => !foreign.has(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('"stage"'),
+  )
 }
 
 function childrenOf(parent: number): number[] {
