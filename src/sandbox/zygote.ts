@@ -142,9 +142,14 @@ const closeQuietly = (fd: number | null) => {
 
 /** Stage folders of this process's zygotes not yet removed: those of zygotes never closed go at exit. */
 const stages = new Set<string>()
-process.once('exit', () => {
+
+/** Removes the stage folder of every zygote still running (the exit hook below, and the test preload). */
+export function removeOwnedStages() {
   for (const stage of stages) rmSync(stage, { recursive: true, force: true })
-})
+  stages.clear()
+}
+
+process.once('exit', removeOwnedStages)
 
 export async function startZygote({ python, payload, seccompFd, logger }: ZygoteOptions): Promise<Zygote> {
   // Empty on the host for as long as the zygote lives: it mounts the boxes' root here in its own mount namespace.
