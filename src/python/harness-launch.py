@@ -8,7 +8,8 @@
 # Started as `python3 -I -S <learner .pyc> <limits json> <scheduler .pyc>` (src/python/compiled.ts), or with
 # `-c <program>` and the scheduler's source where the bytecode could not be made; remotely (OneCompiler) limits, job,
 # marker and scheduler program are prepended to the program instead. The sandbox's zygote (src/sandbox/zygote.py)
-# runs the whole program once without its last lines, then calls run() in every job it forks.
+# runs the whole program once without its last lines, then calls run() in every job it forks; there a batch's
+# scheduler is a fork of the learner process (fork_scheduler), made before any learner code runs.
 import posix
 import sys
 import _socket
@@ -30,7 +31,7 @@ def start_scheduler(program, limits_text, marker):
     script = [program] if program.startswith("/") else ["-c", program]
     argv = [python, "-I", "-S"] + script + [limits_text, marker] + [str(fd) for fd in passed]
     try:
-        pid = posix.posix_spawn(python, argv, posix.environ)
+        pid = fork_scheduler(argv[3:], passed) if SCHEDULER_CODE else posix.posix_spawn(python, argv, posix.environ)
     except OSError:
         pid = None  # too many processes: the job cannot run
     for fd in passed[:3]:
@@ -40,6 +41,27 @@ def start_scheduler(program, limits_text, marker):
     posix.dup2(null, 3)  # the result channel is the scheduler's alone
     posix.close(null)
     return pid, (plan_write, report_write, ready_read, control)
+
+
+def fork_scheduler(argv, passed):
+    """In a job forked from the zygote (src/sandbox/zygote.py): the scheduler as a fork of this process, which has
+    run no learner code yet, instead of a new interpreter. It keeps fds 0-3 and the ends passed to it, as a
+    spawned one would, and runs the scheduler's bytecode the zygote loaded, in globals of its own."""
+    pid = posix.fork()
+    if pid:
+        return pid
+    try:
+        keep = sorted(set(passed) | {0, 1, 2, 3})
+        for low, high in zip(keep, keep[1:] + [1 << 20]):
+            posix.closerange(low + 1, high)  # our ends (plan, report, ready, control) and everything else
+        sys.argv = [SCHEDULER_PROGRAM] + argv[1:]
+        exec(SCHEDULER_CODE, {"__name__": "__main__", "__builtins__": __builtins__})
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        posix._exit(70)  # the scheduler ends with its own _exit; reaching here is a failure
 
 
 LIMITS_TEXT = _REMOTE_LIMITS if REMOTE else sys.argv[1]  # noqa: F821
@@ -55,4 +77,12 @@ def apply_limits():
 
 
 SCHEDULER_PROGRAM = _REMOTE_SCHEDULER if REMOTE else sys.argv[2]  # noqa: F821
+# Loaded once in the zygote, where the scheduler's bytecode is a file of ours (a .pyc: 16 bytes of header, then
+# the code): each batch then forks its scheduler instead of starting an interpreter.
+SCHEDULER_CODE = None
+if "_ZYGOTE" in globals() and SCHEDULER_PROGRAM.startswith("/"):
+    import marshal
+
+    with open(SCHEDULER_PROGRAM, "rb") as _scheduler:
+        SCHEDULER_CODE = marshal.loads(_scheduler.read()[16:])
 MARKER = _REMOTE_MARKER if REMOTE else ""  # noqa: F821

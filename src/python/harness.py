@@ -6,7 +6,8 @@ It reads the job from stdin, works out its plan and, for a call, loads the modul
 writes its one message on fd 3 itself: nothing there is graded, so learner code can only change its own answer
 (and the server bounds that channel and keeps the time limit).
 A test batch is graded and runs as two processes (src/python/program.ts):
-- The learner process starts the scheduler (harness-launch.py) as a fresh interpreter once the job has arrived,
+- The learner process starts the scheduler (harness-launch.py) once the job has arrived: a fresh interpreter, or,
+  in a job forked from the sandbox's zygote, a fork of itself made before any learner code exists. It
   hands it the plan (listing, syntax errors, unknown endpoints) before it runs any learner code, which it does
   only once the scheduler says it is undumpable; then it loads the module once and forks one process per case
   when the scheduler orders it, so every case starts from fresh module state.
