@@ -2,19 +2,17 @@
  * The local CodeRunner: the Python harness in a bubblewrap sandbox (or, without bwrap, a bare process with
  * rlimits and an empty environment). The job goes in on stdin, messages come back on fd 3 (read under the budgets
  * of ./channel.ts), raw learner output on stdout/stderr. The wall-clock limit and output caps are enforced here by
- * killing the whole process group; a killed run is an outcome, not an exception. A small pool of sandboxes is
- * started ahead of time (each waits for its job on stdin and is used once), so a request pays for IPC rather than
- * for start-up. Slots are shared fairly between clients (./queue.ts).
+ * killing the whole process group; a killed run is an outcome, not an exception. Where each job's sandbox comes
+ * from (forked from the zygote or started through bubblewrap, a pool of them waiting) is ./harness-boxes.ts.
+ * Slots are shared fairly between clients (./queue.ts).
  */
-import { closeSync } from 'node:fs'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
-import type { Boxed, BoxedJob, Sandbox, WarmBoxes } from '../sandbox'
-import { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit, WarmUnavailable, writeInput } from '../sandbox'
-import { runsAsRoot } from '../sandbox/argv'
-import { harnessModules, harnessProgram, schedulerProgram } from '../python/program'
-import { compileHarness, type CompiledHarness } from '../python/compiled'
+import type { BoxedJob, Sandbox } from '../sandbox'
+import { sandboxMemoryBytes } from '../sandbox'
+import { harnessProgram } from '../python/program'
+import { createHarnessBoxes } from './harness-boxes'
 import { channelLimits, createChannel, reportLineBytes } from './channel'
 import { createQueue, queueLimits } from './queue'
 import {
@@ -99,32 +97,6 @@ function describeExit(config: Config, box: BoxedJob): NonNullable<RunOutcome['st
   }
 }
 
-/** A bubblewrap sandbox as a job (the path where no warm boxes exist). */
-function boxedJob(box: Boxed): BoxedJob {
-  const { proc } = box
-  const channel = proc.stdio[3] as unknown as number
-  return {
-    stdout: proc.stdout,
-    stderr: proc.stderr,
-    channel,
-    write: (text) => writeInput(proc, text),
-    exited: proc.exited,
-    status: () => ({ code: proc.exitCode, signal: proc.signalCode }),
-    running: () => proc.exitCode === null && proc.signalCode === null,
-    unstarted: () => false, // bubblewrap does not tell: its exit is the program's
-    oomKilled: () => box.oomKilled(),
-    kill: () => box.kill(),
-    release() {
-      box.release()
-      try {
-        closeSync(channel) // a Bun file stream never closes the descriptor it reads
-      } catch {
-        // already closed
-      }
-    },
-  }
-}
-
 export interface LocalRunnerOptions {
   config: Config
   logger: Logger
@@ -141,101 +113,20 @@ export function createLocalRunner({
 }: LocalRunnerOptions): CodeRunner {
   const queue = createQueue(queueLimits(config))
   const limits = JSON.stringify(harnessLimits(config))
-  /** Sandboxes started ahead of time, each waiting for its job on stdin (warm boxes or bubblewrap ones). */
-  const pool: Promise<BoxedJob>[] = []
   const active = new Set<BoxedJob>()
-  /** Jobs forked from a warm harness (src/sandbox/warm.ts) where the sandbox offers them; else the pool. */
-  let warm: WarmBoxes | null = null
   let closed = false
-  /** The harness as bytecode (src/python/compiled.ts), made once; null: every sandbox compiles it from `-c`. */
-  let compiled: CompiledHarness | null = null
-  let command: string[] = ['-c', harness, limits, schedulerProgram]
-  const ready = Promise.all([
-    sandbox.ready(),
-    compileHarness(config.PYTHON_BIN, { learner: harness, scheduler: schedulerProgram }),
-  ]).then(([state, made]) => {
-    if ('error' in made) {
-      logger.warn('could not precompile the harness; each sandbox compiles it from source', { error: made.error })
-    } else if (closed || !(state.sandboxed || runsAsRoot())) {
-      // Without bwrap and without a uid of its own, learner code runs as we do and could rewrite the file
-      // that the next jobs run: those compile from source instead.
-      made.remove()
-    } else {
-      compiled = made // at the same path inside a sandbox (a read-only bind) as on the host
-      command = [made.learner, limits, made.scheduler]
-      warm = sandbox.warm({
-        script: made.learner,
-        args: [limits, made.scheduler],
-        preload: harnessModules,
-        readOnly: [made.dir],
-        // Our harness defines everything first and starts in run() (src/python/learner-process.py); a stand-in
-        // harness of a test runs whole in each job.
-        ...(harness === harnessProgram ? { entry: 'run' } : {}),
-      })
-    }
-    if (state.sandboxed || config.SANDBOX !== 'required') fillPool()
-  })
-
-  const spawn = (): BoxedJob =>
-    boxedJob(
-      sandbox.spawn([config.PYTHON_BIN, '-I', '-S', ...command], {
-        memoryBytes: sandboxMemoryBytes(config),
-        fds: 1,
-        ...(compiled ? { readOnly: [compiled.dir] } : {}),
-      }),
-    )
-
-  async function spawnWarm(boxes: WarmBoxes): Promise<BoxedJob> {
-    try {
-      return await boxes.spawn({
-        memoryBytes: sandboxMemoryBytes(config),
-        processes: sandboxProcessLimit(config),
-        cpus: sandboxCpus(config),
-        tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024,
-        env: {},
-      })
-    } catch (error) {
-      if (error instanceof WarmUnavailable && warm) {
-        logger.warn('the sandbox zygote cannot start; every job starts through bubblewrap', { error: error.message })
-        warm = null
-      } else if (warm) {
-        logger.warn('the warm sandbox failed; this job starts through bubblewrap', { error: (error as Error).message })
-      }
-      return spawn()
-    }
-  }
-
-  const start = (): Promise<BoxedJob> => (warm ? spawnWarm(warm) : Promise.resolve().then(spawn))
-
-  function fillPool() {
-    while (!closed && pool.length < config.EXEC_POOL_SIZE) {
-      const box = start()
-      box.catch(() => {}) // its taker sees the failure
-      pool.push(box)
-    }
-  }
-
-  async function take(): Promise<BoxedJob> {
-    setImmediate(fillPool) // refill after this job has started, off the request's path
-    for (let next = pool.shift(); next; next = pool.shift()) {
-      const box = await next.catch(() => null)
-      // A waiting sandbox may have died (killed from outside, OOM): never hand a job to it.
-      if (box?.running()) return box
-      box?.release()
-    }
-    return start()
-  }
+  const boxes = createHarnessBoxes({ config, logger, sandbox, harness, limits })
 
   /**
    * Runs the job; once more in a fresh sandbox when the first ended before its program started (a warm box whose
    * set-up failed: nothing of the job ran there, so nothing runs twice).
    */
   async function execute(job: Job, options: RunOptions): Promise<RunOutcome> {
-    const first = await attempt(await take(), job, options)
+    const first = await attempt(await boxes.take(), job, options)
     if (!first.box.unstarted() || first.outcome.messages.length > 0) return first.outcome
     logger.warn('a sandbox ended before its program started; the job runs in a new one')
     // Not from the pool: its sandboxes may have been started the same way.
-    return (await attempt(await start(), job, options)).outcome
+    return (await attempt(await boxes.start(), job, options)).outcome
   }
 
   async function attempt(
@@ -303,7 +194,7 @@ export function createLocalRunner({
     async run(job, options = {}) {
       if (job.op === 'tests') requireCaseCount(job.cases.length, config.EXEC_MAX_CASES)
       await sandbox.requireUsable()
-      await ready
+      await boxes.ready
       if (closed) throw new AppError('sandbox_unavailable', 503, 'The code runner is shutting down')
       return queue.run(
         () => {
@@ -320,8 +211,7 @@ export function createLocalRunner({
         execution: {
           ok: state.python.found && !refuses,
           mode: 'local',
-          pool: pool.length,
-          start: warm ? 'zygote' : 'bubblewrap',
+          ...boxes.stats(),
           queue: queue.stats(),
           sandbox_mb: sandboxMemoryBytes(config) >> 20,
         },
@@ -330,9 +220,7 @@ export function createLocalRunner({
     close() {
       closed = true
       for (const box of active) box.release()
-      for (const box of pool.splice(0)) void box.then((waiting) => waiting.release()).catch(() => {})
-      warm?.close()
-      compiled?.remove() // the sandboxes still running keep their bind mount of the folder
+      boxes.close()
     },
   }
 }
