@@ -11,7 +11,7 @@ import { withinDepth } from '../../src/execution/messages'
 import { createLogger } from '../../src/logging'
 import { createSandbox } from '../../src/sandbox'
 import { testConfig } from '../support/config'
-import { get, parseEvents, post } from '../support/http'
+import { get, post, postEvents } from '../support/http'
 
 /** Runs the job's code as it is, fd 3 open, then leaves; nothing it does is corrected by a harness. */
 const COMPROMISED =
@@ -51,14 +51,10 @@ describe('the result channel', () => {
   test('200,000 fake case reports for one case: one result event, the run stopped as a flood', async () => {
     const flood = `line = b'\\n{"type": "case", "index": 0, "value": 1}\\n' * 1000\nfor _ in range(200):\n    ${write('line')}`
     const expected = 'x'.repeat(8192) // each extra event used to echo it to a client that did not read
-    const response = await app.handle(
-      new Request('http://localhost/api/execute-test-cases', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ backendCode: flood, testCases: [{ name: 'only', endpoint: '/f', expected }] }),
-      }),
-    )
-    const received = parseEvents(await response.text())
+    const { events: received } = await postEvents(app, '/api/execute-test-cases', {
+      backendCode: flood,
+      testCases: [{ name: 'only', endpoint: '/f', expected }],
+    })
     expect(received.map(({ event }) => event)).toEqual(['result', 'summary'])
     expect(received[0]!.data).toMatchObject({ testName: 'only', status: 'fail', actual: 1 }) // the first report counts
   })

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { createApp } from '../../src/app'
 import { sameJson } from '../../src/execution/compare'
 import { testConfig } from '../support/config'
-import { post } from '../support/http'
+import { post, postEvents } from '../support/http'
 
 const app = createApp({ config: testConfig({ EXEC_TIMEOUT_MS: '1500', EXEC_TEST_PARALLELISM: '4' }) })
 afterAll(() => app.decorator.services.runner.close())
@@ -293,21 +293,15 @@ describe('test cases', () => {
   })
 
   test('progress as server-sent events: one per case, then the summary', async () => {
-    const response = await app.handle(
-      new Request('http://localhost/api/execute-test-cases', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({
-          backendCode: code,
-          testCases: [
-            { name: 'a', endpoint: '/double', input: { x: 1 }, expected: 2 },
-            { name: 'ui', metadata: { type: 'judge' } },
-          ],
-        }),
-      }),
-    )
-    expect(response.headers.get('content-type')).toContain('text/event-stream')
-    const events = (await response.text())
+    const { headers, text } = await postEvents(app, '/api/execute-test-cases', {
+      backendCode: code,
+      testCases: [
+        { name: 'a', endpoint: '/double', input: { x: 1 }, expected: 2 },
+        { name: 'ui', metadata: { type: 'judge' } },
+      ],
+    })
+    expect(headers.get('content-type')).toContain('text/event-stream')
+    const events = text
       .trim()
       .split('\n\n')
       .map((block) => block.split('\n')[0])

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { closeServices, createApp } from '../../src/app'
 import { testConfig } from '../support/config'
-import { parseEvents, post } from '../support/http'
+import { post, postEvents } from '../support/http'
 import { SAMPLE_TASKS } from '../tasks/fixture'
 
 const app = createApp({ config: testConfig({ TASKS_DIR: SAMPLE_TASKS }) })
@@ -172,15 +172,12 @@ describe('grading a task on the server', () => {
   }, 60_000)
 
   test('the same in the event stream: result events and the summary', async () => {
-    const response = await app.handle(
-      new Request('http://localhost/api/execute-test-cases', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ task: 'tic-tac-toe', include_private: true, backendCode: hostile }),
-      }),
-    )
-    expect(response.headers.get('content-type')).toContain('text/event-stream')
-    const events = parseEvents(await response.text())
+    const { headers, events } = await postEvents(app, '/api/execute-test-cases', {
+      task: 'tic-tac-toe',
+      include_private: true,
+      backendCode: hostile,
+    })
+    expect(headers.get('content-type')).toContain('text/event-stream')
     expect(events.filter((e) => e.event === 'result').length).toBe(backend.length + browser.length)
     expect(events.at(-1)!.event).toBe('summary')
     expect(leaked(events)).toEqual([])

@@ -5,7 +5,7 @@
  * never appear. Runs go through the real sandbox.
  */
 import { describe, expect, test } from 'bun:test'
-import { post } from '../support/http'
+import { post, postEvents } from '../support/http'
 import { testApp } from '../support/app'
 import { memoryLogger } from '../support/services'
 import { answer } from '../support/fake-sse'
@@ -74,17 +74,13 @@ describe('at LOG_LEVEL=info', () => {
 
   test('a streamed test batch is audited once its run has ended', async () => {
     const other = testApp({ real: ['runner'], config: { EXEC_POOL_SIZE: '1' }, logger })
-    const response = await other.handle(
-      new Request('http://localhost/api/execute-test-cases', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': 'audit-5' },
-        body: JSON.stringify({
-          backendCode: CODE,
-          testCases: [{ name: 't', endpoint: 'add', input: { a: 1, b: 2 }, expected: 3 }],
-        }),
-      }),
+    const { text } = await postEvents(
+      other,
+      '/api/execute-test-cases',
+      { backendCode: CODE, testCases: [{ name: 't', endpoint: 'add', input: { a: 1, b: 2 }, expected: 3 }] },
+      { 'x-request-id': 'audit-5' },
     )
-    expect(await response.text()).toContain('event: summary')
+    expect(text).toContain('event: summary')
     expect(await auditOf('audit-5')).toMatchObject({
       route: '/api/execute-test-cases',
       outcome: 'success',

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { closeServices, createApp } from '../../src/app'
 import { testConfig } from '../support/config'
-import { post, parseEvents } from '../support/http'
+import { post, postEvents } from '../support/http'
 import { SAMPLE_TASKS } from '../tasks/fixture'
 import { diskTests, frontEnd, solution } from './disk'
 import { fakeBrowser, passed } from './fake-browser'
@@ -127,18 +127,11 @@ describe('execute-test-cases runs browser tests when frontendCode is given', () 
   }, 60_000)
 
   test('streams browser results as events too, also when a batch has only browser tests', async () => {
-    const response = await app.handle(
-      new Request('http://localhost/api/execute-test-cases', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({
-          backendCode: code,
-          frontendCode: page,
-          testCases: [cases[1], { ...cases[2], name: 'this one fails' }],
-        }),
-      }),
-    )
-    const events = parseEvents(await response.text())
+    const { events } = await postEvents(app, '/api/execute-test-cases', {
+      backendCode: code,
+      frontendCode: page,
+      testCases: [cases[1], { ...cases[2], name: 'this one fails' }],
+    })
     // Results come as they finish; the summary last.
     expect(events.map((e) => e.event)).toEqual(['result', 'result', 'summary'])
     expect(

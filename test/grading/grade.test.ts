@@ -8,7 +8,7 @@ import { closeServices, createApp } from '../../src/app'
 import type { ConfigKey } from '../../src/config'
 import { testConfig } from '../support/config'
 import { startFakeVision, type FakeReply } from '../support/fake-vision'
-import { post, parseEvents } from '../support/http'
+import { post, postEvents } from '../support/http'
 import { SAMPLE_TASKS } from '../tasks/fixture'
 import { PNG_BYTES } from '../judge/images'
 import { diskTests, frontEnd, solution, texts } from './disk'
@@ -250,16 +250,9 @@ describe('POST /api/grade', () => {
 
   test('streams one result event per test, then the summary without the results', async () => {
     const { app } = gradeApp({ replies: html.map(() => PASS) })
-    const response = await app.handle(
-      new Request('http://localhost/api/grade', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify(everything),
-      }),
-    )
-    expect(response.status).toBe(200)
-    expect(response.headers.get('content-type')).toContain('text/event-stream')
-    const events = parseEvents(await response.text())
+    const { status, headers, events } = await postEvents(app, '/api/grade', everything)
+    expect(status).toBe(200)
+    expect(headers.get('content-type')).toContain('text/event-stream')
     const results = events.filter((e) => e.event === 'result')
     expect(names(results.map((e) => ({ name: e.data.testName }))).sort()).toEqual(names(all).sort())
     expect(events.at(-1)!.event).toBe('summary')

@@ -56,3 +56,19 @@ export function parseEvents(text: string): { event: string; data: any }[] {
       return { event, data }
     })
 }
+
+/**
+ * POSTs `body` as JSON asking for server-sent events and reads the whole stream: the status, the headers, the body
+ * as text and its events.
+ */
+export async function postEvents(app: Handler, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await app.handle(
+    new Request(`http://localhost${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+      body: JSON.stringify(body),
+    }),
+  )
+  const text = await response.text()
+  return { status: response.status, headers: response.headers, text, events: parseEvents(text) }
+}
