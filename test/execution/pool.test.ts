@@ -3,37 +3,22 @@
  * A server without its Python answers 503, never a learner failure.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createApp } from '../../src/app'
 import { testConfig } from '../support/config'
 import { post } from '../support/http'
-
-const children = (parent: number, command: (cmdline: string) => boolean): number[] =>
-  readdirSync('/proc')
-    .filter((pid) => /^\d+$/.test(pid))
-    .filter((pid) => {
-      try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-        return (
-          status.includes(`\nPPid:\t${parent}\n`) &&
-          !status.includes('State:\tZ') &&
-          command(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
-        )
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
+import { liveChildren, ownZygotes } from '../support/process'
 
 /**
  * Live sandboxes started by this test process: bwrap is our direct child (the joining shell execs into it); a warm
  * box is a child of our zygote (src/sandbox/zygote.py, told apart by its settings argument).
  */
 function ownSandboxes(): number[] {
-  const zygotes = children(process.pid, (cmdline) => cmdline.includes('"stage"'))
   return [
-    ...children(process.pid, (cmdline) => cmdline.includes('bwrap')),
-    ...zygotes.flatMap((zygote) => children(zygote, () => true)).filter(waitsForJob),
+    ...liveChildren(process.pid, (cmdline) => cmdline.includes('bwrap')),
+    ...ownZygotes()
+      .flatMap((zygote) => liveChildren(zygote))
+      .filter(waitsForJob),
   ]
 }
 

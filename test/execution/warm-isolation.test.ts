@@ -6,7 +6,7 @@
  * elsewhere every job starts through bubblewrap and these tests skip.
  */
 import { afterAll, describe, expect, test } from 'bun:test'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { closeServices, createApp } from '../../src/app'
 import { DENIED } from '../../src/sandbox/seccomp'
 import { BY_ARGUMENT, deniedCalls, EPERM, TRY_CALLS } from '../sandbox/denied-calls'
@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logging'
 import { createSandbox, type Sandbox } from '../../src/sandbox'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
+import { liveChildren, ownZygotes } from '../support/process'
 
 const app = createApp({ config: testConfig({ EXEC_TIMEOUT_MS: '4000', EXEC_POOL_SIZE: '1' }) })
 afterAll(() => app.decorator.services.runner.close())
@@ -35,8 +36,7 @@ const indent = (body: string) =>
     .join('\n')
 
 // Zygotes of other apps in this test process (files that ran before this one) are not this app's.
-let foreign = new Set<number>()
-foreign = new Set(zygotePids())
+const foreign = new Set(ownZygotes())
 await call('return 1') // the runner is ready: /health now says how jobs start
 const warm = (await get(app, '/health')).body.checks.execution.start === 'zygote'
 if (!warm) console.warn('warm-isolation: skipped, jobs start through bubblewrap here (not root, or no sandbox)')
@@ -209,30 +209,13 @@ describe.skipIf(!warm)('a job forked from the zygote', () => {
   })
 })
 
-/** This app's zygotes: children of this process running zygote.py (told apart by its settings argument). */
-function zygotePids(): number[] {
-  return childrenOf(process.pid).filter(
-    (pid) => !foreign.has(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('"stage"'),
-  )
-}
-
-function childrenOf(parent: number): number[] {
-  return readdirSync('/proc')
-    .filter((pid) => /^\d+$/.test(pid))
-    .filter((pid) => {
-      try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-        return status.includes(`\nPPid:\t${parent}\n`) && !status.includes('State:\tZ')
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
-}
+/** This app's zygotes: those of other apps in this test process excepted. */
+const zygotePids = () => ownZygotes().filter((pid) => !foreign.has(pid))
 
 /** Waits (turn by turn of the event loop) until the zygote has at least `count` live boxes. */
 async function untilBoxes(count: number) {
-  while (zygotePids().flatMap(childrenOf).length < count) await new Promise((resolve) => setImmediate(resolve))
+  while (zygotePids().flatMap((zygote) => liveChildren(zygote)).length < count)
+    await new Promise((resolve) => setImmediate(resolve))
 }
 
 describe.skipIf(!warm)('a zygote that cannot start', () => {

@@ -1,4 +1,8 @@
-/** Starting the real server as a child process and reading its JSON log lines as they come. */
+/**
+ * Starting the real server as a child process and reading its JSON log lines as they come; finding the
+ * processes a test's own sandboxes left in /proc.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { resolve } from 'node:path'
 
@@ -63,3 +67,25 @@ export function startServer(env: Record<string, string>, cmd = [process.execPath
     stderr: () => stderrText,
   } satisfies ServerProcess
 }
+
+/** Live (not zombie) children of `parent` whose command line passes `command`, from /proc. */
+export function liveChildren(parent: number, command: (cmdline: string) => boolean = () => true): number[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+        return (
+          status.includes(`\nPPid:\t${parent}\n`) &&
+          !status.includes('State:\tZ') &&
+          command(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
+        )
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+}
+
+/** Sandbox zygotes (src/sandbox/zygote.py) started by this test process, told apart by their settings argument. */
+export const ownZygotes = () => liveChildren(process.pid, (cmdline) => cmdline.includes('"stage"'))
