@@ -17,7 +17,8 @@ import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { HealthReport, Service } from '../services'
 import { dropRootPrefix, runsAsRoot, sandboxArgv } from './argv'
-import { noCgroups, probeCgroups, type SandboxCgroup, type SandboxCgroups } from './cgroup'
+import { noCgroups, probeCgroups, type SandboxCgroups } from './cgroup'
+import { confine } from './confine'
 import { probeAll, probePython, type PythonProbe, type SandboxProbe } from './probe'
 import { closeQuietly, hostSeccompFilter, type SeccompFilter } from './seccomp'
 import { createUidRange, uidRangeSize, type UidRange } from './uids'
@@ -197,16 +198,14 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     const { sandboxed, cgroups } = current
     const tmpfsBytes = options.tmpfsBytes ?? config.EXEC_TMPFS_MB * 1024 * 1024
     const extra = readOnly.flatMap((path) => ['--ro-bind', path, path])
-    const uid = uids?.take() ?? ownUid
+    const held = confine({ uids, ownUid, cgroups, logger }, { memoryBytes, pids: processes, cpus })
+    const { uid, group } = held
     // The filter goes in as the child's first fd after the caller's pipes; bwrap reads and closes it.
     const filterFd = sandboxed && seccomp ? seccomp.open() : null
     const seccompFd = filterFd === null ? undefined : 3 + fds
-    const group: SandboxCgroup | null = cgroups.create({ memoryBytes, pids: processes, cpus })
-    if (cgroups.kind !== 'none' && !group)
-      logger.warn('could not create a cgroup; this sandbox is limited per process only')
     const disableUserns = current.probe.disables_userns ?? true
     const boxedArgv = sandboxed ? sandboxArgv(program, { tmpfsBytes, env, extra, seccompFd, disableUserns }) : program
-    const cmd = [...asUser(uid, group !== null && cgroups.controllers.includes('pids'), processes), ...boxedArgv]
+    const cmd = [...asUser(uid, held.pidsCounted, processes), ...boxedArgv]
     if (group) cmd[0] = Bun.which(cmd[0]!) ?? cmd[0]! // the joining shell has no PATH
     const pipes = Array.from({ length: fds }, () => 'pipe' as const)
     let proc: Proc
@@ -219,8 +218,7 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
         detached: true,
       }) as Proc
     } catch (error) {
-      void group?.remove()
-      uids?.give(uid)
+      held.release(Promise.resolve()) // nothing started
       throw error
     } finally {
       if (filterFd !== null) closeQuietly(filterFd) // the child has its own copy
@@ -240,10 +238,7 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
         released = true
         live.delete(boxed)
         killGroup(proc)
-        // The uid is free again once no process of it is left: the group is empty and gone, or, without a
-        // group, bwrap has exited (its pid namespace goes with it; reuse is last-released-last, see uids.ts).
-        const gone = group ? group.remove(proc.exited) : proc.exited.then(() => true)
-        void gone.then((empty) => empty && uids?.give(uid))
+        held.release(proc.exited) // bwrap's pid namespace goes with it
       },
     }
     live.add(boxed)
@@ -257,8 +252,7 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
       python: config.PYTHON_BIN,
       payload,
       seccomp,
-      cgroups: current.cgroups,
-      uids,
+      holdings: { uids, ownUid, cgroups: current.cgroups, logger },
       logger,
     })
     warmed.add(boxes)

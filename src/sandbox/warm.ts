@@ -1,14 +1,13 @@
 /**
  * Warm boxes: jobs started by forking the zygote (zygote.ts) instead of starting bubblewrap and an interpreter.
- * The job gets what a bubblewrap sandbox gets from src/sandbox/index.ts: its own host uid (given back once its
+ * The job gets what a bubblewrap sandbox gets (./confine.ts, ./index.ts): its own host uid (given back once its
  * cgroup is empty), its own memory/pids/CPU cgroup, RLIMIT_NPROC on that uid where no pids cgroup counts its
  * processes, the seccomp filter. The zygote is started on first use and again after it died.
  */
 import type { Logger } from '../logging'
-import type { SandboxCgroups } from './cgroup'
+import { confine, type Holdings } from './confine'
 import type { SeccompFilter } from './seccomp'
 import { closeQuietly } from './seccomp'
-import type { UidRange } from './uids'
 import { startZygote, type Zygote, type ZygoteJob, type ZygotePayload, ZygoteRetired } from './zygote'
 
 /** A confined job as a runner drives it, whichever way it was started. */
@@ -54,8 +53,8 @@ export interface WarmOptions {
   python: string
   payload: ZygotePayload
   seccomp: SeccompFilter | null
-  cgroups: SandboxCgroups
-  uids: UidRange
+  /** Where each box's uid and cgroup come from (./confine.ts). */
+  holdings: Holdings
   logger: Logger
 }
 
@@ -72,7 +71,7 @@ function alive(pid: number): boolean {
   }
 }
 
-export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logger }: WarmOptions): WarmBoxes {
+export function createWarmBoxes({ python, payload, seccomp, holdings, logger }: WarmOptions): WarmBoxes {
   let zygote: Promise<Zygote> | undefined
   let broken: WarmUnavailable | undefined
   /** Every zygote started: a retired one serves its last jobs while the next one starts new ones. */
@@ -110,22 +109,19 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
   }
 
   async function spawnIn(z: Zygote, limits: WarmLimits): Promise<BoxedJob> {
-    const uid = uids.take()
-    const group = cgroups.create({ memoryBytes: limits.memoryBytes, pids: limits.processes, cpus: limits.cpus })
-    if (cgroups.kind !== 'none' && !group)
-      logger.warn('could not create a cgroup; this sandbox is limited per process only')
-    const pidsCounted = group !== null && cgroups.controllers.includes('pids')
+    const held = confine(holdings, { memoryBytes: limits.memoryBytes, pids: limits.processes, cpus: limits.cpus })
+    const { uid, group } = held
     let job: ZygoteJob
     try {
       job = await z.spawn({
         uid,
         procs: group?.procs ?? [],
         tmpfsBytes: limits.tmpfsBytes,
-        nproc: pidsCounted ? null : limits.processes,
+        nproc: held.pidsCounted ? null : limits.processes,
         env: limits.env,
       })
     } catch (error) {
-      void (group ? group.remove() : Promise.resolve(true)).then((empty) => empty && uids.give(uid))
+      held.release(Promise.resolve()) // no box was started
       throw error
     }
     let released = false
@@ -152,9 +148,7 @@ export function createWarmBoxes({ python, payload, seccomp, cgroups, uids, logge
         live.delete(boxed)
         job.kill() // pid 1 of its pid namespace: every process of the box goes with it
         // Our ends are closed once the job is reaped: its streams are done with them by then.
-        const gone = job.exited.then(() => job.close())
-        const empty = group ? group.remove(gone) : gone.then(() => true)
-        void empty.then((ok) => ok && uids.give(uid))
+        held.release(job.exited.then(() => job.close()))
       },
     }
     live.add(boxed)
