@@ -11,13 +11,14 @@
  * add them up per path.
  * Run: `bun bench/breakdown.bench.ts` (BENCH_RUNS sets the sample count, default 30).
  */
+import { boxLimits, harnessPayload } from '../src/execution/harness-boxes'
 import { closeSync } from 'node:fs'
 import { loadConfig } from '../src/config'
 import { createLogger } from '../src/logging'
-import { createSandbox, sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit } from '../src/sandbox'
+import { createSandbox, sandboxMemoryBytes } from '../src/sandbox'
 import { dropRootPrefix, sandboxArgv } from '../src/sandbox/argv'
 import { compileHarness } from '../src/python/compiled'
-import { harnessModules, harnessProgram, schedulerProgram } from '../src/python/program'
+import { harnessProgram, schedulerProgram } from '../src/python/program'
 import { harnessLimits } from '../src/execution/local-runner'
 import { serverCpuPerCall, warmJobCpu } from './zygote-cpu'
 
@@ -117,21 +118,9 @@ export async function run() {
       await add('full sandbox (layers only) + python pass', boxed(pass))
       await add('full sandbox (layers only) + harness from -c, one call', boxed(fromSource, job))
       await add('full sandbox (layers only) + harness from .pyc, one call', boxed(fromBytecode, job))
-      const boxes = sandbox.warm({
-        script: compiled.learner,
-        args: [limits, compiled.scheduler],
-        preload: harnessModules,
-        readOnly: [compiled.dir],
-        entry: 'run', // as src/execution/local-runner.ts starts our harness
-      })
+      const boxes = sandbox.warm(harnessPayload(compiled, limits)) // as the local runner starts our harness
       if (boxes) {
-        const warmLimits = {
-          memoryBytes: sandboxMemoryBytes(config),
-          processes: sandboxProcessLimit(config),
-          cpus: sandboxCpus(config),
-          tmpfsBytes,
-          env: {},
-        }
+        const warmLimits = boxLimits(config)
         // Given nothing, the harness exits at once: what a box costs before any job (set-up in the box, exit).
         rows.push(['zygote job, no job given (box set-up + exit)', await warmJobCpu(boxes, warmLimits, '', RUNS)])
         const warm = await warmJobCpu(boxes, warmLimits, job, RUNS)

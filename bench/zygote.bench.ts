@@ -7,12 +7,13 @@
  * the zygote's pages takes.
  * Run: `bun bench/zygote.bench.ts` (BENCH_RUNS sets the job count, default 40).
  */
+import { boxLimits, harnessPayload } from '../src/execution/harness-boxes'
 import { harnessLimits } from '../src/execution/local-runner'
 import { loadConfig } from '../src/config'
 import { createLogger } from '../src/logging'
 import { compileHarness } from '../src/python/compiled'
-import { harnessModules, harnessProgram, schedulerProgram } from '../src/python/program'
-import { createSandbox, sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit } from '../src/sandbox'
+import { harnessProgram, schedulerProgram } from '../src/python/program'
+import { createSandbox } from '../src/sandbox'
 import type { ZygoteExit } from '../src/sandbox/zygote'
 import { percentile } from './measure'
 
@@ -32,14 +33,7 @@ export async function run() {
   await sandbox.ready()
   const made = await compileHarness(config.PYTHON_BIN, { learner: harnessProgram, scheduler: schedulerProgram })
   if ('error' in made) throw new Error(made.error)
-  const warm = sandbox.warm({
-    script: made.learner,
-    args: [JSON.stringify(harnessLimits(config)), made.scheduler],
-    preload: harnessModules,
-    readOnly: [made.dir],
-    entry: 'run',
-    trace: true,
-  })
+  const warm = sandbox.warm({ ...harnessPayload(made, JSON.stringify(harnessLimits(config))), trace: true })
   if (!warm) {
     made.remove()
     await sandbox.close()
@@ -58,13 +52,7 @@ export async function run() {
     for (let i = 0; i < RUNS + 3; i++) {
       const started = performance.now()
       const cpuBefore = process.cpuUsage()
-      const box = await warm.spawn({
-        memoryBytes: sandboxMemoryBytes(config),
-        processes: sandboxProcessLimit(config),
-        cpus: sandboxCpus(config),
-        tmpfsBytes: config.EXEC_TMPFS_MB << 20,
-        env: {},
-      })
+      const box = await warm.spawn(boxLimits(config))
       void box.write(JOB)
       const [, , answer] = await Promise.all([
         new Response(box.stdout).text(),

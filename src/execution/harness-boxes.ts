@@ -11,7 +11,8 @@ import type { Config } from '../config'
 import type { Logger } from '../logging'
 import { compileHarness, type CompiledHarness } from '../python/compiled'
 import { harnessModules, harnessProgram, schedulerProgram } from '../python/program'
-import type { Boxed, BoxedJob, Sandbox, WarmBoxes } from '../sandbox'
+import type { Boxed, BoxedJob, Sandbox, WarmBoxes, ZygotePayload } from '../sandbox'
+import type { WarmLimits } from '../sandbox/warm'
 import { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit, WarmUnavailable, writeInput } from '../sandbox'
 import { runsAsRoot } from '../sandbox/argv'
 
@@ -38,6 +39,32 @@ function boxedJob(box: Boxed): BoxedJob {
         // already closed
       }
     },
+  }
+}
+
+/**
+ * The harness as the zygote's payload: its bytecode and arguments, the modules it imports, and, for our harness,
+ * `run()` as its start (it defines everything first: src/python/learner-process.py). A stand-in harness of a test
+ * runs whole in each job.
+ */
+export function harnessPayload(made: CompiledHarness, limits: string, harness = harnessProgram): ZygotePayload {
+  return {
+    script: made.learner,
+    args: [limits, made.scheduler],
+    preload: harnessModules,
+    readOnly: [made.dir],
+    ...(harness === harnessProgram ? { entry: 'run' } : {}),
+  }
+}
+
+/** The limits of one warm box, the same for every execution. */
+export function boxLimits(config: Config): WarmLimits {
+  return {
+    memoryBytes: sandboxMemoryBytes(config),
+    processes: sandboxProcessLimit(config),
+    cpus: sandboxCpus(config),
+    tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024,
+    env: {},
   }
 }
 
@@ -85,15 +112,7 @@ export function createHarnessBoxes({ config, logger, sandbox, harness, limits }:
     } else {
       compiled = made // at the same path inside a sandbox (a read-only bind) as on the host
       command = [made.learner, limits, made.scheduler]
-      warm = sandbox.warm({
-        script: made.learner,
-        args: [limits, made.scheduler],
-        preload: harnessModules,
-        readOnly: [made.dir],
-        // Our harness defines everything first and starts in run() (src/python/learner-process.py); a stand-in
-        // harness of a test runs whole in each job.
-        ...(harness === harnessProgram ? { entry: 'run' } : {}),
-      })
+      warm = sandbox.warm(harnessPayload(made, limits, harness))
     }
     if (state.sandboxed || config.SANDBOX !== 'required') fillPool()
   })
@@ -109,13 +128,7 @@ export function createHarnessBoxes({ config, logger, sandbox, harness, limits }:
 
   async function spawnWarm(boxes: WarmBoxes): Promise<BoxedJob> {
     try {
-      return await boxes.spawn({
-        memoryBytes: sandboxMemoryBytes(config),
-        processes: sandboxProcessLimit(config),
-        cpus: sandboxCpus(config),
-        tmpfsBytes: config.EXEC_TMPFS_MB * 1024 * 1024,
-        env: {},
-      })
+      return await boxes.spawn(boxLimits(config))
     } catch (error) {
       if (error instanceof WarmUnavailable && warm) {
         logger.warn('the sandbox zygote cannot start; every job starts through bubblewrap', { error: error.message })
