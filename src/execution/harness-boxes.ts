@@ -6,7 +6,6 @@
  * than for start-up, and refilled after each job has started. A warm box that cannot be had falls back to
  * bubblewrap for that job; a zygote that cannot start at all ends the warm path, with one warning.
  */
-import { closeSync } from 'node:fs'
 import type { Config } from '../config'
 import type { Logger } from '../logging'
 import { compileHarness, type CompiledHarness } from '../python/compiled'
@@ -15,6 +14,7 @@ import type { Boxed, BoxedJob, Sandbox, WarmBoxes, ZygotePayload } from '../sand
 import type { WarmLimits } from '../sandbox/warm'
 import { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit, WarmUnavailable, writeInput } from '../sandbox'
 import { runsAsRoot } from '../sandbox/argv'
+import { closeQuietly } from '../sandbox/seccomp'
 
 /** A bubblewrap sandbox as a job (the path where no warm boxes exist). */
 function boxedJob(box: Boxed): BoxedJob {
@@ -33,11 +33,7 @@ function boxedJob(box: Boxed): BoxedJob {
     kill: () => box.kill(),
     release() {
       box.release()
-      try {
-        closeSync(channel) // a Bun file stream never closes the descriptor it reads
-      } catch {
-        // already closed
-      }
+      closeQuietly(channel) // a Bun file stream never closes the descriptor it reads
     },
   }
 }

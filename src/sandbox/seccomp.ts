@@ -184,8 +184,9 @@ function build(arch: Arch): SeccompFilter {
   return { arch: ARCHES[arch].name, open: () => openSync(`/proc/self/fd/${keep}`, 'r') }
 }
 
-/** Closes an fd handed to a child; the child has its own copy. */
-export function closeQuietly(fd: number) {
+/** Closes an fd we are done with (one handed to a child, which has its own copy); null or already closed: nothing. */
+export function closeQuietly(fd: number | null) {
+  if (fd === null) return
   try {
     closeSync(fd)
   } catch {

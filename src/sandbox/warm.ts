@@ -94,7 +94,7 @@ export function createWarmBoxes({ python, payload, seccomp, holdings, logger }: 
     started.catch((error: Error) => {
       broken = new WarmUnavailable(error.message)
     })
-    zygote = started.finally(() => closeQuietly(filterFd ?? -1))
+    zygote = started.finally(() => closeQuietly(filterFd))
     return zygote
   }
 

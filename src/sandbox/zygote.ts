@@ -16,10 +16,11 @@
  * await job.write(text)
  * // read job.stdout, job.stderr and job.channel; await job.exited
  */
-import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '../logging'
+import { closeQuietly } from './seccomp'
 import box from './zygote-box.py' with { type: 'text' }
 import main from './zygote.py' with { type: 'text' }
 
@@ -128,15 +129,6 @@ function openEnd(zygotePid: number, fd: number, write: boolean): number | null {
     )
   } catch {
     return null // a stdin whose reader is gone (ENXIO): the job ended before it read
-  }
-}
-
-const closeQuietly = (fd: number | null) => {
-  if (fd === null) return
-  try {
-    closeSync(fd)
-  } catch {
-    // already closed
   }
 }
 
