@@ -6,5 +6,7 @@ import { loadConfig, type Config, type ConfigKey } from '../../src/config'
  * (uid 65534) would count against the process limit of runs that share that uid.
  */
 export function testConfig(overrides: Partial<Record<ConfigKey, string>> = {}): Config {
-  return loadConfig({ LOG_LEVEL: 'silent', EXEC_POOL_SIZE: '0', ...overrides })
+  // Test runs side by side on one host (several checkouts) each take their own uid range.
+  const uidBase = process.env.TEST_SANDBOX_UID_BASE ?? '100000'
+  return loadConfig({ LOG_LEVEL: 'silent', EXEC_POOL_SIZE: '0', SANDBOX_UID_BASE: uidBase, ...overrides })
 }
