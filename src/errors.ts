@@ -9,7 +9,7 @@
 import { Elysia, t, type TSchema } from 'elysia'
 import type { Logger } from './logging'
 import { requestId } from './logging'
-import { requestUrl } from './request-url'
+import { requestUrl } from './http/request-url'
 
 export class AppError extends Error {
   constructor(

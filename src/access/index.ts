@@ -14,12 +14,12 @@
  * app.use(requestGuard(...)).use(accessControl(access))
  */
 import { Elysia } from 'elysia'
-import { clientByAddress, type Identify } from '../client'
+import { clientByAddress, type Identify } from '../http/client'
 import type { Config } from '../config'
 import type { JwtConfig } from './jwt'
 import { AppError } from '../errors'
 import type { HealthReport, Service } from '../services'
-import { requestUrl } from '../request-url'
+import { requestUrl } from '../http/request-url'
 import { createJwtVerifier, looksLikeJwt, type JwtVerifier, type TokenProblem } from './jwt'
 import { loadKeyRing, type Identity, type KeyRing } from './keys'
 

@@ -12,7 +12,7 @@
  * try { await run() } finally { release() }
  */
 import type { Server } from 'elysia/universal'
-import type { Identify } from '../client'
+import type { Identify } from '../http/client'
 import type { Config } from '../config'
 import type { Identity } from './keys'
 import { quotaExceeded, type RouteClass } from './rate-limit'

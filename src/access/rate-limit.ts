@@ -21,7 +21,7 @@
  */
 import { Elysia } from 'elysia'
 import { AppError } from '../errors'
-import { requestUrl } from '../request-url'
+import { requestUrl } from '../http/request-url'
 import type { Server } from 'elysia/universal'
 import type { LimitStore } from './store'
 

@@ -31,7 +31,7 @@ export interface RunOutcome {
 }
 
 export interface RunOptions {
-  /** Who asked (see src/client.ts): slots are shared fairly between clients. */
+  /** Who asked (see src/http/client.ts): slots are shared fairly between clients. */
   client?: string
   /** The request's signal: a job whose client left never starts, and a running one is stopped. */
   signal?: AbortSignal

@@ -4,7 +4,7 @@
  */
 import { Elysia } from 'elysia'
 import type { Server } from 'elysia/universal'
-import type { Identify } from '../client'
+import type { Identify } from '../http/client'
 import type { Config } from '../config'
 import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'

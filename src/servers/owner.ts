@@ -1,7 +1,7 @@
 /**
  * Who may stop a Python server and read its output: the client that started it. A start answers with an owner
  * token (128 random bits, base64url); whoever presents it in `X-Server-Token` may stop the server and read its
- * output. A caller without a token is the owner when its client identity (src/client.ts) is the one that
+ * output. A caller without a token is the owner when its client identity (src/http/client.ts) is the one that
  * started the server, so old clients that know nothing of tokens keep working for their own servers.
  *
  * @example

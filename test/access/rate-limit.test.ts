@@ -5,7 +5,7 @@
  * the limit lets through end in a 503 from the runner: the limit counts before any handler runs.
  */
 import { describe, expect, test } from 'bun:test'
-import type { Identify } from '../../src/client'
+import type { Identify } from '../../src/http/client'
 import { createRateLimiter, routeClass } from '../../src/access/rate-limit'
 import { createMemoryStore } from '../../src/access/store'
 import { get, post } from '../support/http'

@@ -4,8 +4,8 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { createApp } from '../../src/app'
-import { originPolicy } from '../../src/cors'
-import { hostPolicy } from '../../src/guard'
+import { originPolicy } from '../../src/http/cors'
+import { hostPolicy } from '../../src/http/guard'
 import { startChat, ask } from '../chat/harness'
 import { answer } from '../support/fake-sse'
 import { testConfig } from '../support/config'

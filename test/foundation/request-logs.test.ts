@@ -1,5 +1,5 @@
 /**
- * Request logs (src/logging.ts, src/audit.ts): every line written while a request is served carries its
+ * Request logs (src/logging.ts, src/metrics/audit.ts): every line written while a request is served carries its
  * request_id and client, whichever feature writes it; each request that runs learner code leaves one `code run`
  * audit line (client, route, outcome, runs, duration, code size), with the code only at LOG_LEVEL=debug; keys
  * never appear. Runs go through the real sandbox.

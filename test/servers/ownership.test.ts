@@ -4,7 +4,7 @@
  * for their addresses (createApp's `identify`).
  */
 import { describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Identify } from '../../src/client'
+import type { Identify } from '../../src/http/client'
 import { get, post } from '../support/http'
 import { HELLO, appFactory, freePortBlock, probePort } from './helpers'
 

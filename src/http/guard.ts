@@ -16,7 +16,7 @@
  */
 import { Elysia } from 'elysia'
 import type { OriginPolicy } from './cors'
-import { AppError } from './errors'
+import { AppError } from '../errors'
 
 export type HostCheck = (host: string) => boolean
 

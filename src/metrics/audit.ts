@@ -12,11 +12,11 @@
  * const runner = auditedRunner(createCodeRunner(config, logger, sandbox))
  */
 import { Elysia } from 'elysia'
-import { answeredError, AppError } from './errors'
-import type { CodeRunner } from './execution/runner'
-import { currentRequest, type Logger } from './logging'
-import { outcomeOf } from './metrics/runner'
-import { requestUrl } from './request-url'
+import { answeredError, AppError } from '../errors'
+import type { CodeRunner } from '../execution/runner'
+import { currentRequest, type Logger } from '../logging'
+import { outcomeOf } from './runner'
+import { requestUrl } from '../http/request-url'
 
 export const AUDITED_ROUTES = new Set([
   '/api/execute-endpoint',

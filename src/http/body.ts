@@ -5,7 +5,7 @@
  * Every body is parsed as JSON.
  */
 import { Elysia } from 'elysia'
-import { AppError } from './errors'
+import { AppError } from '../errors'
 
 export type BodyLimit = (path: string) => number
 

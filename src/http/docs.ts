@@ -5,7 +5,7 @@
  */
 import { Elysia } from 'elysia'
 import { openapi } from '@elysiajs/openapi'
-import { isPublic, WS_PATH } from './access'
+import { isPublic, WS_PATH } from '../access'
 // @ts-expect-error: a plain asset; Bun's `type: "file"` import gives its path (embedded when compiled).
 import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 // @ts-expect-error: as above
@@ -24,7 +24,7 @@ export interface RouteLike {
 const toJson = (schema: unknown): Json => JSON.parse(JSON.stringify(schema))
 
 /**
- * Fills in what the generator leaves out because our body parser is a function (src/body.ts): the JSON
+ * Fills in what the generator leaves out because our body parser is a function (src/http/body.ts): the JSON
  * request body of every route. Then names schemas: every schema with a `title` becomes a component and is
  * referenced by `$ref` (the first definition of a title wins; a different schema with the same title stays
  * inline). Works in place and is idempotent, since the generator caches the document.
@@ -69,7 +69,7 @@ export function completeDocument(doc: Json, routes: RouteLike[], extra: ExtraRes
 const envelopeContent = () => ({ 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } })
 
 const GUARD_RESPONSES: Record<string, string> = {
-  403: 'origin_not_allowed: a state-changing request from an origin outside CORS_ORIGINS (src/guard.ts)',
+  403: 'origin_not_allowed: a state-changing request from an origin outside CORS_ORIGINS (src/http/guard.ts)',
   415: 'unsupported_media_type: a state-changing request without an allowed origin whose body is not declared JSON',
   421: 'host_not_allowed: the Host header is not one of ALLOWED_HOSTS',
 }
