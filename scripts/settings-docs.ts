@@ -5,13 +5,18 @@
 import { SETTINGS } from '../src/config'
 
 const rows = Object.entries(SETTINGS).map(([key, spec]) => {
-  const shown = 'example' in spec && spec.example ? spec.example : spec.default
-  return { key, doc: spec.doc, value: shown === undefined ? '' : String(shown), hasDefault: spec.default !== undefined }
+  const example = 'example' in spec && spec.example ? String(spec.example) : ''
+  const fallback = spec.default === undefined ? '' : String(spec.default)
+  return { key, doc: spec.doc, example, fallback, value: example || fallback, hasDefault: spec.default !== undefined }
 })
 
+const code = (text: string) => (text ? `\`${text}\`` : '')
+
 if (process.argv.includes('--readme')) {
-  console.log('| Variable | Default | Meaning |\n| --- | --- | --- |')
-  for (const row of rows) console.log(`| \`${row.key}\` | ${row.value ? `\`${row.value}\`` : '(unset)'} | ${row.doc} |`)
+  // Defaults and examples apart: an example (a Redis address, an Ollama URL) is not what an unset variable means.
+  console.log('| Variable | Default | Example | Meaning |\n| --- | --- | --- | --- |')
+  for (const row of rows)
+    console.log(`| \`${row.key}\` | ${row.fallback ? code(row.fallback) : '(unset)'} | ${code(row.example)} | ${row.doc} |`)
 } else {
   console.log('# Copy to .env and adjust. Real environment variables win over this file. Empty means unset.\n')
   for (const row of rows) {

@@ -29,7 +29,8 @@ import { createRateLimiter, rateLimiting, routeClass, type RateLimiter } from '.
 import { createLimitStore, type LimitStoreService } from './access/limit-store'
 import { createQuotas, type Quotas } from './access/quotas'
 import { createMetrics, type Metrics } from './metrics'
-import { metricsRoute, requestMetrics, routeMatcher } from './metrics/plugin'
+import { metricsRoute, requestMetrics } from './metrics/plugin'
+import { routeResolver } from './http/routes'
 import { measuredRunner } from './metrics/runner'
 import { measuredProviders } from './metrics/providers'
 import { measuredSandbox } from './metrics/sandbox'
@@ -118,12 +119,12 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   const { config, logger } = services
   const origins = originPolicy(config.CORS_ORIGINS)
   const hosts = hostPolicy(config.ALLOWED_HOSTS, config.HOST)
-  const bodyLimit = (path: string) => (path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES)
-
   // The document generator needs the finished route table, which exists only after the last `.use`.
   let routes: () => RouteLike[] = () => []
-  let matchRoute: ((path: string) => string | undefined) | undefined
-  const routeOf = (path: string) => (matchRoute ??= routeMatcher(routes().map((route) => route.path)))(path)
+  // Limits, audit and metrics are keyed on the route a path belongs to, never on its spelling (`/api/grade/`).
+  const routeOf = routeResolver(() => routes().map((route) => route.path))
+  const bodyLimit = (path: string) =>
+    routeOf(path) === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES
   const app = new Elysia({
     name: 'ai-tutor-backend',
     serve: { maxRequestBodySize: Math.max(config.MAX_BODY_BYTES, config.JUDGE_MAX_BODY_BYTES) + 1024 },
@@ -132,14 +133,14 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   })
     .decorate('services', services)
     .use(requestLogging(logger, services.identify))
-    .use(codeRunAudit(logger, { includeCode: config.LOG_LEVEL === 'debug' }))
+    .use(codeRunAudit(logger, { includeCode: config.LOG_LEVEL === 'debug', routeOf }))
     .use(requestMetrics(services.metrics, routeOf))
     .use(errors(logger))
     .use(requestGuard({ hosts, origins }))
     .use(accessControl(services.access, services.metrics.authRefused))
-    .use(rateLimiting(services.rateLimits, services.quotas, services.metrics.rateLimited))
+    .use(rateLimiting(services.rateLimits, services.quotas, services.metrics.rateLimited, routeOf))
     .use(cors(origins))
-    .use(bodyParser(bodyLimit))
+    .use(bodyParser(bodyLimit, config.MAX_BODY_DEPTH))
     .use(
       docs(
         VERSION,

@@ -199,6 +199,11 @@ export const SETTINGS = {
   TASKS_WATCH: setting(t.Boolean(), false, 'Reload tasks when files in TASKS_DIR change (`bun run dev` sets it).'),
   MAX_BODY_BYTES: setting(Int(1024), 2 * MiB, 'Largest request body accepted by ordinary routes (413 beyond).'),
   MAX_CODE_BYTES: setting(Int(1), 1 * MiB, 'Largest learner program accepted (413 beyond).'),
+  MAX_BODY_DEPTH: setting(
+    Int(8, 512),
+    64,
+    'Deepest nesting of arrays and objects accepted in a JSON body or chat frame (400 body_too_deep beyond).',
+  ),
   JUDGE_MAX_BODY_BYTES: setting(Int(1024), 25 * MiB, 'Largest request body accepted by /api/llm-judge (screenshots).'),
   EXEC_TIMEOUT_MS: setting(Int(100), 5_000, 'Wall-clock limit of one call or one test case.'),
   EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),

@@ -22,6 +22,7 @@
 import { Elysia } from 'elysia'
 import { AppError } from '../errors'
 import { requestUrl } from '../http/request-url'
+import { canonicalPath } from '../http/routes'
 import type { Server } from 'elysia/universal'
 import type { LimitStore } from './store'
 
@@ -102,10 +103,11 @@ export const rateLimiting = (
   limiter: RateLimiter,
   quotas: ClientAllowance,
   onRefused: (routeClass: RouteClass) => void = () => {},
+  routeOf: (path: string) => string | undefined = canonicalPath,
 ) =>
   new Elysia({ name: 'rate-limiting' }).onRequest(async ({ request, server, set }) => {
-    // A request without a Host header (HTTP/1.0) has a bare path as its URL: resolve it against a base.
-    const routeClassOf = routeClass(request.method, requestUrl(request).pathname)
+    // Keyed on the route the path belongs to: `/api/grade/` is `/api/grade` to the router, so it is here too.
+    const routeClassOf = routeClass(request.method, routeOf(requestUrl(request).pathname) ?? '')
     if (!routeClassOf) return
     const { client, limits } = quotas.of(request, server)
     const decision = await limiter.take(client, routeClassOf, limits.perMinute[routeClassOf])

@@ -12,12 +12,14 @@ import type { Quotas } from '../access/quotas'
 import type { Release } from '../access/store'
 import type { ProviderRegistry } from '../providers/provider'
 import type { Metrics } from '../metrics'
+import { tooDeep } from '../http/body'
+import { withinDepth } from '../http/json-depth'
 import { ChatConnection } from './connection'
 import { ChatBody, ChatResponse } from './model'
 import { answerChat, type TurnLimits } from './service'
 
 export interface ChatDeps {
-  config: Pick<Config, 'CHAT_HEARTBEAT_MS'>
+  config: Pick<Config, 'CHAT_HEARTBEAT_MS' | 'MAX_BODY_DEPTH'>
   providers: ProviderRegistry
   logger: Logger
   /** Access keys: a socket without a valid key (header or `?token=`) is closed with 4401 as it opens. */
@@ -33,6 +35,22 @@ export interface ChatDeps {
 
 /** Close code of a socket beyond the client's CONCURRENT_SOCKETS_PER_CLIENT: 4000 + HTTP 429, like 4401. */
 export const CLOSE_QUOTA = 4429
+
+type FrameHandler = (ws: unknown, message: unknown) => unknown
+
+/**
+ * Elysia JSON-parses a text frame before any hook of ours sees it, and a frame nested a million deep costs that
+ * parse plus every later walk through it. Bun hands each frame to `data.message` of the raw socket, where Elysia
+ * keeps its handler: wrapping that handler checks the depth on the raw text first (as the body parser does for
+ * HTTP bodies), and a frame too deep is refused without ever being parsed.
+ */
+function boundFrameDepth(raw: { data: unknown }, maxDepth: number, refuse: () => void): void {
+  const data = raw.data as { message?: FrameHandler }
+  const handle = data.message
+  if (typeof handle !== 'function') return
+  data.message = (ws, message) =>
+    typeof message === 'string' && !withinDepth(Buffer.from(message), maxDepth) ? refuse() : handle(ws, message)
+}
 
 interface SocketState {
   connection?: ChatConnection
@@ -67,6 +85,10 @@ export const chat = (deps: ChatDeps) => {
         const request = ws.data.request
         // Browsers cannot read an HTTP status from a refused upgrade; a close code they can.
         if (deps.access && !deps.access.admits(request)) return void raw.close(4401, 'unauthorized')
+        const maxDepth = deps.config.MAX_BODY_DEPTH
+        boundFrameDepth(raw, maxDepth, () =>
+          raw.send(JSON.stringify({ type: 'error', content: tooDeep(maxDepth).message, error_type: 'body_too_deep' })),
+        )
         const socket = {
           send: (text: string) => raw.send(text),
           ping: () => void raw.ping(),

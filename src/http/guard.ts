@@ -63,6 +63,10 @@ function isJson(contentType: string | null): boolean {
   return type === 'application/json' || /^[a-z]+\/[a-z0-9.+-]*\+json$/.test(type)
 }
 
+/** The request announces a body: a length above zero, or chunks. */
+const hasBody = (request: Request) =>
+  Number(request.headers.get('content-length') ?? 0) > 0 || request.headers.has('transfer-encoding')
+
 export const requestGuard = ({ hosts, origins }: { hosts: HostCheck; origins: OriginPolicy }) =>
   new Elysia({ name: 'request-guard' }).onRequest(({ request }) => {
     // Browsers always send Host, and only browsers can be rebound; a request without one (HTTP/1.0, built in
@@ -81,6 +85,9 @@ export const requestGuard = ({ hosts, origins }: { hosts: HostCheck; origins: Or
     }
     // A WebSocket client without an Origin is not a browser page: there is no body type to check.
     if (request.method === 'GET') return
+    // Nor is there one in a DELETE without a body; a page can only send a DELETE after a preflight, which CORS
+    // answers for allowed origins only.
+    if (request.method === 'DELETE' && !hasBody(request)) return
     if (!isJson(request.headers.get('content-type'))) {
       const why = 'Send the request body as JSON (Content-Type: application/json)'
       throw new AppError('unsupported_media_type', 415, why)

@@ -1,6 +1,6 @@
 /**
  * The audit line of a request that runs learner code (execute-endpoint, execute-test-cases, validate-python,
- * start-python-server): one `code run` line per request with route, status, outcome, number of sandbox runs,
+ * grade, start-python-server): one `code run` line per request with route, status, outcome, number of sandbox runs,
  * duration and code size; request_id and client come with every line of a request (src/logging.ts). The code
  * itself is logged only with LOG_LEVEL=debug: it is the learner's work, and often pasted secrets.
  *
@@ -17,11 +17,13 @@ import type { CodeRunner } from '../execution/runner'
 import { currentRequest, type Logger } from '../logging'
 import { outcomeOf } from './runner'
 import { requestUrl } from '../http/request-url'
+import { canonicalPath } from '../http/routes'
 
 export const AUDITED_ROUTES = new Set([
   '/api/execute-endpoint',
   '/api/execute-test-cases',
   '/api/validate-python',
+  '/api/grade',
   '/api/start-python-server',
 ])
 
@@ -88,12 +90,18 @@ const codeOf = (body: unknown): string => {
   return typeof code === 'string' ? code : ''
 }
 
-export const codeRunAudit = (logger: Logger, { includeCode }: { includeCode: boolean }) =>
+export interface AuditOptions {
+  includeCode: boolean
+  /** The route a path belongs to (src/http/routes.ts), so `/api/grade/` is audited as `/api/grade`. */
+  routeOf?: (path: string) => string | undefined
+}
+
+export const codeRunAudit = (logger: Logger, { includeCode, routeOf = canonicalPath }: AuditOptions) =>
   new Elysia({ name: 'code-run-audit' })
     .onRequest(({ request }) => {
       if (request.method !== 'POST') return
-      if (AUDITED_ROUTES.has(requestUrl(request).pathname))
-        audits.set(request, { start: performance.now(), runs: [], inFlight: 0 })
+      const route = routeOf(requestUrl(request).pathname)
+      if (route && AUDITED_ROUTES.has(route)) audits.set(request, { start: performance.now(), runs: [], inFlight: 0 })
     })
     .onAfterResponse({ as: 'global' }, ({ request, set, path, body, responseValue }) => {
       const audit = audits.get(request)
@@ -103,7 +111,7 @@ export const codeRunAudit = (logger: Logger, { includeCode }: { includeCode: boo
       audit.write = () => {
         const failed = audit.runs.find((outcome) => outcome !== 'success')
         logger.info('code run', {
-          route: path,
+          route: routeOf(path) ?? path,
           status,
           outcome: audit.runs.length ? (failed ?? 'success') : answeredOutcome(request, status, responseValue),
           runs: audit.runs.length,

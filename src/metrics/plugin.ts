@@ -10,23 +10,6 @@ import type { Metrics } from '.'
 
 const started = new WeakMap<Request, number>()
 
-/** The pattern of the app's route a path belongs to, from the patterns (`/tasks/:task_name`) the app defines. */
-export function routeMatcher(patterns: string[]): (path: string) => string | undefined {
-  const exact = new Set(patterns.filter((pattern) => !/[:*]/.test(pattern)))
-  const shaped = patterns
-    .filter((pattern) => !exact.has(pattern))
-    .map((pattern) => ({
-      pattern,
-      regex: new RegExp(
-        `^${pattern
-          .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
-          .replace(/:[^/]+/g, '[^/]+')
-          .replace(/\*/g, '.*')}$`,
-      ),
-    }))
-  return (path) => (exact.has(path) ? path : shaped.find(({ regex }) => regex.test(path))?.pattern)
-}
-
 /**
  * `routeOf` gives a path's route pattern: a request refused before routing (401, 429) or by its handler still
  * counts under its route.
