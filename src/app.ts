@@ -31,6 +31,7 @@ import { createQuotas, type Quotas } from './access/quotas'
 import { createMetrics, type Metrics } from './metrics'
 import { metricsRoute, requestMetrics } from './metrics/plugin'
 import { routeResolver } from './http/routes'
+import { bodySchemas } from './http/body-schema'
 import { measuredRunner } from './metrics/runner'
 import { measuredProviders } from './metrics/providers'
 import { measuredSandbox } from './metrics/sandbox'
@@ -123,6 +124,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   let routes: () => RouteLike[] = () => []
   // Limits, audit and metrics are keyed on the route a path belongs to, never on its spelling (`/api/grade/`).
   const routeOf = routeResolver(() => routes().map((route) => route.path))
+  const bodySchemaOf = bodySchemas(() => app.routes, routeOf)
   const bodyLimit = (path: string) =>
     routeOf(path) === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES
   const app = new Elysia({
@@ -140,7 +142,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(accessControl(services.access, services.metrics.authRefused))
     .use(rateLimiting(services.rateLimits, services.quotas, services.metrics.rateLimited, routeOf))
     .use(cors(origins))
-    .use(bodyParser(bodyLimit, config.MAX_BODY_DEPTH))
+    .use(bodyParser({ limitFor: bodyLimit, maxDepth: config.MAX_BODY_DEPTH, schemaFor: bodySchemaOf }))
     .use(
       docs(
         VERSION,

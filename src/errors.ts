@@ -48,7 +48,7 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   return Object.fromEntries([...all].sort().map((status) => [status, ErrorEnvelope]))
 }
 
-interface ValidationIssue {
+export interface ValidationIssue {
   path: string
   message: string
 }
@@ -66,7 +66,7 @@ function validationDetails(error: unknown): { where: string; errors: ValidationI
   return { where: e.type ?? 'body', errors }
 }
 
-function describeValidation(details: { where: string; errors: ValidationIssue[] }): string {
+export function describeValidation(details: { where: string; errors: ValidationIssue[] }): string {
   const first = details.errors[0]
   if (!first) return `Invalid request ${details.where}`
   const more = details.errors.length > 1 ? ` (and ${details.errors.length - 1} more)` : ''

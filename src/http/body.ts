@@ -6,8 +6,9 @@
  * nested a million deep is cheap to send, and everything after the parse (validation, its error message, the
  * comparison of expected values) recurses through it, so one such request used to hold the event loop for seconds.
  */
-import { Elysia } from 'elysia'
+import { Elysia, type TSchema } from 'elysia'
 import { AppError } from '../errors'
+import { checkBody } from './body-schema'
 import { withinDepth } from './json-depth'
 
 export type BodyLimit = (path: string) => number
@@ -40,18 +41,33 @@ export function tooDeep(depth: number): AppError {
   })
 }
 
-export const bodyParser = (limitFor: BodyLimit, maxDepth: number) =>
+export interface BodyOptions {
+  limitFor: BodyLimit
+  /** MAX_BODY_DEPTH: deepest nesting of arrays and objects. */
+  maxDepth: number
+  /** The route's body schema (./body-schema.ts), checked here so Elysia never builds its costly error. */
+  schemaFor?: (method: string, path: string) => TSchema | undefined
+}
+
+function parseJson(text: string): unknown {
+  // The whole API speaks JSON, whatever Content-Type says: allowed origins send text/plain to skip a preflight
+  // (the request guard in guard.ts refuses other types from anyone else).
+  // An empty body is an empty object, so the route's schema names the missing fields.
+  if (text.trim() === '') return {}
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new AppError('invalid_json', 400, 'Request body is not valid JSON')
+  }
+}
+
+export const bodyParser = ({ limitFor, maxDepth, schemaFor }: BodyOptions) =>
   new Elysia({ name: 'body-parser' }).onParse({ as: 'global' }, async ({ request, path }) => {
     const bytes = await readLimitedBytes(request, limitFor(path))
     if (!withinDepth(bytes, maxDepth)) throw tooDeep(maxDepth)
-    const text = new TextDecoder().decode(bytes)
-    // The whole API speaks JSON, whatever Content-Type says: allowed origins send text/plain to skip a preflight
-    // (the request guard in guard.ts refuses other types from anyone else).
-    // An empty body is an empty object, so the route's schema names the missing fields.
-    if (text.trim() === '') return {}
-    try {
-      return JSON.parse(text)
-    } catch {
-      throw new AppError('invalid_json', 400, 'Request body is not valid JSON')
-    }
+    const body = parseJson(new TextDecoder().decode(bytes))
+    const schema = schemaFor?.(request.method, path)
+    const refusal = schema && checkBody(schema, body)
+    if (refusal) throw refusal
+    return body
   })

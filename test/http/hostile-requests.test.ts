@@ -127,3 +127,22 @@ test('a DELETE without a body needs no Content-Type', async () => {
   )
   expect(withBody.status).toBe(415)
 })
+
+describe('a wide body that fails its schema', () => {
+  const app = testApp()
+  const wide = `[${Array(200_000).fill('1').join(',')}]`
+
+  test('is answered 422 naming at most 20 fields, never the value', async () => {
+    for (const body of [wide, `{"messages": ${wide}}`, `{"backendCode": "x", "testCases": ${wide}}`]) {
+      const reply = await post(app, '/api/chat', body)
+      expect(reply.status).toBe(422)
+      expect(reply.body.details.errors.length).toBeLessThanOrEqual(20)
+      expect(JSON.stringify(reply.body)).not.toContain('1,1,1')
+    }
+  })
+
+  test('unknown fields are still no error (they are dropped, as before)', async () => {
+    const reply = await post(app, '/api/stop-python-server', { port: 'x', extra: wide })
+    expect(reply.body.details.errors).toEqual([{ path: '/port', message: expect.any(String) }])
+  })
+})
