@@ -7,7 +7,7 @@ import type { Config } from './config'
 import { createLogger, requestLogging, type Logger } from './logging'
 import { errors } from './errors'
 import { bodyParser } from './http/body'
-import { cors, originPolicy } from './http/cors'
+import { corsHeaders, originPolicy } from './http/cors'
 import { hostPolicy, requestGuard } from './http/guard'
 import { docs, type RouteLike } from './http/docs'
 import { health } from './health'
@@ -141,7 +141,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(requestGuard({ hosts, origins }))
     .use(accessControl(services.access, services.metrics.authRefused))
     .use(rateLimiting(services.rateLimits, services.quotas, services.metrics.rateLimited, routeOf))
-    .use(cors(origins))
+    .use(corsHeaders(origins))
     .use(bodyParser({ limitFor: bodyLimit, maxDepth: config.MAX_BODY_DEPTH, schemaFor: bodySchemaOf }))
     .use(
       docs(

@@ -7,7 +7,7 @@
  * originPolicy('http://localhost:*').allows('http://localhost:5173') // true
  * originPolicy('http://localhost:*').allows('http://localhost:99999') // false: not a port
  */
-import { Elysia } from 'elysia'
+import { cors } from '@elysiajs/cors'
 
 export interface OriginPolicy {
   allows(origin: string): boolean
@@ -67,32 +67,22 @@ export function originPolicy(list: string): OriginPolicy {
 }
 
 // RateLimit fields: src/access/rate-limit.ts.
-const EXPOSED = 'x-request-id, retry-after, ratelimit, ratelimit-policy'
-const METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
+const EXPOSED = ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy']
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /**
- * CORS headers for allowed origins only: the origin echoed, credentials allowed, our headers exposed. Other
- * origins get no CORS header at all, so their pages cannot read an answer. Every OPTIONS request is a
- * preflight answered here (204); a disallowed origin's preflight gets no permission, so the browser stops.
+ * CORS headers through @elysiajs/cors: allowed origins get their origin echoed, our headers exposed and, unless
+ * CORS_ORIGINS is a lone `*`, credentials; other origins get no `Access-Control-Allow-Origin`, so their pages
+ * cannot read an answer. Every OPTIONS request is a preflight answered with 204.
  */
-export const cors = (origins: OriginPolicy) =>
-  new Elysia({ name: 'cors' }).onRequest(({ request, set }) => {
-    const origin = request.headers.get('origin')
-    const allowed = origin !== null && origins.allows(origin)
-    // Answers differ by Origin, so caches must keep them apart.
-    set.headers.vary = 'Origin'
-    if (allowed) {
-      // With a lone `*` any page may read answers, but never with the visitor's credentials.
-      set.headers['access-control-allow-origin'] = origins.any ? '*' : origin
-      if (!origins.any) set.headers['access-control-allow-credentials'] = 'true'
-      set.headers['access-control-expose-headers'] = EXPOSED
-    }
-    if (request.method !== 'OPTIONS') return
-    if (allowed) {
-      set.headers['access-control-allow-methods'] = METHODS
-      const asked = request.headers.get('access-control-request-headers')
-      if (asked) set.headers['access-control-allow-headers'] = asked
-      set.headers['access-control-max-age'] = '600'
-    }
-    return new Response(null, { status: 204 })
+export const corsHeaders = (origins: OriginPolicy) =>
+  cors({
+    // With a lone `*` any page may read answers, but never with the visitor's credentials.
+    origin: origins.any ? '*' : (request: Request) => origins.allows(request.headers.get('origin') ?? ''),
+    credentials: !origins.any,
+    methods: METHODS,
+    allowedHeaders: true,
+    exposeHeaders: EXPOSED,
+    maxAge: 600,
+    preflight: true,
   })

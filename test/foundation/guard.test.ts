@@ -131,10 +131,10 @@ describe('CORS credentials', () => {
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:3000')
     expect(allowed.headers.get('access-control-allow-credentials')).toBe('true')
     expect(allowed.headers.get('vary')).toContain('Origin')
+    // @elysiajs/cors sends `allow-credentials` on every answer; without `allow-origin` it grants nothing.
     for (const origin of ['https://evil.example', 'http://localhost:99999']) {
       const refused = await get(app, '/', { origin })
       expect(refused.headers.get('access-control-allow-origin')).toBeNull()
-      expect(refused.headers.get('access-control-allow-credentials')).toBeNull()
     }
   })
 
@@ -152,9 +152,9 @@ describe('CORS credentials', () => {
         }),
       )
     const refused = await preflight('https://evil.example')
+    // The methods and headers a preflight lists grant nothing without `allow-origin` (@elysiajs/cors lists them).
     expect(refused.status).toBe(204)
     expect(refused.headers.get('access-control-allow-origin')).toBeNull()
-    expect(refused.headers.get('access-control-allow-methods')).toBeNull()
     const allowed = await preflight('http://127.0.0.1:8080')
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:8080')
     expect(allowed.headers.get('access-control-allow-headers')).toBe('content-type')
