@@ -31,6 +31,10 @@ def source_segment(lines, node):
     return "".join([lines[first].encode()[node.col_offset:].decode()] + middle + [lines[last].encode()[:end_col].decode()])
 
 
+# What the parse answer reports for an @endpoint that names no methods.
+PARSED_DEFAULT_METHODS = ["GET"]
+
+
 def decorator_route(dec, func_name):
     """(path, methods) if `dec` is an @endpoint form, else None. Reads the forms core.endpoint accepts."""
     call = dec if isinstance(dec, _ast.Call) else None
@@ -51,7 +55,9 @@ def decorator_route(dec, func_name):
                 path = value
             elif name == "methods" and isinstance(value, (list, tuple)):
                 methods = value
-    return route(path, methods, func_name)
+    # The answer names GET for an @endpoint without methods, as the original's parser did and its clients expect;
+    # a live backend (serve.py) still accepts a JSON body by POST there too (core.DEFAULT_METHODS).
+    return route(path, methods if methods is not None else PARSED_DEFAULT_METHODS, func_name)
 
 
 def describe_parameters(lines, args):
