@@ -57,6 +57,16 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   })
 }
 
+/** host:port of a Redis URL, never its user or password; `REDIS_URL` when it does not parse. */
+export function redisHost(url: string): string {
+  try {
+    const parsed = new URL(url)
+    return parsed.host || 'REDIS_URL'
+  } catch {
+    return 'REDIS_URL'
+  }
+}
+
 export function createLimitStore({ url, timeoutMs, logger }: LimitStoreOptions): LimitStoreService {
   const memory = createMemoryStore()
   if (!url) {
@@ -65,6 +75,7 @@ export function createLimitStore({ url, timeoutMs, logger }: LimitStoreOptions):
   const log = logger.child({ feature: 'limits' })
   // Bun's errors do not quote the URL, but a URL may carry a password: never let it into a log or /health.
   const describe = (error: unknown) => String((error as Error)?.message ?? error).replaceAll(url, 'REDIS_URL')
+  const where = redisHost(url)
 
   let client: RedisClient | undefined
   let state: 'starting' | 'up' | 'down' = 'starting'
@@ -147,7 +158,10 @@ export function createLimitStore({ url, timeoutMs, logger }: LimitStoreOptions):
         await connect()
       }
       return {
-        limits: state === 'up' ? { ok: true, store: 'redis' } : { ok: false, store: 'memory-fallback', error: problem },
+        limits:
+          state === 'up'
+            ? { ok: true, store: 'redis' }
+            : { ok: false, store: 'redis', host: where, counting: 'memory', error: `Redis at ${where}: ${problem}` },
       }
     },
     close() {

@@ -138,7 +138,14 @@ describeRedis('Redis failing at run time', () => {
       const health = await get(app, '/health', alice)
       expect(health.body.status).toBe('degraded')
       expect(health.body.message).toContain('limits')
-      expect(health.body.checks.limits).toEqual({ ok: false, store: 'memory-fallback', error: expect.any(String) })
+      const host = new URL(redis.url).host
+      expect(health.body.checks.limits).toEqual({
+        ok: false,
+        store: 'redis',
+        host,
+        counting: 'memory',
+        error: expect.stringStartingWith(`Redis at ${host}: `),
+      })
       await get(app, '/health', alice)
       const warnings = logger.lines.filter((line) => String(line.msg).startsWith('limits store unreachable'))
       expect(warnings).toHaveLength(1)
@@ -164,10 +171,17 @@ describeRedis('Redis failing at run time', () => {
       config: { API_KEYS, REDIS_URL: redis.url, REDIS_TIMEOUT_MS: '1500' },
     })
     try {
+      const host = new URL(redis.url).host
       expect(await limitsCheck(app)).toEqual({ ok: true, store: 'redis' })
       redis.pause()
       expect((await post(app, '/api/validate-python', validate, alice)).status).toBe(200)
-      expect(await limitsCheck(app)).toEqual({ ok: false, store: 'memory-fallback', error: 'no answer within 1500 ms' })
+      expect(await limitsCheck(app)).toEqual({
+        ok: false,
+        store: 'redis',
+        host,
+        counting: 'memory',
+        error: `Redis at ${host}: no answer within 1500 ms`,
+      })
       redis.resume()
       expect(await limitsCheck(app)).toEqual({ ok: true, store: 'redis' })
     } finally {
@@ -187,7 +201,24 @@ test('a Redis unreachable at start: the server starts, serves with per-instance 
   })
   expect((await post(app, '/api/validate-python', validate, alice)).status).toBe(200)
   expect((await post(app, '/api/validate-python', validate, alice)).status).toBe(429)
-  expect(await limitsCheck(app)).toEqual({ ok: false, store: 'memory-fallback', error: expect.any(String) })
+  // Named: the store (Redis) and its host, never a password; Bun's own words ("Connection closed") alone said neither.
+  expect(await limitsCheck(app)).toEqual({
+    ok: false,
+    store: 'redis',
+    host: `127.0.0.1:${port}`,
+    counting: 'memory',
+    error: expect.stringStartingWith(`Redis at 127.0.0.1:${port}: `),
+  })
+})
+
+test('a Redis URL with a password: /health names the host, never the password', async () => {
+  const app = testApp({
+    runner: instantRunner(),
+    config: { API_KEYS, REDIS_URL: 'redis://user:s3cret-pass@127.0.0.1:1' },
+  })
+  const check = await limitsCheck(app)
+  expect(check).toMatchObject({ ok: false, store: 'redis', host: '127.0.0.1:1' })
+  expect(JSON.stringify(check)).not.toContain('s3cret-pass')
 })
 
 test('without REDIS_URL the limits live in memory, and health says so', async () => {
