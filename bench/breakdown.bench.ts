@@ -1,5 +1,5 @@
 /**
- * Where the CPU of one execution goes (README, "Performance"): each layer a sandboxed call adds, started on its own
+ * Where the CPU of one execution goes (docs/performance.md, "Performance"): each layer a sandboxed call adds, started on its own
  * and timed to its exit. CPU is the child's rusage (user + system), which counts the descendants it reaped. For a
  * sandbox that is the layers only (cgroup join shell, setpriv, the outer bwrap): the outer bwrap exits when its
  * pid 1 reports the program's status and never reaps it, so the program inside is not counted (nor the kernel's

@@ -7,7 +7,7 @@
  *   relay and, as the baseline, read straight from the fake upstream; "added" is the difference.
  * - throughput: one connection, the upstream writes as fast as the relay reads.
  * - concurrency: N connections (default 1,000) streaming at a steady rate at the same time.
- * Goals (README, "Performance"): under 1 ms added per chunk at p99; 1,000 streams with p99 under 5 ms.
+ * Goals (docs/performance.md, "Performance"): under 1 ms added per chunk at p99; 1,000 streams with p99 under 5 ms.
  * Run: `bun bench/chat.bench.ts` (BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_RATE to change the load;
  * BENCH_SERVER_FLAGS="--cpu-prof-md --cpu-prof-dir=/tmp/prof" to profile the server). Start it with
  * BUN_CONFIG_MAX_HTTP_REQUESTS=4096 so the direct baseline can hold all its streams at once.

@@ -1,5 +1,5 @@
 /**
- * Execution throughput, before and after the warm zygote (README, "Performance"): "before" starts every job through
+ * Execution throughput, before and after the warm zygote (docs/performance.md, "Performance"): "before" starts every job through
  * bubblewrap and a new interpreter (EXEC_ZYGOTE=false), "after" forks it from the warm zygote (EXEC_ZYGOTE=true).
  * The two run in alternation in one process (before, after, before, after, ...) so that both meet the same load;
  * each row is the median over the rounds. Per round and path:

@@ -1,5 +1,5 @@
 /**
- * Grading wall times with a warm browser (README, "Grading"): the 11 browser tests of Tic Tac Toe against its
+ * Grading wall times with a warm browser (docs/grading.md, "Grading"): the 11 browser tests of Tic Tac Toe against its
  * reference front end, all at once through execute-test-cases (goal: 3 s on 2 cores), and a whole-task
  * POST /api/grade of Tic Tac Toe (endpoint tests in the sandbox, browser tests in Chromium, design tests skipped:
  * no judge is configured here), each with the task's solution.py as backend.

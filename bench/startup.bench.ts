@@ -1,6 +1,6 @@
 /**
  * Start-up to first /health answer, for `bun src/index.ts` and for the compiled binary, next to a bare
- * `bun -e ""` start measured in the same run. Goal (README, "Performance"): under 300 ms.
+ * `bun -e ""` start measured in the same run. Goal (docs/performance.md, "Performance"): under 300 ms.
  * Run: `bun bench/startup.bench.ts` (builds the binary into a temp folder first).
  */
 import { mkdtempSync, rmSync } from 'node:fs'

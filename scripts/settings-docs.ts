@@ -1,5 +1,5 @@
 /**
- * Prints `.env.template` (default) or the README configuration table (`--readme`) from src/config.ts, so the
+ * Prints `.env.template` (default) or the configuration table of docs/configuration.md (`--readme`) from src/config.ts, so the
  * documentation is regenerated rather than edited by hand: `bun scripts/settings-docs.ts > .env.template`.
  */
 import { SETTINGS } from '../src/config'

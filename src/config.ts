@@ -1,6 +1,6 @@
 /**
  * The one place that reads the environment. Every setting is declared once in `SETTINGS` with its schema,
- * default and a one-line description; `.env.template` and the README table are checked against this list by
+ * default and a one-line description; `.env.template` and the table in docs/configuration.md are checked against this list by
  * a test, so the three never drift apart.
  *
  * Bun loads a `.env` file into the environment on start (real environment variables win), so `loadConfig`

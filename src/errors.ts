@@ -1,5 +1,5 @@
 /**
- * One error envelope for every 4xx/5xx (README, "Errors"). Features throw `AppError`; the `errors` plugin
+ * One error envelope for every 4xx/5xx (docs/api.md, "Errors"). Features throw `AppError`; the `errors` plugin
  * renders it, maps Elysia's own failures (validation, unknown route, bad JSON) onto it, and turns anything
  * unexpected into a 500 whose details go to the log, never to the client.
  *

@@ -1,6 +1,6 @@
 /**
  * Chat feature: WebSocket /ws/chat (streaming, many requests per connection) and POST /api/chat (whole answer).
- * README "Chat" has the frames; the connection logic lives in connection.ts, the turn in service.ts.
+ * docs/api.md, "Chat" has the frames; the connection logic lives in connection.ts, the turn in service.ts.
  */
 import { Elysia } from 'elysia'
 import type { Server } from 'elysia/universal'

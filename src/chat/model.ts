@@ -1,5 +1,5 @@
 /**
- * Schemas of the chat feature (README, "Chat"): the request body shared by /ws/chat and /api/chat, the
+ * Schemas of the chat feature (docs/api.md, "Chat"): the request body shared by /ws/chat and /api/chat, the
  * HTTP answer, and the WebSocket frames. Field names follow the contract exactly (snake_case on the wire).
  */
 import { t } from 'elysia'

@@ -1,5 +1,5 @@
 /**
- * Test-case comparison (README, "API"): deep JSON equality, numbers by value (1 == 1.0), object key order
+ * Test-case comparison (docs/api.md, "API"): deep JSON equality, numbers by value (1 == 1.0), object key order
  * ignored, booleans never equal to numbers.
  *
  * @example

@@ -1,6 +1,6 @@
 /**
  * Execution feature: the CodeRunner built from configuration and the routes that run learners' Python
- * (README, "Python execution").
+ * (docs/api.md, "Python execution").
  */
 import { Elysia } from 'elysia'
 import type { Server } from 'elysia/universal'

@@ -1,4 +1,4 @@
-/** Request and response schemas of the execution routes (README, "Python execution"). */
+/** Request and response schemas of the execution routes (docs/api.md, "Python execution"). */
 import { t } from 'elysia'
 
 const Json = t.Unknown({ description: 'Any JSON value' })
@@ -95,7 +95,7 @@ const CaseFields = {
   endpoint: t.Optional(t.String()),
   input: t.Optional(t.Record(t.String(), Json)),
   expected: t.Optional(Json),
-  steps: t.Optional(t.Array(Json, { description: 'A browser test: its actions and assertions (README, "Grading")' })),
+  steps: t.Optional(t.Array(Json, { description: 'A browser test: its actions and assertions (docs/grading.md, "Grading")' })),
   setup: t.Optional(Json),
 }
 

@@ -1,6 +1,6 @@
 /**
  * The OneCompiler CodeRunner (USE_LOCAL_EXECUTION=false): the same harness, sent as index.py to the OneCompiler
- * API (README, "OneCompiler"). Remote runs have only stdout, so the harness prefixes each of its messages
+ * API (docs/api.md, "OneCompiler"). Remote runs have only stdout, so the harness prefixes each of its messages
  * with a per-run random marker; everything else on stdout is the learner's. OneCompiler's quirks (status
  * "success" for a program that failed, error codes E001–E006) are mapped onto our outcomes here.
  */

@@ -7,7 +7,7 @@ import { sameJson } from './compare'
 import type { EndpointList, LearnerCodeFailure, TestCase, TestResult, TestSummary } from './model'
 import type { CodeRunner, HarnessMessage, RunOptions, RunOutcome } from './runner'
 
-/** Missing or empty code is a 400; code beyond the limit a 413 (README, "API"). */
+/** Missing or empty code is a 400; code beyond the limit a 413 (docs/api.md, "API"). */
 export function requireCode(code: string | undefined, field: string, maxBytes: number): string {
   if (code === undefined || code === '') {
     throw new AppError('validation_error', 400, `${field} is required and must not be empty`, {

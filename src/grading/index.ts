@@ -1,6 +1,6 @@
 /**
  * Grading feature: POST /api/grade grades a whole task (endpoint, browser and design tests) on the server and
- * answers JSON, or an event stream with `Accept: text/event-stream` (README, "Grading").
+ * answers JSON, or an event stream with `Accept: text/event-stream` (docs/grading.md, "Grading").
  */
 import { Elysia } from 'elysia'
 import type { Quotas } from '../access/quotas'

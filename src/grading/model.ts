@@ -1,4 +1,4 @@
-/** Request and response schemas of POST /api/grade (README, "Grading"). */
+/** Request and response schemas of POST /api/grade (docs/grading.md, "Grading"). */
 import { t } from 'elysia'
 import { FrontendCode, TestResult, TestSummary } from '../execution/model'
 

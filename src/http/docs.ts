@@ -126,7 +126,7 @@ export const docs = (version: string, routes: () => RouteLike[], extra?: ExtraRe
           },
           tags: [
             { name: 'General', description: 'Liveness and health' },
-            { name: 'Chat', description: 'AI assistant (the WebSocket /ws/chat is described in the README)' },
+            { name: 'Chat', description: 'AI assistant (the WebSocket /ws/chat is described in docs/api.md)' },
             { name: 'Python execution', description: 'Run, grade and validate learner Python in a sandbox' },
             { name: 'Tasks', description: 'Tasks, test cases and their assets' },
             { name: 'LLM judge', description: 'Vision model grading of page screenshots' },

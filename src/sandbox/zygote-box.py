@@ -1,6 +1,6 @@
 # The box of a job forked from the zygote (src/sandbox/zygote.py; src/sandbox/zygote.ts puts this file first):
 # the root every box copies, each job's own root, and the switch from root to the job's uid with nothing left.
-# The walls are bubblewrap's (src/sandbox/argv.ts); the README's "How a job's sandbox starts" lists the differences.
+# The walls are bubblewrap's (src/sandbox/argv.ts); docs/api.md, "How a job's sandbox starts", lists the differences.
 import os
 import ctypes
 import fcntl

@@ -1,4 +1,4 @@
-/** Schemas of the deprecated Python server routes (README, "Python servers"); extra fields are ours. */
+/** Schemas of the deprecated Python server routes (docs/api.md, "Python servers (deprecated)"); extra fields are ours. */
 import { t } from 'elysia'
 
 const OwnerToken = t.String({

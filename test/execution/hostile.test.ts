@@ -15,7 +15,7 @@ const PROJECT = resolve(import.meta.dir, '../..')
 const MARKER = `outlive-${crypto.randomUUID()}`
 
 /**
- * The table runs on both ways a sandbox starts (README, "How a job's sandbox starts"): forked from the zygote
+ * The table runs on both ways a sandbox starts (docs/api.md, "How a job's sandbox starts"): forked from the zygote
  * (as root, the default) and through bubblewrap with a new interpreter. Where the zygote is not available the
  * first block runs through bubblewrap too.
  */
@@ -142,7 +142,7 @@ const cases: [string, string, Check][] = [
     },
   ],
   ['exit the interpreter', 'os._exit(0)', fails('runtime_error', 'without a result')],
-  // The kernel surface (README, "Kernel surface"): each of these worked in a sandbox before the seccomp filter
+  // The kernel surface (docs/api.md, "Kernel surface"): each of these worked in a sandbox before the seccomp filter
   // and --disable-userns; every denied call is tried one by one in test/sandbox/seccomp.test.ts.
   [
     'make a user namespace to gain every capability',
