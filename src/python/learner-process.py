@@ -152,10 +152,12 @@ def target(ep):
     return {"name": ep["name"], "annotations": annotations(ep)}
 
 
-def run_tests(tree, cases, report_fd, control):
+def run_tests(tree, targets, report_fd, control):
     """Loads the module once, reports how that went, then forks one process per case the scheduler orders (fresh
-    module state each), handing it the report channel that came with the order. Reaps its children and tells the
-    scheduler how each ended (for the message of a case that died without a report)."""
+    module state each), handing it what came with the order: its report channel and its input. Reaps its children
+    and tells the scheduler how each ended (for the message of a case that died without a report).
+    `targets` holds each case's endpoint only: no input is in this process, so neither the module's code nor a
+    case's process can find another case's input in memory (a case reads its own from the order, after the fork)."""
     module, loaded = load_module(tree)
     write_report(report_fd, {"value": None} if module else loaded)
     if module is None:
@@ -180,18 +182,31 @@ def run_tests(tree, cases, report_fd, control):
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
-        elif kind == RUN and fds and index < len(cases) and cases[index][0]:
+        elif kind == RUN and len(fds) == 2 and index < len(targets) and targets[index]:
             pid = os.fork()
             if pid == 0:
                 try:
                     control.close()
-                    ep, args = cases[index]
-                    write_report(fds[0], call_function(module, target(ep), args))
+                    report_fd, input_fd = fds
+                    write_report(report_fd, call_function(module, target(targets[index]), read_input(input_fd)))
                 finally:
                     os._exit(0)
             children[pid] = index
         for fd in fds:
             os.close(fd)
+
+
+def read_input(fd):
+    """A case's arguments, from the file the scheduler wrote them to (sent with the order); only this case's process
+    reads it."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return DECODE(b"".join(chunks).decode())
 
 
 def receive_order(control):
@@ -274,12 +289,15 @@ def main():
     set_cpu_limit(limits["cpu_seconds"])
     cap("RLIMIT_NOFILE", 64, 64)
     write_all(plan_fd, ENCODE(the_plan))
-    os.close(plan_fd)  # the scheduler has the whole plan before any learner code runs
+    os.close(plan_fd)  # the scheduler has the whole plan, every input with it, before any learner code runs
+    targets = [find_endpoint(endpoints, case.get("endpoint")) for case in job["cases"]]
+    # The inputs are the scheduler's alone now: no reference to them may outlive this line, or learner code could
+    # find them (through the frame stack or the garbage collector) and any case could read every other's.
+    del job, job_text, the_plan
     # Learner code only once the scheduler is undumpable (it says so with one byte; nothing if it died).
     if not tree or os.read(ready_fd, 1) != b"1":
         return True
-    cases = [(find_endpoint(endpoints, case.get("endpoint")), case.get("input")) for case in job["cases"]]
-    run_tests(tree, cases, report_fd, control)
+    run_tests(tree, targets, report_fd, control)
     return True
 
 
