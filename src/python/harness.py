@@ -182,15 +182,15 @@ def run_cases(missing, inputs, control, emit):
             if state == "line":
                 finish(index, case.channel.report())
             elif state == "too_big":
+                finish(index, too_big())  # reported first: nothing the learner process does can lose it now
                 tell(control, KILL, index)
-                finish(index, too_big())
             elif case.status is not None:
                 finish(index, describe_death(case.status, "case"))
             elif not case.channel.open and not learner_alive:
                 finish(index, {"error_type": "runtime_error", "message": "The case ended without a result"})
             elif time.monotonic() >= case.deadline:
-                tell(control, KILL, index)
                 finish(index, timed_out())
+                tell(control, KILL, index)
             else:
                 continue
             pending -= 1

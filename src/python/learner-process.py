@@ -14,6 +14,7 @@
 import io
 import select
 import sys
+import _signal
 import _socket
 import _struct
 
@@ -179,7 +180,7 @@ def run_tests(tree, targets, report_fd, control):
         if kind == KILL:
             for pid in [pid for pid, case in children.items() if case == index]:
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, _signal.SIGKILL)
                 except OSError:
                     pass
         elif kind == RUN and len(fds) == 2 and index < len(targets) and targets[index]:
@@ -212,7 +213,7 @@ def read_input(fd):
 def receive_order(control):
     """One order and the descriptors that came with it (socket.recv_fds without importing the socket module:
     a few milliseconds less for every sandbox start)."""
-    order, ancillary, _, _ = control.recvmsg(ORDER.size, _socket.CMSG_SPACE(_struct.calcsize("i")))
+    order, ancillary, _, _ = control.recvmsg(ORDER.size, _socket.CMSG_SPACE(_struct.calcsize("2i")))
     fds = []
     for level, kind, data in ancillary:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
