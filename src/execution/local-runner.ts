@@ -14,7 +14,7 @@ import { sandboxMemoryBytes } from '../sandbox'
 import { harnessProgram } from '../python/program'
 import { createHarnessBoxes } from './harness-boxes'
 import { channelLimits, createChannel, reportLineBytes } from './channel'
-import { createQueue, queueLimits } from './queue'
+import { createQueue, queueLimits, type Queue } from './queue'
 import {
   requireCaseCount,
   type CodeRunner,
@@ -103,6 +103,8 @@ export interface LocalRunnerOptions {
   sandbox: Sandbox
   /** The program run in each sandbox; the embedded harness (src/python/program.ts) unless a test plays a misbehaving one. */
   harness?: string
+  /** The execution slots; by default made from the configuration (a test passes one it watches). */
+  queue?: Queue
 }
 
 export function createLocalRunner({
@@ -110,8 +112,8 @@ export function createLocalRunner({
   logger,
   sandbox,
   harness = harnessProgram,
+  queue = createQueue(queueLimits(config)),
 }: LocalRunnerOptions): CodeRunner {
-  const queue = createQueue(queueLimits(config))
   const limits = JSON.stringify(harnessLimits(config))
   const active = new Set<BoxedJob>()
   let closed = false
