@@ -76,6 +76,22 @@ async function readCapped(stream: ReadableStream<Uint8Array>, cap: number, over:
   return text
 }
 
+/**
+ * A job as the harness reads it on stdin. A test batch's inputs come after the job rather than in it: its first
+ * line is the job's length in bytes, then the job, then the inputs as one JSON array. The learner process reads the
+ * job only; the scheduler reads the inputs and hands each case's process its own (src/python/harness.py), so no
+ * process that runs learner code ever holds another case's input. Any other job is its JSON.
+ */
+export function jobInput(job: Job): string {
+  if (job.op !== 'tests') return JSON.stringify(job)
+  const head = JSON.stringify({
+    ...job,
+    cases: job.cases.map(({ endpoint }) => ({ endpoint })),
+    inputs_follow: true,
+  })
+  return `${Buffer.byteLength(head)}\n${head}${JSON.stringify(job.cases.map((c) => c.input ?? null))}`
+}
+
 const SIGXCPU = 24
 
 /** How a run that reported nothing ended; the CPU limit's warning signal is the time limit it is, not a crash. */
@@ -158,7 +174,7 @@ export function createLocalRunner({
       }
     }
     try {
-      void box.write(JSON.stringify(job)) // a sandbox that died before reading it ends as its exit says
+      void box.write(jobInput(job)) // a sandbox that died before reading it ends as its exit says
       const [stdout, stderr] = await Promise.all([
         readCapped(box.stdout, cap, outputLimit),
         readCapped(box.stderr, cap, outputLimit),

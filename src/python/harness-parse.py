@@ -163,6 +163,7 @@ def plan(job):
         return {"op": op, "endpoint": ep["endpoint"], "args_used": used}, tree, endpoints
     missing = [None if find_endpoint(endpoints, case.get("endpoint")) else not_found(endpoints, case.get("endpoint"))
                for case in job["cases"]]
-    # Every case's input goes to the scheduler, which hands each one to its own case's process only.
-    inputs = [case.get("input") for case in job["cases"]]
+    # Every case's input goes to the scheduler, which hands each one to its own case's process only: from the job,
+    # or, when they follow it on stdin (inputs_follow), read there by the scheduler itself.
+    inputs = None if job.get("inputs_follow") else [case.get("input") for case in job["cases"]]
     return {"op": op, "missing": missing, "inputs": inputs}, tree, endpoints

@@ -26,8 +26,10 @@ What it cannot influence:
 - Another case's report: a channel's write end exists only in its case's process (the learner process closes
   its copy as it forks), learner processes are not dumpable (a sibling cannot open /proc/<pid>/fd or
   /proc/<pid>/mem, or ptrace it), and the scheduler accepts one line per channel, then closes it.
-- Another case's input: the learner process puts every input in the plan and drops its own references before any
-  learner code runs; each order carries its case's input in a memfd that only that case's process reads. (All
+- Another case's input: the inputs follow the job on stdin and only the scheduler reads them, to the end, before
+  any learner code runs (the learner process reads the job alone, then swaps its stdin for /dev/null); each order
+  carries its case's input in a memfd that only that case's process reads. Nothing of another case's input is
+  ever in a learner process's memory, freed or not. (All
   cases run the learner's code in one sandbox, so they can still pass their own inputs on to each other, through
   /tmp for one: what leaves a private case for the client is its status, see src/execution/task-cases.ts.)
 - The limits: parallelism, time limit and sizes live in the scheduler, read from argv before any learner code
@@ -268,11 +270,13 @@ def scheduler_main():
     LIMITS.update(limits)
     emit = line_emitter(remote_writer(marker) if marker else lambda line: write_all(3, line))
     learner = Learner([int(fd) for fd in sys.argv[3:7]])
-    os.write(learner.ready, b"1")  # undumpable now: the learner process may run learner code
     try:
-        plan = learner.read_plan()  # a pooled sandbox waits here, fully started, for its one job
+        plan = learner.read_plan()
         if plan is None:
             return  # the learner process died before any learner code: its exit status says how
+        if "final" not in plan and plan["inputs"] is None:
+            plan["inputs"] = read_inputs()  # to the end of stdin, before any learner code runs
+        os.write(learner.ready, b"1")  # undumpable, inputs read: the learner process may run learner code
         if "final" in plan:
             emit(plan["final"])  # the job runs no learner code: a listing, a syntax check, an unknown endpoint
         else:
@@ -290,6 +294,19 @@ def scheduler_main():
             os.killpg(0, _signal.SIGKILL)
         learner.stop()
         os._exit(0)
+
+
+def read_inputs():
+    """A batch's inputs, which follow its job on stdin (fd 0, shared with the learner process, which reads the job
+    only and then lets go of it). Read to the end before any learner code runs, so nothing is left in the pipe for
+    learner code to find."""
+    chunks = []
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return DECODE(b"".join(chunks).decode())
 
 
 def line_emitter(write):

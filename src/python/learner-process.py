@@ -263,11 +263,38 @@ def run_alone(job, the_plan, tree, endpoints):
                     endpoint=the_plan["endpoint"], args_used=the_plan["args_used"]))
 
 
+def read_job():
+    """The job from stdin: the JSON job whole (read to the end), or, for a test batch, a line with the job's length in
+    bytes, then the job, then the cases' inputs (src/execution/local-runner.ts, jobInput). Those are the scheduler's
+    to read: this process never has a byte of them in its memory, where learner code could look for them even
+    after they were freed. "" for a pooled sandbox discarded unused."""
+    first = os.read(0, 1)
+    if first != b"{" and first.isdigit():
+        digits = first
+        while len(digits) < 16:
+            byte = os.read(0, 1)
+            if not byte or byte == b"\n":
+                break
+            digits += byte
+        left, chunks = int(digits), []
+        while left > 0:
+            chunk = os.read(0, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks).decode()
+    chunks = [first]
+    while chunks[-1]:
+        chunks.append(os.read(0, 1 << 20))
+    return b"".join(chunks).decode()
+
+
 def main():
     """True when a scheduler was started (it ends this process once it has reported)."""
     limits = DECODE(LIMITS_TEXT)
     LIMITS.update(limits)
-    job_text = _REMOTE_JOB if REMOTE else sys.stdin.read()  # noqa: F821 (a pooled sandbox waits here)
+    job_text = _REMOTE_JOB if REMOTE else read_job()  # noqa: F821 (a pooled sandbox waits here)
     if not job_text:
         return False  # a pooled sandbox discarded unused
     job = DECODE(job_text)  # the server's JSON.stringify: plain JSON, no NaN
@@ -284,6 +311,11 @@ def main():
     pid, SCHEDULER_ENDS = start_scheduler(SCHEDULER_PROGRAM, LIMITS_TEXT, MARKER)
     if not pid:
         return False  # no scheduler: the server reports the run ended without a result
+    # The batch's inputs that follow the job on stdin are the scheduler's (it has its own copy of fd 0): ours
+    # becomes /dev/null, so learner code here cannot read them (and finds stdin at its end, as in a call).
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     plan_fd, report_fd, ready_fd, control = SCHEDULER_ENDS
     # Before any learner code: CPU time far behind the scheduler's time limit, fewer open files than the scheduler
     # needs. The other rlimits were set in harness-launch.py.
@@ -292,8 +324,9 @@ def main():
     write_all(plan_fd, ENCODE(the_plan))
     os.close(plan_fd)  # the scheduler has the whole plan, every input with it, before any learner code runs
     targets = [find_endpoint(endpoints, case.get("endpoint")) for case in job["cases"]]
-    # The inputs are the scheduler's alone now: no reference to them may outlive this line, or learner code could
-    # find them (through the frame stack or the garbage collector) and any case could read every other's.
+    # Where the job itself held the inputs (remotely, or a job sent whole), they are the scheduler's alone now: no
+    # reference may outlive this line, or learner code could find them through the frame stack or the garbage
+    # collector.
     del job, job_text, the_plan
     # Learner code only once the scheduler is undumpable (it says so with one byte; nothing if it died).
     if not tree or os.read(ready_fd, 1) != b"1":

@@ -1,7 +1,9 @@
 /**
  * A case's process holds its own input only, and a private case's result carries no timing. The attack: a private
- * case finds the other inputs of its batch (the harness's frames, the garbage collector) and sleeps byte × 20 ms,
- * to be read back from its `duration_ms`, or from when its result event arrives. Real routes, real sandbox.
+ * case finds the other inputs of its batch (the harness's frames, the garbage collector, its own memory) and sleeps
+ * byte × 20 ms, to be read back from its `duration_ms`, or from when its result event arrives. Real routes, real
+ * sandbox. (Cases of one batch can still hand their own inputs to each other through the sandbox's /tmp: they all
+ * run the learner's code. What a private case can then tell the client is its status, which no test here changes.)
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -41,6 +43,26 @@ def reachable():
     return found
 
 AT_LOAD = reachable()
+
+def in_memory():
+    """Every marked string in this process's memory, freed or not (made dumpable again to read /proc/self/mem)."""
+    import ctypes, re
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+    pattern = re.compile(re.escape(MARK.encode()) + rb'[0-9]+-[0-9a-f-]{36}')
+    found = set()
+    with open('/proc/self/maps') as maps, open('/proc/self/mem', 'rb', 0) as memory:
+        for line in maps:
+            span, mode = line.split()[:2]
+            if 'r' not in mode:
+                continue
+            start, end = (int(x, 16) for x in span.split('-'))
+            try:
+                memory.seek(start)
+                chunk = memory.read(end - start)
+            except (OSError, OverflowError, ValueError):
+                continue
+            found.update(match.group().decode() for match in pattern.finditer(chunk))
+    return found
 `
 
 const secret = (n: number) => `PRIVATE-INPUT-${n}-${crypto.randomUUID()}`
@@ -78,7 +100,7 @@ afterAll(async () => {
 })
 
 describe('a case holds its own input only', () => {
-  test('neither the module at load time nor a case can find another case of its batch', async () => {
+  test('neither the module at load time nor a case finds another case of its batch among its objects', async () => {
     const secrets = [secret(1), secret(2), secret(3)]
     const code = `${SEARCH}
 @endpoint('/look')
@@ -92,6 +114,25 @@ def look(secret):
     expect(status).toBe(200)
     // What each case could reach is its own input: nothing at load time, no other case's.
     expect(body.results.map((r: { actual: unknown }) => r.actual)).toEqual(secrets.map((own) => [own]))
+  }, 30_000)
+
+  test('nor anywhere in its memory, freed or not, read byte by byte', async () => {
+    const secrets = [secret(1), secret(2), secret(3)]
+    const code = `${SEARCH}
+LOADED = in_memory()
+
+@endpoint('/look')
+def look(secret):
+    return {'at load': sorted(LOADED), 'in the case': sorted(in_memory())}
+`
+    const { status, body } = await post(app, '/api/execute-test-cases', {
+      backendCode: code,
+      testCases: secrets.map((own, i) => ({ name: `case ${i}`, endpoint: '/look', input: { secret: own } })),
+    })
+    expect(status).toBe(200)
+    expect(body.results.map((r: { actual: unknown }) => r.actual)).toEqual(
+      secrets.map((own) => ({ 'at load': [], 'in the case': [own] })),
+    )
   }, 30_000)
 })
 
