@@ -14,7 +14,7 @@ import { sandboxMemoryBytes } from '../sandbox'
 import { harnessProgram } from '../python/program'
 import { createHarnessBoxes } from './harness-boxes'
 import { channelLimits, createChannel, reportLineBytes } from './channel'
-import { createQueue, queueLimits } from './queue'
+import { createQueue, queueLimits, type Queue } from './queue'
 import {
   requireCaseCount,
   type CodeRunner,
@@ -76,6 +76,22 @@ async function readCapped(stream: ReadableStream<Uint8Array>, cap: number, over:
   return text
 }
 
+/**
+ * A job as the harness reads it on stdin. A test batch's inputs come after the job rather than in it: its first
+ * line is the job's length in bytes, then the job, then the inputs as one JSON array. The learner process reads the
+ * job only; the scheduler reads the inputs and hands each case's process its own (src/python/harness.py), so no
+ * process that runs learner code ever holds another case's input. Any other job is its JSON.
+ */
+export function jobInput(job: Job): string {
+  if (job.op !== 'tests') return JSON.stringify(job)
+  const head = JSON.stringify({
+    ...job,
+    cases: job.cases.map(({ endpoint }) => ({ endpoint })),
+    inputs_follow: true,
+  })
+  return `${Buffer.byteLength(head)}\n${head}${JSON.stringify(job.cases.map((c) => c.input ?? null))}`
+}
+
 const SIGXCPU = 24
 
 /** How a run that reported nothing ended; the CPU limit's warning signal is the time limit it is, not a crash. */
@@ -103,6 +119,8 @@ export interface LocalRunnerOptions {
   sandbox: Sandbox
   /** The program run in each sandbox; the embedded harness (src/python/program.ts) unless a test plays a misbehaving one. */
   harness?: string
+  /** The execution slots; by default made from the configuration (a test passes one it watches). */
+  queue?: Queue
 }
 
 export function createLocalRunner({
@@ -110,8 +128,8 @@ export function createLocalRunner({
   logger,
   sandbox,
   harness = harnessProgram,
+  queue = createQueue(queueLimits(config)),
 }: LocalRunnerOptions): CodeRunner {
-  const queue = createQueue(queueLimits(config))
   const limits = JSON.stringify(harnessLimits(config))
   const active = new Set<BoxedJob>()
   let closed = false
@@ -156,7 +174,7 @@ export function createLocalRunner({
       }
     }
     try {
-      void box.write(JSON.stringify(job)) // a sandbox that died before reading it ends as its exit says
+      void box.write(jobInput(job)) // a sandbox that died before reading it ends as its exit says
       const [stdout, stderr] = await Promise.all([
         readCapped(box.stdout, cap, outputLimit),
         readCapped(box.stderr, cap, outputLimit),

@@ -47,11 +47,20 @@ const queueFull = () =>
     'retry-after': '1',
   })
 
+export type Queue = ReturnType<typeof createQueue>
+
 export function createQueue(limits: QueueLimits) {
   const clients = new Map<string, ClientState>() // only clients with a running or waiting job, oldest first
   let running = 0
   let waiting = 0
   let started = 0
+  let watchers: (() => void)[] = []
+  /** Wakes everyone awaiting whenChanged(): a job started, waits, left the queue or ended. */
+  const changed = () => {
+    const woken = watchers
+    watchers = []
+    for (const wake of woken) wake()
+  }
 
   const stateOf = (client: string) => {
     let state = clients.get(client)
@@ -81,6 +90,7 @@ export function createQueue(limits: QueueLimits) {
     running++
     state.running++
     state.served = started++
+    changed()
   }
 
   function wait(client: string, state: ClientState, signal?: AbortSignal): Promise<void> {
@@ -89,6 +99,7 @@ export function createQueue(limits: QueueLimits) {
         state.waiting.splice(state.waiting.indexOf(waiter), 1)
         waiting--
         forget(client, state)
+        changed()
         reject(cancelled())
       }
       const waiter: Waiter = {
@@ -100,6 +111,7 @@ export function createQueue(limits: QueueLimits) {
       }
       state.waiting.push(waiter)
       waiting++
+      changed()
       signal?.addEventListener('abort', leave, { once: true })
     })
   }
@@ -124,6 +136,7 @@ export function createQueue(limits: QueueLimits) {
         state.running--
         forget(client, state)
         dispatch()
+        changed()
       }
     },
     stats: () => ({
@@ -135,5 +148,7 @@ export function createQueue(limits: QueueLimits) {
       clients: clients.size,
       started,
     }),
+    /** Resolves at the next change of stats(): for whoever watches the slots (a test), without polling. */
+    whenChanged: () => new Promise<void>((resolve) => watchers.push(resolve)),
   }
 }

@@ -2,10 +2,12 @@
  * Grading against a task's own tests: `execute-test-cases` with `{ task, tests?, include_private? }` takes inputs
  * and expected values from the task store, so private tests are graded without a client ever holding them.
  *
- * Private cases run in a sandbox of their own. A batch loads the learner's module once and forks a child per
- * case, so every case's process can see every input of its batch; whatever a public case prints reaches the
- * client, so it must never share a batch with a private input. The results of the private batch are redacted
- * (`hiddenResult`) before they leave, in JSON and in the event stream alike.
+ * Private cases run in a sandbox of their own. A case's process is handed its own input only, but every case of a
+ * batch runs the learner's code in one sandbox, so cases can pass their inputs on to each other (a file in /tmp);
+ * whatever a public case prints reaches the client, so it must never share a batch with a private input. The
+ * results of the private batch are redacted (`hiddenResult`) before they leave, in JSON and in the event stream
+ * alike, and carry no timing: a case can choose how long it runs, so a duration, or the moment its result event
+ * goes out, would carry whatever it read (a sleep of byte × 20 ms gave a whole input back in one grading).
  */
 import { AppError } from '../errors'
 import type { TaskStore } from '../tasks/store'
@@ -95,8 +97,8 @@ const LIMIT_MESSAGES: Record<string, string> = {
 
 /**
  * A private test's result: its name, status, a fixed message and the kind of limit it hit. Never the expected
- * value, the actual value, output, a traceback or the learner's error message (each could repeat the input).
- * The duration is rounded: learner code can forge its own report, and a precise number could carry data.
+ * value, the actual value, output, a traceback or the learner's error message (each could repeat the input), and
+ * a duration of 0: learner code decides how long its case runs, so any measured time could carry data.
  */
 export function hiddenResult(result: TestResult): TestResult {
   const limit = result.error_type ? LIMIT_MESSAGES[result.error_type] : undefined
@@ -106,14 +108,13 @@ export function hiddenResult(result: TestResult): TestResult {
     error: limit ?? 'Hidden test raised an error',
     skip: 'Hidden test skipped: browser and judge tests are not run on the server',
   }[result.status]
-  const duration = Number.isFinite(result.duration_ms) && result.duration_ms > 0 ? Math.round(result.duration_ms) : 0
   return {
     testName: result.testName,
     status: result.status,
     message,
     expected: null,
     actual: null,
-    duration_ms: duration,
+    duration_ms: 0,
     ...(result.status === 'error' ? { error_type: limit ? result.error_type : 'runtime_error' } : {}),
     private: true,
   }
@@ -121,7 +122,9 @@ export function hiddenResult(result: TestResult): TestResult {
 
 /**
  * Runs the parts one after another (a client's batches take one slot at a time) and merges their results in
- * the order of the task. A single public part is answered exactly as the batch reports it.
+ * the order of the task. A single public part is answered exactly as the batch reports it. A private part's results
+ * go to `onResult` only once its whole batch has ended, in the order of the task: streamed as each case ended,
+ * their order and arrival times would tell how long each ran.
  */
 export async function runTestParts(
   parts: TestPart[],
@@ -140,10 +143,13 @@ export async function runTestParts(
   }
   for (const part of parts) {
     const shown = (result: TestResult) => (part.hidden ? hiddenResult(result) : result)
-    const report = await runCases(part.cases, onResult && ((result) => onResult(shown(result))), startOnce)
-    report.results.forEach((result, i) => {
-      results[part.positions[i]!] = shown(result)
+    const live = onResult && !part.hidden ? onResult : undefined
+    const report = await runCases(part.cases, live, startOnce)
+    const merged = report.results.map(shown)
+    merged.forEach((result, i) => {
+      results[part.positions[i]!] = result
     })
+    if (onResult && part.hidden) for (const result of merged) await onResult(result)
   }
   return batchReport(results, started)
 }

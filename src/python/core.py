@@ -1,5 +1,5 @@
 # Shared core of the embedded Python programs that run learner code: the execution harness's learner process
-# (src/python/learner-process.py) and the Python server runner (src/servers/serve.py). src/python/program.ts puts
+# (src/python/learner-process.py) and the Python server runner (src/backends/serve.py). src/python/program.ts puts
 # src/python/limits.py and this text in front of either, so both have one copy of these rules at run time: the
 # @endpoint decorator, how string arguments are converted and how results become JSON. Standard library only.
 #

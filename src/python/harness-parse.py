@@ -145,8 +145,9 @@ def not_found(endpoints, wanted):
 def plan(job):
     """(plan, tree, endpoints) of a job. The plan is what the scheduler needs before any learner code runs: the
     final message of a job that runs none (a listing, a syntax check, a syntax error, an unknown endpoint), the
-    endpoint and converted arguments of a call, or which cases of a batch name no endpoint. The learner process
-    computes it and hands it over before it loads the module, which is why the scheduler may trust it."""
+    endpoint and converted arguments of a call, or which cases of a batch name no endpoint and every case's input.
+    The learner process computes it and hands it over before it loads the module, which is why the scheduler may
+    trust it."""
     op = job["op"]
     tree, error = compile_learner(job["code"])
     if op == "validate" and error is None:
@@ -168,4 +169,7 @@ def plan(job):
         return {"op": op, "endpoint": ep["endpoint"], "args_used": used}, tree, endpoints
     missing = [None if find_endpoint(endpoints, case.get("endpoint")) else not_found(endpoints, case.get("endpoint"))
                for case in job["cases"]]
-    return {"op": op, "missing": missing}, tree, endpoints
+    # Every case's input goes to the scheduler, which hands each one to its own case's process only: from the job,
+    # or, when they follow it on stdin (inputs_follow), read there by the scheduler itself.
+    inputs = None if job.get("inputs_follow") else [case.get("input") for case in job["cases"]]
+    return {"op": op, "missing": missing, "inputs": inputs}, tree, endpoints

@@ -26,6 +26,12 @@ What it cannot influence:
 - Another case's report: a channel's write end exists only in its case's process (the learner process closes
   its copy as it forks), learner processes are not dumpable (a sibling cannot open /proc/<pid>/fd or
   /proc/<pid>/mem, or ptrace it), and the scheduler accepts one line per channel, then closes it.
+- Another case's input: the inputs follow the job on stdin and only the scheduler reads them, to the end, before
+  any learner code runs (the learner process reads the job alone, then swaps its stdin for /dev/null); each order
+  carries its case's input in a memfd that only that case's process reads. Nothing of another case's input is
+  ever in a learner process's memory, freed or not. (All
+  cases run the learner's code in one sandbox, so they can still pass their own inputs on to each other, through
+  /tmp for one: what leaves a private case for the client is its status, see src/execution/task-cases.ts.)
 - The limits: parallelism, time limit and sizes live in the scheduler, read from argv before any learner code
   exists. Learner processes hold copies that nothing reads back.
 - The verdict of a case that did not report: the scheduler measures time from dispatch and declares `timeout`
@@ -135,13 +141,14 @@ def run_tests(plan, emit, learner):
             loaded["message"] = "While loading your code: " + loaded["message"]
         return emit(dict(loaded, type="error"))
     learner.control.setblocking(False)  # a learner process that stops reading must not stall the scheduler
-    run_cases(plan["missing"], learner.control, emit)
+    run_cases(plan["missing"], plan["inputs"], learner.control, emit)
     emit({"type": "done"})
 
 
-def run_cases(missing, control, emit):
+def run_cases(missing, inputs, control, emit):
     """Orders the cases from the learner process, at most `parallelism` at a time, and reports each once: its
-    report, how it died, or a timeout at its deadline, whatever the learner process does or says."""
+    report, how it died, or a timeout at its deadline, whatever the learner process does or says. Each order carries
+    its case's input (`inputs`, kept here only): the learner process forks the case's process with it unread."""
     running = {}  # case index -> Case
     upcoming = iter(range(len(missing)))
     pending = len(missing)
@@ -155,7 +162,7 @@ def run_cases(missing, control, emit):
     while pending:
         while len(running) < LIMITS["parallelism"] and len(running) < pending:
             index = next(upcoming)
-            channel = order_case(control, index) if missing[index] is None and learner_alive else None
+            channel = order_case(control, index, inputs) if missing[index] is None and learner_alive else None
             if channel is None:
                 pending -= 1
                 why = missing[index] or {
@@ -177,35 +184,54 @@ def run_cases(missing, control, emit):
             if state == "line":
                 finish(index, case.channel.report())
             elif state == "too_big":
+                finish(index, too_big())  # reported first: nothing the learner process does can lose it now
                 tell(control, KILL, index)
-                finish(index, too_big())
             elif case.status is not None:
                 finish(index, describe_death(case.status, "case"))
             elif not case.channel.open and not learner_alive:
                 finish(index, {"error_type": "runtime_error", "message": "The case ended without a result"})
             elif time.monotonic() >= case.deadline:
-                tell(control, KILL, index)
                 finish(index, timed_out())
+                tell(control, KILL, index)
             else:
                 continue
             pending -= 1
 
 
-def order_case(control, index):
-    """A new report channel for case `index`, its write end sent with the order; None if the learner process is
-    gone."""
+def order_case(control, index, inputs):
+    """A new report channel for case `index`, its write end sent with the order, and the case's input in a file of
+    its own (a memfd: any size, never read by the learner process, which passes it on to the case's process);
+    None if the learner process is gone or the case cannot be set up."""
     try:
         read_fd, write_fd = os.pipe()
     except OSError:
         return None  # no descriptor left: the case cannot run
+    input_fd = None
     try:
-        control.sendmsg([ORDER.pack(RUN, index)], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _struct.pack("i", write_fd))])
+        input_fd = input_file(inputs[index])
+        inputs[index] = None  # handed over: nothing here needs it again
+        control.sendmsg([ORDER.pack(RUN, index)],
+                        [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, _struct.pack("2i", write_fd, input_fd))])
     except OSError:
         os.close(read_fd)
         return None
     finally:
         os.close(write_fd)
+        if input_fd is not None:
+            os.close(input_fd)
     return Channel(read_fd)
+
+
+def input_file(value):
+    """A memfd holding `value` as JSON, read from its start."""
+    fd = os.memfd_create("case-input", os.MFD_CLOEXEC)
+    try:
+        write_all(fd, ENCODE(value))
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def tell(control, kind, index):
@@ -244,11 +270,13 @@ def scheduler_main():
     LIMITS.update(limits)
     emit = line_emitter(remote_writer(marker) if marker else lambda line: write_all(3, line))
     learner = Learner([int(fd) for fd in sys.argv[3:7]])
-    os.write(learner.ready, b"1")  # undumpable now: the learner process may run learner code
     try:
-        plan = learner.read_plan()  # a pooled sandbox waits here, fully started, for its one job
+        plan = learner.read_plan()
         if plan is None:
             return  # the learner process died before any learner code: its exit status says how
+        if "final" not in plan and plan["inputs"] is None:
+            plan["inputs"] = read_inputs()  # to the end of stdin, before any learner code runs
+        os.write(learner.ready, b"1")  # undumpable, inputs read: the learner process may run learner code
         if "final" in plan:
             emit(plan["final"])  # the job runs no learner code: a listing, a syntax check, an unknown endpoint
         else:
@@ -266,6 +294,19 @@ def scheduler_main():
             os.killpg(0, _signal.SIGKILL)
         learner.stop()
         os._exit(0)
+
+
+def read_inputs():
+    """A batch's inputs, which follow its job on stdin (fd 0, shared with the learner process, which reads the job
+    only and then lets go of it). Read to the end before any learner code runs, so nothing is left in the pipe for
+    learner code to find."""
+    chunks = []
+    while True:
+        chunk = os.read(0, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return DECODE(b"".join(chunks).decode())
 
 
 def line_emitter(write):

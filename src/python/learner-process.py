@@ -14,6 +14,7 @@
 import io
 import select
 import sys
+import _signal
 import _socket
 import _struct
 
@@ -152,10 +153,12 @@ def target(ep):
     return {"name": ep["name"], "annotations": annotations(ep)}
 
 
-def run_tests(tree, cases, report_fd, control):
+def run_tests(tree, targets, report_fd, control):
     """Loads the module once, reports how that went, then forks one process per case the scheduler orders (fresh
-    module state each), handing it the report channel that came with the order. Reaps its children and tells the
-    scheduler how each ended (for the message of a case that died without a report)."""
+    module state each), handing it what came with the order: its report channel and its input. Reaps its children
+    and tells the scheduler how each ended (for the message of a case that died without a report).
+    `targets` holds each case's endpoint only: no input is in this process, so neither the module's code nor a
+    case's process can find another case's input in memory (a case reads its own from the order, after the fork)."""
     module, loaded = load_module(tree)
     write_report(report_fd, {"value": None} if module else loaded)
     if module is None:
@@ -177,16 +180,16 @@ def run_tests(tree, cases, report_fd, control):
         if kind == KILL:
             for pid in [pid for pid, case in children.items() if case == index]:
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, _signal.SIGKILL)
                 except OSError:
                     pass
-        elif kind == RUN and fds and index < len(cases) and cases[index][0]:
+        elif kind == RUN and len(fds) == 2 and index < len(targets) and targets[index]:
             pid = os.fork()
             if pid == 0:
                 try:
                     control.close()
-                    ep, args = cases[index]
-                    write_report(fds[0], call_function(module, target(ep), args))
+                    report_fd, input_fd = fds
+                    write_report(report_fd, call_function(module, target(targets[index]), read_input(input_fd)))
                 finally:
                     os._exit(0)
             children[pid] = index
@@ -194,10 +197,23 @@ def run_tests(tree, cases, report_fd, control):
             os.close(fd)
 
 
+def read_input(fd):
+    """A case's arguments, from the file the scheduler wrote them to (sent with the order); only this case's process
+    reads it."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return DECODE(b"".join(chunks).decode())
+
+
 def receive_order(control):
     """One order and the descriptors that came with it (socket.recv_fds without importing the socket module:
     a few milliseconds less for every sandbox start)."""
-    order, ancillary, _, _ = control.recvmsg(ORDER.size, _socket.CMSG_SPACE(_struct.calcsize("i")))
+    order, ancillary, _, _ = control.recvmsg(ORDER.size, _socket.CMSG_SPACE(_struct.calcsize("2i")))
     fds = []
     for level, kind, data in ancillary:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
@@ -247,11 +263,38 @@ def run_alone(job, the_plan, tree, endpoints):
                     endpoint=the_plan["endpoint"], args_used=the_plan["args_used"]))
 
 
+def read_job():
+    """The job from stdin: the JSON job whole (read to the end), or, for a test batch, a line with the job's length in
+    bytes, then the job, then the cases' inputs (src/execution/local-runner.ts, jobInput). Those are the scheduler's
+    to read: this process never has a byte of them in its memory, where learner code could look for them even
+    after they were freed. "" for a pooled sandbox discarded unused."""
+    first = os.read(0, 1)
+    if first != b"{" and first.isdigit():
+        digits = first
+        while len(digits) < 16:
+            byte = os.read(0, 1)
+            if not byte or byte == b"\n":
+                break
+            digits += byte
+        left, chunks = int(digits), []
+        while left > 0:
+            chunk = os.read(0, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks).decode()
+    chunks = [first]
+    while chunks[-1]:
+        chunks.append(os.read(0, 1 << 20))
+    return b"".join(chunks).decode()
+
+
 def main():
     """True when a scheduler was started (it ends this process once it has reported)."""
     limits = DECODE(LIMITS_TEXT)
     LIMITS.update(limits)
-    job_text = _REMOTE_JOB if REMOTE else sys.stdin.read()  # noqa: F821 (a pooled sandbox waits here)
+    job_text = _REMOTE_JOB if REMOTE else read_job()  # noqa: F821 (a pooled sandbox waits here)
     if not job_text:
         return False  # a pooled sandbox discarded unused
     job = DECODE(job_text)  # the server's JSON.stringify: plain JSON, no NaN
@@ -268,18 +311,27 @@ def main():
     pid, SCHEDULER_ENDS = start_scheduler(SCHEDULER_PROGRAM, LIMITS_TEXT, MARKER)
     if not pid:
         return False  # no scheduler: the server reports the run ended without a result
+    # The batch's inputs that follow the job on stdin are the scheduler's (it has its own copy of fd 0): ours
+    # becomes /dev/null, so learner code here cannot read them (and finds stdin at its end, as in a call).
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
     plan_fd, report_fd, ready_fd, control = SCHEDULER_ENDS
     # Before any learner code: CPU time far behind the scheduler's time limit, fewer open files than the scheduler
     # needs. The other rlimits were set in harness-launch.py.
     set_cpu_limit(limits["cpu_seconds"])
     cap("RLIMIT_NOFILE", 64, 64)
     write_all(plan_fd, ENCODE(the_plan))
-    os.close(plan_fd)  # the scheduler has the whole plan before any learner code runs
+    os.close(plan_fd)  # the scheduler has the whole plan, every input with it, before any learner code runs
+    targets = [find_endpoint(endpoints, case.get("endpoint")) for case in job["cases"]]
+    # Where the job itself held the inputs (remotely, or a job sent whole), they are the scheduler's alone now: no
+    # reference may outlive this line, or learner code could find them through the frame stack or the garbage
+    # collector.
+    del job, job_text, the_plan
     # Learner code only once the scheduler is undumpable (it says so with one byte; nothing if it died).
     if not tree or os.read(ready_fd, 1) != b"1":
         return True
-    cases = [(find_endpoint(endpoints, case.get("endpoint")), case.get("input")) for case in job["cases"]]
-    run_tests(tree, cases, report_fd, control)
+    run_tests(tree, targets, report_fd, control)
     return True
 
 

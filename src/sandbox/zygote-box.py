@@ -149,6 +149,9 @@ def become_job(request):
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+    # A change of uid clears the parent-death signal set after the fork: set again, or a job would outlive a
+    # zygote that was killed (it would run on until the server's time limit or its cgroup ended it).
+    check(PRCTL(PR_SET_PDEATHSIG, 9, 0, 0, 0), "pdeathsig")  # SIGKILL
     check(PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if SECCOMP_PROGRAM is not None:
         check(PRCTL(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, SECCOMP_PROGRAM, 0, 0), "seccomp")

@@ -1,26 +1,18 @@
 /**
- * Deprecated "Python servers": long-running learner programs reachable on a loopback port. Each runs in the same
- * kind of sandbox as executions, network namespace included; the backend owns 127.0.0.1:<port> and carries every
- * connection into the sandbox over a socket pair made before the sandbox starts (relay.ts, relay.py, serve.py).
- * A server belongs to the client that started it (owner.ts). Limits: a port range, a count overall and per
- * client, connections per server, a lifetime, hard rlimits inside, and a bounded tail of output.
+ * Deprecated "Python servers": long-running learner programs reachable on a loopback port, each a live backend
+ * (src/backends/start.ts: the same sandbox as executions, network namespace included, reached through the
+ * relay). What is this feature's own: a server belongs to the client that started it (owner.ts), and the limits
+ * on top: a port range, a count overall and per client, connections per server, a lifetime, and the list of
+ * running and recently stopped servers with their output.
  */
+import { PortInUse, startBackend, type LiveBackend } from '../backends/start'
 import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
-import { sandboxMemoryBytes, writeInput, type Boxed, type Sandbox } from '../sandbox'
+import { sandboxMemoryBytes, type Sandbox } from '../sandbox'
 import type { Service } from '../services'
 import type { PythonServer, StopReason } from './model'
-import { OutputTail } from './output-tail'
 import { newOwner, requireOwner, type Caller, type Owner } from './owner'
-import type { Relay } from './relay'
-import { pythonProgram } from '../python/program'
-// Embedded in the compiled binary; never read from the project folder at run time.
-import relaySource from './relay.py' with { type: 'text' }
-import serveSource from './serve.py' with { type: 'text' }
-
-/** The relay and serve.py after the shared core (@endpoint, argument conversion, rlimits), assembled once. */
-const serveProgram = pythonProgram(relaySource, serveSource)
 
 export type ServerInfo = PythonServer
 
@@ -63,13 +55,8 @@ const READY_WAIT_MS = 10_000
 interface Entry {
   info: Omit<ServerInfo, 'output_tail' | 'owned'>
   owner: Owner
-  tail: OutputTail
-  box: Boxed
-  proc: Boxed['proc']
-  relay: Relay | null
+  backend: LiveBackend
   timer: Timer
-  /** Both output streams read to their end. */
-  drained: Promise<unknown>
   finishing?: Promise<void>
   stopped: Promise<void>
   markStopped: () => void
@@ -77,11 +64,6 @@ interface Entry {
 
 const portInUse = (port: number) =>
   new AppError('port_in_use', 409, `Port ${port} is already in use; stop that server or pick another port`)
-
-async function capture(stream: ReadableStream<Uint8Array>, tail: OutputTail) {
-  const decoder = new TextDecoder()
-  for await (const chunk of stream) tail.push(decoder.decode(chunk, { stream: true }))
-}
 
 export function createServerManager({ config, logger, sandbox, readyWaitMs }: ServerManagerOptions): ServerManager {
   const servers = new Map<number, Entry>()
@@ -96,7 +78,8 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
   /** What `client` may see of a server: everything of its own, no output of anyone else's. */
   const view = (entry: Entry, client: string | null): ServerInfo => {
     const owned = client === null || client === entry.owner.client
-    return { ...entry.info, owned, ...(owned ? { output_tail: entry.tail.toString().slice(-LIST_TAIL_CHARS) } : {}) }
+    const tail = entry.backend.output.toString().slice(-LIST_TAIL_CHARS)
+    return { ...entry.info, owned, ...(owned ? { output_tail: tail } : {}) }
   }
   const running = () => [...servers.values()].filter((entry) => entry.info.status === 'running')
   const runningFor = (client: string) =>
@@ -132,21 +115,21 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       clearTimeout(entry.timer)
       // Also after the program ended on its own: unsandboxed, its children may still hold the group. Sandboxed,
       // the leader is bwrap; its death takes the sandbox's pid namespace, and so every process in it, along.
-      entry.box.kill()
-      await entry.proc.exited
+      const { backend } = entry
+      backend.kill()
+      await backend.exited
       // The pipes close when the last process holding them dies. Sandboxed, that is now (nothing outlives the
       // pid namespace); unsandboxed, a child that left the process group may keep them open, so wait a second.
       let drainTimer: Timer | undefined
       const bound = new Promise((resolve) => (drainTimer = setTimeout(resolve, 1000)))
-      await Promise.race(entry.info.sandboxed ? [entry.drained] : [entry.drained, bound])
+      await Promise.race(entry.info.sandboxed ? [backend.drained] : [backend.drained, bound])
       clearTimeout(drainTimer)
-      entry.relay?.close()
-      entry.box.release()
+      backend.release()
       Object.assign(entry.info, {
         status: 'stopped',
         stopTime: new Date().toISOString(),
         stopReason: reason,
-        exitCode: reason === 'exited' ? entry.proc.exitCode : null,
+        exitCode: reason === 'exited' ? backend.exitCode() : null,
       })
       forgetOldStopped()
       entry.markStopped()
@@ -155,72 +138,51 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
     return entry.finishing
   }
 
-  /** Claims the port, then spawns; undoes the claim if anything fails. */
-  async function launch(code: string, port: number, owner: Owner): Promise<{ entry: Entry; ready: Promise<void> }> {
+  /** Starts the backend for `owner` on `port` and lists it; the program may still be starting. */
+  async function launch(code: string, port: number, owner: Owner): Promise<Entry> {
     const { sandboxed } = await sandbox.requireUsable()
     ensureOpen()
-    // node:net is loaded on the first start, not with the server (start-up goal: /health < 300 ms).
-    const [{ listenRelay }, { portIsFree, watchReady }] = await Promise.all([import('./relay'), import('./ready')])
-    let relay: Relay | null = null
-    let tail: OutputTail | undefined
-    try {
-      if (sandboxed) {
-        relay = await listenRelay(port, {
-          maxConnections: config.SERVERS_MAX_CONNECTIONS,
-          onBroken(reason) {
-            logger.warn('python server relay closed', { port, reason })
-            tail?.push(`\n[connections closed: ${reason}]\n`)
-          },
-        }).catch((error) => {
-          throw error?.code === 'EADDRINUSE' ? portInUse(port) : error
-        })
-      } else if (!(await portIsFree(port))) {
-        throw portInUse(port)
-      }
-      ensureOpen() // close() may have run meanwhile; from here to servers.set nothing awaits
-      const launched = spawn(code, port, owner, relay, watchReady)
-      tail = launched.entry.tail
-      return launched
-    } catch (error) {
-      relay?.close()
-      throw error
+    if (!sandboxed) logger.warn('python server runs WITHOUT a sandbox', { port })
+    let entry: Entry | undefined
+    const backend = await startBackend({
+      sandbox,
+      python: config.PYTHON_BIN,
+      code,
+      port,
+      relay: sandboxed,
+      maxConnections: config.SERVERS_MAX_CONNECTIONS,
+      outputChars: OUTPUT_TAIL_CHARS,
+      limits: {
+        memoryBytes: config.EXEC_MEMORY_MB * 1024 * 1024,
+        processes: config.EXEC_MAX_PROCESSES,
+        fileBytes: config.EXEC_OUTPUT_BYTES,
+        cpuSeconds: config.SERVERS_LIFETIME_S + 5, // a backstop behind the wall-clock lifetime timer
+        sandboxMemoryBytes: sandboxMemoryBytes(config),
+      },
+      onBroken(reason) {
+        logger.warn('python server relay closed', { port, reason })
+        entry?.backend.output.push(`\n[connections closed: ${reason}]\n`)
+      },
+    }).catch((error) => {
+      throw error instanceof PortInUse ? portInUse(port) : error
+    })
+    if (closed) {
+      // close() ran while it started: it never joins the list, so nothing else would end it.
+      backend.kill()
+      void backend.exited.then(() => backend.release())
+      ensureOpen()
     }
+    entry = track(backend, port, owner, sandboxed)
+    return entry
   }
 
-  function spawn(
-    code: string,
-    port: number,
-    owner: Owner,
-    relay: Relay | null,
-    watchReady: typeof import('./ready').watchReady,
-  ) {
-    const sandboxed = relay !== null
-    const limits = [
-      config.EXEC_MEMORY_MB * 1024 * 1024,
-      config.EXEC_MAX_PROCESSES,
-      config.EXEC_OUTPUT_BYTES,
-      config.SERVERS_LIFETIME_S + 5, // CPU seconds: a backstop behind the wall-clock lifetime timer
-    ].map(String)
-    const python = [config.PYTHON_BIN, '-I', '-S', '-u', '-c', serveProgram]
-    if (!sandboxed) logger.warn('python server runs WITHOUT a sandbox', { port })
-    // fd 3 of the child is the ready channel, fd 4 the relay channel (see serve.py, relay.py).
-    const box = sandbox.spawn([...python, sandboxed ? 'relay' : '', ...limits], {
-      memoryBytes: sandboxMemoryBytes(config),
-      env: { PORT: String(port) },
-      fds: sandboxed ? 2 : 1,
-    })
-    const proc = box.proc
-    const { ready } = watchReady(proc.stdio[3] as number)
-    relay?.attach(proc.stdio[4] as number)
-    void writeInput(proc, code)
-    const tail = new OutputTail(OUTPUT_TAIL_CHARS)
-    const drained = Promise.all([capture(proc.stdout, tail), capture(proc.stderr, tail)]).catch(() => {})
-
+  /** Lists a started backend, with its lifetime timer; it is finished once its program ends. */
+  function track(backend: LiveBackend, port: number, owner: Owner, sandboxed: boolean): Entry {
     let markStopped!: () => void
     const entry: Entry = {
       info: {
         port,
-        processId: proc.pid,
+        processId: backend.pid,
         status: 'running',
         startTime: new Date().toISOString(),
         stopTime: null,
@@ -229,24 +191,20 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
         sandboxed,
       },
       owner,
-      tail,
-      drained,
-      box,
-      proc,
-      relay,
+      backend,
       stopped: new Promise<void>((resolve) => (markStopped = resolve)),
       markStopped,
       timer: setTimeout(() => {
-        tail.push(`\n[stopped: lifetime limit of ${config.SERVERS_LIFETIME_S} s reached]\n`)
+        backend.output.push(`\n[stopped: lifetime limit of ${config.SERVERS_LIFETIME_S} s reached]\n`)
         void finish(entry, 'lifetime')
       }, config.SERVERS_LIFETIME_S * 1000),
     }
     entry.markStopped = markStopped
     servers.delete(port) // a stopped entry on the same port is replaced, and moves to the end of the list
     servers.set(port, entry)
-    void proc.exited.then(() => finish(entry, 'exited'))
-    logger.info('python server started', { port, pid: proc.pid, sandboxed })
-    return { entry, ready }
+    void backend.exited.then(() => finish(entry, 'exited'))
+    logger.info('python server started', { port, pid: backend.pid, sandboxed })
+    return entry
   }
 
   return {
@@ -279,16 +237,15 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
       }
       starting.set(port, client)
       const owner = newOwner(client)
-      let launched: Awaited<ReturnType<typeof launch>>
+      let entry: Entry
       try {
-        launched = await launch(code, port, owner)
+        entry = await launch(code, port, owner)
       } finally {
         starting.delete(port)
       }
-      const { entry, ready } = launched
       let timer: Timer | undefined
       const outcome = await Promise.race([
-        ready.then(() => 'listening' as const),
+        entry.backend.ready.then(() => 'listening' as const),
         entry.stopped.then(() => 'stopped' as const),
         new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), waitMs))),
       ])
@@ -306,7 +263,7 @@ export function createServerManager({ config, logger, sandbox, readyWaitMs }: Se
 
     output(port, caller) {
       const entry = owned(port, caller)
-      return { port, status: entry.info.status, output_tail: entry.tail.toString() }
+      return { port, status: entry.info.status, output_tail: entry.backend.output.toString() }
     },
 
     async whenStopped(port) {

@@ -13,9 +13,20 @@ import { createSandbox } from '../../src/sandbox'
 import { testConfig } from '../support/config'
 import { get, post, postEvents } from '../support/http'
 
-/** Runs the job's code as it is, fd 3 open, then leaves; nothing it does is corrected by a harness. */
-const COMPROMISED =
-  'import json, os, sys\njob = json.loads(sys.stdin.read())\nexec(job["code"], {"os": os, "job": job})\nos._exit(0)'
+/**
+ * Runs the job's code as it is, fd 3 open, then leaves; nothing it does is corrected by a harness. (A batch's job
+ * comes after a line with its length, its inputs after it: src/execution/local-runner.ts, jobInput.)
+ */
+const COMPROMISED = [
+  'import json, os, sys',
+  'data = sys.stdin.buffer.read()',
+  'if data[:1] != b"{":',
+  '    size, _, rest = data.partition(b"\\n")',
+  '    data = rest[: int(size)]',
+  'job = json.loads(data)',
+  'exec(job["code"], {"os": os, "job": job})',
+  'os._exit(0)',
+].join('\n')
 
 const config = testConfig({
   EXEC_TIMEOUT_MS: '3000',

@@ -210,6 +210,33 @@ describe('what a learner process sends is bounded', () => {
     const long = await one(own('b"x" * (8 << 20)'))
     expect(long.body.results[0]).toMatchObject({ status: 'error', error_type: 'output_limit' })
   })
+
+  test('a case the scheduler stops (too large a report, its time limit) leaves the rest of the batch running', async () => {
+    // Stopping a case used to end the learner process with it (a NameError in its kill order): the whole sandbox
+    // went, with the other cases, and on a busy machine before the stopped case's own verdict was out.
+    const backendCode = [
+      own('b"x" * (8 << 20)'),
+      '@endpoint',
+      'def spin():',
+      '    while True:',
+      '        pass',
+      '@endpoint',
+      'def later():',
+      '    import time',
+      '    time.sleep(1)',
+      '    return 1',
+    ].join('\n')
+    const { body } = await batch(backendCode, [
+      { name: 'flood', endpoint: '/f', expected: 1 },
+      { name: 'spin', endpoint: '/spin', expected: 1 },
+      { name: 'later', endpoint: '/later', expected: 1 },
+    ])
+    expect(body.results.map((r: { error_type?: string; status: string }) => r.error_type ?? r.status)).toEqual([
+      'output_limit',
+      'timeout',
+      'pass',
+    ])
+  })
 })
 
 describe('a limit that is hit is reported as what it is', () => {

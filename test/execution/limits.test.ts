@@ -4,8 +4,46 @@
  * Real routes and the real sandbox.
  */
 import { describe, expect, test } from 'bun:test'
+import { createLogger } from '../../src/logging'
+import { createSandbox, type Sandbox } from '../../src/sandbox'
 import { testApp } from '../support/app'
+import { testConfig } from '../support/config'
 import { post } from '../support/http'
+
+/** `sandbox`, telling when its n-th box (warm or through bubblewrap) has started. */
+function startsWatched(sandbox: Sandbox) {
+  const { spawn, warm } = sandbox
+  let count = 0
+  const waiting: { n: number; wake: () => void }[] = []
+  const counted = () => {
+    count++
+    for (const waiter of waiting.filter(({ n }) => n <= count)) {
+      waiting.splice(waiting.indexOf(waiter), 1)
+      waiter.wake()
+    }
+  }
+  return Object.assign(sandbox, {
+    spawn(...args: Parameters<Sandbox['spawn']>) {
+      const box = spawn(...args)
+      counted()
+      return box
+    },
+    warm(...args: Parameters<Sandbox['warm']>) {
+      const boxes = warm(...args)
+      if (!boxes) return null
+      return {
+        ...boxes,
+        spawn: (...limits: Parameters<typeof boxes.spawn>) =>
+          boxes.spawn(...limits).then((box) => {
+            counted()
+            return box
+          }),
+      }
+    },
+    /** Resolves once `n` boxes have started. */
+    started: (n: number) => new Promise<void>((wake) => (count >= n ? wake() : waiting.push({ n, wake }))),
+  })
+}
 
 describe('batches', () => {
   test('more cases than EXEC_MAX_CASES is a 413 too_many_cases before anything runs', async () => {
@@ -45,12 +83,14 @@ describe('batches', () => {
 
 describe('time limits', () => {
   test('a call that spins in a warm sandbox is a timeout naming EXEC_TIMEOUT_MS, not a crash', async () => {
-    const app = testApp({ real: ['runner'], config: { EXEC_TIMEOUT_MS: '2000', EXEC_POOL_SIZE: '1' } })
-    const runner = app.decorator.services.runner
+    const config = { EXEC_TIMEOUT_MS: '2000', EXEC_POOL_SIZE: '1' }
+    const sandbox = startsWatched(createSandbox({ config: testConfig(config), logger: createLogger('silent') }))
+    const app = testApp({ real: ['runner'], config, sandbox })
     const pythonCode = '@endpoint\ndef spin():\n    while True:\n        pass\n@endpoint\ndef warm():\n    return 1'
     expect((await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/warm' })).body.result).toBe(1)
     // A pooled sandbox has used its start-up CPU before the wall clock starts: the race the CPU limit used to win.
-    while (((await runner.health()) as any).execution.pool < 1) await Bun.sleep(5)
+    // The call took the first pooled one; the second is its refill, started after it.
+    await sandbox.started(2)
     const { body } = await post(app, '/api/execute-endpoint', { pythonCode, endpoint: '/spin' })
     expect(body).toMatchObject({ success: false, error_type: 'timeout', error: 'Time limit exceeded (2000 ms)' })
   })

@@ -8,6 +8,8 @@ import { describe, expect, test } from 'bun:test'
 import { connect } from 'node:net'
 import { readFileSync } from 'node:fs'
 import type { ConfigKey } from '../../src/config'
+import { createLocalRunner } from '../../src/execution/local-runner'
+import { createQueue, queueLimits, type Queue } from '../../src/execution/queue'
 import { createLogger } from '../../src/logging'
 import { createSandbox, type Sandbox } from '../../src/sandbox'
 import { testApp } from '../support/app'
@@ -42,16 +44,22 @@ function countingSandbox(overrides: Overrides) {
 
 function appFor(overrides: Overrides) {
   const sandbox = countingSandbox(overrides)
+  const config = testConfig(overrides)
+  // The runner's slots, watched: each change of their state wakes `until`.
+  const queue = createQueue(queueLimits(config))
   const app = testApp({
-    real: ['runner'],
     config: overrides,
     sandbox,
+    runner: createLocalRunner({ config, logger: createLogger('silent'), sandbox, queue }),
     identify: (request) => request.headers.get('x-client') ?? 'anonymous',
   })
-  const queue = async () => ((await app.decorator.services.runner.health()) as any).execution.queue
-  /** Resolves once the queue shows what `check` wants (polling its state; the event has no hook of its own). */
-  const until = async (check: (stats: any) => boolean) => {
-    while (!check(await queue())) await Bun.sleep(5)
+  /** Resolves once the queue shows what `check` wants, looking again at each change of its state. */
+  const until = async (check: (stats: ReturnType<Queue['stats']>) => boolean) => {
+    for (;;) {
+      const changed = queue.whenChanged() // asked for before looking, so no change can slip between
+      if (check(queue.stats())) return
+      await changed
+    }
   }
   const send = (client: string, path: string, body: unknown, signal?: AbortSignal, accept = 'application/json') =>
     app.handle(

@@ -51,7 +51,7 @@ const leaked = (answer: unknown, needles = secrets) =>
   needles.filter((needle) => texts(answer).some((text) => text.includes(needle)))
 
 // Learner code that tries every way out for an input: stdout, stderr, the return value, an exception message,
-// and the cases of its whole batch, found by walking up the harness's frames.
+// and the cases of its whole batch, looked for by walking up the harness's frames.
 const hostile = `
 import json, sys
 
@@ -65,7 +65,7 @@ def _batch():
     return None
 
 def _leak(kwargs):
-    text = json.dumps({'args': kwargs, 'batch': _batch()}, separators=(',', ':'))
+    text = json.dumps({'args': kwargs, 'batch': _batch()}, separators=(',', ':'), default=repr)
     print(text)
     print(text, file=sys.stderr)
     return text
@@ -157,7 +157,7 @@ describe('grading a task on the server', () => {
     })
     expect(status).toBe(200)
     expect(body.summary.passed).toBe(0)
-    // The code does reach its inputs: a public case shows its own input and its whole batch's.
+    // The code does reach its inputs: a public case shows its own (no other case's: see private-inputs.test.ts).
     const publicInput = JSON.stringify(backend.find((t) => !isPrivate(t) && t.endpoint === '/play_move')!.input)
     expect(leaked(body, [publicInput])).toEqual([publicInput])
     expect(leaked(body)).toEqual([])

@@ -203,6 +203,8 @@ describe.skipIf(!warm)('a job forked from the zygote', () => {
     process.kill(zygotes[0]!, 'SIGKILL')
     const killed = await running
     expect(killed.success).toBe(false) // its box died with the zygote
+    // At once, not at the call's time limit: a box whose uid switch had cleared its parent-death signal ran on.
+    expect(killed.error_type).toBe('runtime_error')
     expect((await call('return 2')).result).toBe(2)
     expect(zygotePids().length).toBe(1)
     expect(zygotePids()[0]).not.toBe(zygotes[0])

@@ -30,7 +30,13 @@ function family(pid: number): number[] {
 const hostUid = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
 
 // Only root may start a process as another uid: an unprivileged server runs every sandbox as itself (/health says so).
-describe.if(root && state.sandboxed)('as root, each sandbox has a host uid of its own', () => {
+const cannot = !root
+  ? 'not root: only root may start a process as another uid, so every sandbox runs as the server itself'
+  : !state.sandboxed
+    ? `no working bubblewrap here: ${state.probe.reason ?? 'not found'}`
+    : null
+const title = 'as root, each sandbox has a host uid of its own'
+describe.skipIf(cannot !== null)(cannot ? `${title} (skipped: ${cannot})` : title, () => {
   test('two sandboxes at once run as different host uids, each with all its processes', async () => {
     const hold =
       'import os, sys\nif os.fork() == 0:\n    sys.stdin.read()\n    os._exit(0)\nprint("ready", flush=True)\nsys.stdin.read()'

@@ -1,5 +1,5 @@
-# Runs one learner "Python server" (deprecated feature, kept for old clients). Standard library only. Started
-# after src/python/limits.py and src/python/core.py (src/python/program.ts): @endpoint, argument conversion,
+# Runs one learner backend as a live server (for browser tests, and the deprecated Python servers). Standard
+# library only. Started after src/python/limits.py and src/python/core.py (src/python/program.ts): @endpoint, argument conversion,
 # result JSON and rlimits are the execution harness's own, so an endpoint answers the same here as through
 # execute-endpoint.
 #

@@ -10,7 +10,7 @@ import {
   Kind,
   MAX_PAYLOAD,
   ProtocolError,
-} from '../../src/servers/mux'
+} from '../../src/backends/mux'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const readable = (frames: ReturnType<FrameReader['push']>) =>

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { OutputTail } from '../../src/servers/output-tail'
+import { OutputTail } from '../../src/backends/output-tail'
 
 describe('OutputTail', () => {
   test('keeps everything below the limit and only the last `limit` characters beyond it', () => {

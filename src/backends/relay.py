@@ -1,13 +1,13 @@
-# The sandbox side of a learner server's connections (deprecated Python servers). Standard library only.
-# manager.ts puts this text in front of serve.py; serve.py calls start_relay() before any learner code runs.
+# The sandbox side of a learner backend's connections (src/backends/start.ts). Standard library only.
+# start.ts puts this text in front of serve.py; serve.py calls start_relay() before any learner code runs.
 #
 # Trust: the backend owns 127.0.0.1:PORT on the host and carries every connection to us as frames over RELAY_FD,
 # one end of a socket pair it created before this sandbox started. No path is involved on either side, so
 # nothing in this sandbox's /tmp can redirect the backend. We connect each connection to 127.0.0.1:PORT in here,
 # where the learner's server listens. The learner's code runs in this same process and can break this relay,
-# but only for its own server: the backend checks every frame and bounds what it buffers (src/servers/relay.ts).
+# but only for its own server: the backend checks every frame and bounds what it buffers (src/backends/relay.ts).
 #
-# Protocol (src/servers/mux.ts is the other end): a 9-byte header -- kind (1 byte), connection id (4 bytes),
+# Protocol (src/backends/mux.ts is the other end): a 9-byte header -- kind (1 byte), connection id (4 bytes),
 # payload length (4 bytes), big-endian -- then the payload (at most 64 KiB).
 #   OPEN  backend -> us: connect a new connection to 127.0.0.1:PORT
 #   DATA  both ways: bytes of a connection
