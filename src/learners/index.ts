@@ -67,12 +67,14 @@ export const learners = (deps: LearnersDeps) => {
       let sent = 0
       try {
         for (;;) {
+          // Listening before reading: a change between the read and the wait is not missed.
+          const change = regrader.changed(id, JOB_POLL_MS)
+          job = (await store.getJob(id)) ?? job
           for (; sent < job.done; sent++) {
             await events.send('progress', { done: sent + 1, total: job.total, attempts: job.attempts })
           }
           if (job.status === 'done' || job.status === 'failed') break
-          await regrader.changed(id, JOB_POLL_MS)
-          job = (await store.getJob(id)) ?? job
+          await change
         }
         await events.send('done', job)
       } catch (error) {
