@@ -222,6 +222,7 @@ export const learners = (deps: LearnersDeps) => {
       ({ params, request }) =>
         stored(async () => {
           admin(request)
+          await regrader.ready
           const job = await store.getJob(params.id)
           if (!job) throw notFound('job')
           if (request.headers.get('accept')?.includes('text/event-stream')) return jobEvents(job.id, job) as never

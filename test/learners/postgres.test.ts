@@ -48,8 +48,9 @@ describe.skipIf(!POSTGRES_BIN)(`learners on PostgreSQL${POSTGRES_BIN ? '' : ` (s
     })
     const made = events.at(-1)!.data.attempts[0]
     expect((await get(two, `/api/attempts/${made}`)).body).toMatchObject({ regrade: true })
-    expect((await get(two, '/api/progress')).body.tasks.find((t: { task: string }) => t.task === 'calculator-app'))
-      .toMatchObject({ attempts: 2 })
+    expect(
+      (await get(two, '/api/progress')).body.tasks.find((t: { task: string }) => t.task === 'calculator-app'),
+    ).toMatchObject({ attempts: 2 })
   })
 
   test('the database away mid-run: grading still answers, unsaved and why; health degraded; saving resumes', async () => {
