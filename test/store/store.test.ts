@@ -159,7 +159,7 @@ for (const backend of BACKENDS) {
 
       test('health says which database, that it answers, and the schema version', async () => {
         expect(await store.health()).toEqual({
-          store: { ok: true, kind: backend.kind, reachable: true, schema_version: 3 },
+          store: { ok: true, kind: backend.kind, reachable: true, schema_version: 4 },
         })
       })
     },
