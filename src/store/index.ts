@@ -16,7 +16,7 @@ import type { Store } from './port'
 import { createSqlStore } from './sql-store'
 
 export type { Store } from './port'
-export { StoreUnavailable } from './errors'
+export { StoreNotFound, StoreUnavailable } from './errors'
 export { SchemaTooNew } from './migrate'
 
 export interface StoreOptions {

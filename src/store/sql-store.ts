@@ -6,7 +6,7 @@
  */
 import type { SQL } from 'bun'
 import type { Logger } from '../logging'
-import { reasonOf, StoreUnavailable } from './errors'
+import { reasonOf, StoreNotFound, StoreUnavailable } from './errors'
 import { migrate, SchemaTooNew, schemaVersion } from './migrate'
 import type { Attempt, LearnerStanding, Store, StoreKind, TaskStanding, Viewer } from './port'
 import { attemptOf, conversationOf, flag, int, jobOf, messageOf, put, summaryOf, take } from './rows'
@@ -83,7 +83,7 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
       lastError = undefined
       return result
     } catch (error) {
-      if (error instanceof SchemaTooNew) throw error
+      if (error instanceof SchemaTooNew || error instanceof StoreNotFound) throw error
       lastError = reasonOf(error)
       if (error instanceof StoreUnavailable) throw error
       logger.warn('database call failed', { store: kind, what, reason: lastError, error: String(error) })
@@ -311,7 +311,7 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
           const [row] = await tx`UPDATE conversations
             SET message_count = message_count + ${messages.length}, updated_at = ${at}
             WHERE id = ${put(id)} RETURNING message_count`
-          if (!row) throw new StoreUnavailable(`No conversation ${id}`)
+          if (!row) throw new StoreNotFound(`No conversation ${id}`)
           const first = int(row.message_count) - messages.length
           for (const [index, message] of messages.entries()) {
             await tx`INSERT INTO messages (conversation_id, position, role, content, created_at, hint_level)

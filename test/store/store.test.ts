@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
+import { StoreNotFound } from '../../src/store/errors'
 import type { Store } from '../../src/store/port'
 import { storeBackends } from './backends'
 import { attempt, HOSTILE } from './fixtures'
