@@ -107,6 +107,9 @@ for (const backend of BACKENDS) {
         expect((await store.getConversation(teacher, made.id))?.messages).toHaveLength(3)
         expect(await store.deleteConversation(carol, made.id)).toBe(true)
         expect(await store.getConversation(carol, made.id)).toBeUndefined()
+        const late = [{ role: 'user' as const, content: 'late' }]
+        expect(await store.appendMessages(made.id, late).catch((error) => error)).toBeInstanceOf(StoreNotFound)
+        expect((await store.health()).store.ok).toBe(true)
       })
 
       test("deleting a learner's data removes theirs, for good, and nobody else's", async () => {
