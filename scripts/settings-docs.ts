@@ -1,6 +1,7 @@
 /**
- * Prints `.env.template` (default) or the configuration table of docs/configuration.md (`--readme`) from src/config.ts, so the
- * documentation is regenerated rather than edited by hand: `bun scripts/settings-docs.ts > .env.template`.
+ * `.env.template` and the configuration table of docs/configuration.md come from src/config.ts, so the
+ * documentation is regenerated rather than edited by hand: `bun scripts/settings-docs.ts --write` rewrites both
+ * (without `--write` it prints the template, with `--table` the table). A test checks they match the code.
  */
 import { SETTINGS } from '../src/config'
 
@@ -12,17 +13,39 @@ const rows = Object.entries(SETTINGS).map(([key, spec]) => {
 
 const code = (text: string) => (text ? `\`${text}\`` : '')
 
-if (process.argv.includes('--readme')) {
+function table(): string {
   // Defaults and examples apart: an example (a Redis address, an Ollama URL) is not what an unset variable means.
-  console.log('| Variable | Default | Example | Meaning |\n| --- | --- | --- | --- |')
+  const lines = ['| Variable | Default | Example | Meaning |', '| --- | --- | --- | --- |']
   for (const row of rows)
-    console.log(`| \`${row.key}\` | ${row.fallback ? code(row.fallback) : '(unset)'} | ${code(row.example)} | ${row.doc} |`)
-} else {
-  console.log('# Copy to .env and adjust. Real environment variables win over this file. Empty means unset.\n')
+    lines.push(
+      `| \`${row.key}\` | ${row.fallback ? code(row.fallback) : '(unset)'} | ${code(row.example)} | ${row.doc} |`,
+    )
+  return lines.join('\n')
+}
+
+function template(): string {
+  const lines = ['# Copy to .env and adjust. Real environment variables win over this file. Empty means unset.', '']
   for (const row of rows) {
-    console.log(`# ${row.doc}`)
+    lines.push(`# ${row.doc}`)
     // Settings whose default depends on the machine stay commented out so the default applies.
     const computed = 'example' in SETTINGS[row.key as keyof typeof SETTINGS]
-    console.log(`${computed ? '# ' : ''}${row.key}=${row.hasDefault || computed ? row.value : ''}\n`)
+    lines.push(`${computed ? '# ' : ''}${row.key}=${row.hasDefault || computed ? row.value : ''}`, '')
   }
+  return `${lines.join('\n')}\n`
 }
+
+/** Replaces the settings table of docs/configuration.md (the lines starting with `|` after its header row). */
+async function writeTable(path: string) {
+  const lines = (await Bun.file(path).text()).split('\n')
+  const start = lines.findIndex((line) => line.startsWith('| Variable |'))
+  let end = start
+  while (end < lines.length && lines[end]!.startsWith('|')) end++
+  lines.splice(start, end - start, table())
+  await Bun.write(path, lines.join('\n'))
+}
+
+if (process.argv.includes('--write')) {
+  const root = new URL('..', import.meta.url).pathname
+  await Bun.write(`${root}.env.template`, template())
+  await writeTable(`${root}docs/configuration.md`)
+} else console.log(process.argv.includes('--table') ? table() : template())
