@@ -109,7 +109,7 @@ interface Parts {
 function isPrivate(result: AttemptResult, tests: Test[]): boolean {
   if (result.private) return true
   const test = tests.find((t) => t.name === result.testName)
-  return !test || !test.public
+  return !test?.public
 }
 
 function dataBlocks(input: TutorContextInput, parts: Parts): string {
