@@ -35,6 +35,7 @@ import { measuredProviders } from './metrics/providers'
 import { measuredSandbox } from './metrics/sandbox'
 import { auditedRunner, codeRunAudit } from './audit'
 import { grading } from './grading'
+import { createStore, type Store } from './store'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -62,6 +63,8 @@ export interface Services {
   servers: ServerManager
   /** Headless Chromium for browser tests (src/browser); skips them when Chromium is missing. */
   browser: BrowserRunner
+  /** Attempts, progress, conversations and regrade jobs: SQLite or PostgreSQL (src/store). */
+  store: Store
 }
 
 export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'>>
@@ -92,6 +95,9 @@ export function createServices(deps: AppDeps): Services {
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
     browser: deps.browser ?? createBrowserRunner({ config, logger, sandbox }),
+    store:
+      deps.store ??
+      createStore({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, timeoutMs: config.STORE_TIMEOUT_MS, logger }),
   }
 }
 
@@ -106,6 +112,7 @@ export async function closeServices(services: Services): Promise<void> {
     services.browser,
   ]
   await Promise.allSettled(ports.map((port) => port.close()))
+  await services.store.close() // after the features that save into it
   await services.sandbox.close() // last: the features above release their sandboxes first
 }
 
@@ -166,6 +173,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
           services.tasks,
           services.servers,
           services.browser,
+          services.store,
         ],
       }),
     )
