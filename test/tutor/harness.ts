@@ -15,7 +15,7 @@ import { inertBrowser, inertRunner, inertServers } from '../support/app'
 import { testConfig } from '../support/config'
 import { startFakeOpenAI } from '../support/fake-openai'
 import type { FakeServer, Recorded, Reply } from '../support/fake-sse'
-import { post, type Reply } from '../support/http'
+import { post, type Reply as HttpReply } from '../support/http'
 import { connectWs } from '../support/ws'
 
 export const SAMPLES = resolve(import.meta.dir, '../../tasks')
@@ -48,7 +48,7 @@ export interface TutorHarness {
   openai: FakeServer
   store: Store
   connect(key?: string): ReturnType<typeof connectWs>
-  post(body: unknown, key?: string): Promise<Reply>
+  post(body: unknown, key?: string): Promise<HttpReply>
   stop(): Promise<void>
 }
 
