@@ -36,6 +36,7 @@ import { measuredSandbox } from './metrics/sandbox'
 import { auditedRunner, codeRunAudit } from './audit'
 import { grading } from './grading'
 import { createStore, type Store } from './store'
+import { createSaver, learners } from './learners'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -127,6 +128,10 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   const hosts = hostPolicy(config.ALLOWED_HOSTS, config.HOST)
   const bodyLimit = (path: string) => (path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES)
 
+  // Gradings are saved as attempts by the routes that answer them (grading itself never sees the store).
+  const saver = createSaver(services)
+  const gradingDeps = { ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }
+
   // The document generator needs the finished route table, which exists only after the last `.use`.
   let routes: () => RouteLike[] = () => []
   let matchRoute: ((path: string) => string | undefined) | undefined
@@ -180,10 +185,11 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(metricsRoute(services.metrics, services.access))
     // Each feature gets its own view of the providers, so the metrics tell chat streams from judge calls.
     .use(chat({ ...services, providers: measuredProviders(services.providers, services.metrics, 'chat') }))
-    .use(execution(services))
+    .use(execution({ ...services, saveTestRun: saver.saveTestRun }))
     .use(tasks(services))
     .use(judge({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
-    .use(grading({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
+    .use(grading({ ...gradingDeps, saveAttempt: saver.saveGrade }))
+    .use(learners({ ...services, grade: gradingDeps, saveGrade: saver.saveGrade }))
     .use(servers(services))
   routes = () => app.routes
   return app
