@@ -156,10 +156,12 @@ export class ChatConnection {
     let frames = 0
     let outcome = 'complete'
     let model = body.model
+    let hintLevel: number | undefined
     try {
       const { budget, maxTokens } = this.options.limits ?? {}
       const { tutor, learner = 'local', logger } = this.options
       const tutored = await prepareTutoring({ ...(tutor ? { tutor } : {}), learner, logger }, body)
+      hintLevel = tutored?.level
       const turn = prepareTurn(this.options.providers, body, maxTokens, tutored)
       model = turn.request.model
       await budget?.check()
@@ -200,6 +202,8 @@ export class ChatConnection {
     this.options.logger.info('chat turn', {
       model,
       mode: body.mode ?? 'autocomplete',
+      ...(body.task === undefined ? {} : { task: body.task }),
+      ...(hintLevel === undefined ? {} : { hint_level: hintLevel }),
       outcome,
       frames,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,

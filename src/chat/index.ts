@@ -18,6 +18,7 @@ import { answerChat, type TurnLimits } from './service'
 import type { Store } from '../store/port'
 import type { TaskStore } from '../tasks/store'
 import { createTutor } from '../tutor/service'
+import { OPEN_LEARNER, viewerOf } from '../learners/service'
 
 export interface ChatDeps {
   config: Pick<Config, 'CHAT_HEARTBEAT_MS' | 'TUTOR_CONTEXT_CHARS' | 'TUTOR_MAX_CODE_LINES'>
@@ -27,7 +28,7 @@ export interface ChatDeps {
    * Access keys: a socket without a valid key (header or `?token=`) is closed with 4401 as it opens. The
    * identity is the learner whose conversations a request reads and adds to (`local` on an open server).
    */
-  access?: Pick<Access, 'admits' | 'identity'>
+  access?: Pick<Access, 'admits' | 'identity' | 'mode'>
   /** With both, requests naming a `task` are answered by the tutor (src/tutor), and conversations are kept. */
   tasks?: Pick<TaskStore, 'find'>
   store?: Pick<Store, 'lastAttempt' | 'getConversation' | 'createConversation' | 'appendMessages'>
@@ -66,7 +67,7 @@ export const chat = (deps: ChatDeps) => {
           logger: logger.child({ feature: 'tutor' }),
         })
       : undefined
-  const learnerOf = (request: Request) => deps.access?.identity(request)?.name ?? 'local'
+  const learnerOf = (request: Request) => (deps.access ? viewerOf(deps.access, request).learner : OPEN_LEARNER)
 
   return new Elysia({ name: 'chat', tags: ['Chat'] })
     .ws('/ws/chat', {

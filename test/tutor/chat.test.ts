@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, test } from 'bun:test'
 import { answer, Feed } from '../support/fake-sse'
+import { get } from '../support/http'
 import { ANN, BOB, result, saveAttempt, sentText, startTutor, TWO_LEARNERS, type TutorHarness } from './harness'
 
 let harness: TutorHarness | undefined
