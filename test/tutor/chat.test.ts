@@ -287,6 +287,18 @@ describe('POST /api/chat', () => {
       conversation_id: first.body.conversation_id,
       hint_level: 2,
     })
+
+    const listed = await get(harness.app, '/api/conversations?task=tic-tac-toe')
+    expect(listed.body.conversations).toEqual([
+      expect.objectContaining({ id: first.body.conversation_id, task: 'tic-tac-toe', title: 'Help', messages: 4 }),
+    ])
+    const read = await get(harness.app, `/api/conversations/${first.body.conversation_id}`)
+    expect(read.body.messages.map((m: { role: string; hint_level?: number }) => [m.role, m.hint_level])).toEqual([
+      ['user', undefined],
+      ['assistant', 1],
+      ['user', undefined],
+      ['assistant', 2],
+    ])
   })
 
   test('an unknown task is 404 naming it', async () => {
