@@ -72,6 +72,15 @@ function filesOf(files: AttemptFiles | ChatBody['files'] | undefined): Record<st
   return out
 }
 
+/** The files the tutor reads: sent with the request (or `current_code`), else those of the last attempt. */
+function learnerFiles(body: ChatBody, saved: AttemptFiles | undefined) {
+  const sent = filesOf(body.files)
+  if (Object.keys(sent).length) return { files: sent, filesFrom: 'request' as const }
+  if (body.current_code?.trim()) return { files: { 'backend.py': body.current_code }, filesFrom: 'request' as const }
+  const files = filesOf(saved)
+  return { files, filesFrom: Object.keys(files).length ? ('attempt' as const) : ('none' as const) }
+}
+
 export function createTutor({ tasks, store, config, logger }: TutorDeps): Tutor {
   const maxCodeLines = config.TUTOR_MAX_CODE_LINES
 
@@ -144,17 +153,9 @@ export function createTutor({ tasks, store, config, logger }: TutorDeps): Tutor 
           logger.warn('tutor: last attempt unavailable', { task: task.slug, error: (error as Error)?.message })
           return undefined
         })
-        let files = filesOf(body.files)
-        let filesFrom: 'request' | 'attempt' | 'none' = 'request'
-        if (Object.keys(files).length === 0 && body.current_code?.trim()) files = { 'backend.py': body.current_code }
-        if (Object.keys(files).length === 0) {
-          files = filesOf(attempt?.files)
-          filesFrom = Object.keys(files).length ? 'attempt' : 'none'
-        }
         const context = buildTutorContext({
           task,
-          files,
-          filesFrom,
+          ...learnerFiles(body, attempt?.files),
           ...(attempt ? { attempt } : {}),
           history,
           messages: fresh,
