@@ -33,7 +33,9 @@ export function tutorFilter(allowance: number, note: string): OutputFilter {
       const rest = cutter.end()
       if (!codeCut) return chunk(rest)
       codeCut = false
-      return chunk(`${rest}${sent || rest ? '\n\n' : ''}${note}`)
+      const before = sent + rest
+      const gap = before === '' || before.endsWith('\n\n') ? '' : before.endsWith('\n') ? '\n' : '\n\n'
+      return chunk(`${rest}${gap}${note}`)
     },
     answer(raw) {
       return { content: sent, generatedCode: limitCode(raw.generatedCode, allowance).code }
