@@ -182,7 +182,7 @@ export const SETTINGS = {
   TUTOR_MAX_CODE_LINES: setting(
     Int(0, 200),
     6,
-    'Lines of one code block the tutor may show at hint level 4 (below 4: none); longer blocks are cut while streaming.',
+    'Lines of code one tutor answer may show at hint level 4 (below 4: none); code beyond them is cut while streaming.',
   ),
   RAPIDAPI_KEY: setting(Optional(t.String()), undefined, 'RapidAPI key for OneCompiler (remote execution).', {
     secret: true,

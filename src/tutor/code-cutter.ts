@@ -4,9 +4,10 @@
  *
  * It reads characters, not deltas, so its output does not depend on how the stream was split: a delta may end
  * in the middle of a fence, an info string or a code line. Prose streams through at once; only a line that might
- * still turn out to open a fence (up to three backticks or tildes after indentation) waits for its next
+ * still turn out to open a fence (nothing yet but indentation and backticks or tildes) waits for its next
  * characters, and a code line waits for its end, because until then no one can tell whether it is the closing
- * fence. The first `allowance` lines of a block are passed on, with its fences; the rest is dropped and a short
+ * fence. The allowance counts code lines over the whole answer, so five short blocks cannot carry what one long
+ * block may not. Lines within it are passed on, with their block's fences; the rest is dropped and a short
  * note says why. With an allowance of 0 the whole block goes, fences and all.
  *
  * Fences are recognised with any indentation (a model nests them in list items), backticks or tildes, three or
@@ -20,7 +21,7 @@
  */
 
 export interface CodeCutterOptions {
-  /** Lines of one block that may pass; 0 holds back every block. */
+  /** Code lines of the whole answer that may pass; 0 holds back every block. */
   allowance: number
   /** Said where a block (or its end) was held back; put on a line of its own. */
   note: string
@@ -45,13 +46,24 @@ export class CodeCutter {
   private line = ''
   private fence = ''
   private opener = ''
-  private lines = 0
+  /** Code lines passed so far, over every block. */
+  private used = 0
   private shown = false
   private cut = false
   /** How many blocks were cut so far (for logs and tests). */
   blocksCut = 0
 
   constructor(private readonly options: CodeCutterOptions) {}
+
+  /** Code lines still allowed in this answer. */
+  get remaining(): number {
+    return Math.max(0, this.options.allowance - this.used)
+  }
+
+  /** Counts lines shown elsewhere in the same answer (the code field of a structured answer). */
+  spend(lines: number): void {
+    this.used += lines
+  }
 
   /** The text that may be sent for one delta (possibly ''). */
   push(delta: string): string {
@@ -126,7 +138,6 @@ export class CodeCutter {
   private openBlock(): void {
     this.state = 'code'
     this.line = ''
-    this.lines = 0
     this.shown = false
     this.cut = false
   }
@@ -149,11 +160,11 @@ export class CodeCutter {
 
   /** One line of code: passed on while within the allowance, else dropped. */
   private codeLine(line: string): string {
-    this.lines++
-    if (this.lines > this.options.allowance) {
+    if (this.used >= this.options.allowance) {
       this.cut = true
       return ''
     }
+    this.used++
     const text = line.endsWith('\n') ? line : `${line}\n`
     if (this.shown) return text
     this.shown = true

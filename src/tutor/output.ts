@@ -18,6 +18,7 @@ export function tutorFilter(allowance: number, note: string): OutputFilter {
   const cutter = new CodeCutter({ allowance, note })
   let sent = ''
   let codeCut = false
+  let shownCode: string | undefined
   const chunk = (content: string): ProgressFrame[] => {
     sent += content
     return content ? [{ type: 'chunk', content }] : []
@@ -25,8 +26,10 @@ export function tutorFilter(allowance: number, note: string): OutputFilter {
   return {
     frame(frame) {
       if (frame.type === 'chunk') return chunk(cutter.push(frame.content))
-      const limited = limitCode(frame.generated_code, allowance)
+      const limited = limitCode(frame.generated_code, cutter.remaining)
       codeCut ||= limited.cut
+      shownCode = limited.code
+      if (limited.code.trim()) cutter.spend(limited.code.replace(/\n$/, '').split('\n').length)
       return limited.code.trim() ? [{ type: 'code_ready', generated_code: limited.code }] : []
     },
     flush() {
@@ -38,7 +41,8 @@ export function tutorFilter(allowance: number, note: string): OutputFilter {
       return chunk(`${rest}${gap}${note}`)
     },
     answer(raw) {
-      return { content: sent, generatedCode: limitCode(raw.generatedCode, allowance).code }
+      // A cancelled answer may end inside the code string: then no code_ready went out, and the partial code is held.
+      return { content: sent, generatedCode: shownCode ?? limitCode(raw.generatedCode, cutter.remaining).code }
     },
   }
 }

@@ -15,13 +15,19 @@ function feed(pieces: string[], allowance: number): { text: string; chunks: stri
   return { text: chunks.join(''), chunks }
 }
 
-/** Every split of `input` into one, two and three pieces, and into single characters. */
+/**
+ * Every split of `input` into one and two pieces, into single characters, and into three pieces: at every pair of
+ * positions for short inputs, at every pair up to 12 characters apart for long ones (a fence or a line end cut
+ * in three).
+ */
 function* splits(input: string): Generator<string[]> {
   yield [input]
   yield [...input]
+  const reach = input.length <= 160 ? input.length : 12
   for (let i = 0; i <= input.length; i++) {
     yield [input.slice(0, i), input.slice(i)]
-    for (let j = i; j <= input.length; j++) yield [input.slice(0, i), input.slice(i, j), input.slice(j)]
+    for (let j = i; j <= Math.min(input.length, i + reach); j++)
+      yield [input.slice(0, i), input.slice(i, j), input.slice(j)]
   }
 }
 
@@ -45,6 +51,12 @@ const CASES: { name: string; input: string; allowance: number; output: string }[
     input: `Start so:\n\`\`\`py\ndef f():\n${SOLUTION.join('\n')}\n\`\`\`\nok`,
     allowance: 3,
     output: `Start so:\n\`\`\`py\ndef f():\n${SOLUTION[0]}\n${SOLUTION[1]}\n\`\`\`\n${NOTE}\nok`,
+  },
+  {
+    name: 'the allowance counts the lines of every block of the answer',
+    input: `One:\n\`\`\`\n${SOLUTION[0]}\n${SOLUTION[1]}\n\`\`\`\nTwo:\n\`\`\`\n${SOLUTION[2]}\n${SOLUTION[3]}\n\`\`\`\nThree:\n\`\`\`\n${SOLUTION[4]}\n\`\`\`\n`,
+    allowance: 3,
+    output: `One:\n\`\`\`\n${SOLUTION[0]}\n${SOLUTION[1]}\n\`\`\`\nTwo:\n\`\`\`\n${SOLUTION[2]}\n\`\`\`\n${NOTE}\nThree:\n${NOTE}\n`,
   },
   {
     name: 'a short block at level 4 passes as it is',

@@ -28,15 +28,15 @@ test('below level 4 a structured answer loses its code, and the explanation says
   expect(answer).toEqual({ content: 'Sets a and b.\n\n(held)', generatedCode: '' })
 })
 
-test('at level 4 the code keeps its first lines; the answer is what was sent, not what the model wrote', () => {
-  const { out, answer } = run(1, [
-    { type: 'code_ready', generated_code: 'a = 1\nb = 2' },
-    { type: 'chunk', content: '```\nx\ny\n```\n' },
+test('at level 4 the code field and the text share one allowance; the answer is what was sent', () => {
+  const { out, answer } = run(2, [
+    { type: 'code_ready', generated_code: 'a = 1\nb = 2\nc = 3' },
+    { type: 'chunk', content: 'Then:\n```\nx\n```\n' },
   ])
   expect(out).toEqual([
-    { type: 'code_ready', generated_code: 'a = 1' },
-    { type: 'chunk', content: '```\nx\n```\n(held)\n' },
+    { type: 'code_ready', generated_code: 'a = 1\nb = 2' },
+    { type: 'chunk', content: 'Then:\n(held)\n' },
     { type: 'chunk', content: '\n(held)' },
   ])
-  expect(answer).toEqual({ content: '```\nx\n```\n(held)\n\n(held)', generatedCode: 'a = 1' })
+  expect(answer).toEqual({ content: 'Then:\n(held)\n\n(held)', generatedCode: 'a = 1\nb = 2' })
 })
