@@ -98,7 +98,13 @@ export function createServices(deps: AppDeps): Services {
     browser: deps.browser ?? createBrowserRunner({ config, logger, sandbox }),
     store:
       deps.store ??
-      createStore({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, timeoutMs: config.STORE_TIMEOUT_MS, logger }),
+      createStore({
+        url: config.DATABASE_URL,
+        dataDir: config.DATA_DIR,
+        timeoutMs: config.STORE_TIMEOUT_MS,
+        retentionDays: config.RETENTION_DAYS,
+        logger,
+      }),
   }
 }
 

@@ -32,6 +32,8 @@ import {
 import { createRegrader } from './regrade'
 import { gradesCsv, progressOf, requireAdmin, viewerOf, type SaveGrade } from './service'
 import { AppError } from '../errors'
+import { StoreUnavailable } from '../store/errors'
+import { SchemaTooNew } from '../store/migrate'
 
 export { createSaver } from './service'
 
@@ -46,6 +48,15 @@ export interface LearnersDeps {
 }
 
 const notFound = (what: string) => new AppError('not_found', 404, `No ${what} with this id`)
+
+/** A database that does not answer is a 503 the client may retry, not a 500. */
+const stored = <T>(work: () => Promise<T>): Promise<T> =>
+  work().catch((error) => {
+    if (error instanceof StoreUnavailable || error instanceof SchemaTooNew) {
+      throw new AppError('store_unavailable', 503, error.message, undefined, { 'retry-after': '5' })
+    }
+    throw error
+  })
 /** How often a job's event stream looks at a job another replica runs. */
 const JOB_POLL_MS = 1_000
 
@@ -67,12 +78,14 @@ export const learners = (deps: LearnersDeps) => {
       let sent = 0
       try {
         for (;;) {
+          // Listening before reading: a change between the read and the wait is not missed.
+          const change = regrader.changed(id, JOB_POLL_MS)
+          job = (await store.getJob(id)) ?? job
           for (; sent < job.done; sent++) {
             await events.send('progress', { done: sent + 1, total: job.total, attempts: job.attempts })
           }
           if (job.status === 'done' || job.status === 'failed') break
-          await regrader.changed(id, JOB_POLL_MS)
-          job = (await store.getJob(id)) ?? job
+          await change
         }
         await events.send('done', job)
       } catch (error) {
@@ -89,7 +102,9 @@ export const learners = (deps: LearnersDeps) => {
     .get(
       '/api/attempts',
       ({ query, request }) =>
-        store.listAttempts(viewer(request), { task: query.task, limit: query.limit ?? 20, before: query.before }),
+        stored(() =>
+          store.listAttempts(viewer(request), { task: query.task, limit: query.limit ?? 20, before: query.before }),
+        ),
       {
         query: AttemptQuery,
         response: { 200: AttemptList, ...errorResponses(401, 503) },
@@ -101,11 +116,12 @@ export const learners = (deps: LearnersDeps) => {
     )
     .get(
       '/api/attempts/:id',
-      async ({ params, request }) => {
-        const attempt = await store.getAttempt(viewer(request), params.id)
-        if (!attempt) throw notFound('attempt')
-        return attempt
-      },
+      ({ params, request }) =>
+        stored(async () => {
+          const attempt = await store.getAttempt(viewer(request), params.id)
+          if (!attempt) throw notFound('attempt')
+          return attempt
+        }),
       {
         params: IdParams,
         response: { 200: Attempt, ...errorResponses(401, 404, 503) },
@@ -115,7 +131,7 @@ export const learners = (deps: LearnersDeps) => {
         },
       },
     )
-    .get('/api/progress', ({ request }) => progressOf(store, tasks, viewer(request).learner), {
+    .get('/api/progress', ({ request }) => stored(() => progressOf(store, tasks, viewer(request).learner)), {
       response: { 200: Progress, ...errorResponses(401, 503) },
       detail: {
         summary: "The caller's standing at every task",
@@ -124,10 +140,11 @@ export const learners = (deps: LearnersDeps) => {
     })
     .delete(
       '/api/me/data',
-      async ({ request }) => ({
-        success: true as const,
-        deleted: await store.deleteLearnerData(viewer(request).learner),
-      }),
+      ({ request }) =>
+        stored(async () => ({
+          success: true as const,
+          deleted: await store.deleteLearnerData(viewer(request).learner),
+        })),
       {
         response: { 200: DeletedData, ...errorResponses(401, 503) },
         detail: {
@@ -138,16 +155,17 @@ export const learners = (deps: LearnersDeps) => {
     )
     .get(
       '/api/admin/progress',
-      async ({ query, request }) => {
-        admin(request)
-        const learners = await store.classProgress(query.task)
-        return {
-          learners: learners.map(({ learner, tasks }) => ({
-            learner,
-            tasks: tasks.map(({ last: _, ...task }) => task),
-          })),
-        }
-      },
+      ({ query, request }) =>
+        stored(async () => {
+          admin(request)
+          const learners = await store.classProgress(query.task)
+          return {
+            learners: learners.map(({ learner, tasks }) => ({
+              learner,
+              tasks: tasks.map(({ last: _, ...task }) => task),
+            })),
+          }
+        }),
       {
         query: TaskQuery,
         response: { 200: ClassProgress, ...errorResponses(401, 403, 503) },
@@ -156,16 +174,17 @@ export const learners = (deps: LearnersDeps) => {
     )
     .get(
       '/api/admin/grades.csv',
-      async ({ query, request }) => {
-        admin(request)
-        const csv = gradesCsv(await store.classProgress(query.task))
-        return new Response(csv, {
-          headers: {
-            'content-type': 'text/csv; charset=utf-8; header=present',
-            'content-disposition': 'attachment; filename="grades.csv"',
-          },
-        })
-      },
+      ({ query, request }) =>
+        stored(async () => {
+          admin(request)
+          const csv = gradesCsv(await store.classProgress(query.task))
+          return new Response(csv, {
+            headers: {
+              'content-type': 'text/csv; charset=utf-8; header=present',
+              'content-disposition': 'attachment; filename="grades.csv"',
+            },
+          })
+        }),
       {
         query: TaskQuery,
         response: { 200: t.String({ description: 'text/csv' }), ...errorResponses(401, 403, 503) },
@@ -179,12 +198,13 @@ export const learners = (deps: LearnersDeps) => {
     )
     .post(
       '/api/admin/regrade',
-      async ({ body, request, set }) => {
-        admin(request)
-        const job = await regrader.start(body.task, body.learner)
-        set.status = 202
-        return { job: job.id }
-      },
+      ({ body, request, set }) =>
+        stored(async () => {
+          admin(request)
+          const job = await regrader.start(body.task, body.learner)
+          set.status = 202
+          return { job: job.id }
+        }),
       {
         body: RegradeRequest,
         response: { 202: RegradeAccepted, ...errorResponses(401, 403, 404, 503) },
@@ -199,13 +219,15 @@ export const learners = (deps: LearnersDeps) => {
     )
     .get(
       '/api/admin/jobs/:id',
-      async ({ params, request }) => {
-        admin(request)
-        const job = await store.getJob(params.id)
-        if (!job) throw notFound('job')
-        if (request.headers.get('accept')?.includes('text/event-stream')) return jobEvents(job.id, job) as never
-        return job
-      },
+      ({ params, request }) =>
+        stored(async () => {
+          admin(request)
+          await regrader.ready
+          const job = await store.getJob(params.id)
+          if (!job) throw notFound('job')
+          if (request.headers.get('accept')?.includes('text/event-stream')) return jobEvents(job.id, job) as never
+          return job
+        }),
       {
         params: IdParams,
         response: { 200: RegradeJob, ...errorResponses(401, 403, 404, 503) },
@@ -219,12 +241,13 @@ export const learners = (deps: LearnersDeps) => {
     )
     .get(
       '/api/conversations',
-      async ({ query, request }) => {
-        const who = viewer(request)
-        if (query.learner !== undefined && query.learner !== who.learner) requireAdmin(who)
-        const learner = query.learner ?? who.learner
-        return { conversations: await store.listConversations({ learner, admin: false }, { task: query.task }) }
-      },
+      ({ query, request }) =>
+        stored(async () => {
+          const who = viewer(request)
+          if (query.learner !== undefined && query.learner !== who.learner) requireAdmin(who)
+          const learner = query.learner ?? who.learner
+          return { conversations: await store.listConversations({ learner, admin: false }, { task: query.task }) }
+        }),
       {
         query: ConversationQuery,
         response: { 200: ConversationList, ...errorResponses(401, 403, 503) },
@@ -236,11 +259,12 @@ export const learners = (deps: LearnersDeps) => {
     )
     .get(
       '/api/conversations/:id',
-      async ({ params, request }) => {
-        const conversation = await store.getConversation(viewer(request), params.id)
-        if (!conversation) throw notFound('conversation')
-        return conversation
-      },
+      ({ params, request }) =>
+        stored(async () => {
+          const conversation = await store.getConversation(viewer(request), params.id)
+          if (!conversation) throw notFound('conversation')
+          return conversation
+        }),
       {
         params: IdParams,
         response: { 200: Conversation, ...errorResponses(401, 404, 503) },
@@ -252,10 +276,11 @@ export const learners = (deps: LearnersDeps) => {
     )
     .delete(
       '/api/conversations/:id',
-      async ({ params, request }) => {
-        if (!(await store.deleteConversation(viewer(request), params.id))) throw notFound('conversation')
-        return { success: true as const }
-      },
+      ({ params, request }) =>
+        stored(async () => {
+          if (!(await store.deleteConversation(viewer(request), params.id))) throw notFound('conversation')
+          return { success: true as const }
+        }),
       {
         params: IdParams,
         response: { 200: Deleted, ...errorResponses(401, 404, 503) },

@@ -31,6 +31,8 @@ export interface RegradeDeps {
 }
 
 export interface Regrader {
+  /** Settles once the jobs a stopped server left behind are marked failed (at start). */
+  readonly ready: Promise<unknown>
   /** Creates the job and starts it in the background; 404 for an unknown task. */
   start(task: string, learner?: string): Promise<RegradeJob>
   /** Resolves at the next change of a job this server runs, or after `ms` (for a job of another replica). */
@@ -115,6 +117,7 @@ export function createRegrader({ store, grade, saveGrade, logger }: RegradeDeps)
   }
 
   return {
+    ready: swept,
     async start(taskName, learner) {
       await swept
       const task = await grade.tasks.find(taskName)

@@ -25,6 +25,8 @@ export interface StoreOptions {
   dataDir: string
   /** Longest a database call may take before it counts as unreachable. */
   timeoutMs?: number
+  /** RETENTION_DAYS: older attempts and conversations are deleted at start and daily; 0 keeps everything. */
+  retentionDays?: number
   logger: Logger
 }
 
@@ -38,7 +40,33 @@ export function storeTarget(url: string | undefined, dataDir: string): StoreTarg
   return { kind: 'sqlite', filename: path === ':memory:' ? path : resolve(path) }
 }
 
-export function createStore({ url, dataDir, timeoutMs = 5_000, logger }: StoreOptions): Store {
+export function createStore(options: StoreOptions): Store {
+  const store = openStore(options)
+  return options.retentionDays ? withRetention(store, options.retentionDays, options.logger) : store
+}
+
+const DAY_MS = 86_400_000
+
+/** Deletes what is older than `days` once the schema is ready, then once a day. */
+function withRetention(store: Store, days: number, logger: Logger): Store {
+  const expire = () =>
+    store
+      .expire(days)
+      .then((rows) => rows && logger.info('deleted data older than RETENTION_DAYS', { rows, days }))
+      .catch((error) => logger.warn('retention sweep failed', { error: String(error) }))
+  void store.ready.then(expire, () => {})
+  const timer = setInterval(expire, DAY_MS)
+  timer.unref?.()
+  return {
+    ...store,
+    async close() {
+      clearInterval(timer)
+      await store.close()
+    },
+  }
+}
+
+function openStore({ url, dataDir, timeoutMs = 5_000, logger }: StoreOptions): Store {
   const target = storeTarget(url, dataDir)
   if (target.kind === 'postgres') {
     const sql = new SQL(target.url, {

@@ -1,6 +1,6 @@
 /**
  * A real PostgreSQL for tests: initdb in a temp folder, the server on a free loopback port (no unix socket), no
- * fsync (the tests never lose power), trust authentication for the user `postgres`. As root, both run as an
+ * fsync (the tests never lose power; a killed server keeps every commit, which sits in the OS cache), trust authentication for the user `postgres`. As root, both run as an
  * unprivileged user (`postgres` when the package created it, else `nobody`): PostgreSQL refuses to run as root.
  * The server dies with the test process (setpriv --pdeathsig). `kill()` and `restart()` stage the database going
  * away and coming back on the same port with its data.
@@ -79,10 +79,6 @@ async function launch(bin: string, dataDir: string, port: number, prefix: string
     'unix_socket_directories=',
     '-c',
     'fsync=off',
-    '-c',
-    'synchronous_commit=off',
-    '-c',
-    'full_page_writes=off',
     '-c',
     'max_connections=60',
   ]
