@@ -141,7 +141,12 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   // The document generator needs the finished route table, which exists only after the last `.use`.
   let routes: () => RouteLike[] = () => []
   // Limits, audit and metrics are keyed on the route a path belongs to, never on its spelling (`/api/grade/`).
-  const routeOf = routeResolver(() => routes().map((route) => route.path))
+  // Preflight routes (`OPTIONS /*` of the CORS plugin) match every path: they name no route of ours.
+  const routeOf = routeResolver(() =>
+    routes()
+      .filter((route) => route.method !== 'OPTIONS')
+      .map((route) => route.path),
+  )
   const bodySchemaOf = bodySchemas(() => app.routes, routeOf)
   const bodyLimit = (path: string) =>
     routeOf(path) === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES

@@ -15,8 +15,8 @@
  */
 import { Elysia } from 'elysia'
 import { clientByAddress, type Identify } from '../http/client'
-import type { Config } from '../config'
 import type { JwtConfig } from './jwt'
+import type { KeySettings } from './keys'
 import { AppError } from '../errors'
 import type { HealthReport, Service } from '../services'
 import { requestUrl } from '../http/request-url'
@@ -140,7 +140,7 @@ export function accessFromRing(ring: KeyRing, jwt?: JwtVerifier): Access {
   }
 }
 
-export const createAccess = (config: Pick<Config, 'API_KEYS' | 'API_KEYS_FILE'> & JwtConfig) =>
+export const createAccess = (config: KeySettings & JwtConfig) =>
   accessFromRing(loadKeyRing(config), createJwtVerifier(config))
 
 function refusal(credential: Refusal): AppError {

@@ -14,8 +14,16 @@
  * await verifier?.verify(token) // { ok: true, identity: { name: 'jwt:learner-42', role: 'learner' } }
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
-import { ConfigError, type Config } from '../config'
+import { ConfigError } from '../config'
 import type { Identity } from './keys'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface JwtSettings {
+  JWT_SECRET: string | undefined
+  JWT_JWKS_URL: string | undefined
+  JWT_ISSUER: string | undefined
+  JWT_AUDIENCE: string | undefined
+}
 
 export type TokenProblem = 'expired' | 'invalid' | 'unavailable'
 
@@ -28,7 +36,7 @@ export interface JwtVerifier {
 }
 
 /** Every field optional: callers that only care about keys need not name them. */
-export type JwtConfig = Partial<Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>>
+export type JwtConfig = Partial<JwtSettings>
 
 /** Asymmetric algorithms only: a JWKS key must never be usable as an HMAC secret (algorithm confusion). */
 const JWKS_ALGORITHMS = [

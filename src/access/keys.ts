@@ -12,7 +12,13 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Type as t, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { ConfigError, type Config } from '../config'
+import { ConfigError } from '../config'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface KeySettings {
+  API_KEYS: string | undefined
+  API_KEYS_FILE: string | undefined
+}
 
 export type Role = 'learner' | 'admin'
 
@@ -173,7 +179,7 @@ export function keyRing(keys: StoredKey[]): KeyRing {
 }
 
 /** Reads API_KEYS and API_KEYS_FILE; a bad entry or an unreadable file is a ConfigError naming the place, never the key. */
-export function loadKeyRing(config: Pick<Config, 'API_KEYS' | 'API_KEYS_FILE'>): KeyRing {
+export function loadKeyRing(config: KeySettings): KeyRing {
   const problems: string[] = []
   const keys = config.API_KEYS ? parsePlainKeys(config.API_KEYS, problems) : []
   if (config.API_KEYS_FILE) {

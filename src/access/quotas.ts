@@ -13,7 +13,6 @@
  */
 import type { Server } from 'elysia/universal'
 import type { Identify } from '../http/client'
-import type { Config } from '../config'
 import type { Identity } from './keys'
 import { quotaExceeded, type RouteClass } from './rate-limit'
 import type { LimitStore, Release } from './store'
@@ -40,19 +39,19 @@ export interface Quotas {
   maxTokens: number
 }
 
-type QuotaConfig = Pick<
-  Config,
-  | 'RATE_EXECUTION_PER_MIN'
-  | 'RATE_CHAT_PER_MIN'
-  | 'RATE_JUDGE_PER_MIN'
-  | 'RATE_SERVERS_PER_MIN'
-  | 'CONCURRENT_EXECUTIONS_PER_CLIENT'
-  | 'CONCURRENT_SOCKETS_PER_CLIENT'
-  | 'AI_TOKENS_PER_DAY'
-  | 'AI_MAX_TOKENS'
->
+/** The settings this module reads (src/config.ts documents each). */
+export interface QuotaSettings {
+  RATE_EXECUTION_PER_MIN: number
+  RATE_CHAT_PER_MIN: number
+  RATE_JUDGE_PER_MIN: number
+  RATE_SERVERS_PER_MIN: number
+  CONCURRENT_EXECUTIONS_PER_CLIENT: number
+  CONCURRENT_SOCKETS_PER_CLIENT: number
+  AI_TOKENS_PER_DAY: number
+  AI_MAX_TOKENS: number
+}
 
-export function defaultLimits(config: QuotaConfig): ClientLimits {
+export function defaultLimits(config: QuotaSettings): ClientLimits {
   return {
     perMinute: {
       execution: config.RATE_EXECUTION_PER_MIN,
@@ -86,7 +85,7 @@ export function limitsOf(defaults: ClientLimits, identity: Identity | undefined)
 const CONCURRENT_WORDS: Record<Concurrent, string> = { executions: 'runs of code', sockets: 'chat connections' }
 
 export interface QuotaDeps {
-  config: QuotaConfig
+  config: QuotaSettings
   store: LimitStore
   identify: Identify
   identity: (request: Request) => Identity | undefined

@@ -4,7 +4,6 @@
  */
 import { Elysia } from 'elysia'
 import type { Server } from 'elysia/universal'
-import type { Config } from '../config'
 import { AppError, errorResponses } from '../errors'
 import { requestFields, type Logger } from '../logging'
 import type { Access } from '../access'
@@ -22,8 +21,16 @@ import type { TaskStore } from '../tasks/store'
 import { createTutor } from '../tutor/service'
 import { OPEN_LEARNER, viewerOf } from '../learners/service'
 
+/** The settings this module reads (src/config.ts documents each). */
+export interface ChatSettings {
+  CHAT_HEARTBEAT_MS: number
+  MAX_BODY_DEPTH: number
+  TUTOR_CONTEXT_CHARS: number
+  TUTOR_MAX_CODE_LINES: number
+}
+
 export interface ChatDeps {
-  config: Pick<Config, 'CHAT_HEARTBEAT_MS' | 'MAX_BODY_DEPTH' | 'TUTOR_CONTEXT_CHARS' | 'TUTOR_MAX_CODE_LINES'>
+  config: ChatSettings
   providers: ProviderRegistry
   logger: Logger
   /**

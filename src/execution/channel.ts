@@ -18,9 +18,15 @@
  *   if (channel.violation) break // stop the run: it said more than any harness would
  * }
  */
-import type { Config } from '../config'
 import { FINAL, MAX_DEPTH, parseLine } from './messages'
 import type { HarnessMessage, Job } from './runner'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface ChannelSettings {
+  EXEC_CHANNEL_BYTES: number
+  EXEC_OUTPUT_BYTES: number
+  EXEC_RESULT_BYTES: number
+}
 
 export interface ChannelLimits {
   /** Bytes the whole channel may carry. */
@@ -42,11 +48,11 @@ export const EXTRA_LINES = 16
  * The longest line the harness writes (it cuts captured output to fit, src/python/harness-common.py): one result
  * plus a case's captured stdout and stderr, and a few small fields; never more than the whole channel.
  */
-export function reportLineBytes(config: Config): number {
+export function reportLineBytes(config: ChannelSettings): number {
   return Math.min(config.EXEC_RESULT_BYTES + 2 * config.EXEC_OUTPUT_BYTES + 64 * 1024, config.EXEC_CHANNEL_BYTES)
 }
 
-export function channelLimits(config: Config, job: Job): ChannelLimits {
+export function channelLimits(config: ChannelSettings, job: Job): ChannelLimits {
   const expected = job.op === 'tests' ? job.cases.length + 1 : 1
   return {
     totalBytes: config.EXEC_CHANNEL_BYTES,

@@ -6,7 +6,7 @@
  * than for start-up, and refilled after each job has started. A warm box that cannot be had falls back to
  * bubblewrap for that job; a zygote that cannot start at all ends the warm path, with one warning.
  */
-import type { Config } from '../config'
+import type { SandboxLimitSettings } from '../sandbox'
 import type { Logger } from '../logging'
 import { compileHarness, type CompiledHarness } from '../python/compiled'
 import { harnessModules, harnessProgram, schedulerProgram } from '../python/program'
@@ -15,6 +15,13 @@ import type { WarmLimits } from '../sandbox/warm'
 import { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit, WarmUnavailable, writeInput } from '../sandbox'
 import { runsAsRoot } from '../sandbox/argv'
 import { closeQuietly } from '../sandbox/seccomp'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface HarnessBoxSettings extends SandboxLimitSettings {
+  EXEC_POOL_SIZE: number
+  PYTHON_BIN: string
+  SANDBOX: 'auto' | 'required' | 'off'
+}
 
 /** A bubblewrap sandbox as a job (the path where no warm boxes exist). */
 function boxedJob(box: Boxed): BoxedJob {
@@ -54,7 +61,7 @@ export function harnessPayload(made: CompiledHarness, limits: string, harness = 
 }
 
 /** The limits of one warm box, the same for every execution. */
-export function boxLimits(config: Config): WarmLimits {
+export function boxLimits(config: HarnessBoxSettings): WarmLimits {
   return {
     memoryBytes: sandboxMemoryBytes(config),
     processes: sandboxProcessLimit(config),
@@ -77,7 +84,7 @@ export interface HarnessBoxes {
 }
 
 export interface HarnessBoxesOptions {
-  config: Config
+  config: HarnessBoxSettings
   logger: Logger
   sandbox: Sandbox
   /** The learner process's program (the embedded harness unless a test plays a misbehaving one). */

@@ -4,7 +4,8 @@
  */
 import { Elysia } from 'elysia'
 import type { Server } from 'elysia/universal'
-import type { Config } from '../config'
+import type { LocalRunnerSettings } from './local-runner'
+import type { OneCompilerSettings } from './onecompiler-runner'
 import { errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Sandbox } from '../sandbox'
@@ -29,13 +30,19 @@ import { planTestParts, runTestParts, type RunCases } from './task-cases'
 import { frontendFiles, withBrowserCases } from './browser-cases'
 import type { BrowserRunner } from '../browser'
 
-export function createCodeRunner(config: Config, logger: Logger, sandbox: Sandbox): CodeRunner {
+/** The settings this module reads (src/config.ts documents each). */
+export interface ExecutionSettings extends LocalRunnerSettings, OneCompilerSettings {
+  USE_LOCAL_EXECUTION: boolean
+  MAX_CODE_BYTES: number
+}
+
+export function createCodeRunner(config: ExecutionSettings, logger: Logger, sandbox: Sandbox): CodeRunner {
   if (!config.USE_LOCAL_EXECUTION) return createOneCompilerRunner({ config, logger })
   return createLocalRunner({ config, logger, sandbox })
 }
 
 export interface ExecutionDeps {
-  config: Config
+  config: ExecutionSettings
   runner: CodeRunner
   logger: Logger
   /** Where `execute-test-cases` with `task` finds the task's tests (private ones included). */

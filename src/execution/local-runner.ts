@@ -6,7 +6,9 @@
  * from (forked from the zygote or started through bubblewrap, a pool of them waiting) is ./harness-boxes.ts.
  * Slots are shared fairly between clients (./queue.ts).
  */
-import type { Config } from '../config'
+import type { HarnessBoxSettings } from './harness-boxes'
+import type { ChannelSettings } from './channel'
+import type { QueueSettings } from './queue'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { BoxedJob, Sandbox } from '../sandbox'
@@ -24,11 +26,28 @@ import {
   type RunOutcome,
 } from './runner'
 
+/** What the harness's limits and a job's time budget come from; the OneCompiler adapter reads the same. */
+export interface HarnessLimitSettings extends ChannelSettings {
+  EXEC_MEMORY_MB: number
+  EXEC_MAX_PROCESSES: number
+  EXEC_TMPFS_MB: number
+  EXEC_TIMEOUT_MS: number
+  EXEC_TEST_PARALLELISM: number
+  EXEC_BATCH_TIMEOUT_MS: number
+}
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface LocalRunnerSettings extends HarnessLimitSettings, HarnessBoxSettings, QueueSettings {
+  EXEC_BATCH_TIMEOUT_MS: number
+  EXEC_MAX_CASES: number
+  EXEC_TIMEOUT_MS: number
+}
+
 /** Start-up allowance on top of a time limit: the server's wall clock must never beat the limit it reports. */
 export const START_GRACE_MS = 1000
 
 /** The harness's own limits from the configuration; shared with the OneCompiler adapter. */
-export function harnessLimits(config: Config): HarnessLimits {
+export function harnessLimits(config: HarnessLimitSettings): HarnessLimits {
   return {
     memory_mb: config.EXEC_MEMORY_MB,
     max_processes: config.EXEC_MAX_PROCESSES,
@@ -48,13 +67,13 @@ export function harnessLimits(config: Config): HarnessLimits {
  * Wall-clock budget of a job: a call's limit plus start-up grace; a batch has one limit for all its cases
  * (never less than one case needs), however many cases it holds.
  */
-export function jobBudgetMs(config: Config, job: Job): number {
+export function jobBudgetMs(config: HarnessLimitSettings, job: Job): number {
   const call = config.EXEC_TIMEOUT_MS + START_GRACE_MS
   return job.op === 'tests' ? Math.max(config.EXEC_BATCH_TIMEOUT_MS, call) : call
 }
 
 /** What the learner is told when the budget runs out: the limit they can act on, not the grace. */
-export function timeLimitMessage(config: Config, job: Job): string {
+export function timeLimitMessage(config: HarnessLimitSettings, job: Job): string {
   if (job.op !== 'tests') return `Time limit exceeded (${config.EXEC_TIMEOUT_MS} ms)`
   return `Not finished: the batch ran out of time (${jobBudgetMs(config, job)} ms for all ${job.cases.length} cases)`
 }
@@ -95,7 +114,7 @@ export function jobInput(job: Job): string {
 const SIGXCPU = 24
 
 /** How a run that reported nothing ended; the CPU limit's warning signal is the time limit it is, not a crash. */
-function describeExit(config: Config, box: BoxedJob): NonNullable<RunOutcome['stopped']> {
+function describeExit(config: LocalRunnerSettings, box: BoxedJob): NonNullable<RunOutcome['stopped']> {
   const { code, signal: killedBy } = box.status()
   // bwrap passes 128 + signal on; the zygote reports the signal itself
   const signal = killedBy ?? (code !== null && code > 128 ? code - 128 : null)
@@ -114,7 +133,7 @@ function describeExit(config: Config, box: BoxedJob): NonNullable<RunOutcome['st
 }
 
 export interface LocalRunnerOptions {
-  config: Config
+  config: LocalRunnerSettings
   logger: Logger
   sandbox: Sandbox
   /** The program run in each sandbox; the embedded harness (src/python/program.ts) unless a test plays a misbehaving one. */

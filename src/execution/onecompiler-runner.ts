@@ -4,7 +4,8 @@
  * with a per-run random marker; everything else on stdout is the learner's. OneCompiler's quirks (status
  * "success" for a program that failed, error codes E001–E006) are mapped onto our outcomes here.
  */
-import type { Config } from '../config'
+import type { HarnessLimitSettings } from './local-runner'
+import type { QueueSettings } from './queue'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import { harnessLimits, jobBudgetMs } from './local-runner'
@@ -12,6 +13,14 @@ import { harnessProgram, schedulerProgram } from '../python/program'
 import { createQueue, queueLimits } from './queue'
 import { parseMessages } from './messages'
 import { requireCaseCount, type CodeRunner, type Job, type RunOutcome } from './runner'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface OneCompilerSettings extends HarnessLimitSettings, QueueSettings {
+  ONECOMPILER_TIMEOUT_MS: number
+  ONECOMPILER_URL: string
+  RAPIDAPI_KEY: string | undefined
+  EXEC_MAX_CASES: number
+}
 
 export const ONECOMPILER_HOST = 'onecompiler-apis.p.rapidapi.com'
 
@@ -75,7 +84,7 @@ export function upstreamError(code: string, detail: string): AppError {
 }
 
 export interface OneCompilerRunnerOptions {
-  config: Config
+  config: OneCompilerSettings
   logger: Logger
   fetch?: typeof fetch
 }

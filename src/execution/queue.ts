@@ -9,8 +9,15 @@
  * const queue = createQueue({ slots: 2, waiting: 8, perClient: 1, perClientWaiting: 2 })
  * await queue.run(() => runJob(), { client: '10.0.0.7', signal: request.signal })
  */
-import type { Config } from '../config'
 import { AppError } from '../errors'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface QueueSettings {
+  EXEC_CONCURRENCY: number
+  EXEC_QUEUE_LENGTH: number
+  EXEC_QUEUE_PER_CLIENT: number | undefined
+  EXEC_SLOTS_PER_CLIENT: number | undefined
+}
 
 export interface QueueLimits {
   slots: number
@@ -20,7 +27,7 @@ export interface QueueLimits {
 }
 
 /** The limits from the configuration, with the per-client defaults derived from the totals. */
-export function queueLimits(config: Config): QueueLimits {
+export function queueLimits(config: QueueSettings): QueueLimits {
   return {
     slots: config.EXEC_CONCURRENCY,
     waiting: config.EXEC_QUEUE_LENGTH,

@@ -5,7 +5,6 @@
  * redacts endpoint results; `hidden` below redacts browser and design results the same way).
  */
 import type { BrowserRunner, FrontendFiles } from '../browser'
-import type { Config } from '../config'
 import { AppError } from '../errors'
 import { runBrowserCase, type BrowserContext } from '../execution/browser-cases'
 import type { TestResult } from '../execution/model'
@@ -24,8 +23,17 @@ import type { TaskStore } from '../tasks/store'
 import { runDesignTests } from './design-tests'
 import { GROUPS, type GradeGroup, type GradeResponse, type GradeResult, type GradeSummary } from './model'
 
+/** The settings this module reads (src/config.ts documents each). */
+export interface GradingSettings {
+  EXEC_MAX_CASES: number
+  MAX_CODE_BYTES: number
+  GRADE_TIMEOUT_MS: number
+  JUDGE_MODEL: string
+  RATE_JUDGE_PER_MIN: number
+}
+
 export interface GradeDeps {
-  config: Config
+  config: GradingSettings
   runner: CodeRunner
   tasks: TaskStore
   browser: BrowserRunner

@@ -3,7 +3,6 @@
  * learner's page meets one requirement. Bodies up to JUDGE_MAX_BODY_BYTES are accepted on this route.
  */
 import { Elysia } from 'elysia'
-import type { Config } from '../config'
 import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
 import type { Metrics } from '../metrics'
@@ -12,8 +11,13 @@ import type { Quotas } from '../access/quotas'
 import { JudgeRequest, JudgeResponse } from './model'
 import { judgeScreenshot } from './service'
 
+/** The settings this module reads (src/config.ts documents each). */
+export interface JudgeSettings {
+  JUDGE_MODEL: string
+}
+
 export interface JudgeRouteDeps {
-  config: Config
+  config: JudgeSettings
   providers: ProviderRegistry
   logger: Logger
   /** The max_tokens cap and the client's token budget (src/access/quotas.ts). */

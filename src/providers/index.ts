@@ -9,11 +9,19 @@
  * @example
  * const { provider, model } = createProviderRegistry(config).resolve(body.model)
  */
-import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { ChatProvider, ProviderRegistry } from './provider'
 import { createOpenAIProvider } from './openai'
 import { createAnthropicProvider } from './anthropic'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface ProviderSettings {
+  OPENAI_API_KEY: string | undefined
+  OPENAI_BASE_URL: string | undefined
+  ANTHROPIC_API_KEY: string | undefined
+  ANTHROPIC_BASE_URL: string | undefined
+  DEFAULT_MODEL: string
+}
 
 export { completeChat, ProviderError, type Completion } from './complete'
 
@@ -22,14 +30,9 @@ export interface RegistryOptions {
   fetch?: typeof fetch
 }
 
-type ProviderConfig = Pick<
-  Config,
-  'OPENAI_API_KEY' | 'OPENAI_BASE_URL' | 'ANTHROPIC_API_KEY' | 'ANTHROPIC_BASE_URL' | 'DEFAULT_MODEL'
->
-
 export const isAnthropicModel = (model: string) => model.toLowerCase().startsWith('claude-')
 
-export function createProviderRegistry(config: ProviderConfig, options: RegistryOptions = {}): ProviderRegistry {
+export function createProviderRegistry(config: ProviderSettings, options: RegistryOptions = {}): ProviderRegistry {
   const openai: ChatProvider | undefined =
     config.OPENAI_API_KEY || config.OPENAI_BASE_URL
       ? createOpenAIProvider({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, fetch: options.fetch })

@@ -12,7 +12,7 @@
  * await box.proc.exited
  * box.release() // kills whatever is left, removes its cgroup
  */
-import type { Config } from '../config'
+import type { SandboxLimitSettings } from './limits'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { HealthReport, Service } from '../services'
@@ -26,7 +26,19 @@ import { limitsReport, sandboxCpus, sandboxProcessLimit } from './limits'
 import { createWarmBoxes, type WarmBoxes } from './warm'
 import type { ZygotePayload } from './zygote'
 
-export { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit } from './limits'
+/** The settings this module reads (src/config.ts documents each). */
+export interface SandboxSettings extends SandboxLimitSettings {
+  EXEC_CONCURRENCY: number
+  EXEC_ZYGOTE: boolean
+  PYTHON_BIN: string
+  SANDBOX: 'auto' | 'required' | 'off'
+  SANDBOX_UID_BASE: number
+  EXEC_POOL_SIZE: number
+  SERVERS_MAX: number
+  BROWSER_CONCURRENCY: number
+}
+
+export { sandboxCpus, sandboxMemoryBytes, sandboxProcessLimit, type SandboxLimitSettings } from './limits'
 
 export type { PythonProbe, SandboxProbe } from './probe'
 export { type BoxedJob, type WarmBoxes, WarmUnavailable } from './warm'
@@ -95,7 +107,7 @@ export interface Sandbox extends Service {
 }
 
 export interface SandboxOptions {
-  config: Config
+  config: SandboxSettings
   logger: Logger
   /** Replaces the real probes (tests of the unsandboxed modes). */
   probes?: () => Promise<[PythonProbe, SandboxProbe]>

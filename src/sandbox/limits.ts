@@ -1,17 +1,25 @@
 /**
  * The limits of a whole sandbox, from the configuration, and what /health says about which of them apply here.
  */
-import type { Config } from '../config'
 import { SANDBOX_HOSTNAME } from './argv'
 import type { SandboxCgroups } from './cgroup'
 import { DENIED, type SeccompFilter } from './seccomp'
 import type { UidRange } from './uids'
 
+/** The settings this module reads (src/config.ts documents each). */
+export interface SandboxLimitSettings {
+  EXEC_CPUS: number | undefined
+  EXEC_MAX_PROCESSES: number
+  EXEC_MEMORY_MB: number
+  EXEC_TEST_PARALLELISM: number
+  EXEC_TMPFS_MB: number
+}
+
 /**
  * Memory of a whole sandbox (cgroup): all its processes and its /tmp together. RLIMIT_AS bounds each process,
  * and a batch legitimately runs EXEC_TEST_PARALLELISM cases at once next to the harness.
  */
-export function sandboxMemoryBytes(config: Config): number {
+export function sandboxMemoryBytes(config: SandboxLimitSettings): number {
   return (config.EXEC_MEMORY_MB * (config.EXEC_TEST_PARALLELISM + 1) + config.EXEC_TMPFS_MB) * 1024 * 1024
 }
 
@@ -19,17 +27,17 @@ export function sandboxMemoryBytes(config: Config): number {
  * Processes and threads of a whole sandbox: what the program may start plus bwrap's own two (the one we spawn
  * and pid 1 of the sandbox). Counted by the cgroup (pids.max) and, as root, on the sandbox's host uid.
  */
-export function sandboxProcessLimit(config: Config): number {
+export function sandboxProcessLimit(config: SandboxLimitSettings): number {
   return config.EXEC_MAX_PROCESSES + 2
 }
 
 /** CPUs' worth of time one sandbox may use: enough for a batch's parallel cases, never what learner code asks. */
-export function sandboxCpus(config: Config): number {
+export function sandboxCpus(config: SandboxLimitSettings): number {
   return config.EXEC_CPUS ?? config.EXEC_TEST_PARALLELISM
 }
 
 export interface LimitsFacts {
-  config: Config
+  config: SandboxLimitSettings
   cgroups: SandboxCgroups
   sandboxed: boolean
   seccomp: SeccompFilter | null

@@ -5,7 +5,7 @@
 import { Elysia } from 'elysia'
 import type { Server } from 'elysia/universal'
 import type { Identify } from '../http/client'
-import type { Config } from '../config'
+import type { ServerManagerSettings } from './manager'
 import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
 import type { Sandbox } from '../sandbox'
@@ -22,8 +22,13 @@ import {
   StopServerResponse,
 } from './model'
 
+/** The settings this module reads (src/config.ts documents each). */
+export interface ServersSettings extends ServerManagerSettings {
+  MAX_CODE_BYTES: number
+}
+
 /** The manager on the shared sandbox (the same one executions run in). */
-export function createServerManager(config: Config, logger: Logger, sandbox: Sandbox): ServerManager {
+export function createServerManager(config: ServersSettings, logger: Logger, sandbox: Sandbox): ServerManager {
   return createManager({ config, logger, sandbox })
 }
 
@@ -37,7 +42,7 @@ const deprecated = (summary: string, description: string) => ({
 })
 
 interface ServersDeps {
-  config: Config
+  config: ServersSettings
   servers: ServerManager
   logger: Logger
   identify: Identify

@@ -6,13 +6,25 @@
  * running and recently stopped servers with their output.
  */
 import { PortInUse, startBackend, type LiveBackend } from '../backends/start'
-import type { Config } from '../config'
+import type { SandboxLimitSettings } from '../sandbox'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import { sandboxMemoryBytes, type Sandbox } from '../sandbox'
 import type { Service } from '../services'
 import type { PythonServer, StopReason } from './model'
 import { newOwner, requireOwner, type Caller, type Owner } from './owner'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface ServerManagerSettings extends SandboxLimitSettings {
+  EXEC_OUTPUT_BYTES: number
+  PYTHON_BIN: string
+  SERVERS_LIFETIME_S: number
+  SERVERS_MAX: number
+  SERVERS_MAX_CONNECTIONS: number
+  SERVERS_PER_CLIENT: number
+  SERVERS_PORT_MAX: number
+  SERVERS_PORT_MIN: number
+}
 
 export type ServerInfo = PythonServer
 
@@ -38,7 +50,7 @@ export interface ServerManager extends Service {
 }
 
 export interface ServerManagerOptions {
-  config: Config
+  config: ServerManagerSettings
   logger: Logger
   /** The sandbox every learner program runs in (shared with executions). */
   sandbox: Sandbox

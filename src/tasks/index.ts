@@ -3,7 +3,6 @@
  * POST /api/load-test-cases and GET /assets/{path}.
  */
 import { Elysia, t } from 'elysia'
-import type { Config } from '../config'
 import { AppError, errorResponses } from '../errors'
 import type { Logger } from '../logging'
 import { createFsTaskStore } from './fs-store'
@@ -12,8 +11,14 @@ import { resolveTasksDir } from './paths'
 import { loadTestCases, taskDetail } from './service'
 import type { TaskStore } from './store'
 
+/** The settings this module reads (src/config.ts documents each). */
+export interface TaskSettings {
+  TASKS_DIR: string
+  TASKS_WATCH: boolean
+}
+
 /** The store the app uses: the folder named by TASKS_DIR, watched when TASKS_WATCH is on. */
-export function createTaskStore(config: Config, logger: Logger): TaskStore {
+export function createTaskStore(config: TaskSettings, logger: Logger): TaskStore {
   return createFsTaskStore({
     dir: resolveTasksDir(config.TASKS_DIR),
     shownDir: config.TASKS_DIR,
@@ -35,7 +40,7 @@ function assetPath(url: string): string | undefined {
   }
 }
 
-export const tasks = ({ tasks: store }: { config: Config; tasks: TaskStore; logger: Logger }) =>
+export const tasks = ({ tasks: store }: { config: TaskSettings; tasks: TaskStore; logger: Logger }) =>
   new Elysia({ name: 'tasks', tags: ['Tasks'] })
     .get('/tasks', async () => ({ tasks: await store.list() }), {
       response: { 200: TaskList, ...errorResponses() },

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto'
 import { normalizeFrontendCode } from '../browser/files'
 import type { ChatBody } from '../chat/model'
 import { promptMessages } from '../chat/prompts'
-import type { Config } from '../config'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { ChatMessage } from '../providers/provider'
@@ -19,10 +18,16 @@ import { buildTutorContext } from './context'
 import { codeAllowance, cutNote, hintLevel, MAX_HINT_LEVEL } from './hints'
 import { type OutputFilter, tutorFilter } from './output'
 
+/** The settings this module reads (src/config.ts documents each). */
+export interface TutorSettings {
+  TUTOR_CONTEXT_CHARS: number
+  TUTOR_MAX_CODE_LINES: number
+}
+
 export interface TutorDeps {
   tasks: Pick<TaskStore, 'find'>
   store: Pick<Store, 'lastAttempt' | 'getConversation' | 'createConversation' | 'appendMessages'>
-  config: Pick<Config, 'TUTOR_CONTEXT_CHARS' | 'TUTOR_MAX_CODE_LINES'>
+  config: TutorSettings
   logger: Logger
 }
 
