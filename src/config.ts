@@ -38,7 +38,8 @@ const HOST_NAME = '([A-Za-z0-9_.-]+|\\[[0-9A-Fa-f:.]+\\]|[0-9A-Fa-f]*:[0-9A-Fa-f
 const MiB = 1024 * 1024
 const cpus = availableParallelism()
 
-export const SETTINGS = {
+/** The settings by section, as docs/configuration.md shows them; each feature reads only its own (see app.ts). */
+const SERVER = {
   HOST: setting(
     t.String({ minLength: 1 }),
     '127.0.0.1',
@@ -68,6 +69,34 @@ export const SETTINGS = {
       'unset means these plus HOST unless it is a wildcard; `*` turns the check off.',
     { example: 'localhost,127.0.0.1,[::1]' },
   ),
+  MAX_BODY_BYTES: setting(Int(1024), 2 * MiB, 'Largest request body accepted by ordinary routes (413 beyond).'),
+  MAX_BODY_DEPTH: setting(
+    Int(8, 512),
+    64,
+    'Deepest nesting of arrays and objects accepted in a JSON body or chat frame (400 body_too_deep beyond).',
+  ),
+  JUDGE_MAX_BODY_BYTES: setting(Int(1024), 25 * MiB, 'Largest request body accepted by /api/llm-judge (screenshots).'),
+  BUN_CONFIG_MAX_HTTP_REQUESTS: setting(
+    Int(1, 65536),
+    256,
+    'Read by Bun itself at process start: outgoing HTTP requests at once (each streaming chat holds one); ' +
+      '`bun run start`/`dev` set 4096, set it yourself for the binary.',
+  ),
+  SHUTDOWN_GRACE_MS: setting(Int(0), 5_000, 'On SIGTERM/SIGINT, how long in-flight requests may finish.'),
+} as const
+
+type Settings = typeof SETTINGS
+export type Config = { readonly [K in keyof Settings]: Static<Settings[K]['schema']> }
+export type ConfigKey = keyof Settings
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const ACCESS = {
   API_KEYS: setting(
     Optional(t.String()),
     undefined,
@@ -153,6 +182,9 @@ export const SETTINGS = {
     500,
     'Time Redis has to answer one command (or a connection attempt) before the per-replica fallback takes over.',
   ),
+}
+
+const AI = {
   OPENAI_API_KEY: setting(Optional(t.String()), undefined, 'Key for OpenAI or an OpenAI-compatible server.', {
     secret: true,
   }),
@@ -184,12 +216,15 @@ export const SETTINGS = {
     6,
     'Lines of code one tutor answer may show at hint level 4 (below 4: none); code beyond them is cut while streaming.',
   ),
+}
+
+const EXECUTION = {
+  USE_LOCAL_EXECUTION: setting(t.Boolean(), true, 'true: run Python locally in the sandbox; false: use OneCompiler.'),
   RAPIDAPI_KEY: setting(Optional(t.String()), undefined, 'RapidAPI key for OneCompiler (remote execution).', {
     secret: true,
   }),
   ONECOMPILER_URL: setting(Url, 'https://onecompiler-apis.p.rapidapi.com', 'Base URL of the OneCompiler API.'),
   ONECOMPILER_TIMEOUT_MS: setting(Int(100), 20_000, 'Time limit of one OneCompiler API call.'),
-  USE_LOCAL_EXECUTION: setting(t.Boolean(), true, 'true: run Python locally in the sandbox; false: use OneCompiler.'),
   SANDBOX: setting(
     t.Union([t.Literal('auto'), t.Literal('required'), t.Literal('off')]),
     'auto',
@@ -202,20 +237,7 @@ export const SETTINGS = {
       'EXEC_POOL_SIZE + SERVERS_MAX + BROWSER_CONCURRENCY) + 20 uids no one else uses).',
   ),
   PYTHON_BIN: setting(t.String({ minLength: 1 }), '/usr/bin/python3', 'Python interpreter that runs learner code.'),
-  TASKS_DIR: setting(
-    t.String({ minLength: 1 }),
-    './tasks',
-    'Folder of tasks; relative paths resolve against the working directory, then next to the binary.',
-  ),
-  TASKS_WATCH: setting(t.Boolean(), false, 'Reload tasks when files in TASKS_DIR change (`bun run dev` sets it).'),
-  MAX_BODY_BYTES: setting(Int(1024), 2 * MiB, 'Largest request body accepted by ordinary routes (413 beyond).'),
   MAX_CODE_BYTES: setting(Int(1), 1 * MiB, 'Largest learner program accepted (413 beyond).'),
-  MAX_BODY_DEPTH: setting(
-    Int(8, 512),
-    64,
-    'Deepest nesting of arrays and objects accepted in a JSON body or chat frame (400 body_too_deep beyond).',
-  ),
-  JUDGE_MAX_BODY_BYTES: setting(Int(1024), 25 * MiB, 'Largest request body accepted by /api/llm-judge (screenshots).'),
   EXEC_TIMEOUT_MS: setting(Int(100), 5_000, 'Wall-clock limit of one call or one test case.'),
   EXEC_MEMORY_MB: setting(Int(32), 256, 'Address-space limit of learner code.'),
   EXEC_MAX_PROCESSES: setting(
@@ -260,11 +282,6 @@ export const SETTINGS = {
     30_000,
     'Wall-clock limit of a whole test batch; cases it did not reach are reported as timeout.',
   ),
-  GRADE_TIMEOUT_MS: setting(
-    Int(1000),
-    120_000,
-    'Wall-clock limit of one POST /api/grade (endpoint, browser and design tests); tests unfinished by then are timeout errors.',
-  ),
   EXEC_SLOTS_PER_CLIENT: setting(
     Optional(Int(1)),
     undefined,
@@ -280,17 +297,20 @@ export const SETTINGS = {
   EXEC_CPUS: setting(Optional(Int(1)), undefined, 'CPU time of one sandbox, in CPUs (cgroup quota, where writable).', {
     example: 'EXEC_TEST_PARALLELISM',
   }),
-  SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
-  SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
-  SERVERS_MAX: setting(Int(0), 4, 'Python servers running at once.'),
-  SERVERS_PER_CLIENT: setting(Int(1), 2, 'Python servers one client may run at once (429 beyond).'),
-  // At most 100: inside, each connection costs two of the sandbox's 256 file descriptors (relay and server side).
-  SERVERS_MAX_CONNECTIONS: setting(
-    Int(1, 100),
-    32,
-    'Connections one Python server holds at once; the backend closes further ones as they arrive.',
+}
+
+const GRADING = {
+  TASKS_DIR: setting(
+    t.String({ minLength: 1 }),
+    './tasks',
+    'Folder of tasks; relative paths resolve against the working directory, then next to the binary.',
   ),
-  SERVERS_LIFETIME_S: setting(Int(1), 600, 'A Python server is stopped after this many seconds.'),
+  TASKS_WATCH: setting(t.Boolean(), false, 'Reload tasks when files in TASKS_DIR change (`bun run dev` sets it).'),
+  GRADE_TIMEOUT_MS: setting(
+    Int(1000),
+    120_000,
+    'Wall-clock limit of one POST /api/grade (endpoint, browser and design tests); tests unfinished by then are timeout errors.',
+  ),
   BROWSER_PATH: setting(
     t.String({ minLength: 1 }),
     '/usr/lib/chromium/chromium',
@@ -322,12 +342,23 @@ export const SETTINGS = {
     2 * MiB,
     'Largest screenshot PNG; a larger one is retaken at viewport height, else left out.',
   ),
-  BUN_CONFIG_MAX_HTTP_REQUESTS: setting(
-    Int(1, 65536),
-    256,
-    'Read by Bun itself at process start: outgoing HTTP requests at once (each streaming chat holds one); ' +
-      '`bun run start`/`dev` set 4096, set it yourself for the binary.',
+}
+
+const SERVERS = {
+  SERVERS_PORT_MIN: setting(Int(1, 65535), 5000, 'Lowest port of the deprecated Python servers.'),
+  SERVERS_PORT_MAX: setting(Int(1, 65535), 5099, 'Highest port of the deprecated Python servers.'),
+  SERVERS_MAX: setting(Int(0), 4, 'Python servers running at once.'),
+  SERVERS_PER_CLIENT: setting(Int(1), 2, 'Python servers one client may run at once (429 beyond).'),
+  // At most 100: inside, each connection costs two of the sandbox's 256 file descriptors (relay and server side).
+  SERVERS_MAX_CONNECTIONS: setting(
+    Int(1, 100),
+    32,
+    'Connections one Python server holds at once; the backend closes further ones as they arrive.',
   ),
+  SERVERS_LIFETIME_S: setting(Int(1), 600, 'A Python server is stopped after this many seconds.'),
+}
+
+const STORE = {
   DATABASE_URL: setting(
     Optional(
       t.String({
@@ -356,18 +387,32 @@ export const SETTINGS = {
     5_000,
     'Longest a database call may take; beyond it the database counts as unreachable (a grade is answered with saved: false).',
   ),
-  SHUTDOWN_GRACE_MS: setting(Int(0), 5_000, 'On SIGTERM/SIGINT, how long in-flight requests may finish.'),
-} as const
+}
 
-type Settings = typeof SETTINGS
-export type Config = { readonly [K in keyof Settings]: Static<Settings[K]['schema']> }
-export type ConfigKey = keyof Settings
+export const SECTIONS = {
+  server: {
+    title: 'The server: where it listens, who may call it from a browser, request bodies, shutdown',
+    settings: SERVER,
+  },
+  access: { title: 'Access: keys, tokens, per-client limits and where they are counted', settings: ACCESS },
+  ai: { title: 'AI: providers, models, the chat socket and the tutor', settings: AI },
+  execution: { title: 'Execution: where learner Python runs, the sandbox and its limits', settings: EXECUTION },
+  grading: {
+    title: 'Tasks and grading: the tasks folder, whole-task gradings, the headless browser',
+    settings: GRADING,
+  },
+  servers: { title: 'Deprecated Python servers', settings: SERVERS },
+  store: { title: 'Data: attempts, progress and conversations', settings: STORE },
+}
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
-    this.name = 'ConfigError'
-  }
+export const SETTINGS = {
+  ...SERVER,
+  ...ACCESS,
+  ...AI,
+  ...EXECUTION,
+  ...GRADING,
+  ...SERVERS,
+  ...STORE,
 }
 
 const TRUE = new Set(['1', 'true', 'yes', 'on'])
