@@ -4,6 +4,7 @@
  */
 import { Elysia } from 'elysia'
 import type { Config } from './config'
+import type { Service } from './services'
 import { createLogger, requestLogging, type Logger } from './logging'
 import { errors } from './errors'
 import { bodyParser } from './http/body'
@@ -108,6 +109,15 @@ export function createServices(deps: AppDeps): Services {
         logger,
       }),
   }
+}
+
+/**
+ * Starts what the services do after the server listens (probes, the harness, the zygote, task loading) and
+ * resolves once all of it is done; /health says `warming_up` for what is still running.
+ */
+export async function warmUp(services: Services): Promise<void> {
+  const ports: Service[] = [services.sandbox, services.runner, services.tasks, services.browser]
+  await Promise.allSettled(ports.map((port) => port.warmUp?.()))
 }
 
 /** Closes every service (child processes, watchers, pools); safe to call more than once. */

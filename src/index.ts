@@ -3,7 +3,7 @@
  * give in-flight requests SHUTDOWN_GRACE_MS to finish, then close every service (which kills child processes).
  */
 import { loadConfig, ConfigError } from './config'
-import { createApp, closeServices } from './app'
+import { createApp, closeServices, warmUp } from './app'
 import { createLogger } from './logging'
 import { shutDown } from './shutdown'
 import { OPEN_WARNING } from './access'
@@ -37,6 +37,8 @@ async function start() {
   const app = created.listen({ hostname: config.HOST, port: config.PORT })
   const { services } = app.decorator
   const server = app.server!
+  // Probes, the harness and the zygote start now that the server answers; /health says what is still warming up.
+  void warmUp(services)
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) return

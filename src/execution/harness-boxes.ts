@@ -72,7 +72,7 @@ export function boxLimits(config: HarnessBoxSettings): WarmLimits {
 }
 
 export interface HarnessBoxes {
-  /** Resolves once the harness is compiled and the pool is being filled. */
+  /** Resolves once the harness is compiled and the pool is being filled; reading it starts that work. */
   readonly ready: Promise<void>
   /** A sandbox for one job: a waiting one from the pool when there is one alive, else a new one. */
   take(): Promise<BoxedJob>
@@ -102,23 +102,27 @@ export function createHarnessBoxes({ config, logger, sandbox, harness, limits }:
   /** The harness as bytecode (src/python/compiled.ts), made once; null: every sandbox compiles it from `-c`. */
   let compiled: CompiledHarness | null = null
   let command: string[] = ['-c', harness, limits, schedulerProgram]
-  const ready = Promise.all([
-    sandbox.ready(),
-    compileHarness(config.PYTHON_BIN, { learner: harness, scheduler: schedulerProgram }),
-  ]).then(([state, made]) => {
-    if ('error' in made) {
-      logger.warn('could not precompile the harness; each sandbox compiles it from source', { error: made.error })
-    } else if (closed || !(state.sandboxed || runsAsRoot())) {
-      // Without bwrap and without a uid of its own, learner code runs as we do and could rewrite the file
-      // that the next jobs run: those compile from source instead.
-      made.remove()
-    } else {
-      compiled = made // at the same path inside a sandbox (a read-only bind) as on the host
-      command = [made.learner, limits, made.scheduler]
-      warm = sandbox.warm(harnessPayload(made, limits, harness))
-    }
-    if (state.sandboxed || config.SANDBOX !== 'required') fillPool()
-  })
+  // Started by the first job or by the runner's warm-up after the server listens, never before it: compiling the
+  // harness and starting the zygote would compete with the server's own start for the CPU.
+  let prepared: Promise<void> | undefined
+  const prepare = () =>
+    (prepared ??= Promise.all([
+      sandbox.ready(),
+      compileHarness(config.PYTHON_BIN, { learner: harness, scheduler: schedulerProgram }),
+    ]).then(([state, made]) => {
+      if ('error' in made) {
+        logger.warn('could not precompile the harness; each sandbox compiles it from source', { error: made.error })
+      } else if (closed || !(state.sandboxed || runsAsRoot())) {
+        // Without bwrap and without a uid of its own, learner code runs as we do and could rewrite the file
+        // that the next jobs run: those compile from source instead.
+        made.remove()
+      } else {
+        compiled = made // at the same path inside a sandbox (a read-only bind) as on the host
+        command = [made.learner, limits, made.scheduler]
+        warm = sandbox.warm(harnessPayload(made, limits, harness))
+      }
+      if (state.sandboxed || config.SANDBOX !== 'required') fillPool()
+    }))
 
   const spawn = (): BoxedJob =>
     boxedJob(
@@ -165,7 +169,9 @@ export function createHarnessBoxes({ config, logger, sandbox, harness, limits }:
   }
 
   return {
-    ready,
+    get ready() {
+      return prepare()
+    },
     take,
     start,
     stats: () => ({ pool: pool.length, start: warm ? 'zygote' : 'bubblewrap' }),

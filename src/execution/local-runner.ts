@@ -15,6 +15,7 @@ import type { BoxedJob, Sandbox } from '../sandbox'
 import { sandboxMemoryBytes } from '../sandbox'
 import { harnessProgram } from '../python/program'
 import { createHarnessBoxes } from './harness-boxes'
+import { pending, warmingUp } from '../services'
 import { channelLimits, createChannel, reportLineBytes } from './channel'
 import { createQueue, queueLimits, type Queue } from './queue'
 import {
@@ -241,7 +242,9 @@ export function createLocalRunner({
         { client: options.client, signal: options.signal },
       )
     },
+    warmUp: () => boxes.ready,
     async health() {
+      if (pending(sandbox.ready())) return warmingUp('execution')
       const state = await sandbox.ready()
       const refuses = !state.sandboxed && config.SANDBOX === 'required'
       return {

@@ -3,7 +3,7 @@
  * providers, tasks, ...) and says "degraded" when any of them is not ok. It never shows keys.
  */
 import { Elysia, t } from 'elysia'
-import type { Service } from '../services'
+import type { HealthReport, Service } from '../services'
 import { errorResponses } from '../errors'
 
 export const RootResponse = t.Object(
@@ -17,6 +17,11 @@ export const HealthResponse = t.Object(
     message: t.String(),
     version: t.String(),
     uptime_s: t.Number(),
+    warming_up: t.Optional(
+      t.Array(t.String(), {
+        description: 'Checks whose start-up work (probes, loading) is still running; each says `warming_up: true`',
+      }),
+    ),
     checks: t.Record(t.String(), t.Object({ ok: t.Boolean() }, { additionalProperties: true })),
   },
   { title: 'HealthResponse' },
@@ -41,11 +46,17 @@ export async function collectHealth({ version, startedAt, services }: HealthDeps
   const reports = await Promise.all(services.map((service) => service.health()))
   const checks = Object.assign({}, ...reports) as HealthResponse['checks']
   const failing = Object.keys(checks).filter((name) => !checks[name]!.ok)
+  const warming = Object.keys(checks).filter((name) => (checks[name] as HealthReport).warming_up === true)
+  const said = [
+    ...(failing.length ? [`Degraded: ${failing.join(', ')}`] : []),
+    ...(warming.length ? [`Warming up: ${warming.join(', ')}`] : []),
+  ]
   return {
     status: failing.length ? 'degraded' : 'healthy',
-    message: failing.length ? `Degraded: ${failing.join(', ')}` : 'All systems operational',
+    message: said.length ? said.join('. ') : 'All systems operational',
     version,
     uptime_s: Math.round((performance.now() - startedAt) / 10) / 100,
+    ...(warming.length ? { warming_up: warming } : {}),
     checks,
   }
 }

@@ -71,6 +71,7 @@ export function auditedRunner(runner: CodeRunner): CodeRunner {
       }
     },
     health: () => runner.health(),
+    warmUp: () => runner.warmUp?.() ?? Promise.resolve(),
     close: () => runner.close(),
   }
 }

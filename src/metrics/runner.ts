@@ -45,6 +45,7 @@ export function measuredRunner(
       }
     },
     health: () => runner.health(),
+    warmUp: () => runner.warmUp?.() ?? Promise.resolve(),
     close: () => runner.close(),
   }
 }

@@ -34,6 +34,7 @@ export function measuredSandbox(sandbox: Sandbox, metrics: Pick<Metrics, 'sandbo
       }
     },
     health: () => sandbox.health(),
+    warmUp: () => sandbox.warmUp?.() ?? Promise.resolve(),
     close: () => sandbox.close(),
   }
 }

@@ -15,7 +15,7 @@
 import type { SandboxLimitSettings } from './limits'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
-import type { HealthReport, Service } from '../services'
+import { pending, warmingUp, type HealthReport, type Service } from '../services'
 import { dropRootPrefix, runsAsRoot, sandboxArgv } from './argv'
 import { noCgroups, probeCgroups, type SandboxCgroups } from './cgroup'
 import { confine } from './confine'
@@ -295,7 +295,9 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
       return now
     },
     spawn,
+    warmUp: () => ready().then(() => {}),
     async health(): Promise<Record<string, HealthReport>> {
+      if (pending(ready())) return warmingUp('python', 'sandbox')
       const { python, probe, sandboxed, cgroups } = await ready()
       const refuses = !sandboxed && config.SANDBOX === 'required'
       return {

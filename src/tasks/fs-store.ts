@@ -7,6 +7,7 @@ import { watch as watchFolder, type FSWatcher } from 'node:fs'
 import { realpath, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { AppError } from '../errors'
+import { pending, warmingUp } from '../services'
 import type { Logger } from '../logging'
 import { assetType } from './assets'
 import { loadTasks, shownPath, type TaskCatalog } from './loader'
@@ -133,7 +134,9 @@ export function createFsTaskStore({
       return info?.isFile() ? { path: resolved.path, contentType } : undefined
     },
     reload,
+    warmUp: () => current.then(() => {}),
     async health() {
+      if (pending(current)) return warmingUp('tasks')
       const catalog = await current
       const broken = Object.fromEntries(catalog.broken.map((b) => [b.folder, b.problem]))
       return {

@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { readFileSync, rmSync } from 'node:fs'
+import { warmUp } from '../../src/app'
 import { sandboxMemoryBytes } from '../../src/sandbox'
 import { probeCgroups } from '../../src/sandbox/cgroup'
 import { sandboxWithoutBwrap, testApp } from '../support/app'
@@ -23,6 +24,7 @@ afterAll(() => {
 
 describe('whole-sandbox memory', () => {
   test('health says how memory is limited', async () => {
+    await warmUp(app.decorator.services)
     const { body } = await get(app, '/health')
     expect(body.checks.sandbox.memory).toEqual(
       cgroups.kind === 'none'

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { Elysia, t } from 'elysia'
 import { treaty } from '@elysiajs/eden'
-import { createApp } from '../../src/app'
+import { closeServices, createApp, warmUp } from '../../src/app'
 import { AppError } from '../../src/errors'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
@@ -75,6 +75,7 @@ describe('general routes', () => {
 
   test('the real services report python, sandbox, execution mode and chat without any key', async () => {
     const app = createApp({ config: testConfig({ OPENAI_API_KEY: 'sk-should-not-leak' }) })
+    await warmUp(app.decorator.services)
     const { body, status } = await get(app, '/health')
     expect(status).toBe(200)
     expect(Object.keys(body.checks)).toEqual(expect.arrayContaining(['python', 'sandbox', 'execution', 'chat']))
@@ -283,5 +284,21 @@ describe('real port', () => {
     expect(response.status).toBe(200)
     expect(response.headers.get('x-request-id')).toBeString()
     expect((await response.json()).status).toBe('healthy')
+  })
+})
+
+describe('start-up', () => {
+  test('/health answers at once while probes run, says what is warming up, then reports it', async () => {
+    const app = createApp({ config: testConfig() })
+    const first = await get(app, '/health')
+    expect(first.status).toBe(200)
+    expect(first.body.warming_up).toEqual(expect.arrayContaining(['python', 'sandbox']))
+    expect(first.body.checks.python).toEqual({ ok: true, warming_up: true })
+    expect(first.body.message).toContain('Warming up: ')
+    await warmUp(app.decorator.services)
+    const later = await get(app, '/health')
+    expect(later.body.warming_up).toBeUndefined()
+    expect(later.body.checks.python.version).toMatch(/^3\.\d+/)
+    await closeServices(app.decorator.services)
   })
 })

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createApp } from '../../src/app'
+import { createApp, warmUp } from '../../src/app'
 import { testConfig } from '../support/config'
 import { get, post } from '../support/http'
 import { SECRET_TEXT, tasksFixture } from './fixture'
@@ -293,6 +293,7 @@ describe('health', () => {
 
   test('a missing tasks folder degrades health instead of stopping the server', async () => {
     const missing = createApp({ config: testConfig({ TASKS_DIR: join(fixture.base, 'nope') }) })
+    await warmUp(missing.decorator.services)
     expect((await get(missing, '/health')).body.checks.tasks).toMatchObject({
       ok: false,
       loaded: 0,
