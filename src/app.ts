@@ -35,6 +35,7 @@ import { measuredProviders } from './metrics/providers'
 import { measuredSandbox } from './metrics/sandbox'
 import { auditedRunner, codeRunAudit } from './audit'
 import { grading } from './grading'
+import { web } from './web'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -177,6 +178,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(judge({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
     .use(grading({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
     .use(servers(services))
+    .use(web())
   routes = () => app.routes
   return app
 }
