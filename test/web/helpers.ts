@@ -4,7 +4,7 @@
  * client, started by playwright outside the sandbox (it must reach the server over loopback); the server's own
  * browser tests still run in the sandboxed one (src/browser).
  */
-import { afterAll } from 'bun:test'
+import { afterAll, beforeAll } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -24,13 +24,19 @@ export function playground(options: TestAppOptions = {}) {
 
 export type Overrides = Partial<Record<ConfigKey, string>>
 
-/** Chromium for this file, started on first use. */
+/**
+ * Chromium for this file, started before its tests (not inside one: bun ends what a failing test spawned, and
+ * the later tests of the file share this browser).
+ */
 export function browser(): () => Promise<Browser> {
   let started: Promise<Browser> | undefined
+  beforeAll(async () => {
+    if (!skipReason) await start()
+  }, 30_000)
   afterAll(async () => {
     if (started) await (await started).close()
   })
-  return () =>
+  const start = () =>
     (started ??= import('playwright-core').then(({ chromium }) =>
       chromium.launch({
         executablePath: CHROMIUM,
@@ -39,6 +45,7 @@ export function browser(): () => Promise<Browser> {
         args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
       }),
     ))
+  return start
 }
 
 /** A fresh context (own storage) with a page on /play; CSP violations and page errors are collected. */
@@ -51,8 +58,14 @@ export async function openPlayground(browser: Browser, url: string, contextOptio
   const problems: string[] = []
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
   page.on('console', (message) => {
-    if (message.type() === 'error' && /Content Security Policy|Refused to/i.test(message.text()))
-      problems.push(message.text())
+    const text = message.text()
+    if (message.type() !== 'error' || !/Content Security Policy|Refused to/i.test(text)) return
+    // The learner's page in the preview is refused things on purpose (src/web/preview-shell.ts).
+    if (message.location().url.includes('/play/preview')) return
+    // Chromium's own editing (a paste, playwright's fill) adds style attributes inside CodeMirror's editable
+    // element, which the policy refuses; CodeMirror redraws the line, so nothing is lost.
+    if (text.startsWith('Applying inline style')) return
+    problems.push(`${text} (${message.location().url})`)
   })
   await page.goto(`${url}/play`)
   return { context, page, problems }

@@ -31,7 +31,7 @@ const emptyState = (label: string) =>
     extensions: [
       EditorView.cspNonce.of(nonce),
       EditorView.editable.of(false),
-      EditorView.contentAttributes.of({ 'aria-label': label }),
+      EditorView.contentAttributes.of({ 'aria-label': label, tabindex: '0' }),
     ],
   })
 
@@ -42,7 +42,7 @@ function editorState(file: CodeFile, label: string): EditorState {
       basicSetup,
       language(file),
       EditorView.cspNonce.of(nonce),
-      EditorView.contentAttributes.of({ 'aria-label': label }),
+      EditorView.contentAttributes.of({ 'aria-label': label, tabindex: '0' }),
       EditorView.updateListener.of((update) => {
         if (update.docChanged) edit(file, update.state.doc.toString())
       }),
