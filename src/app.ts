@@ -36,6 +36,8 @@ import { measuredSandbox } from './metrics/sandbox'
 import { auditedRunner, codeRunAudit } from './audit'
 import { grading } from './grading'
 import { web } from './web'
+import { createStore, type Store } from './store'
+import { createSaver, learners } from './learners'
 import packageJson from '../package.json'
 
 export const VERSION: string = packageJson.version
@@ -63,6 +65,8 @@ export interface Services {
   servers: ServerManager
   /** Headless Chromium for browser tests (src/browser); skips them when Chromium is missing. */
   browser: BrowserRunner
+  /** Attempts, progress, conversations and regrade jobs: SQLite or PostgreSQL (src/store). */
+  store: Store
 }
 
 export type AppDeps = Pick<Services, 'config'> & Partial<Omit<Services, 'config'>>
@@ -93,6 +97,15 @@ export function createServices(deps: AppDeps): Services {
     tasks: deps.tasks ?? createTaskStore(config, logger),
     servers: deps.servers ?? createServerManager(config, logger, sandbox),
     browser: deps.browser ?? createBrowserRunner({ config, logger, sandbox }),
+    store:
+      deps.store ??
+      createStore({
+        url: config.DATABASE_URL,
+        dataDir: config.DATA_DIR,
+        timeoutMs: config.STORE_TIMEOUT_MS,
+        retentionDays: config.RETENTION_DAYS,
+        logger,
+      }),
   }
 }
 
@@ -107,6 +120,7 @@ export async function closeServices(services: Services): Promise<void> {
     services.browser,
   ]
   await Promise.allSettled(ports.map((port) => port.close()))
+  await services.store.close() // after the features that save into it
   await services.sandbox.close() // last: the features above release their sandboxes first
 }
 
@@ -120,6 +134,10 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
   const origins = originPolicy(config.CORS_ORIGINS)
   const hosts = hostPolicy(config.ALLOWED_HOSTS, config.HOST)
   const bodyLimit = (path: string) => (path === '/api/llm-judge' ? config.JUDGE_MAX_BODY_BYTES : config.MAX_BODY_BYTES)
+
+  // Gradings are saved as attempts by the routes that answer them (grading itself never sees the store).
+  const saver = createSaver(services)
+  const gradingDeps = { ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }
 
   // The document generator needs the finished route table, which exists only after the last `.use`.
   let routes: () => RouteLike[] = () => []
@@ -167,16 +185,18 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
           services.tasks,
           services.servers,
           services.browser,
+          services.store,
         ],
       }),
     )
     .use(metricsRoute(services.metrics, services.access))
     // Each feature gets its own view of the providers, so the metrics tell chat streams from judge calls.
     .use(chat({ ...services, providers: measuredProviders(services.providers, services.metrics, 'chat') }))
-    .use(execution(services))
+    .use(execution({ ...services, saveTestRun: saver.saveTestRun }))
     .use(tasks(services))
     .use(judge({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
-    .use(grading({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
+    .use(grading({ ...gradingDeps, saveAttempt: saver.saveGrade }))
+    .use(learners({ ...services, grade: gradingDeps, saveGrade: saver.saveGrade }))
     .use(servers(services))
     .use(web())
   routes = () => app.routes

@@ -312,6 +312,34 @@ export const SETTINGS = {
     'Read by Bun itself at process start: outgoing HTTP requests at once (each streaming chat holds one); ' +
       '`bun run start`/`dev` set 4096, set it yourself for the binary.',
   ),
+  DATABASE_URL: setting(
+    Optional(
+      t.String({
+        pattern: '^(sqlite:.+|postgres(ql)?://.+)$',
+        description: 'sqlite:<path>, sqlite::memory: or a postgres:// URL',
+      }),
+    ),
+    undefined,
+    'Where attempts, progress and tutor conversations are kept: unset → the SQLite file DATA_DIR/tutor.sqlite; ' +
+      '`sqlite:<path>` or `sqlite::memory:` (forgotten at exit); `postgres://user:password@host:5432/db` → PostgreSQL, ' +
+      'shared by every replica.',
+    { secret: true, example: 'postgres://tutor:secret@127.0.0.1:5432/tutor' },
+  ),
+  DATA_DIR: setting(
+    t.String({ minLength: 1 }),
+    './data',
+    'Folder of the default SQLite database (created when missing).',
+  ),
+  RETENTION_DAYS: setting(
+    Int(0, 36_500),
+    0,
+    'Attempts and conversations older than this many days are deleted (checked at start and daily); 0 keeps everything.',
+  ),
+  STORE_TIMEOUT_MS: setting(
+    Int(100, 120_000),
+    5_000,
+    'Longest a database call may take; beyond it the database counts as unreachable (a grade is answered with saved: false).',
+  ),
   SHUTDOWN_GRACE_MS: setting(Int(0), 5_000, 'On SIGTERM/SIGINT, how long in-flight requests may finish.'),
 } as const
 

@@ -115,7 +115,8 @@ export const docs = (version: string, routes: () => RouteLike[], extra?: ExtraRe
         specPath: '/openapi/json',
         provider: 'swagger-ui',
         swagger: { cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css` },
-        exclude: { paths: [/^\/openapi/] },
+        // staticFile: false keeps routes with a dot in their path (GET /api/admin/grades.csv) in the document.
+        exclude: { paths: [/^\/openapi/], staticFile: false },
         documentation: {
           info: {
             title: 'AI Coding Tutor Backend',

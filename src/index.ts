@@ -7,6 +7,7 @@ import { createApp, closeServices } from './app'
 import { createLogger } from './logging'
 import { shutDown } from './shutdown'
 import { OPEN_WARNING } from './access'
+import { SchemaTooNew } from './store'
 
 const startedAt = performance.now()
 
@@ -23,13 +24,17 @@ function configured<T>(make: () => T): T {
   }
 }
 
-function start() {
+async function start() {
   const config = configured(() => loadConfig(process.env))
   const logger = createLogger(config.LOG_LEVEL)
-  const app = configured(() => createApp({ config, logger }, startedAt)).listen({
-    hostname: config.HOST,
-    port: config.PORT,
+  const created = configured(() => createApp({ config, logger }, startedAt))
+  // The schema is migrated before the first request; a database migrated by a newer server is refused.
+  await created.decorator.services.store.ready.catch((error) => {
+    if (!(error instanceof SchemaTooNew)) throw error
+    console.error(error.message)
+    process.exit(2)
   })
+  const app = created.listen({ hostname: config.HOST, port: config.PORT })
   const { services } = app.decorator
   const server = app.server!
   let stopping = false
@@ -58,4 +63,4 @@ function start() {
   }
 }
 
-start()
+await start()

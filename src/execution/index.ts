@@ -11,6 +11,7 @@ import type { Sandbox } from '../sandbox'
 import type { TaskStore } from '../tasks/store'
 import { createLocalRunner } from './local-runner'
 import {
+  type SaveOutcome,
   ExecuteEndpointRequest,
   ExecuteEndpointResponse,
   ExecuteTestsRequest,
@@ -45,9 +46,19 @@ export interface ExecutionDeps {
   quotas?: Pick<Quotas, 'hold'>
   /** Runs browser tests when a request brings the learner's page (`frontendCode`). */
   browser: BrowserRunner
+  /** With a task and `save: true`, keeps the report as the caller's attempt (src/learners). */
+  saveTestRun?: (
+    request: Request,
+    run: {
+      task: string
+      files: { backendCode?: string; frontendCode?: Record<string, string> }
+      include_private: boolean
+      report: ExecuteTestsResponse
+    },
+  ) => Promise<SaveOutcome>
 }
 
-export const execution = ({ config, runner, logger, tasks, identify, quotas, browser }: ExecutionDeps) => {
+export const execution = ({ config, runner, logger, tasks, identify, quotas, browser, saveTestRun }: ExecutionDeps) => {
   const noPlace = async () => () => {}
   /** One of the client's places for the whole request; `finally` gives it back on every path (error, abort, timeout). */
   const place = (request: Request, server: Server | null) =>
@@ -60,6 +71,15 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
       release()
     }
   }
+  /** With a task and `save: true`, the answer (or the stream's summary) waits until the attempt is committed. */
+  const saving =
+    (body: ExecuteTestsRequest, request: Request) =>
+    async (report: ExecuteTestsResponse): Promise<ExecuteTestsResponse> => {
+      if (!saveTestRun || body.save !== true || body.task === undefined) return report
+      const sent = { backendCode: body.backendCode, frontendCode: body.frontendCode as Record<string, string> }
+      const run = { task: body.task, files: sent, include_private: body.include_private ?? false, report }
+      return { ...report, ...(await saveTestRun(request, run)) }
+    }
   return new Elysia({ name: 'execution', tags: ['Python execution'] })
     .post(
       '/api/execute-endpoint',
@@ -100,12 +120,13 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
           (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart }),
           files && { browser, files, backendCode: code, ...context },
         )
+        const saved = saving(body, request)
         if (!request.headers.get('accept')?.includes('text/event-stream'))
-          return held(request, server, () => runTestParts(parts, runCases))
+          return held(request, server, async () => saved(await runTestParts(parts, runCases)))
         // A stream holds its place until the batch is over, long after this handler returned.
         const release = await place(request, server)
         // Progress: one `result` event per finished case, then `summary` (reportStream says when it becomes a 200).
-        const stream = reportStream((send, admitted) => runTestParts(parts, runCases, send, admitted), {
+        const stream = reportStream((send, admitted) => runTestParts(parts, runCases, send, admitted).then(saved), {
           summary: (report) => report,
           error: (error) => envelope(request, toAppError('', error, request, logger)),
           settled: release,

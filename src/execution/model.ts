@@ -135,6 +135,9 @@ export const ExecuteTestsRequest = t.Object(
     backendCode: t.Optional(t.String({ description: 'Learner code (required, non-empty)' })),
     frontendCode: t.Optional(FrontendCode),
     port: t.Optional(t.Number({ description: 'Accepted for old clients; unused' })),
+    save: t.Optional(
+      t.Boolean({ default: false, description: "With `task`: save the run as one of the learner's attempts" }),
+    ),
   },
   {
     title: 'ExecuteTestCasesRequest',
@@ -190,8 +193,24 @@ export const TestSummary = t.Object(
 )
 export type TestSummary = typeof TestSummary.static
 
+/** Whether a graded run was kept as an attempt (src/learners): sent only once it is committed. */
+export const SaveFields = {
+  attempt_id: t.Optional(
+    t.Union([t.String(), t.Null()], { description: 'The saved attempt; null when it was not saved' }),
+  ),
+  saved: t.Optional(t.Boolean({ description: 'The attempt is saved (committed) in the database' })),
+  save_error: t.Optional(t.String({ description: 'Why it was not saved (database unreachable)' })),
+}
+export type SaveOutcome = { attempt_id: string | null; saved: boolean; save_error?: string }
+
 export const ExecuteTestsResponse = t.Object(
-  { success: t.Boolean(), results: t.Array(TestResult), summary: TestSummary, duration_ms: t.Number() },
+  {
+    success: t.Boolean(),
+    results: t.Array(TestResult),
+    summary: TestSummary,
+    duration_ms: t.Number(),
+    ...SaveFields,
+  },
   { title: 'ExecuteTestCasesResponse' },
 )
 export type ExecuteTestsResponse = typeof ExecuteTestsResponse.static

@@ -10,6 +10,7 @@ import { envelope, errorResponses, toAppError } from '../errors'
 import { frontendFiles } from '../execution/browser-cases'
 import { reportStream } from '../execution/event-stream'
 import { requireCode } from '../execution/service'
+import type { SaveOutcome } from '../execution/model'
 import { GradeRequest, GradeResponse } from './model'
 import { gradeTask, planGrade, type GradeDeps, type GradeInput } from './service'
 
@@ -18,6 +19,16 @@ export interface GradingDeps extends Omit<GradeDeps, 'rateLimits' | 'quotas'> {
   rateLimits: RateLimiter
   /** AI tokens of the day for design tests, and requests in flight per client, as the judge and execution routes. */
   quotas?: Pick<Quotas, 'budget' | 'maxTokens' | 'hold'>
+  /** Keeps a finished grading as the caller's attempt (src/learners) and says whether it is committed. */
+  saveAttempt?: (
+    request: Request,
+    grade: {
+      task: string
+      files: { backendCode?: string; frontendCode?: Record<string, string> }
+      include_private: boolean
+      response: GradeResponse
+    },
+  ) => Promise<SaveOutcome>
 }
 
 const DESCRIPTION =
@@ -53,10 +64,19 @@ export const grading = (deps: GradingDeps) =>
       const input: GradeInput = { task, tests, backendCode, files, client, signal: request.signal, budget }
       // One of the client's places (CONCURRENT_EXECUTIONS_PER_CLIENT) for the whole grading, as execute-test-cases.
       const release = deps.quotas ? await deps.quotas.hold(request, server, 'executions') : () => {}
-      if (!request.headers.get('accept')?.includes('text/event-stream')) return gradeTask(deps, input).finally(release)
+      // The answer (or the stream's summary) waits until the attempt is committed.
+      const saved = async (response: GradeResponse): Promise<GradeResponse> => {
+        if (!deps.saveAttempt) return response
+        if (body.save === false) return { ...response, attempt_id: null, saved: false }
+        const sent = { backendCode: body.backendCode, frontendCode: body.frontendCode as Record<string, string> }
+        const grade = { task: task.slug, files: sent, include_private: body.include_private ?? false, response }
+        return { ...response, ...(await deps.saveAttempt(request, grade)) }
+      }
+      if (!request.headers.get('accept')?.includes('text/event-stream'))
+        return gradeTask(deps, input).then(saved).finally(release)
       // As execute-test-cases streams: a 200 stream only once the endpoint batch has its slot (reportStream).
       const stream = reportStream(
-        (send, admitted) => gradeTask(deps, { ...input, onResult: send, onStart: admitted }),
+        (send, admitted) => gradeTask(deps, { ...input, onResult: send, onStart: admitted }).then(saved),
         {
           summary: ({ results: _, ...summary }) => summary,
           error: (error) => envelope(request, toAppError('', error, request, logger)),

@@ -1,6 +1,6 @@
 /** Request and response schemas of POST /api/grade (README, "Grading"). */
 import { t } from 'elysia'
-import { FrontendCode, TestResult, TestSummary } from '../execution/model'
+import { FrontendCode, SaveFields, TestResult, TestSummary } from '../execution/model'
 
 export const GradeRequest = t.Object(
   {
@@ -11,6 +11,9 @@ export const GradeRequest = t.Object(
     frontendCode: t.Optional(FrontendCode),
     include_private: t.Optional(
       t.Boolean({ default: false, description: 'Grade private tests too; their results say only pass/fail' }),
+    ),
+    save: t.Optional(
+      t.Boolean({ default: true, description: "Keep this grading as one of the learner's attempts (default true)" }),
     ),
   },
   {
@@ -65,6 +68,7 @@ export const GradeSummary = t.Object(
     summary: TestSummary,
     score: GradeScore,
     duration_ms: t.Number(),
+    ...SaveFields,
   },
   { title: 'GradeSummary' },
 )

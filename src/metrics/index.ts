@@ -43,6 +43,8 @@ export interface Metrics {
   upstreamError(feature: Feature, provider: string, kind: string): void
   /** One /api/llm-judge request: pass, fail or the error_type. */
   judged(outcome: string): void
+  /** One attempt saved (or not: `failed`) and how long the database took. */
+  attemptSaved(outcome: 'saved' | 'failed', seconds: number): void
   /** Where the queue gauges read from at scrape time (the runner's health). */
   watchQueue(read: () => Promise<QueueStats | undefined> | QueueStats | undefined): void
   text(): Promise<string>
@@ -188,6 +190,20 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
     labelNames: ['outcome'] as const,
     registers,
   })
+  const attemptSaves = new Counter({
+    name: `${PREFIX}attempt_saves_total`,
+    help: 'Attempts saved to the database, by outcome (saved, failed)',
+    labelNames: ['outcome'] as const,
+    registers,
+  })
+  const attemptSaveSeconds = new Histogram({
+    name: `${PREFIX}attempt_save_duration_seconds`,
+    help: 'Time to save one attempt (until committed), by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+    registers,
+  })
+  for (const outcome of ['saved', 'failed']) attemptSaves.inc({ outcome }, 0)
   // Series that exist from the start read 0 rather than missing, so a rate() over them has a baseline.
   for (const feature of ['chat', 'judge']) modelStreams.set({ feature }, 0)
 
@@ -238,6 +254,10 @@ export function createMetrics({ processMetrics = true } = {}): Metrics {
     upstreamError: (feature, provider, kind) =>
       upstreamErrors.inc({ feature, provider: bounded(provider, PROVIDERS), kind: bounded(kind, UPSTREAM_KINDS) }),
     judged: (outcome) => judgeCalls.inc({ outcome: bounded(outcome, JUDGE_OUTCOMES) }),
+    attemptSaved(outcome, seconds) {
+      attemptSaves.inc({ outcome })
+      attemptSaveSeconds.observe({ outcome }, seconds)
+    },
     watchQueue(read) {
       readQueue = read
     },

@@ -8,7 +8,7 @@
  */
 import type { GradeResult, GradeScore } from '../grading/model'
 import type { TestSummary } from '../execution/model'
-import type { HealthReport } from '../services'
+import type { HealthReport, Service } from '../services'
 
 /** Who asks: the learner's name, and whether they may read everyone's data. */
 export interface Viewer {
@@ -37,6 +37,8 @@ export interface NewAttempt {
   include_private: boolean
   /** True for an attempt made by a regrade job. */
   regrade?: boolean
+  /** The regrade job that made it (its `attempts` list). */
+  job?: string
 }
 
 export interface AttemptSummary {
@@ -125,10 +127,26 @@ export interface RegradeJob {
   error?: string
 }
 
-export interface Store {
-  readonly kind: 'sqlite' | 'postgres'
-  /** Reachable, schema version; for /health `checks.store`. */
-  health(): Promise<HealthReport & { kind: string; reachable: boolean; schema_version: number | null }>
+/** `/health` `checks.store`: which database, whether it answered just now, and its schema version. */
+export interface StoreHealth extends HealthReport {
+  kind: StoreKind
+  reachable: boolean
+  schema_version: number | null
+  error?: string
+}
+
+export type StoreKind = 'sqlite' | 'postgres'
+
+/**
+ * Every method throws StoreUnavailable (src/store/errors.ts) when the database does not answer in time or
+ * refuses; the caller decides what that means (grading still answers, with `saved: false`).
+ */
+export interface Store extends Service {
+  readonly kind: StoreKind
+  /** Settles once the schema is migrated, or the database was found unreachable (retried on each use); rejects on a
+   * schema newer than this server knows. */
+  readonly ready: Promise<void>
+  health(): Promise<{ store: StoreHealth }>
 
   /** Saves an attempt; resolves only once it is committed. */
   saveAttempt(attempt: NewAttempt): Promise<AttemptSummary>
@@ -137,6 +155,8 @@ export interface Store {
   getAttempt(viewer: Viewer, id: string): Promise<Attempt | undefined>
   /** The learner's newest attempt at a task (for the tutor and regrades). */
   lastAttempt(learner: string, task: string): Promise<Attempt | undefined>
+  /** Each learner's newest attempt at a task (or one learner's), oldest learner name first: what a regrade grades again. */
+  latestAttempts(task: string, learner?: string): Promise<Attempt[]>
   /** One entry per task the learner has attempted (the route adds the tasks never tried). */
   progress(learner: string): Promise<TaskStanding[]>
   /** Every learner's standing, optionally at one task (admin). */
@@ -154,13 +174,11 @@ export interface Store {
   deleteConversation(viewer: Viewer, id: string): Promise<boolean>
 
   createJob(task: string, learner: string | null, total: number): Promise<RegradeJob>
-  updateJob(
-    id: string,
-    change: Partial<Pick<RegradeJob, 'status' | 'done' | 'total' | 'error'>> & { attempt?: string },
-  ): Promise<void>
+  updateJob(id: string, change: Partial<Pick<RegradeJob, 'status' | 'done' | 'total' | 'error'>>): Promise<void>
   getJob(id: string): Promise<RegradeJob | undefined>
-  /** At start: jobs a stopped server left queued or running become `failed`. */
-  failUnfinishedJobs(): Promise<number>
+  /** Jobs a stopped server left queued or running become `failed`: all of them (`olderThanMs` 0), or those whose
+   * runner has not been heard from for that long (another replica may still be running the others). */
+  failUnfinishedJobs(olderThanMs: number): Promise<number>
 
   close(): Promise<void>
 }

@@ -8,5 +8,12 @@ import { loadConfig, type Config, type ConfigKey } from '../../src/config'
 export function testConfig(overrides: Partial<Record<ConfigKey, string>> = {}): Config {
   // Test runs side by side on one host (several checkouts) each take their own uid range.
   const uidBase = process.env.TEST_SANDBOX_UID_BASE ?? '100000'
-  return loadConfig({ LOG_LEVEL: 'silent', EXEC_POOL_SIZE: '0', SANDBOX_UID_BASE: uidBase, ...overrides })
+  // Each app its own database in memory, unless a test names one.
+  return loadConfig({
+    LOG_LEVEL: 'silent',
+    EXEC_POOL_SIZE: '0',
+    SANDBOX_UID_BASE: uidBase,
+    DATABASE_URL: 'sqlite::memory:',
+    ...overrides,
+  })
 }

@@ -1,0 +1,358 @@
+/**
+ * The Store adapter over Bun's SQL client, for SQLite and PostgreSQL alike: the same tagged-template queries
+ * (the client supplies each database's placeholders), the same schema (./migrations). Every call waits for the
+ * schema (migrating now if the database was unreachable at start) and for the database within `timeoutMs`; past
+ * that, or on any failure of the database, it throws StoreUnavailable.
+ */
+import type { SQL } from 'bun'
+import type { Logger } from '../logging'
+import { reasonOf, StoreUnavailable } from './errors'
+import { migrate, SchemaTooNew, schemaVersion } from './migrate'
+import type { Attempt, LearnerStanding, Store, StoreKind, TaskStanding, Viewer } from './port'
+import { attemptOf, conversationOf, flag, int, jobOf, messageOf, put, summaryOf, take } from './rows'
+
+export interface SqlStoreOptions {
+  sql: SQL
+  kind: StoreKind
+  /** Longest a call may wait for the database before it counts as unreachable. */
+  timeoutMs: number
+  logger: Logger
+  /** Settles once the connection is set up (SQLite's pragmas); the schema waits for it. */
+  before?: Promise<void>
+}
+
+const now = () => new Date().toISOString()
+const newId = () => Bun.randomUUIDv7()
+type Row = Record<string, unknown>
+
+export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStoreOptions): Store {
+  let migrated: Promise<number> | undefined
+  let schema: number | null = null
+  let lastError: string | undefined
+
+  /** Migrates once; a failed try (database away) is forgotten so the next call tries again. */
+  const migrateOnce = () =>
+    (migrated ??= Promise.resolve(before)
+      .then(() => migrate(sql, kind))
+      .then(
+        (version) => {
+          schema = version
+          return version
+        },
+        (error) => {
+          if (!(error instanceof SchemaTooNew)) migrated = undefined
+          throw error
+        },
+      ))
+
+  const inTime = <T>(work: Promise<T>, what: string): Promise<T> => {
+    let timer: Timer | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailable(`The database did not answer within ${timeoutMs} ms (${what})`)),
+        timeoutMs,
+      )
+    })
+    return Promise.race([work, late]).finally(() => clearTimeout(timer))
+  }
+
+  /** Runs `work` once the schema is in place; every failure of the database becomes StoreUnavailable. */
+  const run = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await inTime(
+        migrateOnce().then(() => work()),
+        what,
+      )
+      lastError = undefined
+      return result
+    } catch (error) {
+      if (error instanceof SchemaTooNew) throw error
+      lastError = reasonOf(error)
+      if (error instanceof StoreUnavailable) throw error
+      logger.warn('database call failed', { store: kind, what, reason: lastError, error: String(error) })
+      throw new StoreUnavailable(lastError, { cause: error })
+    }
+  }
+
+  const ready = migrateOnce().then(
+    () => {},
+    (error) => {
+      if (error instanceof SchemaTooNew) throw error
+      lastError = reasonOf(error)
+      logger.warn('database unreachable at start; trying again on each use', { store: kind, reason: lastError })
+    },
+  )
+
+  const SUMMARY = () => sql`id, task, created_at, passed, graded, total, percent, success, duration_ms, regrade`
+
+  /** Each learner and task with its count, best and last attempt and whether any passed everything (one scan). */
+  const standings = (where: SQL.Query<unknown>) => sql`
+    SELECT * FROM (
+      SELECT learner, ${SUMMARY()},
+        ROW_NUMBER() OVER (PARTITION BY learner, task ORDER BY percent DESC, passed DESC, id DESC) AS best_rank,
+        ROW_NUMBER() OVER (PARTITION BY learner, task ORDER BY id DESC) AS last_rank,
+        CAST(COUNT(*) OVER (PARTITION BY learner, task) AS INTEGER) AS attempt_count,
+        MAX(completed) OVER (PARTITION BY learner, task) AS any_completed
+      FROM attempts WHERE ${where}
+    ) ranked
+    WHERE best_rank = 1 OR last_rank = 1
+    ORDER BY learner, task`
+
+  /** Folds the best and last rows of each learner and task into one standing. */
+  function fold(rows: Row[]) {
+    const byKey = new Map<string, { learner: string; standing: TaskStanding }>()
+    for (const row of rows) {
+      const learner = take(row.learner as string)
+      const summary = summaryOf(row)
+      const key = JSON.stringify([learner, summary.task])
+      let entry = byKey.get(key)
+      if (!entry) {
+        entry = {
+          learner,
+          standing: {
+            task: summary.task,
+            attempts: int(row.attempt_count),
+            best: null,
+            last: null,
+            completed: flag(row.any_completed),
+          },
+        }
+        byKey.set(key, entry)
+      }
+      if (int(row.best_rank) === 1) entry.standing.best = summary.score
+      if (int(row.last_rank) === 1) entry.standing.last = summary
+    }
+    return [...byKey.values()]
+  }
+
+  const jobAttempts = async (id: string) =>
+    (await sql`SELECT id FROM attempts WHERE job_id = ${id} ORDER BY id`).map((row: Row) => row.id as string)
+
+  const mine = (viewer: Viewer) => (viewer.admin ? sql`1 = 1` : sql`learner = ${put(viewer.learner)}`)
+
+  return {
+    kind,
+    ready,
+
+    async health() {
+      try {
+        const version = await inTime(
+          migrateOnce().then(() => schemaVersion(sql)),
+          'health',
+        )
+        schema = version
+        return { store: { ok: true, kind, reachable: true, schema_version: version } }
+      } catch (error) {
+        const reason = error instanceof SchemaTooNew ? error.message : reasonOf(error)
+        return { store: { ok: false, kind, reachable: false, schema_version: schema, error: reason } }
+      }
+    },
+
+    saveAttempt: (attempt) =>
+      run('save attempt', async () => {
+        const id = newId()
+        const created_at = now()
+        const { score } = attempt
+        const completed = score.graded > 0 && score.passed === score.graded
+        await sql`INSERT INTO attempts (id, learner, task, created_at, passed, graded, total, percent, success,
+            completed, duration_ms, include_private, regrade, job_id, files, group_summaries, results)
+          VALUES (${id}, ${put(attempt.learner)}, ${put(attempt.task)}, ${created_at}, ${score.passed},
+            ${score.graded}, ${score.total}, ${score.percent}, ${attempt.success ? 1 : 0}, ${completed ? 1 : 0},
+            ${attempt.duration_ms}, ${attempt.include_private ? 1 : 0}, ${attempt.regrade ? 1 : 0},
+            ${attempt.job ?? null}, ${JSON.stringify(attempt.files)}, ${JSON.stringify(attempt.groups)},
+            ${JSON.stringify(attempt.results)})`
+        return {
+          id,
+          task: attempt.task,
+          created_at,
+          score,
+          success: attempt.success,
+          duration_ms: attempt.duration_ms,
+          regrade: attempt.regrade ?? false,
+        }
+      }),
+
+    listAttempts: (viewer, { task, limit, before }) =>
+      run('list attempts', async () => {
+        const rows = await sql`SELECT ${SUMMARY()} FROM attempts
+          WHERE learner = ${put(viewer.learner)}
+            ${task === undefined ? sql`` : sql`AND task = ${put(task)}`}
+            ${before === undefined ? sql`` : sql`AND id < ${put(before)}`}
+          ORDER BY id DESC LIMIT ${limit + 1}`
+        const page = rows.slice(0, limit).map(summaryOf)
+        return { attempts: page, next: rows.length > limit ? page[page.length - 1]!.id : null }
+      }),
+
+    getAttempt: (viewer, id) =>
+      run('read attempt', async () => {
+        const [row] = await sql`SELECT * FROM attempts WHERE id = ${put(id)} AND ${mine(viewer)}`
+        return row ? attemptOf(row) : undefined
+      }),
+
+    lastAttempt: (learner, task) =>
+      run('read last attempt', async () => {
+        const [row] = await sql`SELECT * FROM attempts WHERE learner = ${put(learner)} AND task = ${put(task)}
+          ORDER BY id DESC LIMIT 1`
+        return row ? attemptOf(row) : undefined
+      }),
+
+    latestAttempts: (task, learner) =>
+      run('read latest attempts', async () => {
+        const rows = await sql`SELECT * FROM attempts WHERE id IN (
+            SELECT MAX(id) FROM attempts WHERE task = ${put(task)}
+              ${learner === undefined ? sql`` : sql`AND learner = ${put(learner)}`}
+            GROUP BY learner)
+          ORDER BY learner`
+        return rows.map(attemptOf) as Attempt[]
+      }),
+
+    progress: (learner) =>
+      run('read progress', async () =>
+        fold(await standings(sql`learner = ${put(learner)}`)).map((entry) => entry.standing),
+      ),
+
+    classProgress: (task) =>
+      run('read class progress', async () => {
+        const rows = await standings(task === undefined ? sql`1 = 1` : sql`task = ${put(task)}`)
+        const learners = new Map<string, LearnerStanding>()
+        for (const { learner, standing } of fold(rows)) {
+          let entry = learners.get(learner)
+          if (!entry) learners.set(learner, (entry = { learner, tasks: [] }))
+          entry.tasks.push({
+            task: standing.task,
+            attempts: standing.attempts,
+            best: standing.best,
+            last_at: standing.last?.created_at ?? null,
+            last: standing.last?.score ?? null,
+            completed: standing.completed,
+          })
+        }
+        return [...learners.values()]
+      }),
+
+    deleteLearnerData: (learner) =>
+      run('delete learner data', () =>
+        sql.begin(async (tx) => {
+          const name = put(learner)
+          const attempts = await tx`DELETE FROM attempts WHERE learner = ${name}`
+          await tx`DELETE FROM messages WHERE conversation_id IN
+            (SELECT id FROM conversations WHERE learner = ${name})`
+          const conversations = await tx`DELETE FROM conversations WHERE learner = ${name}`
+          await tx`DELETE FROM regrade_jobs WHERE learner = ${name}`
+          return { attempts: attempts.count, conversations: conversations.count }
+        }),
+      ),
+
+    expire: (days) =>
+      run('expire old data', () =>
+        sql.begin(async (tx) => {
+          const cutoff = new Date(Date.now() - days * 86_400_000).toISOString()
+          const attempts = await tx`DELETE FROM attempts WHERE created_at < ${cutoff}`
+          await tx`DELETE FROM messages WHERE conversation_id IN
+            (SELECT id FROM conversations WHERE updated_at < ${cutoff})`
+          const conversations = await tx`DELETE FROM conversations WHERE updated_at < ${cutoff}`
+          const jobs = await tx`DELETE FROM regrade_jobs WHERE heartbeat_at < ${cutoff}
+            AND status IN ('done', 'failed')`
+          return attempts.count + conversations.count + jobs.count
+        }),
+      ),
+
+    createConversation: (learner, task, title) =>
+      run('create conversation', async () => {
+        const id = newId()
+        const at = now()
+        await sql`INSERT INTO conversations (id, learner, task, title, created_at, updated_at, message_count)
+          VALUES (${id}, ${put(learner)}, ${task === null ? null : put(task)}, ${put(title)}, ${at}, ${at}, 0)`
+        return { id, learner, task, title, created_at: at, updated_at: at, messages: 0 }
+      }),
+
+    appendMessages: (id, messages) =>
+      run('append messages', () =>
+        sql.begin(async (tx) => {
+          const at = now()
+          // Taking the count first locks the conversation's row: concurrent appends get consecutive positions.
+          const [row] = await tx`UPDATE conversations
+            SET message_count = message_count + ${messages.length}, updated_at = ${at}
+            WHERE id = ${put(id)} RETURNING message_count`
+          if (!row) throw new StoreUnavailable(`No conversation ${id}`)
+          const first = int(row.message_count) - messages.length
+          for (const [index, message] of messages.entries()) {
+            await tx`INSERT INTO messages (conversation_id, position, role, content, created_at, hint_level)
+              VALUES (${id}, ${first + index}, ${message.role}, ${put(message.content)}, ${at},
+                ${message.hint_level ?? null})`
+          }
+        }),
+      ),
+
+    listConversations: (viewer, { task }) =>
+      run('list conversations', async () => {
+        const rows = await sql`SELECT * FROM conversations WHERE learner = ${put(viewer.learner)}
+          ${task === undefined ? sql`` : sql`AND task = ${put(task)}`}
+          ORDER BY updated_at DESC, id DESC`
+        return rows.map(conversationOf)
+      }),
+
+    getConversation: (viewer, id) =>
+      run('read conversation', async () => {
+        const [row] = await sql`SELECT * FROM conversations WHERE id = ${put(id)} AND ${mine(viewer)}`
+        if (!row) return undefined
+        const messages = await sql`SELECT * FROM messages WHERE conversation_id = ${row.id as string}
+          ORDER BY position`
+        const summary = conversationOf(row)
+        return { id: summary.id, learner: summary.learner, task: summary.task, messages: messages.map(messageOf) }
+      }),
+
+    deleteConversation: (viewer, id) =>
+      run('delete conversation', () =>
+        sql.begin(async (tx) => {
+          const owned = viewer.admin ? tx`1 = 1` : tx`learner = ${put(viewer.learner)}`
+          const [row] = await tx`SELECT id FROM conversations WHERE id = ${put(id)} AND ${owned}`
+          if (!row) return false
+          await tx`DELETE FROM messages WHERE conversation_id = ${row.id as string}`
+          await tx`DELETE FROM conversations WHERE id = ${row.id as string}`
+          return true
+        }),
+      ),
+
+    createJob: (task, learner, total) =>
+      run('create job', async () => {
+        const id = newId()
+        const at = now()
+        await sql`INSERT INTO regrade_jobs (id, task, learner, status, done, total, created_at, heartbeat_at)
+          VALUES (${id}, ${put(task)}, ${learner === null ? null : put(learner)}, 'queued', 0, ${total}, ${at}, ${at})`
+        return { id, task, learner, status: 'queued' as const, done: 0, total, attempts: [] }
+      }),
+
+    updateJob: (id, change) =>
+      run('update job', async () => {
+        const [row] = await sql`SELECT * FROM regrade_jobs WHERE id = ${put(id)}`
+        if (!row) return
+        await sql`UPDATE regrade_jobs SET
+            status = ${change.status ?? (row.status as string)},
+            done = ${change.done ?? int(row.done)},
+            total = ${change.total ?? int(row.total)},
+            error = ${change.error === undefined ? (row.error as string | null) : put(change.error)},
+            heartbeat_at = ${now()}
+          WHERE id = ${put(id)}`
+      }),
+
+    getJob: (id) =>
+      run('read job', async () => {
+        const [row] = await sql`SELECT * FROM regrade_jobs WHERE id = ${put(id)}`
+        return row ? jobOf(row, await jobAttempts(row.id as string)) : undefined
+      }),
+
+    failUnfinishedJobs: (olderThanMs) =>
+      run('fail unfinished jobs', async () => {
+        const cutoff = new Date(Date.now() - olderThanMs).toISOString()
+        const result = await sql`UPDATE regrade_jobs
+          SET status = 'failed', error = ${'The server running this job stopped before it finished'}
+          WHERE status IN ('queued', 'running') AND heartbeat_at <= ${cutoff}`
+        return result.count
+      }),
+
+    async close() {
+      await sql.close({ timeout: 1 }).catch(() => {})
+    },
+  }
+}
