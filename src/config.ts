@@ -173,6 +173,17 @@ export const SETTINGS = {
     25_000,
     'Interval of WebSocket pings that keep idle proxies from cutting /ws/chat.',
   ),
+  TUTOR_CONTEXT_CHARS: setting(
+    Int(2000, 2_000_000),
+    24_000,
+    'Characters a tutored chat request about a task may send the model (instructions, files, last attempt, earlier ' +
+      'turns); over it the least useful parts are cut first.',
+  ),
+  TUTOR_MAX_CODE_LINES: setting(
+    Int(0, 200),
+    6,
+    'Lines of code one tutor answer may show at hint level 4 (below 4: none); code beyond them is cut while streaming.',
+  ),
   RAPIDAPI_KEY: setting(Optional(t.String()), undefined, 'RapidAPI key for OneCompiler (remote execution).', {
     secret: true,
   }),

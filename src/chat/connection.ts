@@ -9,7 +9,8 @@ import type { Logger } from '../logging'
 import type { ProviderRegistry } from '../providers/provider'
 import { ProviderError } from '../providers/complete'
 import { ChatBody, FrameId, type ServerFrame } from './model'
-import { prepareTurn, runTurn, toWireUsage, type TurnLimits } from './service'
+import { prepareTurn, prepareTutoring, runTurn, saveTutoredTurn, toWireUsage, type TurnLimits } from './service'
+import type { Tutor } from '../tutor/service'
 
 export interface FrameSocket {
   /** Bun's semantics: bytes sent (> 0), -1 queued under backpressure (wait for drain), 0 dropped. */
@@ -24,6 +25,10 @@ export interface ConnectionOptions {
   heartbeatMs: number
   /** The max_tokens cap and the client's token budget: over it, a turn is an `error` frame quota_exceeded. */
   limits?: TurnLimits
+  /** Answers requests about a task and keeps conversations (src/tutor). */
+  tutor?: Tutor
+  /** Whose conversations these are: the access identity of the socket, `local` on an open server. */
+  learner?: string
 }
 
 type Id = typeof FrameId.static
@@ -151,9 +156,13 @@ export class ChatConnection {
     let frames = 0
     let outcome = 'complete'
     let model = body.model
+    let hintLevel: number | undefined
     try {
       const { budget, maxTokens } = this.options.limits ?? {}
-      const turn = prepareTurn(this.options.providers, body, maxTokens)
+      const { tutor, learner = 'local', logger } = this.options
+      const tutored = await prepareTutoring({ ...(tutor ? { tutor } : {}), learner, logger }, body)
+      hintLevel = tutored?.level
+      const turn = prepareTurn(this.options.providers, body, maxTokens, tutored)
       model = turn.request.model
       await budget?.check()
       const result = await runTurn(turn, controller.signal, (frame) => {
@@ -162,6 +171,7 @@ export class ChatConnection {
       })
       await budget?.charge(result.model, result.spent)
       if (result.cancelled) outcome = this.closed ? 'disconnected' : 'cancelled'
+      const stored = tutored ? await saveTutoredTurn(tutored, result, logger) : {}
       await this.send({
         type: 'complete',
         content: result.content,
@@ -170,6 +180,7 @@ export class ChatConnection {
         model: result.model,
         finish_reason: result.finishReason,
         ...(result.cancelled ? { cancelled: true as const } : {}),
+        ...stored,
         ...withId,
       })
     } catch (error) {
@@ -191,6 +202,8 @@ export class ChatConnection {
     this.options.logger.info('chat turn', {
       model,
       mode: body.mode ?? 'autocomplete',
+      ...(body.task === undefined ? {} : { task: body.task }),
+      ...(hintLevel === undefined ? {} : { hint_level: hintLevel }),
       outcome,
       frames,
       duration_ms: Math.round((performance.now() - started) * 100) / 100,

@@ -15,13 +15,23 @@ import type { Metrics } from '../metrics'
 import { ChatConnection } from './connection'
 import { ChatBody, ChatResponse } from './model'
 import { answerChat, type TurnLimits } from './service'
+import type { Store } from '../store/port'
+import type { TaskStore } from '../tasks/store'
+import { createTutor } from '../tutor/service'
+import { OPEN_LEARNER, viewerOf } from '../learners/service'
 
 export interface ChatDeps {
-  config: Pick<Config, 'CHAT_HEARTBEAT_MS'>
+  config: Pick<Config, 'CHAT_HEARTBEAT_MS' | 'TUTOR_CONTEXT_CHARS' | 'TUTOR_MAX_CODE_LINES'>
   providers: ProviderRegistry
   logger: Logger
-  /** Access keys: a socket without a valid key (header or `?token=`) is closed with 4401 as it opens. */
-  access?: Pick<Access, 'admits'>
+  /**
+   * Access keys: a socket without a valid key (header or `?token=`) is closed with 4401 as it opens. The
+   * identity is the learner whose conversations a request reads and adds to (`local` on an open server).
+   */
+  access?: Pick<Access, 'admits' | 'identity' | 'mode'>
+  /** With both, requests naming a `task` are answered by the tutor (src/tutor), and conversations are kept. */
+  tasks?: Pick<TaskStore, 'find'>
+  store?: Pick<Store, 'lastAttempt' | 'getConversation' | 'createConversation' | 'appendMessages'>
   /** Counts the open sockets (src/metrics). */
   metrics?: Pick<Metrics, 'socketOpened' | 'socketClosed'>
   /**
@@ -48,6 +58,16 @@ export const chat = (deps: ChatDeps) => {
   const { quotas } = deps
   const limitsOf = (request: Request, server: Server | null): TurnLimits =>
     quotas ? { maxTokens: quotas.maxTokens, budget: quotas.budget(request, server) } : {}
+  const tutor =
+    deps.tasks && deps.store
+      ? createTutor({
+          tasks: deps.tasks,
+          store: deps.store,
+          config: deps.config,
+          logger: logger.child({ feature: 'tutor' }),
+        })
+      : undefined
+  const learnerOf = (request: Request) => (deps.access ? viewerOf(deps.access, request).learner : OPEN_LEARNER)
 
   return new Elysia({ name: 'chat', tags: ['Chat'] })
     .ws('/ws/chat', {
@@ -89,7 +109,12 @@ export const chat = (deps: ChatDeps) => {
           // Its lines come after the upgrade request has ended: they carry that request's id and client themselves.
           const log = logger.child({ connection: ws.id, ...requestFields(request) })
           const options = { providers: deps.providers, logger: log, heartbeatMs: deps.config.CHAT_HEARTBEAT_MS }
-          state.connection = new ChatConnection(socket, { ...options, limits: limitsOf(request, null) })
+          state.connection = new ChatConnection(socket, {
+            ...options,
+            limits: limitsOf(request, null),
+            ...(tutor ? { tutor } : {}),
+            learner: learnerOf(request),
+          })
           deps.metrics?.socketOpened()
         }
         state.admitted = admit().catch((error) => {
@@ -121,10 +146,15 @@ export const chat = (deps: ChatDeps) => {
     })
     .post(
       '/api/chat',
-      ({ body, request, server }) => answerChat(deps.providers, body, request.signal, limitsOf(request, server)),
+      ({ body, request, server }) =>
+        answerChat(deps.providers, body, request.signal, limitsOf(request, server), {
+          ...(tutor ? { tutor } : {}),
+          learner: learnerOf(request),
+          logger,
+        }),
       {
         body: ChatBody,
-        response: { 200: ChatResponse, ...errorResponses(429, 502, 503) },
+        response: { 200: ChatResponse, ...errorResponses(404, 422, 429, 502, 503) },
         detail: {
           summary: 'Chat with the tutor, whole answer',
           description:

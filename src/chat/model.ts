@@ -3,6 +3,7 @@
  * HTTP answer, and the WebSocket frames. Field names follow the contract exactly (snake_case on the wire).
  */
 import { t } from 'elysia'
+import { FrontendCode } from '../execution/model'
 
 export const MODES = ['chat', 'autocomplete'] as const
 export type Mode = (typeof MODES)[number]
@@ -36,6 +37,37 @@ export const ChatBody = t.Object(
     ),
     current_code: t.Optional(t.String()),
     id: t.Optional(FrameId),
+    task: t.Optional(
+      t.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          "A task's slug or name: the tutor reads its instructions, your files and your last attempt, and teaches " +
+          'instead of solving (hint levels, code held back).',
+      }),
+    ),
+    files: t.Optional(
+      t.Object(
+        { backendCode: t.Optional(t.String()), frontendCode: t.Optional(FrontendCode) },
+        { description: 'Your current files, as in grading; default: those of your last attempt at the task.' },
+      ),
+    ),
+    conversation_id: t.Optional(
+      t.String({
+        minLength: 1,
+        maxLength: 100,
+        description: 'Continues one of your conversations: the server supplies its earlier turns.',
+      }),
+    ),
+    hint_level: t.Optional(
+      t.Integer({
+        minimum: 1,
+        maximum: 4,
+        description:
+          '1 a nudge, 2 the concept and where to look, 3 the steps in words, 4 a short code fragment. Default: one ' +
+          'above the conversation’s last, starting at 1.',
+      }),
+    ),
   },
   {
     title: 'ChatRequest',
@@ -50,6 +82,14 @@ export const ChatUsage = t.Object(
 )
 export type ChatUsage = typeof ChatUsage.static
 
+const tutored = {
+  conversation_id: t.Optional(
+    t.String({ description: 'With `task`: the conversation this request was stored in; send it back to continue.' }),
+  ),
+  hint_level: t.Optional(t.Integer({ description: 'With `task`: the hint level the answer was given at.' })),
+  saved: t.Optional(t.Literal(false, { description: 'The turn could not be stored (the database did not answer).' })),
+}
+
 export const ChatResponse = t.Object(
   {
     response: t.String({ description: 'The answer text (the explanation in autocomplete mode).' }),
@@ -57,6 +97,7 @@ export const ChatResponse = t.Object(
     usage: t.Optional(ChatUsage),
     model: t.String(),
     finish_reason: t.String({ description: 'Why the model stopped: stop, length, end_turn, ...' }),
+    ...tutored,
   },
   { title: 'ChatResponse' },
 )
@@ -85,6 +126,7 @@ export const ServerFrame = t.Union(
         model: t.Optional(t.String()),
         finish_reason: t.Optional(t.String()),
         cancelled: t.Optional(t.Literal(true)),
+        ...tutored,
         ...withId,
       },
       { title: 'ChatCompleteFrame' },

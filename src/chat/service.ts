@@ -11,11 +11,15 @@ import { describeFailure } from '../providers/failure'
 import type { ChatBody, ChatResponse, ChatUsage, Mode } from './model'
 import { MODE, type ProgressFrame } from './modes'
 import { promptMessages } from './prompts'
+import type { Tutor, TutoredTurn } from '../tutor/service'
+import type { Logger } from '../logging'
 
 export interface Turn {
   provider: ChatProvider
   request: ChatRequest
   mode: Mode
+  /** A request about a task: the tutor built the messages and filters the answer (src/tutor). */
+  tutored?: TutoredTurn
 }
 
 export interface TurnResult {
@@ -40,16 +44,22 @@ export interface TurnLimits {
  * Resolves the provider (AppError 503 when not configured) and builds the model request for a body, its
  * `max_tokens` capped at `maxTokens` (the cap is sent when the body names none).
  */
-export function prepareTurn(providers: ProviderRegistry, body: ChatBody, maxTokens?: number): Turn {
+export function prepareTurn(
+  providers: ProviderRegistry,
+  body: ChatBody,
+  maxTokens?: number,
+  tutored?: TutoredTurn,
+): Turn {
   const mode = body.mode ?? 'autocomplete'
   const { provider, model } = providers.resolve(body.model)
   const current = body.proactive ? body.current_code : undefined
-  const request: ChatRequest = { model, messages: promptMessages(mode, body.messages, current) }
+  const messages = tutored ? tutored.messages : promptMessages(mode, body.messages, current)
+  const request: ChatRequest = { model, messages }
   const wanted = body.max_tokens ?? maxTokens
   if (wanted !== undefined) request.maxTokens = maxTokens === undefined ? wanted : Math.min(wanted, maxTokens)
   const format = MODE[mode].responseFormat
   if (format) request.responseFormat = format
-  return { provider, request, mode }
+  return { provider, request, mode, ...(tutored ? { tutored } : {}) }
 }
 
 /**
@@ -62,6 +72,10 @@ export async function runTurn(
   emit: (frame: ProgressFrame) => void | Promise<void>,
 ): Promise<TurnResult> {
   const reader = MODE[turn.mode].reader()
+  const filter = turn.tutored?.filter
+  const send = async (frames: ProgressFrame[]) => {
+    for (const frame of frames) await emit(frame)
+  }
   let finishReason: string | undefined
   let usage: Usage | undefined
   let received = 0
@@ -70,7 +84,7 @@ export async function runTurn(
       if (signal.aborted) break
       if (part.type === 'text-delta') {
         received += part.text.length
-        for (const frame of reader.read(part.text)) await emit(frame)
+        for (const frame of reader.read(part.text)) await send(filter ? filter.frame(frame) : [frame])
       } else if (part.type === 'finish') {
         finishReason = part.reason
         usage = part.usage
@@ -82,8 +96,9 @@ export async function runTurn(
     if (!signal.aborted) throw error instanceof ProviderError ? error : new ProviderError(describeFailure(error))
   }
   const cancelled = signal.aborted
+  if (filter) await send(filter.flush())
   return {
-    ...reader.answer(),
+    ...(filter ? filter.answer(reader.answer()) : reader.answer()),
     model: turn.request.model,
     finishReason: cancelled ? 'cancelled' : (finishReason ?? 'unknown'),
     ...(usage ? { usage } : {}),
@@ -107,14 +122,48 @@ export const upstreamError = (error: ProviderError) =>
     error.status === undefined ? undefined : { upstream_status: error.status },
   )
 
+/** Who asks and who teaches: the tutor (absent when the app has none) and the learner (the access identity). */
+export interface Tutoring {
+  tutor?: Tutor
+  learner: string
+  logger: Logger
+}
+
+/** The tutored turn of a request with `task` or `conversation_id`; undefined for plain chat. */
+export async function prepareTutoring(tutoring: Tutoring | undefined, body: ChatBody) {
+  if (tutoring?.tutor) return tutoring.tutor.prepare(body, tutoring.learner)
+  if (body.task === undefined && body.conversation_id === undefined && body.hint_level === undefined) return undefined
+  throw new AppError('tutor_unavailable', 503, 'The tutor is not available on this server')
+}
+
+/**
+ * Stores a tutored turn; the fields the answer gains. The answer was already given: when the store fails it
+ * says so (`saved: false`, no conversation_id) rather than turning the answer into an error.
+ */
+export async function saveTutoredTurn(
+  tutored: TutoredTurn,
+  result: TurnResult,
+  logger: Logger,
+): Promise<{ conversation_id?: string; hint_level?: number; saved?: false }> {
+  const level = tutored.level === undefined ? {} : { hint_level: tutored.level }
+  try {
+    return { conversation_id: await tutored.save(result), ...level }
+  } catch (error) {
+    logger.warn('chat turn not stored', { error: (error as Error)?.message })
+    return { ...level, saved: false }
+  }
+}
+
 /** POST /api/chat: the whole answer at once; 429 quota_exceeded when the client's token budget is spent. */
 export async function answerChat(
   providers: ProviderRegistry,
   body: ChatBody,
   signal: AbortSignal,
   limits: TurnLimits = {},
+  tutoring?: Tutoring,
 ): Promise<ChatResponse> {
-  const turn = prepareTurn(providers, body, limits.maxTokens)
+  const tutored = await prepareTutoring(tutoring, body)
+  const turn = prepareTurn(providers, body, limits.maxTokens, tutored)
   await limits.budget?.check()
   let result: TurnResult
   try {
@@ -130,5 +179,6 @@ export async function answerChat(
     ...(result.usage ? { usage: toWireUsage(result.usage) } : {}),
     model: result.model,
     finish_reason: result.finishReason,
+    ...(tutored ? await saveTutoredTurn(tutored, result, tutoring!.logger) : {}),
   }
 }

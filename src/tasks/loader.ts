@@ -14,6 +14,7 @@ import {
   testCaseKind,
   TITLE_PREFIX,
   type TaskFile,
+  type TaskTutor,
   type Test,
   type TestKind,
 } from './model'
@@ -33,6 +34,8 @@ export interface LoadedTask {
   tests: Test[]
   /** Real path of each test folder → its tests (titles prefixed). */
   testFolders: Map<string, Test[]>
+  /** task.json `tutor`: how the AI tutor may help (defaults apply where unset). */
+  tutor?: TaskTutor
 }
 
 export interface BrokenTask {
@@ -165,7 +168,17 @@ async function loadTask(root: string, folder: string): Promise<LoadedTask | unde
   }
   if (m.solution) await taskPath(dir, m.solution, 'solution')
 
-  return { name: m.name, slug: folder, summary: m.summary, dir, description, files, tests, testFolders }
+  return {
+    name: m.name,
+    slug: folder,
+    summary: m.summary,
+    dir,
+    description,
+    files,
+    tests,
+    testFolders,
+    ...(m.tutor ? { tutor: m.tutor } : {}),
+  }
 }
 
 /** Loads every task under `root` (a real path). Never throws: problems end up in `broken` or `problem`. */

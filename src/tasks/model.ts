@@ -20,6 +20,26 @@ export const TaskFileEntry = t.Object(
   { additionalProperties: false },
 )
 
+/** How the AI tutor may help with a task (src/tutor). */
+export const TaskTutor = t.Object(
+  {
+    max_hint_level: t.Optional(
+      t.Integer({
+        minimum: 1,
+        maximum: 4,
+        description: 'Highest hint level the tutor goes to (1 nudge … 4 a short code fragment); default 4.',
+      }),
+    ),
+    autocomplete: t.Optional(
+      t.Boolean({
+        description: 'false: the structured (autocomplete) chat mode is refused for this task; default true.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type TaskTutor = typeof TaskTutor.static
+
 export const TaskManifest = t.Object(
   {
     name: t.String({ minLength: 1, description: 'Display name, also accepted by GET /tasks/{task_name}.' }),
@@ -38,6 +58,7 @@ export const TaskManifest = t.Object(
       { additionalProperties: false, description: 'Test folders by kind; each holds *.json test files.' },
     ),
     solution: t.Optional(t.Union([RelativePath, t.Null()], { description: 'Reference backend; never served.' })),
+    tutor: t.Optional(TaskTutor),
   },
   { additionalProperties: false },
 )
