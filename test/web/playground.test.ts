@@ -65,6 +65,8 @@ describe.skipIf(skipReason !== null)('working on a task', () => {
     await frontend().filter({ hasText: '<!DOCTYPE html>' }).waitFor()
     await page.getByRole('heading', { name: 'Tic Tac Toe', exact: true }).waitFor()
     expect(await seriousViolations(page)).toEqual([])
+    mkdirSync(SCREENSHOTS, { recursive: true })
+    await page.screenshot({ path: join(SCREENSHOTS, 'workspace.png') })
   }, 30_000)
 
   test('Run calls an endpoint with JSON arguments and shows what it returned', async () => {
@@ -118,7 +120,6 @@ describe.skipIf(skipReason !== null)('working on a task', () => {
       .getByText(/^Score: \d+(\.\d)?% \(\d+ of \d+ graded tests passed/)
       .waitFor()
     expect(await seriousViolations(page)).toEqual([])
-    mkdirSync(SCREENSHOTS, { recursive: true })
     await page.screenshot({ path: join(SCREENSHOTS, 'grade.png') })
   }, 120_000)
 
