@@ -26,26 +26,38 @@ const served = playground({
 const limited = playground({ real: ['runner'], config: { RATE_EXECUTION_PER_MIN: '1' } })
 const chromium = browser()
 
-/** Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF). */
+/** Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF line ends). */
 function parseCsv(text: string): string[][] {
   const rows: string[][] = []
   let row: string[] = []
   let field = ''
   let quoted = false
+  const endField = () => {
+    row.push(field)
+    field = ''
+  }
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++
-      else if (c === '"') quoted = false
-      else field += c
-    } else if (c === '"') quoted = true
-    else if (c === ',') row.push(field), (field = '')
-    else if (c === '\n' || c === '\r') {
+    if (quoted && c === '"' && text[i + 1] === '"') {
+      field += '"'
+      i++
+    } else if (c === '"') {
+      quoted = !quoted
+    } else if (quoted || (c !== ',' && c !== '\n' && c !== '\r')) {
+      field += c
+    } else if (c === ',') {
+      endField()
+    } else {
       if (c === '\r' && text[i + 1] === '\n') i++
-      row.push(field), rows.push(row), (row = []), (field = '')
-    } else field += c
+      endField()
+      rows.push(row)
+      row = []
+    }
   }
-  if (field || row.length) row.push(field), rows.push(row)
+  if (field || row.length) {
+    endField()
+    rows.push(row)
+  }
   return rows
 }
 
