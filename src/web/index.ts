@@ -48,8 +48,9 @@ export function pickEncoding(acceptEncoding: string | null): Encoding {
 
 const COMMON = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' }
 
-function assetResponse(asset: Asset, encoding: Encoding): Response {
-  const body = encoding === 'br' ? asset.br : encoding === 'gzip' ? asset.gzip : asset.body
+function assetResponse(asset: Asset, accepted: Encoding): Response {
+  const encoding = accepted === 'br' && !asset.br ? 'gzip' : accepted
+  const body = encoding === 'br' ? asset.br! : encoding === 'gzip' ? asset.gzip : asset.body
   return new Response(body, {
     headers: {
       ...COMMON,

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { browser, openPlayground, playground, SCREENSHOTS, seriousViolations, skipReason } from './helpers'
 import { ROOT } from '../support/process'
+import { loadPageBundle } from '../../src/web/bundle'
 
 const SOLUTION = readFileSync(join(ROOT, 'tasks/tic-tac-toe/solution.py'), 'utf8')
 const { url } = playground({ real: ['runner', 'browser'], config: { BROWSER_TEST_TIMEOUT_MS: '45000' } })
@@ -30,6 +31,7 @@ describe('serving the page', () => {
     const html = await response.text()
     const assets = [...html.matchAll(/(?:src|href)="(\/play\/assets\/[^"]+)"/g)].map((m) => m[1]!)
     expect(assets.map((path) => /-[a-z0-9]{8}\.(js|css)$/.test(path))).toEqual([true, true])
+    await (await loadPageBundle()).brotli // made in the background after the page is ready
     for (const path of assets) {
       for (const encoding of ['br', 'gzip']) {
         // fetch() would decompress on its own: ask for the raw bytes.
