@@ -7,8 +7,8 @@
  * @example
  * app.use(web())
  */
-import { Elysia } from 'elysia'
-import { AppError } from '../errors'
+import { Elysia, t } from 'elysia'
+import { AppError, errorResponses } from '../errors'
 import { type Asset, loadPageBundle, STYLE_NONCE } from './bundle'
 import { PREVIEW_PAGE, PREVIEW_POLICY } from './preview-shell'
 
@@ -78,7 +78,7 @@ function htmlResponse(html: string, policy: string, encoding: Encoding): Respons
 const notFound = () => new AppError('not_found', 404, 'No such file of the playground')
 
 export const web = () =>
-  new Elysia({ name: 'web' })
+  new Elysia({ name: 'web', tags: ['Playground'] })
     .get(
       '/play',
       async ({ request }) => {
@@ -91,7 +91,14 @@ export const web = () =>
           encoding === 'br' ? 'gzip' : encoding,
         )
       },
-      { detail: { hide: true } },
+      {
+        response: { 200: t.Any({ description: 'text/html' }), ...errorResponses() },
+        detail: {
+          summary: 'The playground page',
+          description:
+            'HTML for people: pick a task, edit, run, grade and ask the tutor. Public; the page asks for an access key when the API answers 401. A Content-Security-Policy runs only its own script.',
+        },
+      },
     )
     .get(
       '/play/preview',
@@ -99,7 +106,14 @@ export const web = () =>
         const encoding = pickEncoding(request.headers.get('accept-encoding'))
         return htmlResponse(PREVIEW_PAGE, PREVIEW_POLICY, encoding === 'br' ? 'gzip' : encoding)
       },
-      { detail: { hide: true } },
+      {
+        response: { 200: t.Any({ description: 'text/html' }), ...errorResponses() },
+        detail: {
+          summary: "The playground's preview frame",
+          description:
+            "An empty page the playground writes the learner's front end into, inside a sandboxed iframe; its own policy allows inline scripts and no network.",
+        },
+      },
     )
     .get(
       '/play/assets/:name',
@@ -108,5 +122,12 @@ export const web = () =>
         if (!asset) throw notFound()
         return assetResponse(asset, pickEncoding(request.headers.get('accept-encoding')))
       },
-      { detail: { hide: true } },
+      {
+        response: { 200: t.Any({ description: 'The file, with its content type.' }), ...errorResponses(404) },
+        detail: {
+          summary: 'A file of the playground',
+          description:
+            'Script and stylesheet of /play, named by content hash: cached for a year, immutable, brotli or gzip as accepted.',
+        },
+      },
     )
