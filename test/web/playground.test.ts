@@ -44,7 +44,7 @@ describe('serving the page', () => {
       }
     }
     expect((await fetch(`${url}/play/assets/nothing-here.js`)).status).toBe(404)
-  }, 30_000)
+  }, 60_000)
 })
 
 describe.skipIf(skipReason !== null)('working on a task', () => {
@@ -121,7 +121,9 @@ describe.skipIf(skipReason !== null)('working on a task', () => {
     await results()
       .getByText(/^Score: \d+(\.\d)?% \(\d+ of \d+ graded tests passed/)
       .waitFor()
+    await results().getByText('Saved: this grading is in your History.').waitFor()
     expect(await seriousViolations(page)).toEqual([])
+    await shot.scrollIntoViewIfNeeded()
     await page.screenshot({ path: join(SCREENSHOTS, 'grade.png') })
   }, 120_000)
 

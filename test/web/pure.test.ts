@@ -26,13 +26,21 @@ describe('previewDocument', () => {
   test("puts the learner's stylesheet and script inline, where the HTML referenced them", () => {
     const files = {
       'index.html':
-        '<head><link rel="stylesheet" href="style.css"></head><body><script src="./script.js" defer></script></body>',
+        '<head><link rel="stylesheet" href="style.css"></head><body><script src="./script.js"></script></body>',
       'style.css': 'b { color: red }',
       'script.js': 'console.log(1)',
     }
     expect(previewDocument(files)).toBe(
-      '<head><style>b { color: red }</style></head><body><script defer>console.log(1)</script></body>',
+      '<head><style>b { color: red }</style></head><body><script>console.log(1)</script></body>',
     )
+  })
+
+  test('a deferred script goes to the end of the body, where it still runs after the page is parsed', () => {
+    const files = {
+      'index.html': '<head><script defer src="a.js"></script></head><body><p>x</p></body>',
+      'a.js': 'go()',
+    }
+    expect(previewDocument(files)).toBe('<head></head><body><p>x</p><script>go()</script></body>')
   })
 
   test('a file cannot close its element early', () => {

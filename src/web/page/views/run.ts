@@ -168,6 +168,7 @@ async function streamed(
 function summaryNodes(summary: Json): Node[] {
   const nodes: Node[] = []
   if (summary?.score) nodes.push(el('p', { class: 'score' }, scoreLine(summary.score)))
+  if (summary?.attempt_id) nodes.push(el('p', { class: 'muted' }, 'Saved: this grading is in your History.'))
   const counts = (group: Json) =>
     `${group.passed} passed, ${group.failed} failed, ${group.errors} errors, ${group.skipped} skipped of ${group.total}`
   if (summary?.groups) {
