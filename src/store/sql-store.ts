@@ -22,6 +22,8 @@ export interface SqlStoreOptions {
 }
 
 const now = () => new Date().toISOString()
+/** /health answers quickly even while the database hangs. */
+const HEALTH_TIMEOUT_MS = 2_000
 const newId = () => Bun.randomUUIDv7()
 type Row = Record<string, unknown>
 
@@ -45,22 +47,33 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
         },
       ))
 
-  const inTime = <T>(work: Promise<T>, what: string): Promise<T> => {
+  const inTime = <T>(work: Promise<T>, what: string, limitMs = timeoutMs): Promise<T> => {
     let timer: Timer | undefined
+    const ms = Math.min(limitMs, timeoutMs)
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StoreUnavailable(`The database did not answer within ${timeoutMs} ms (${what})`)),
-        timeoutMs,
+        () => reject(new StoreUnavailable(`The database did not answer within ${ms} ms (${what})`)),
+        ms,
       )
     })
     return Promise.race([work, late]).finally(() => clearTimeout(timer))
+  }
+
+  // SQLite is one connection: a statement sent while another call's transaction is open runs inside it, and is
+  // lost if that transaction rolls back. So on SQLite calls take turns; PostgreSQL gives each its own connection.
+  let turn: Promise<unknown> = Promise.resolve()
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    if (kind !== 'sqlite') return work()
+    const result = turn.then(work)
+    turn = result.catch(() => {})
+    return result
   }
 
   /** Runs `work` once the schema is in place; every failure of the database becomes StoreUnavailable. */
   const run = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
     try {
       const result = await inTime(
-        migrateOnce().then(() => work()),
+        inTurn(() => migrateOnce().then(() => work())),
         what,
       )
       lastError = undefined
@@ -137,8 +150,9 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
     async health() {
       try {
         const version = await inTime(
-          migrateOnce().then(() => schemaVersion(sql)),
+          inTurn(() => migrateOnce().then(() => schemaVersion(sql))),
           'health',
+          HEALTH_TIMEOUT_MS,
         )
         schema = version
         return { store: { ok: true, kind, reachable: true, schema_version: version } }

@@ -289,7 +289,10 @@ describe('POST /api/grade', () => {
       'backendCode',
       'frontendCode',
       'include_private',
+      'save',
     ])
-    expect(Object.keys(doc.components.schemas.GradeResponse.properties)).toContain('score')
+    expect(Object.keys(doc.components.schemas.GradeResponse.properties)).toEqual(
+      expect.arrayContaining(['score', 'attempt_id', 'saved']),
+    )
   })
 })

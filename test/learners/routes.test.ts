@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { testApp } from '../support/app'
-import { get, parseEvents, post } from '../support/http'
+import { get, parseEvents, post, postEvents } from '../support/http'
 import { keysFile } from '../support/keys'
 import { HOSTILE } from '../store/fixtures'
 import { bearer, del, getEvents, JWT_SECRET, tokenFor } from './helpers'
@@ -51,6 +51,18 @@ describe('attempts', () => {
       groups: answer.body.groups,
       results: answer.body.results,
     })
+  })
+
+  test("a streamed grading's summary event carries the saved attempt's id", async () => {
+    const stream = await postEvents(app, '/api/grade', { task: 'calculator-app' }, alice)
+    const summary = stream.events.at(-1)!
+    expect(summary.event).toBe('summary')
+    expect(summary.data.saved).toBe(true)
+    const read = await get(app, `/api/attempts/${summary.data.attempt_id}`, alice)
+    // Events come as tests finish; the attempt keeps the task's order.
+    const byName = (a: { testName: string }, b: { testName: string }) => a.testName.localeCompare(b.testName)
+    const streamed = stream.events.filter((e) => e.event === 'result').map((e) => e.data)
+    expect([...read.body.results].sort(byName)).toEqual(streamed.sort(byName))
   })
 
   test('"save": false grades without saving', async () => {

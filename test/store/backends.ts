@@ -1,7 +1,8 @@
 /**
  * The two databases every store test runs against: a SQLite file in a temp folder, and a real PostgreSQL started
- * for the test file (test/support/postgres.ts), each test file's own. PostgreSQL missing → those tests are skipped,
- * saying why.
+ * for the test file (test/support/postgres.ts). Call `storeBackends()` at the top of each test file: the server,
+ * the folder and the stores are that file's own and go away after its tests. PostgreSQL missing → its tests are
+ * skipped, saying why.
  */
 import { afterAll } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -22,38 +23,40 @@ export interface Backend {
   server?: () => TestPostgres
 }
 
-const folder = mkdtempSync(join(tmpdir(), 'tutor-store-'))
-let postgres: Promise<TestPostgres | undefined> | undefined
-let databases = 0
+export function storeBackends() {
+  const folder = mkdtempSync(join(tmpdir(), 'tutor-store-'))
+  let postgres: Promise<TestPostgres | undefined> | undefined
+  let started: TestPostgres | undefined
+  let databases = 0
+  const opened: Store[] = []
+  afterAll(async () => {
+    await Promise.all(opened.map((store) => store.close()))
+    rmSync(folder, { recursive: true, force: true })
+    await (await postgres)?.stop()
+  })
+  const pg = async () => {
+    started = await (postgres ??= startPostgres())
+    return started!
+  }
 
-let started: TestPostgres | undefined
-const pg = async () => {
-  started = await (postgres ??= startPostgres())
-  return started!
-}
+  const backends: [Backend, Backend] = [
+    { kind: 'sqlite', url: async (name) => `sqlite:${join(folder, `${name}-${++databases}.sqlite`)}` },
+    {
+      kind: 'postgres',
+      ...(POSTGRES_BIN ? {} : { skip: NO_POSTGRES }),
+      url: async (name) => (await pg()).database(`${name.replace(/\W/g, '_').toLowerCase()}_${++databases}`),
+      server: () => started!,
+    },
+  ]
 
-export const BACKENDS: Backend[] = [
-  { kind: 'sqlite', url: async (name) => `sqlite:${join(folder, `${name}-${++databases}.sqlite`)}` },
-  {
-    kind: 'postgres',
-    ...(POSTGRES_BIN ? {} : { skip: NO_POSTGRES }),
-    url: async (name) => (await pg()).database(`${name.replace(/\W/g, '_').toLowerCase()}_${++databases}`),
-    server: () => started!,
-  },
-]
+  /** A store on a fresh database of `backend` (or on `url`); closed after the file's tests. */
+  async function freshStore(backend: Backend, name: string, timeoutMs = 5_000, url?: string): Promise<Store> {
+    const target = url ?? (await backend.url(name))
+    const store = createStore({ url: target, dataDir: folder, timeoutMs, logger: createLogger('silent') })
+    opened.push(store)
+    await store.ready
+    return store
+  }
 
-const opened: Store[] = []
-afterAll(async () => {
-  await Promise.all(opened.map((store) => store.close()))
-  rmSync(folder, { recursive: true, force: true })
-  await (await postgres)?.stop()
-})
-
-/** A store on a fresh database of `backend` (or on `url`); closed after the file's tests. */
-export async function freshStore(backend: Backend, name: string, timeoutMs = 5_000, url?: string): Promise<Store> {
-  const target = url ?? (await backend.url(name))
-  const store = createStore({ url: target, dataDir: folder, timeoutMs, logger: createLogger('silent') })
-  opened.push(store)
-  await store.ready
-  return store
+  return { backends, freshStore, folder }
 }

@@ -3,8 +3,10 @@ import { SQL } from 'bun'
 import { createLogger } from '../../src/logging'
 import { createStore, SchemaTooNew } from '../../src/store'
 import { StoreUnavailable } from '../../src/store/errors'
-import { BACKENDS, freshStore } from './backends'
+import { storeBackends } from './backends'
 import { attempt } from './fixtures'
+
+const { backends: BACKENDS, freshStore } = storeBackends()
 
 /** A plain client on the same database, to look at or tamper with what the store wrote. */
 const direct = (url: string) =>

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
 import type { Store } from '../../src/store/port'
-import { BACKENDS, freshStore } from './backends'
+import { storeBackends } from './backends'
 import { attempt, HOSTILE } from './fixtures'
+
+const { backends: BACKENDS, freshStore } = storeBackends()
 
 for (const backend of BACKENDS) {
   describe.skipIf(Boolean(backend.skip))(
@@ -163,3 +165,23 @@ for (const backend of BACKENDS) {
     },
   )
 }
+
+describe('SQLite, one connection', () => {
+  test('a save running while another call rolls its transaction back is kept', async () => {
+    const store = await freshStore(BACKENDS[0]!, 'rollback')
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        i % 2
+          ? store.appendMessages('no-such-conversation', [{ role: 'user', content: 'x' }]).then(
+              () => 'appended',
+              () => 'refused',
+            )
+          : store.saveAttempt(attempt('kept', 'x', 1)).then((saved) => saved.id),
+      ),
+    )
+    const saved = results.filter((result) => result !== 'refused' && result !== 'appended')
+    expect(saved).toHaveLength(10)
+    const page = await store.listAttempts({ learner: 'kept', admin: false }, { limit: 100 })
+    expect(page.attempts.map((a) => a.id).sort()).toEqual(saved.sort())
+  })
+})
