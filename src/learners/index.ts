@@ -32,7 +32,7 @@ import {
 import { createRegrader } from './regrade'
 import { gradesCsv, progressOf, requireAdmin, viewerOf, type SaveGrade } from './service'
 import { AppError } from '../errors'
-import { StoreUnavailable } from '../store/errors'
+import { reasonOf, StoreUnavailable } from '../store/errors'
 import { SchemaTooNew } from '../store/migrate'
 
 export { createSaver } from './service'
@@ -89,7 +89,7 @@ export const learners = (deps: LearnersDeps) => {
         }
         await events.send('done', job)
       } catch (error) {
-        await events.send('error', { success: false, error: String(error), error_type: 'store_unavailable' })
+        await events.send('error', { success: false, error: reasonOf(error), error_type: 'store_unavailable' })
       } finally {
         events.close()
       }

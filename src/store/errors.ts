@@ -12,3 +12,11 @@ export function reasonOf(error: unknown): string {
   const code = (error as { code?: unknown })?.code
   return typeof code === 'string' ? `The database refused or failed (${code})` : 'The database failed'
 }
+
+/** A row a call needs is not there (a conversation deleted meanwhile): not a failure of the database. */
+export class StoreNotFound extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'StoreNotFound'
+  }
+}

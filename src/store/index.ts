@@ -1,8 +1,8 @@
 /**
  * createStore: the Store for DATABASE_URL. Unset → the SQLite file `<dataDir>/tutor.sqlite` (the folder is
  * created); `sqlite:<path>` or `sqlite::memory:`; `postgres://…` or `postgresql://…` → PostgreSQL, shared by every
- * replica. SQLite runs with WAL (readers never wait for the writer), a busy timeout (a second process waits rather
- * than fails) and foreign keys on.
+ * replica. SQLite runs with WAL (readers never wait for the writer), synchronous NORMAL, a busy timeout (a second
+ * process waits rather than fails) and foreign keys on.
  *
  * @example
  * const store = createStore({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, timeoutMs: 5000, logger })
@@ -16,7 +16,7 @@ import type { Store } from './port'
 import { createSqlStore } from './sql-store'
 
 export type { Store } from './port'
-export { StoreUnavailable } from './errors'
+export { StoreNotFound, StoreUnavailable } from './errors'
 export { SchemaTooNew } from './migrate'
 
 export interface StoreOptions {
@@ -80,6 +80,9 @@ function openStore({ url, dataDir, timeoutMs = 5_000, logger }: StoreOptions): S
   const sql = new SQL({ adapter: 'sqlite', filename: target.filename, create: true, readwrite: true })
   const configured = (async () => {
     await sql`PRAGMA journal_mode = WAL`
+    // In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives the process being killed
+    // (it is in the WAL file, in the OS cache) but the last ones before a power cut may be lost.
+    await sql`PRAGMA synchronous = NORMAL`
     // SQLite takes no parameters in a PRAGMA: a fixed 5 s for another process's write to end.
     await sql`PRAGMA busy_timeout = 5000`
     await sql`PRAGMA foreign_keys = ON`

@@ -7,12 +7,14 @@ import type { SQL } from 'bun'
 import attempts from './migrations/001-attempts.sql' with { type: 'text' }
 import conversations from './migrations/002-conversations.sql' with { type: 'text' }
 import regradeJobs from './migrations/003-regrade-jobs.sql' with { type: 'text' }
+import standings from './migrations/004-standings.sql' with { type: 'text' }
 import type { StoreKind } from './port'
 
 export const MIGRATIONS = [
   { version: 1, name: '001-attempts', text: attempts },
   { version: 2, name: '002-conversations', text: conversations },
   { version: 3, name: '003-regrade-jobs', text: regradeJobs },
+  { version: 4, name: '004-standings', text: standings },
 ] as const
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version

@@ -168,6 +168,7 @@ export interface Store extends Service {
 
   /** A new conversation of a learner (`task` null outside a task). */
   createConversation(learner: string, task: string | null, title: string): Promise<ConversationSummary>
+  /** Adds messages at the end, in order; throws StoreNotFound when the conversation is gone. */
   appendMessages(conversationId: string, messages: Omit<ConversationMessage, 'created_at'>[]): Promise<void>
   listConversations(viewer: Viewer, query: { task?: string }): Promise<ConversationSummary[]>
   getConversation(viewer: Viewer, id: string): Promise<Conversation | undefined>

@@ -6,7 +6,7 @@
  */
 import type { SQL } from 'bun'
 import type { Logger } from '../logging'
-import { reasonOf, StoreUnavailable } from './errors'
+import { reasonOf, StoreNotFound, StoreUnavailable } from './errors'
 import { migrate, SchemaTooNew, schemaVersion } from './migrate'
 import type { Attempt, LearnerStanding, Store, StoreKind, TaskStanding, Viewer } from './port'
 import { attemptOf, conversationOf, flag, int, jobOf, messageOf, put, summaryOf, take } from './rows'
@@ -22,6 +22,10 @@ export interface SqlStoreOptions {
 }
 
 const now = () => new Date().toISOString()
+
+/** The attempt being saved beats the standing's best: a higher percent, or as high with as many tests passed. */
+const better = (sql: SQL) => sql`(excluded.best_percent > s.best_percent
+  OR (excluded.best_percent = s.best_percent AND excluded.best_passed >= s.best_passed))`
 /** /health answers quickly even while the database hangs. */
 const HEALTH_TIMEOUT_MS = 2_000
 const newId = () => Bun.randomUUIDv7()
@@ -79,7 +83,7 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
       lastError = undefined
       return result
     } catch (error) {
-      if (error instanceof SchemaTooNew) throw error
+      if (error instanceof SchemaTooNew || error instanceof StoreNotFound) throw error
       lastError = reasonOf(error)
       if (error instanceof StoreUnavailable) throw error
       logger.warn('database call failed', { store: kind, what, reason: lastError, error: String(error) })
@@ -98,44 +102,44 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
 
   const SUMMARY = () => sql`id, task, created_at, passed, graded, total, percent, success, duration_ms, regrade`
 
-  /** Each learner and task with its count, best and last attempt and whether any passed everything (one scan). */
+  /** Standings (004-standings.sql) with their last attempt: one row per learner and task. */
   const standings = (where: SQL.Query<unknown>) => sql`
-    SELECT * FROM (
-      SELECT learner, ${SUMMARY()},
-        ROW_NUMBER() OVER (PARTITION BY learner, task ORDER BY percent DESC, passed DESC, id DESC) AS best_rank,
-        ROW_NUMBER() OVER (PARTITION BY learner, task ORDER BY id DESC) AS last_rank,
-        CAST(COUNT(*) OVER (PARTITION BY learner, task) AS INTEGER) AS attempt_count,
-        MAX(completed) OVER (PARTITION BY learner, task) AS any_completed
-      FROM attempts WHERE ${where}
-    ) ranked
-    WHERE best_rank = 1 OR last_rank = 1
-    ORDER BY learner, task`
+    SELECT s.learner, s.attempts AS attempt_count, s.completed AS any_completed, s.best_passed, s.best_graded,
+      s.best_total, s.best_percent, a.id, a.task, a.created_at, a.passed, a.graded, a.total, a.percent, a.success,
+      a.duration_ms, a.regrade
+    FROM standings s JOIN attempts a ON a.id = s.last_id
+    WHERE ${where}
+    ORDER BY s.learner, s.task`
 
-  /** Folds the best and last rows of each learner and task into one standing. */
-  function fold(rows: Row[]) {
-    const byKey = new Map<string, { learner: string; standing: TaskStanding }>()
-    for (const row of rows) {
-      const learner = take(row.learner as string)
-      const summary = summaryOf(row)
-      const key = JSON.stringify([learner, summary.task])
-      let entry = byKey.get(key)
-      if (!entry) {
-        entry = {
-          learner,
-          standing: {
-            task: summary.task,
-            attempts: int(row.attempt_count),
-            best: null,
-            last: null,
-            completed: flag(row.any_completed),
-          },
-        }
-        byKey.set(key, entry)
-      }
-      if (int(row.best_rank) === 1) entry.standing.best = summary.score
-      if (int(row.last_rank) === 1) entry.standing.last = summary
+  function standingOf(row: Row): { learner: string; standing: TaskStanding } {
+    const last = summaryOf(row)
+    const best = {
+      passed: int(row.best_passed),
+      graded: int(row.best_graded),
+      total: int(row.best_total),
+      percent: Number(row.best_percent),
     }
-    return [...byKey.values()]
+    return {
+      learner: take(row.learner as string),
+      standing: { task: last.task, attempts: int(row.attempt_count), best, last, completed: flag(row.any_completed) },
+    }
+  }
+
+  /** Standings again from the attempts left (after retention removed some). */
+  const rebuildStandings = async (tx: SQL) => {
+    await tx`DELETE FROM standings`
+    await tx`INSERT INTO standings (learner, task, attempts, best_id, best_passed, best_graded, best_total,
+        best_percent, last_id, completed)
+      SELECT learner, task, attempt_count, id, passed, graded, total, percent, last_id, any_completed
+      FROM (
+        SELECT learner, task, id, passed, graded, total, percent,
+          ROW_NUMBER() OVER (PARTITION BY learner, task ORDER BY percent DESC, passed DESC, id DESC) AS best_rank,
+          MAX(id) OVER (PARTITION BY learner, task) AS last_id,
+          CAST(COUNT(*) OVER (PARTITION BY learner, task) AS INTEGER) AS attempt_count,
+          MAX(completed) OVER (PARTITION BY learner, task) AS any_completed
+        FROM attempts
+      ) ranked
+      WHERE best_rank = 1`
   }
 
   const jobAttempts = async (id: string) =>
@@ -168,13 +172,30 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
         const created_at = now()
         const { score } = attempt
         const completed = score.graded > 0 && score.passed === score.graded
-        await sql`INSERT INTO attempts (id, learner, task, created_at, passed, graded, total, percent, success,
-            completed, duration_ms, include_private, regrade, job_id, files, group_summaries, results)
-          VALUES (${id}, ${put(attempt.learner)}, ${put(attempt.task)}, ${created_at}, ${score.passed},
-            ${score.graded}, ${score.total}, ${score.percent}, ${attempt.success ? 1 : 0}, ${completed ? 1 : 0},
-            ${attempt.duration_ms}, ${attempt.include_private ? 1 : 0}, ${attempt.regrade ? 1 : 0},
-            ${attempt.job ?? null}, ${JSON.stringify(attempt.files)}, ${JSON.stringify(attempt.groups)},
-            ${JSON.stringify(attempt.results)})`
+        const learner = put(attempt.learner)
+        const task = put(attempt.task)
+        await sql.begin(async (tx) => {
+          await tx`INSERT INTO attempts (id, learner, task, created_at, passed, graded, total, percent, success,
+              completed, duration_ms, include_private, regrade, job_id, files, group_summaries, results)
+            VALUES (${id}, ${learner}, ${task}, ${created_at}, ${score.passed}, ${score.graded}, ${score.total},
+              ${score.percent}, ${attempt.success ? 1 : 0}, ${completed ? 1 : 0}, ${attempt.duration_ms},
+              ${attempt.include_private ? 1 : 0}, ${attempt.regrade ? 1 : 0}, ${attempt.job ?? null},
+              ${JSON.stringify(attempt.files)}, ${JSON.stringify(attempt.groups)}, ${JSON.stringify(attempt.results)})`
+          // The newest attempt wins a tie for best; `last` stays the greatest id whatever order commits come in.
+          await tx`INSERT INTO standings AS s (learner, task, attempts, best_id, best_passed, best_graded, best_total,
+              best_percent, last_id, completed)
+            VALUES (${learner}, ${task}, 1, ${id}, ${score.passed}, ${score.graded}, ${score.total}, ${score.percent},
+              ${id}, ${completed ? 1 : 0})
+            ON CONFLICT (learner, task) DO UPDATE SET
+              attempts = s.attempts + 1,
+              best_id = CASE WHEN ${better(tx)} THEN excluded.best_id ELSE s.best_id END,
+              best_passed = CASE WHEN ${better(tx)} THEN excluded.best_passed ELSE s.best_passed END,
+              best_graded = CASE WHEN ${better(tx)} THEN excluded.best_graded ELSE s.best_graded END,
+              best_total = CASE WHEN ${better(tx)} THEN excluded.best_total ELSE s.best_total END,
+              best_percent = CASE WHEN ${better(tx)} THEN excluded.best_percent ELSE s.best_percent END,
+              last_id = CASE WHEN excluded.last_id > s.last_id THEN excluded.last_id ELSE s.last_id END,
+              completed = CASE WHEN excluded.completed > s.completed THEN excluded.completed ELSE s.completed END`
+        })
         return {
           id,
           task: attempt.task,
@@ -222,14 +243,14 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
 
     progress: (learner) =>
       run('read progress', async () =>
-        fold(await standings(sql`learner = ${put(learner)}`)).map((entry) => entry.standing),
+        (await standings(sql`s.learner = ${put(learner)}`)).map((row: Row) => standingOf(row).standing),
       ),
 
     classProgress: (task) =>
       run('read class progress', async () => {
-        const rows = await standings(task === undefined ? sql`1 = 1` : sql`task = ${put(task)}`)
+        const rows = await standings(task === undefined ? sql`1 = 1` : sql`s.task = ${put(task)}`)
         const learners = new Map<string, LearnerStanding>()
-        for (const { learner, standing } of fold(rows)) {
+        for (const { learner, standing } of rows.map(standingOf)) {
           let entry = learners.get(learner)
           if (!entry) learners.set(learner, (entry = { learner, tasks: [] }))
           entry.tasks.push({
@@ -249,6 +270,7 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
         sql.begin(async (tx) => {
           const name = put(learner)
           const attempts = await tx`DELETE FROM attempts WHERE learner = ${name}`
+          await tx`DELETE FROM standings WHERE learner = ${name}`
           await tx`DELETE FROM messages WHERE conversation_id IN
             (SELECT id FROM conversations WHERE learner = ${name})`
           const conversations = await tx`DELETE FROM conversations WHERE learner = ${name}`
@@ -262,6 +284,7 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
         sql.begin(async (tx) => {
           const cutoff = new Date(Date.now() - days * 86_400_000).toISOString()
           const attempts = await tx`DELETE FROM attempts WHERE created_at < ${cutoff}`
+          if (attempts.count > 0) await rebuildStandings(tx)
           await tx`DELETE FROM messages WHERE conversation_id IN
             (SELECT id FROM conversations WHERE updated_at < ${cutoff})`
           const conversations = await tx`DELETE FROM conversations WHERE updated_at < ${cutoff}`
@@ -288,7 +311,7 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
           const [row] = await tx`UPDATE conversations
             SET message_count = message_count + ${messages.length}, updated_at = ${at}
             WHERE id = ${put(id)} RETURNING message_count`
-          if (!row) throw new StoreUnavailable(`No conversation ${id}`)
+          if (!row) throw new StoreNotFound(`No conversation ${id}`)
           const first = int(row.message_count) - messages.length
           for (const [index, message] of messages.entries()) {
             await tx`INSERT INTO messages (conversation_id, position, role, content, created_at, hint_level)

@@ -57,7 +57,7 @@ describe('general routes', () => {
         tasks: ok,
         access: { ok: true, mode: 'open' },
         limits: { ok: true, store: 'memory' },
-        store: { ok: true, kind: 'sqlite', reachable: true, schema_version: 3 },
+        store: { ok: true, kind: 'sqlite', reachable: true, schema_version: 4 },
       },
     })
   })

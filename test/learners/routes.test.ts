@@ -236,7 +236,7 @@ describe('conversations', () => {
 describe('health, metrics and the API document', () => {
   test('/health shows the store; /metrics counts saves', async () => {
     const health = await get(app, '/health', teacher)
-    expect(health.body.checks.store).toEqual({ ok: true, kind: 'sqlite', reachable: true, schema_version: 3 })
+    expect(health.body.checks.store).toEqual({ ok: true, kind: 'sqlite', reachable: true, schema_version: 4 })
     const metrics = await get(app, '/metrics', teacher)
     expect(metrics.body).toMatch(/tutor_attempt_saves_total\{outcome="saved"\} [1-9]/)
     expect(metrics.body).toContain('tutor_attempt_save_duration_seconds_bucket')

@@ -165,6 +165,6 @@ describe('the real server', () => {
     running.add(server)
     expect(await server.proc.exited).toBe(2)
     running.delete(server)
-    expect(await server.stderr()).toContain('The database schema is version 7, newer than version 3')
+    expect(await server.stderr()).toContain('The database schema is version 7, newer than version 4')
   })
 })

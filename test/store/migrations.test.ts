@@ -29,7 +29,27 @@ for (const backend of BACKENDS) {
         [1, '001-attempts'],
         [2, '002-conversations'],
         [3, '003-regrade-jobs'],
+        [4, '004-standings'],
       ])
+    })
+
+    test('a database from before the standings table gets it filled from its attempts', async () => {
+      const url = await backend.url('backfill')
+      const first = await freshStore(backend, 'backfill', 5_000, url)
+      const low = await first.saveAttempt(attempt('uma', 'x', 1))
+      const high = await first.saveAttempt(attempt('uma', 'x', 3))
+      const last = await first.saveAttempt(attempt('uma', 'x', 2))
+      const expected = await first.progress('uma')
+      await first.close()
+      // Back to schema 3, as a server of that version left it.
+      const sql = direct(url)
+      await sql`DROP TABLE standings`
+      await sql`DELETE FROM schema_migrations WHERE version = ${4}`
+      await sql.close()
+      const again = await freshStore(backend, 'backfill', 5_000, url)
+      expect(await again.progress('uma')).toEqual(expected)
+      expect(expected).toEqual([{ task: 'x', attempts: 3, best: high.score, last, completed: false }])
+      expect(low.score.passed).toBe(1)
     })
 
     test('a schema newer than this server knows is refused with a message that says what to do', async () => {
@@ -46,7 +66,7 @@ for (const backend of BACKENDS) {
           (error) => error,
         )
         expect(refused).toBeInstanceOf(SchemaTooNew)
-        expect(refused.message).toContain('version 99, newer than version 3')
+        expect(refused.message).toContain('version 99, newer than version 4')
         expect((await store.health()).store).toMatchObject({ ok: false, error: expect.stringContaining('newer') })
         // Nothing is written into a database this server does not understand.
         expect(await store.saveAttempt(attempt('amy', 'x', 1)).catch((error) => error)).toBeInstanceOf(SchemaTooNew)

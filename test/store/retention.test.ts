@@ -33,6 +33,10 @@ test('RETENTION_DAYS deletes older attempts and conversations at start and keeps
     expect(await store.getAttempt(ola, old.id)).toBeUndefined()
     expect(await store.getAttempt(ola, recent.id)).toBeDefined()
     expect(await store.getConversation(ola, talk.id)).toBeUndefined()
+    // Progress counts only what is left.
+    expect(await store.progress('ola')).toEqual([
+      { task: 'x', attempts: 1, best: recent.score, last: recent, completed: false },
+    ])
   } finally {
     await store.close()
   }

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
+import { StoreNotFound } from '../../src/store/errors'
 import type { Store } from '../../src/store/port'
 import { storeBackends } from './backends'
 import { attempt, HOSTILE } from './fixtures'
@@ -106,6 +107,9 @@ for (const backend of BACKENDS) {
         expect((await store.getConversation(teacher, made.id))?.messages).toHaveLength(3)
         expect(await store.deleteConversation(carol, made.id)).toBe(true)
         expect(await store.getConversation(carol, made.id)).toBeUndefined()
+        const late = [{ role: 'user' as const, content: 'late' }]
+        expect(await store.appendMessages(made.id, late).catch((error) => error)).toBeInstanceOf(StoreNotFound)
+        expect((await store.health()).store.ok).toBe(true)
       })
 
       test("deleting a learner's data removes theirs, for good, and nobody else's", async () => {
@@ -159,7 +163,7 @@ for (const backend of BACKENDS) {
 
       test('health says which database, that it answers, and the schema version', async () => {
         expect(await store.health()).toEqual({
-          store: { ok: true, kind: backend.kind, reachable: true, schema_version: 3 },
+          store: { ok: true, kind: backend.kind, reachable: true, schema_version: 4 },
         })
       })
     },

@@ -83,7 +83,9 @@ async function launch(bin: string, dataDir: string, port: number, prefix: string
     'max_connections=60',
   ]
   const cmd = [...(SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL'] : []), ...prefix, ...args]
-  const proc = Bun.spawn(cmd, { stdout: 'ignore', stderr: 'pipe', stdin: 'ignore', env: { LANG: 'C' } })
+  // Its own process group: a kill takes the server's backends too, which would otherwise serve the connections
+  // they hold for a moment after the postmaster died.
+  const proc = Bun.spawn(cmd, { stdout: 'ignore', stderr: 'pipe', stdin: 'ignore', env: { LANG: 'C' }, detached: true })
   let output = ''
   const decoder = new TextDecoder()
   const reader = proc.stderr.getReader()
@@ -138,7 +140,11 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`
   const stopNow = async () => {
-    proc!.kill('SIGKILL')
+    try {
+      process.kill(-proc!.pid, 'SIGKILL')
+    } catch {
+      proc!.kill('SIGKILL') // the group is gone already
+    }
     await proc!.exited
   }
   return {
