@@ -8,8 +8,6 @@ import { afterAll, beforeAll } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { closeServices, createApp } from '../../src/app'
-import type { ConfigKey } from '../../src/config'
 import { CHROMIUM, skipReason } from '../browser/helpers'
 import { testApp, type TestAppOptions } from '../support/app'
 
@@ -21,8 +19,6 @@ export function playground(options: TestAppOptions = {}) {
   afterAll(() => app.stop(true))
   return { app, url: `http://127.0.0.1:${app.server!.port}` }
 }
-
-export type Overrides = Partial<Record<ConfigKey, string>>
 
 /**
  * Chromium for this file, started before its tests (not inside one: bun ends what a failing test spawned, and
@@ -90,5 +86,3 @@ export async function seriousViolations(page: Page): Promise<string[]> {
 }
 
 export const SCREENSHOTS = new URL('../../docs/screenshots/', import.meta.url).pathname
-
-export { closeServices, createApp }
