@@ -24,6 +24,8 @@ const served = playground({
   config: { API_KEYS_FILE: keys, OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: fake.url },
 })
 const limited = playground({ real: ['runner'], config: { RATE_EXECUTION_PER_MIN: '1' } })
+// A server whose CORS_ORIGINS leaves out the page's own origin: the guard refuses the page's state changes too.
+const elsewhere = playground({ real: ['runner'], config: { CORS_ORIGINS: 'http://tutor.example' } })
 const chromium = browser()
 
 /** Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF line ends). */
@@ -157,6 +159,18 @@ describe.skipIf(skipReason !== null)('with access keys', () => {
     await page
       .getByRole('status')
       .getByText(/^Too many requests\. Try again in \d+ s\.$/)
+      .waitFor()
+  }, 30_000)
+
+  test("the page's own requests keep to the server's origin rules", async () => {
+    await page.context().close()
+    ;({ page } = await openPlayground(await chromium(), elsewhere.url))
+    // Reading is allowed from anywhere; running code is a state change, refused from an origin not listed.
+    await page.getByRole('combobox', { name: 'Task', exact: true }).selectOption({ label: 'Tic Tac Toe' })
+    await page.getByRole('button', { name: 'Run', exact: true }).click()
+    await page
+      .getByRole('alert')
+      .getByText('Requests that change state are not accepted from this origin; see CORS_ORIGINS')
       .waitFor()
   }, 30_000)
 })

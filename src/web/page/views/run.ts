@@ -42,20 +42,27 @@ export function mountRun() {
   let timer: ReturnType<typeof setTimeout> | undefined
 
   /** Lists the @endpoint functions of the back end (parsed, not run) into the Endpoint picker. */
+  /** Why the last listing found nothing to call (a syntax error, a refusal), for Run to say. */
+  let listingProblem: string | undefined
   const listEndpoints = async () => {
     const code = backendCode()
     if (code === listed) return
     listed = code
+    listingProblem = undefined
     if (!code.trim()) return void endpointSelect.replaceChildren()
     try {
       const answer = await api.endpoints(code)
-      if (!answer.success) return
+      if (!answer.success) {
+        listingProblem = String(answer.error ?? 'The back end could not be read.')
+        return void endpointSelect.replaceChildren()
+      }
       const chosen = endpointSelect.value
       endpoints = answer.endpoints
       endpointSelect.replaceChildren(...endpoints.map((e) => el('option', { value: e.endpoint }, e.endpoint)))
       if (endpoints.some((e) => e.endpoint === chosen)) endpointSelect.value = chosen
       else if (endpoints[0]) argsBox.value = argumentsFor(endpoints[0].endpoint, endpoints[0].parameters)
-    } catch {
+    } catch (error) {
+      listingProblem = (error as Error).message
       listed = '' // try again on the next change
     }
   }
@@ -81,7 +88,7 @@ export function mountRun() {
     busy(run, async () => {
       await listEndpoints()
       const endpoint = endpointSelect.value
-      if (!endpoint) return show(problem('No @endpoint function found in the back end.'))
+      if (!endpoint) return show(problem(listingProblem ?? 'No @endpoint function found in the back end.'))
       let args: Json
       try {
         args = JSON.parse(argsBox.value || '{}')
