@@ -38,6 +38,7 @@ import { measuredProviders } from './metrics/providers'
 import { measuredSandbox } from './metrics/sandbox'
 import { auditedRunner, codeRunAudit } from './metrics/audit'
 import { grading } from './grading'
+import { web } from './web'
 import { createStore, type Store } from './store'
 import { createSaver, learners } from './learners'
 import packageJson from '../package.json'
@@ -215,6 +216,7 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(grading({ ...gradingDeps, saveAttempt: saver.saveGrade }))
     .use(learners({ ...services, grade: gradingDeps, saveGrade: saver.saveGrade }))
     .use(servers(services))
+    .use(web())
   routes = () => app.routes
   return app
 }

@@ -49,10 +49,16 @@ export interface Access extends Service {
 
 export const OPEN_WARNING = 'open: anyone who can reach this server can run code and spend the AI budget'
 
-/** Routes anyone may call: liveness, the reduced health and the API explorer. */
+/**
+ * Routes anyone may call: liveness, the reduced health, the API explorer and the playground page with its files
+ * (the page asks for a key itself when the API answers 401).
+ */
 export function isPublic(path: string): boolean {
   return (
     path === '/' ||
+    path === '/play' ||
+    path === '/play/preview' ||
+    path.startsWith('/play/assets/') ||
     path === '/health' ||
     path === '/openapi' ||
     path === '/openapi/json' ||

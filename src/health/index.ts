@@ -63,10 +63,21 @@ export async function collectHealth({ version, startedAt, services }: HealthDeps
 
 export const health = (deps: HealthDeps) =>
   new Elysia({ name: 'health', tags: ['General'] })
-    .get('/', () => ({ message: 'AI Coding Assistant Backend is running!', version: deps.version, docs: '/openapi' }), {
-      response: { 200: RootResponse, ...errorResponses() },
-      detail: { summary: 'Liveness message' },
-    })
+    .get(
+      '/',
+      ({ request, redirect }) =>
+        // A person's browser goes to the playground; API clients (no text/html in Accept) keep the JSON.
+        request.headers.get('accept')?.includes('text/html')
+          ? (redirect('/play', 302) as never)
+          : { message: 'AI Coding Assistant Backend is running!', version: deps.version, docs: '/openapi' },
+      {
+        response: { 200: RootResponse, ...errorResponses() },
+        detail: {
+          summary: 'Liveness message',
+          description: 'A browser (Accept: text/html) is redirected to the playground page, /play.',
+        },
+      },
+    )
     .get(
       '/health',
       async ({ request }) => {
