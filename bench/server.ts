@@ -29,6 +29,7 @@ export async function startServer(root: string, env: Record<string, string>, rea
       PORT: String(port),
       LOG_LEVEL: 'error',
       TASKS_DIR: resolve(root, 'tasks'),
+      DATABASE_URL: 'sqlite::memory:', // never ./data of the temp folder, shared by every run on the host
       ...env,
     },
     stdout: 'ignore',

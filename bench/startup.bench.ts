@@ -28,6 +28,7 @@ async function timeToHealth(cmd: string[]): Promise<number> {
       PORT: String(port),
       LOG_LEVEL: 'silent',
       TASKS_DIR: join(ROOT, 'tasks'),
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'tutor-bench-data-')), // a fresh SQLite file, as on a first start
     },
     stdout: 'ignore',
     stderr: 'inherit',

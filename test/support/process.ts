@@ -17,7 +17,7 @@ export interface ServerProcess {
 
 /**
  * Starts `cmd` (default: `bun src/index.ts`) from a temp folder so no developer `.env` is picked up, with
- * only the given environment.
+ * only the given environment (an in-memory database unless `env` names one).
  */
 export function startServer(env: Record<string, string>, cmd = [process.execPath, resolve(ROOT, 'src/index.ts')]) {
   const proc = Bun.spawn(cmd, {
@@ -27,6 +27,8 @@ export function startServer(env: Record<string, string>, cmd = [process.execPath
       HOST: '127.0.0.1',
       PORT: '0',
       TASKS_DIR: resolve(ROOT, 'tasks'),
+      // Never ./data of the temp folder, which every run on the host would share.
+      DATABASE_URL: 'sqlite::memory:',
       ...env,
     },
     stdin: 'ignore',
