@@ -14,6 +14,7 @@
  *   server holds at most a few messages in flight whatever pages do.
  */
 import type { Boxed } from '../sandbox'
+import { closedWithin } from './outcome'
 
 export interface BridgeLimits {
   /** Largest answer to a command (an evaluation's result: what a page can make large). */
@@ -32,6 +33,8 @@ const DROPPED_EVENTS = new Set(['Runtime.consoleAPICalled', 'Log.entryAdded', 'R
 const HEAD_BYTES = 512
 /** Chromium appends `,"sessionId":"<32 hex>"` at the end of a message of a page's session. */
 const TAIL_BYTES = 128
+/** How long a browser whose DevTools pipe closed may take to end on its own before it is killed. */
+const WIND_DOWN_MS = 2000
 /** Ids of the commands the bridge itself sends; playwright counts from 1 and never gets near. */
 const OWN_IDS_FROM = 2_000_000_000
 
@@ -221,7 +224,7 @@ export function bridgePipes(box: Boxed, limits?: BridgeLimits): Bridge {
         drained = null
       },
       close() {
-        if (!quitting) box.kill()
+        if (!quitting) windDown()
         drained?.()
       },
     },
@@ -237,8 +240,16 @@ export function bridgePipes(box: Boxed, limits?: BridgeLimits): Bridge {
     } catch {
       // the browser went away
     }
-    if (!quitting) box.kill()
+    if (!quitting) windDown()
     ws.close()
+  }
+
+  /**
+   * The browser ended, or playwright hung up: the sandbox gets a moment to end on its own (its first process then
+   * waits for every other one, so its exit means nothing is left), and is killed if it does not.
+   */
+  function windDown() {
+    void closedWithin(box.proc.exited, WIND_DOWN_MS).then((ended) => ended || box.kill())
   }
 
   return {

@@ -85,8 +85,11 @@ export async function launchChromium({
     readOnly: existsSync('/etc/fonts') ? ['/etc/fonts'] : [],
   })
   // Chromium logs freely (no D-Bus, no udev in here): read and drop it, or a full pipe would stall the browser.
-  void box.proc.stdout.pipeTo(new WritableStream()).catch(() => {})
-  void box.proc.stderr.pipeTo(new WritableStream()).catch(() => {})
+  // Every process of the sandbox holds these two pipes (Chromium's helpers keep stderr for their logs), so their
+  // end is the moment the last process of the browser is gone: what close() waits for.
+  const outputEnded = Promise.all(
+    [box.proc.stdout, box.proc.stderr].map((stream) => stream.pipeTo(new WritableStream()).catch(() => {})),
+  )
   box.proc.stdin.end()
   const exited = box.proc.exited.then(() => {})
   const bridge = bridgePipes(box)
@@ -101,9 +104,8 @@ export async function launchChromium({
     let closing: Promise<void> | undefined
     const close = () =>
       (closing ??= (async () => {
-        // Asked to quit, Chromium ends its pages and exits; then the sandbox's first process ends, and the kernel
-        // ends every other process of its pid namespace before that counts as exited. So once `exited` resolves
-        // nothing of the browser is left, with no polling. Only a browser that does not quit in time is killed.
+        // Asked to quit, Chromium ends its pages and exits; only a browser that does not quit in time is killed.
+        // Resolves once its last process is gone (the output pipes end), whichever way it went.
         bridge.ending()
         await browser
           .newBrowserCDPSession()
@@ -114,6 +116,7 @@ export async function launchChromium({
         box.release()
         bridge.stop()
         await exited
+        await closedWithin(outputEnded, QUIT_WAIT_MS)
         removeArtifacts()
       })())
     void exited.then(() => bridge.stop())

@@ -71,6 +71,9 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   let closed = false
   const stepTimeoutMs = Math.min(config.BROWSER_STEP_TIMEOUT_MS, config.BROWSER_TEST_TIMEOUT_MS)
 
+  /** The launch each browser came from. */
+  const launchOf = new WeakMap<LaunchedBrowser, Promise<LaunchedBrowser>>()
+
   /** The warm browser, launched if there is none (or the last one died). */
   function browser(): Promise<LaunchedBrowser> {
     if (launched) return launched
@@ -89,6 +92,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     launched = starting
     starting.then(
       (running) => {
+        launchOf.set(running, starting)
         version = running.version
         current = running
         launchError = null
@@ -111,13 +115,17 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     return starting
   }
 
+  /** Browsers being closed after they died or hung: close() waits for them too. */
+  const closing = new Set<Promise<void>>()
+
   /** Stops handing out `running` (it died, or hangs): the next test launches a new browser. */
   function forget(running: LaunchedBrowser) {
-    if (current === running) {
-      current = null
-      launched = null // it is the launch that gave `running`: a newer one would have made `current` newer
-    }
-    void running.close()
+    if (current === running) current = null
+    // Only the launch that gave `running`: a newer one may be under way already (and must not be lost).
+    if (launched && launched === launchOf.get(running)) launched = null
+    const done = running.close()
+    closing.add(done)
+    void done.then(() => closing.delete(done))
   }
 
   /** A browser of its own for one test run again alone (see withRetry); closed by the caller. */
@@ -369,6 +377,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         (browser) => browser.close(),
         () => {},
       )
+      await Promise.all(closing)
     },
   }
 }

@@ -14,7 +14,8 @@ import { CHROMIUM, named, page, realRunner, skipReason, steps } from './helpers'
 let backendStarted: (() => void) | null = null
 const browsers: Boxed[] = []
 const { runner } = realRunner(
-  { BROWSER_CONCURRENCY: '2', BROWSER_TEST_TIMEOUT_MS: '30000', BROWSER_STEP_TIMEOUT_MS: '10000' },
+  // Generous: the hostile pages' own work (serializing tens of megabytes) takes seconds, more on a busy host.
+  { BROWSER_CONCURRENCY: '2', BROWSER_TEST_TIMEOUT_MS: '90000', BROWSER_STEP_TIMEOUT_MS: '60000' },
   {
     onSpawn(program, box) {
       if (program[0] === CHROMIUM) browsers.push(box)
@@ -59,7 +60,7 @@ describe.skipIf(skipReason !== null)(named('neighbours on one browser'), () => {
     ])
     expect(passed(hostile)).toEqual({ status: 'pass', message: 'All 1 steps passed' })
     expect(passed(neighbour)).toEqual({ status: 'pass', message: 'All 2 steps passed' })
-  }, 120_000)
+  }, 240_000)
 
   test('twelve 30 MB console messages leave the server within 250 MB more memory', async () => {
     Bun.gc(true)
@@ -72,7 +73,7 @@ describe.skipIf(skipReason !== null)(named('neighbours on one browser'), () => {
     })
     expect(passed(result)).toEqual({ status: 'pass', message: 'All 1 steps passed' })
     expect(peakRssMb() - before).toBeLessThan(250)
-  }, 120_000)
+  }, 240_000)
 
   test("a 70 MB request body to the page's backend is answered 413, and the neighbour passes", async () => {
     const [hostile, neighbour] = await Promise.all([
@@ -94,7 +95,7 @@ describe.skipIf(skipReason !== null)(named('neighbours on one browser'), () => {
     ])
     expect(passed(hostile)).toEqual({ status: 'pass', message: 'All 2 steps passed' })
     expect(passed(neighbour)).toEqual({ status: 'pass', message: 'All 2 steps passed' })
-  }, 120_000)
+  }, 240_000)
 
   test('a test whose browser is killed under it runs again on a browser of its own, and passes', async () => {
     // The page asks its backend once it has loaded; the moment the backend starts, the browser is killed, as a
@@ -121,5 +122,5 @@ describe.skipIf(skipReason !== null)(named('neighbours on one browser'), () => {
     expect(passed(result)).toEqual({ status: 'pass', message: 'All 2 steps passed' })
     // The shared browser comes back for the next test.
     expect(passed(await victim())).toEqual({ status: 'pass', message: 'All 2 steps passed' })
-  }, 120_000)
+  }, 240_000)
 })
