@@ -4,7 +4,7 @@
  * is the test's result. One screenshot serves every design test of a grading: they all look at the page as
  * it loads.
  */
-import type { BrowserRunner, FrontendFiles } from '../browser'
+import { entryPage, type BrowserRunner, type FrontendFiles } from '../browser'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { ProviderRegistry } from '../providers/provider'
@@ -131,7 +131,8 @@ async function judge(
     const testCase = { name: test.name, description: test.description }
     const answer = await judgeScreenshot(
       deps,
-      { screenshot, testCase, htmlCode: input.files!['index.html'] },
+      // The page the screenshot shows; the judge gets it as delimited data after its instructions.
+      { screenshot, testCase, htmlCode: input.files![entryPage(input.files!) ?? 'index.html'] },
       input.signal,
     )
     deps.judged?.(answer.judgment)
