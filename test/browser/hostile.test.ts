@@ -4,8 +4,9 @@
  * closed no process of its sandboxes is left, and no temporary folder on the host.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { BrowserTestResult, FrontendFiles } from '../../src/browser'
 import { named, page, processesOfUids, realRunner, recorder, skipReason, steps } from './helpers'
 
@@ -30,10 +31,13 @@ const listener = recorder()
 /** Stands for this server's own port: a page must not reach it either. */
 const ownPort = recorder()
 
-const hostTempEntries = () =>
-  new Set(readdirSync(tmpdir()).filter((name) => /chrom|playwright|ai-tutor-browser/i.test(name)))
-let tempBefore: Set<string>
-beforeAll(() => void (tempBefore = hostTempEntries()))
+/**
+ * A temporary folder of this file's own while its tests run, so that what the runner leaves on the host is told
+ * apart from what other test runs on the same host are doing meanwhile.
+ */
+const ownTemp = mkdtempSync(join(tmpdir(), 'hostile-browser-'))
+const hostTemp = process.env.TMPDIR
+beforeAll(() => void (process.env.TMPDIR = ownTemp))
 
 /** A test the hostile page can never pass: it expects text the page never shows. */
 const expectsResult = steps([{ assert: 'elementText', selector: '#result', expected: 'ok' }])
@@ -153,6 +157,9 @@ describe.skipIf(skipReason !== null)(named('hostile pages'), () => {
     // close() resolves once every process of the browser has ended (launch.ts says how).
     await close()
     expect(processesOfUids(uidBase)).toEqual([])
-    expect([...hostTempEntries()].filter((name) => !tempBefore.has(name))).toEqual([])
+    expect(readdirSync(ownTemp)).toEqual([])
+    if (hostTemp === undefined) delete process.env.TMPDIR
+    else process.env.TMPDIR = hostTemp
+    rmSync(ownTemp, { recursive: true, force: true })
   })
 })
