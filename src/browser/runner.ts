@@ -372,12 +372,23 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   return {
     available: () => unavailableReason() === null,
     runTest,
-    async screenshot({ files, backendCode, client, signal }) {
+    async screenshot({ files, backendCode, steps, client, signal }) {
       const unavailable = unavailableReason()
       if (unavailable) return { error: unavailable, reason: 'browser_unavailable' }
       try {
-        return await withRetry({ files, backendCode, client, signal }, async (opened, _tools, remainingMs) => {
-          await loadPage(opened.page, files, remainingMs() / 2).catch(() => {})
+        return await withRetry({ files, backendCode, client, signal }, async (opened, tools, remainingMs) => {
+          if (!steps?.length) await loadPage(opened.page, files, remainingMs() / 2).catch(() => {})
+          else {
+            // Steps need a loaded page, as in a browser test.
+            await loadPage(opened.page, files, remainingMs()).catch((error: Error) => {
+              throw new PageFailure('load_failed', `The page did not load: ${firstLine(error)}`)
+            })
+            for (const [index, step] of steps.entries()) {
+              const result = await runStep(opened.page, step, index, Math.min(stepTimeoutMs, remainingMs()), tools)
+              if (result.status === 'fail')
+                return { error: `Step ${index + 1} failed: ${result.message}`, reason: 'steps_failed' }
+            }
+          }
           const dataUrl = await takeScreenshot(opened.page, config, Math.max(0, remainingMs()))
           return dataUrl
             ? { dataUrl }
