@@ -14,6 +14,7 @@ import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 export const READ_CHARS = 1 << 20
 
 export type Reading =
+  | { kind: 'count' }
   | { kind: 'text' }
   | { kind: 'value' }
   | { kind: 'attribute'; name: string }
@@ -22,19 +23,24 @@ export type Reading =
 /**
  * `found: false`: no element matches (in the document; playwright's selectors also pierce shadow roots, and
  * selectors that are not CSS, like `text=…`, are left to playwright by the caller: `unsupported`).
- * `value`: cut at READ_CHARS; `length` is the whole length.
+ * `count`: how many elements match; `value` (of the first): cut at READ_CHARS; `length` is the whole length.
  */
-export type ReadResult = { found: false; unsupported?: boolean } | { found: true; value: string | null; length: number }
+export type ReadResult =
+  | { found: false; unsupported?: boolean }
+  | { found: true; count: number; value: string | null; length: number }
 
 /** Runs in our own world: only DOM state the page set is seen, never its JavaScript. */
 function readInWorld(selector: string, kind: string, name: string, limit: number) {
-  let element: Element | null
+  let elements: NodeListOf<Element>
   try {
-    element = document.querySelector(selector)
+    elements = document.querySelectorAll(selector)
   } catch {
     return { found: false, unsupported: true }
   }
+  const element = elements[0]
   if (!element) return { found: false }
+  const count = elements.length
+  if (kind === 'count') return { found: true, count, value: null, length: 0 }
   let value: string | null
   if (kind === 'text') value = (element.textContent ?? '').trim()
   else if (kind === 'value') value = 'value' in element ? String((element as HTMLInputElement).value ?? '') : ''
@@ -43,13 +49,15 @@ function readInWorld(selector: string, kind: string, name: string, limit: number
     const property = name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
     value = getComputedStyle(element).getPropertyValue(property).trim()
   }
-  return { found: true, value: value === null ? null : value.slice(0, limit), length: value?.length ?? 0 }
+  return { found: true, count, value: value === null ? null : value.slice(0, limit), length: value?.length ?? 0 }
 }
 
 const WORLD = 'ai-tutor-assertions'
 
 export interface Reader {
   read(selector: string, reading: Reading): Promise<ReadResult>
+  /** Opens the DevTools session now (while the page loads), so the first assertion does not wait for it. */
+  prepare(): void
 }
 
 /** A reader for `page`; its world is made on first use and again after the page navigates. */
@@ -71,6 +79,7 @@ export function createReader(page: Page): Reader {
     }))
 
   return {
+    prepare: () => void open().catch(() => {}),
     async read(selector, reading) {
       const name = reading.kind === 'attribute' ? reading.name : reading.kind === 'css' ? reading.property : ''
       for (let attempt = 0; ; attempt++) {

@@ -195,9 +195,11 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         started = performance.now()
         arm()
         const normalizer = normalizerOf(running!)
+        const reader = createReader(fresh.page)
+        reader.prepare()
         const tools: StepTools = {
           settled: fresh.settled,
-          reader: createReader(fresh.page),
+          reader,
           normalize: (property, value) => normalizer.normalize(property, value),
         }
         return body(fresh, tools, remainingMs)

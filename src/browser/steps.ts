@@ -12,7 +12,7 @@
 import type { Page } from 'playwright-core'
 import type { ActionStep, AssertStep } from '../tasks/model'
 import type { BrowserStepResult } from './model'
-import { READ_CHARS, type Reader, type Reading } from './read'
+import { READ_CHARS, type Reader, type Reading, type ReadResult } from './read'
 
 export type Step = ActionStep | AssertStep
 
@@ -131,8 +131,13 @@ async function check(
 async function judge(page: Page, step: AssertStep, timeoutMs: number, tools: StepTools): Promise<Verdict> {
   const { selector } = step
   const locator = page.locator(selector)
-  // Counting and visibility run in playwright's own isolated world, and give back only a number or a boolean.
-  const count = await locator.count()
+  // One call to our own world counts the matches and reads the first (readingOf); where it finds none, playwright
+  // counts in its own isolated world (its selectors also pierce shadow roots). Either gives back only what the
+  // assertion needs.
+  const wanted = readingOf(step)
+  // A page in the middle of navigating has no document for our world yet: playwright waits for it instead.
+  const quick: ReadResult = await tools.reader.read(selector, wanted).catch(() => ({ found: false }))
+  const count = quick.found ? quick.count : await locator.count()
   const verdict = (ok: boolean, expected: unknown, actual: unknown, what: string): Verdict => ({
     status: ok ? 'pass' : 'fail',
     message: ok
@@ -160,7 +165,7 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number, tools: Ste
       actual: null,
     }
   }
-  const read = (reading: Reading) => readValue(page, selector, reading, timeoutMs, tools)
+  const read = async (reading: Reading) => (quick.found ? quick.value : readValue(page, selector, reading, timeoutMs))
   switch (step.assert) {
     case 'elementText': {
       const actual = (await read({ kind: 'text' })) ?? ''
@@ -199,20 +204,29 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number, tools: Ste
   }
 }
 
+/** What an assertion reads of the first match besides the count. */
+function readingOf(step: AssertStep): Reading {
+  switch (step.assert) {
+    case 'elementText':
+    case 'elementTextContains':
+      return { kind: 'text' }
+    case 'elementValue':
+      return { kind: 'value' }
+    case 'elementAttribute':
+      return { kind: 'attribute', name: step.attribute ?? '' }
+    case 'elementCSS':
+      return { kind: 'css', property: step.property ?? '' }
+    default:
+      return { kind: 'count' }
+  }
+}
+
 /**
  * The reading of the first element `selector` matches, from our own world (read.ts). Where that world cannot
  * read it (a selector only playwright knows, like `text=Save`, or an element in a shadow root), playwright reads
  * it in its own isolated world instead; a CSS value has no such second way.
  */
-async function readValue(
-  page: Page,
-  selector: string,
-  reading: Reading,
-  timeoutMs: number,
-  tools: StepTools,
-): Promise<string | null> {
-  const result = await tools.reader.read(selector, reading)
-  if (result.found) return result.value
+async function readValue(page: Page, selector: string, reading: Reading, timeoutMs: number): Promise<string | null> {
   const first = page.locator(selector).first()
   const options = { timeout: timeoutMs }
   const cut = (text: string | null) => (text === null ? null : text.slice(0, READ_CHARS))
@@ -225,5 +239,7 @@ async function readValue(
       return cut(await first.getAttribute(reading.name, options))
     case 'css':
       throw new Error('elementCSS needs a CSS selector that matches outside shadow roots')
+    case 'count':
+      return null
   }
 }
