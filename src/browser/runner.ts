@@ -83,13 +83,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       const state = await sandbox.ready()
       if (!state.sandboxed)
         throw new Unavailable('the browser runs only inside the sandbox (bubblewrap), which is not available')
-      return launchChromium({
-        sandbox,
-        path: config.BROWSER_PATH,
-        memoryBytes: config.BROWSER_MEMORY_MB * 1024 * 1024,
-        tmpfsBytes: Math.min(512, config.BROWSER_MEMORY_MB / 2) * 1024 * 1024,
-        timeoutMs: config.BROWSER_TEST_TIMEOUT_MS,
-      })
+      return launch()
     })()
     launched = starting
     starting.then(
@@ -130,8 +124,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     void done.then(() => closing.delete(done))
   }
 
-  /** A browser of its own for one test run again alone (see withRetry); closed by the caller. */
-  async function soloBrowser(): Promise<LaunchedBrowser> {
+  /** A Chromium in the sandbox: the shared one, or one of its own for a test run again alone (see withRetry). */
+  function launch(): Promise<LaunchedBrowser> {
     return launchChromium({
       sandbox,
       path: config.BROWSER_PATH,
@@ -168,7 +162,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     const abort = () => void opened?.context.close().catch(() => {})
     input.signal?.addEventListener('abort', abort)
     try {
-      running = input.solo ? await soloBrowser() : await browser()
+      running = input.solo ? await launch() : await browser()
       backend = input.backendCode?.trim() ? createBackend(config, sandbox, input.backendCode, stepTimeoutMs * 2) : null
       let expire: (error: Error) => void = () => {}
       const limit = new Promise<never>((_, reject) => (expire = reject))
