@@ -17,7 +17,7 @@ import { loadPage, openPage, type OpenedPage } from './page'
 import { takeScreenshot } from './screenshot'
 import { createSlots } from './slots'
 import { createNormalizer, createReader, type Normalizer } from './read'
-import { createStarvationMonitor } from './starvation'
+import { createStarvationMonitor, type Starvation } from './starvation'
 import { runStep, type StepTools } from './steps'
 import {
   CLOSE_WAIT_MS,
@@ -273,10 +273,13 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     const unavailable = unavailableReason()
     if (unavailable)
       return { status: 'skip', reason: 'browser_unavailable', message: unavailable, steps: [], durationMs: 0 }
+    // A failed step is judged by the starvation during that step alone; a test out of time by its whole run.
     const watched = async () => {
       const watch = starvation.watch()
-      const result = await runOnce(input)
-      return { result, ...watch.end() }
+      const failedStep: { seen?: Starvation } = {}
+      const result = await runOnce(input, failedStep)
+      const whole = watch.end()
+      return { result, ...(result.reason === undefined && failedStep.seen ? failedStep.seen : whole) }
     }
     const unfair = ({ status, reason }: BrowserTestResult) =>
       status === 'fail' && (reason === undefined || reason === 'timeout' || reason === 'load_failed')
@@ -297,13 +300,11 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     }
   }
 
-  async function runOnce({
-    test,
-    files,
-    backendCode,
-    client,
-    signal,
-  }: Parameters<BrowserRunner['runTest']>[0]): Promise<BrowserTestResult> {
+  /** One run of a test; `failedStep.seen` gets the starvation during the step that failed, if one did. */
+  async function runOnce(
+    { test, files, backendCode, client, signal }: Parameters<BrowserRunner['runTest']>[0],
+    failedStep: { seen?: Starvation },
+  ): Promise<BrowserTestResult> {
     const started = performance.now()
     const durationMs = () => Math.round(performance.now() - started)
     const steps: BrowserStepResult[] = []
@@ -321,7 +322,9 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           throw new PageFailure('load_failed', `The page did not load: ${firstLine(error)}`)
         })
         for (const [index, step] of test.steps.entries()) {
+          const watch = starvation.watch()
           const result = await runStep(opened.page, step, index, Math.min(stepTimeoutMs, remainingMs()), tools)
+          failedStep.seen = watch.end()
           steps.push(result)
           if (opened.crashed()) throw new PageFailure('page_crashed', 'The page crashed (out of memory, or killed)')
           if (result.status === 'fail') {
