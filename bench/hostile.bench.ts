@@ -11,7 +11,14 @@
  *   (the fair comparison on a shared machine);
  * - BENCH_FLOOD_LIMIT_S bounds each flood (default 90 s, then its clients hang up); BENCH_RUNS sets the latency
  *   samples (default 40).
+ *
+ * Then the browser attacks (when Chromium is installed at BROWSER_PATH): pages that flood the DevTools bridge with
+ * console output, post a 70 MB body to their backend, or hoard gigabytes of Blobs, each beside a neighbour's
+ * ordinary test; per attack the same /health figures and the server's RSS, and how the tests ended.
+ * - BENCH_ONLY=browser runs only those; BENCH_ONLY=channel only the floods of the result channel;
+ * - BENCH_BROWSER_ROUNDS sets how many hostile tests each attack sends (default 4).
  */
+import { accessSync, constants } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { resolve } from 'node:path'
 import { rssMb, startServer, type Server } from './server'
@@ -24,6 +31,11 @@ const ROUNDS = 10
 const FLOOD_LIMIT_MS = Number(process.env.BENCH_FLOOD_LIMIT_S ?? 90) * 1000
 
 const ms = (value: number) => Math.round(value * 10) / 10
+const ONLY = process.env.BENCH_ONLY
+const BROWSER_ROUNDS = Number(process.env.BENCH_BROWSER_ROUNDS ?? 4)
+const BROWSER_PATH = process.env.BROWSER_PATH ?? '/usr/lib/chromium/chromium'
+// Sandbox uids of their own, so a run beside other test runs on the host shares none.
+const UID_BASE = String(4_000_000 + Math.floor(Math.random() * 1000) * 1000)
 
 /** One learner program per flood: each writes to the harness's result channel (fd 3) itself. */
 const fd3 = (body: string) => `import os\n@endpoint\ndef f():\n${body.replace(/^/gm, '    ')}`
@@ -53,6 +65,8 @@ function silentClient(port: number, path: string, body: unknown, accept = 'appli
 
 const startHostileServer = (root = ROOT) =>
   startServer(root, {
+    SANDBOX_UID_BASE: UID_BASE,
+    BROWSER_PATH,
     // Every flood comes from 127.0.0.1: let that one client use every slot and the whole
     // queue, as the unhardened server did.
     EXEC_QUEUE_PER_CLIENT: '64',
@@ -163,6 +177,14 @@ async function withServer<T>(body: (server: Server) => Promise<T>, root = ROOT):
 }
 
 export async function run() {
+  const rows: Record<string, unknown>[] = []
+  if (ONLY !== 'browser') rows.push(...(await channelFloods()))
+  if (ONLY !== 'channel') rows.push(...(await browserAttacks()))
+  return rows
+}
+
+/** The floods of the result channel (and execute-endpoint latency before them). */
+async function channelFloods() {
   const baseline = process.env.BENCH_BASELINE_ROOT
   const rows: Record<string, unknown>[] = await withServer((server) =>
     baseline
@@ -230,6 +252,71 @@ export async function run() {
     }
     return [...outcomes].join(', ')
   })
+  return rows
+}
+
+/** The learner's page for one browser attack: `script` runs on load, then the page shows "done". */
+const hostilePage = (script: string) => ({
+  html: '<p id="out"></p><script src="script.js"></script>',
+  js: `(async () => {\n${script}\n})().finally(() => { document.getElementById('out').textContent = 'done' })`,
+})
+const BROWSER_ATTACKS: { scenario: string; script: string }[] = [
+  {
+    scenario: 'console flood: forty 30 MB console.log strings per page',
+    script: "const big = 'y'.repeat(3e7)\nfor (let i = 0; i < 40; i++) console.log(big + i)",
+  },
+  {
+    scenario: "a 70 MB fetch body to the page's backend",
+    script: "await fetch('/api/echo', { method: 'POST', body: 'x'.repeat(7e7) }).catch(() => {})",
+  },
+  {
+    scenario: '1.5 GB of Blobs held by the page',
+    script:
+      'const keep = []\nfor (let i = 0; i < 60; i++) { keep.push(new Blob([new Uint8Array(25 << 20).fill(i)])); await new Promise((r) => setTimeout(r, 5)) }',
+  },
+]
+
+/** Each browser attack on a fresh server: hostile pages and, beside them, a neighbour's ordinary tests. */
+async function browserAttacks() {
+  try {
+    accessSync(BROWSER_PATH, constants.X_OK)
+  } catch {
+    return [{ scenario: `browser attacks skipped: no Chromium at ${BROWSER_PATH}` }]
+  }
+  const rows: Record<string, unknown>[] = []
+  const browserTest = (name: string) => ({
+    name,
+    type: 'frontend_interactive',
+    steps: [{ assert: 'elementText', selector: '#out', expected: 'done' }],
+  })
+  const batch = (frontendCode: object, name: string) => ({
+    backendCode: "@endpoint('/api/echo', methods=['POST'])\ndef echo():\n    return 'ok'\n",
+    frontendCode,
+    testCases: Array.from({ length: BROWSER_ROUNDS }, (_, index) => browserTest(`${name} ${index + 1}`)),
+  })
+  const statuses = async (response: Promise<Response>) => {
+    const report = (await (await response).json()) as { results?: { status: string; reason?: string }[] }
+    const counts = new Map<string, number>()
+    for (const { status, reason } of report.results ?? []) {
+      const key = reason ? `${status} (${reason})` : status
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+    }
+    return [...counts].map(([key, count]) => `${count} ${key}`).join(', ') || 'no results'
+  }
+  for (const { scenario, script } of BROWSER_ATTACKS) {
+    await withServer(async (server) => {
+      // One warm-up test, so the attack does not pay for the browser's start.
+      await (await post(server, '/api/execute-test-cases', batch(hostilePage(''), 'warm-up'))).arrayBuffer()
+      const attack = async () => {
+        const [hostile, neighbour] = await Promise.all([
+          statuses(post(server, '/api/execute-test-cases', batch(hostilePage(script), 'hostile'))),
+          statuses(post(server, '/api/execute-test-cases', batch(hostilePage(''), 'neighbour'))),
+        ])
+        return `hostile: ${hostile}; neighbour: ${neighbour}`
+      }
+      rows.push(await duringFlood(server, scenario, BROWSER_ROUNDS, attack, () => {}))
+    })
+  }
   return rows
 }
 

@@ -5,7 +5,7 @@
  * How playwright reaches it: Chromium speaks the DevTools protocol over two pipes (`--remote-debugging-pipe`:
  * it reads fd 3, writes fd 4, messages end with NUL). playwright's launch() would spawn the process itself, outside
  * our sandbox code; instead the sandbox spawns it with two extra pipes, and a WebSocket on 127.0.0.1 with a
- * random path carries each message across for `connectOverCDP`. Measured on a 2-core host: launch to first page
+ * random path carries each message across for `connectOverCDP` (bridge.ts, which also bounds what pages send). Measured on a 2-core host: launch to first page
  * in ~0.3 s, and a 3-click test costs the same as with launch() (the bridge adds microseconds per message).
  *
  * Why `--no-sandbox`: Chromium's own sandbox needs user namespaces, which the sandbox forbids (--disable-userns
@@ -18,7 +18,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
-import type { Boxed, Sandbox } from '../sandbox'
+import type { Sandbox } from '../sandbox'
+import { bridgePipes, type BridgeStats } from './bridge'
+import { closedWithin } from './outcome'
+
+/** How long Chromium may take to quit when asked before it is killed. */
+const QUIT_WAIT_MS = 5000
 
 export interface LaunchOptions {
   sandbox: Sandbox
@@ -35,12 +40,11 @@ export interface LaunchedBrowser {
   /** Resolves when the Chromium process has ended (crashed, killed for memory, or closed). */
   exited: Promise<void>
   oomKilled(): boolean
+  /** What the bridge dropped of the pages' DevTools traffic (bridge.ts). */
+  bridgeStats(): BridgeStats
   /** Ends every process of the browser and its sandbox (its /tmp, with the profile, goes with it). */
   close(): Promise<void>
 }
-
-/** Longest DevTools message we pass on: a full-page screenshot is the largest, and capped well below this. */
-const MAX_MESSAGE_BYTES = 64 << 20
 
 export const CHROMIUM_FLAGS = [
   '--headless',
@@ -81,8 +85,11 @@ export async function launchChromium({
     readOnly: existsSync('/etc/fonts') ? ['/etc/fonts'] : [],
   })
   // Chromium logs freely (no D-Bus, no udev in here): read and drop it, or a full pipe would stall the browser.
-  void box.proc.stdout.pipeTo(new WritableStream()).catch(() => {})
-  void box.proc.stderr.pipeTo(new WritableStream()).catch(() => {})
+  // Every process of the sandbox holds these two pipes (Chromium's helpers keep stderr for their logs), so their
+  // end is the moment the last process of the browser is gone: what close() waits for.
+  const outputEnded = Promise.all(
+    [box.proc.stdout, box.proc.stderr].map((stream) => stream.pipeTo(new WritableStream()).catch(() => {})),
+  )
   box.proc.stdin.end()
   const exited = box.proc.exited.then(() => {})
   const bridge = bridgePipes(box)
@@ -97,84 +104,34 @@ export async function launchChromium({
     let closing: Promise<void> | undefined
     const close = () =>
       (closing ??= (async () => {
+        // Asked to quit, Chromium ends its pages and exits; only a browser that does not quit in time is killed.
+        // Resolves once its last process is gone (the output pipes end), whichever way it went.
+        bridge.ending()
+        await browser
+          .newBrowserCDPSession()
+          .then((session) => session.send('Browser.close'))
+          .catch(() => {})
+        await closedWithin(exited, QUIT_WAIT_MS)
         await browser.close().catch(() => {})
         box.release()
         bridge.stop()
         await exited
+        await closedWithin(outputEnded, QUIT_WAIT_MS)
         removeArtifacts()
       })())
     void exited.then(() => bridge.stop())
-    return { browser, version: browser.version(), exited, oomKilled: box.oomKilled, close }
+    return {
+      browser,
+      version: browser.version(),
+      exited,
+      oomKilled: box.oomKilled,
+      bridgeStats: bridge.stats,
+      close,
+    }
   } catch (error) {
     box.release()
     bridge.stop()
     removeArtifacts()
     throw error
-  }
-}
-
-/** A one-client WebSocket on 127.0.0.1 that carries DevTools messages to fd 3 and back from fd 4. */
-function bridgePipes(box: Boxed): { url: string; stop(): void } {
-  const toBrowser = Bun.file(box.proc.stdio[3] as unknown as number).writer()
-  const token = crypto.randomUUID()
-  let client: Bun.ServerWebSocket<unknown> | null = null
-  let stopped = false
-  const server = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    fetch(request, server) {
-      if (client || new URL(request.url).pathname !== `/${token}`) return new Response(null, { status: 404 })
-      return server.upgrade(request) ? undefined : new Response(null, { status: 400 })
-    },
-    websocket: {
-      maxPayloadLength: MAX_MESSAGE_BYTES,
-      open(ws) {
-        client = ws
-        void pump(ws)
-      },
-      message(_ws, message) {
-        toBrowser.write(message)
-        toBrowser.write('\0')
-        void toBrowser.flush()
-      },
-      close: () => box.kill(),
-    },
-  })
-
-  async function pump(ws: Bun.ServerWebSocket<unknown>) {
-    // A message is complete at a NUL byte; only each new chunk is searched, so a large one costs no rescans.
-    let parts: Uint8Array[] = []
-    let size = 0
-    try {
-      for await (let chunk of Bun.file(box.proc.stdio[4] as unknown as number).stream()) {
-        let end: number
-        while ((end = chunk.indexOf(0)) >= 0) {
-          parts.push(chunk.subarray(0, end))
-          ws.send(Buffer.concat(parts).toString('utf8'))
-          parts = []
-          size = 0
-          chunk = chunk.subarray(end + 1)
-        }
-        parts.push(chunk)
-        size += chunk.length
-        if (size > MAX_MESSAGE_BYTES) throw new Error('DevTools message too large')
-      }
-    } catch {
-      // the browser went away or broke the protocol: end it
-    }
-    box.kill()
-    ws.close()
-  }
-
-  return {
-    url: `ws://127.0.0.1:${server.port}/${token}`,
-    stop() {
-      if (stopped) return
-      stopped = true
-      void Promise.resolve()
-        .then(() => toBrowser.end())
-        .catch(() => {})
-      void server.stop(true)
-    },
   }
 }

@@ -41,10 +41,14 @@ export interface BrowserRunner extends Service {
     client: string
     signal?: AbortSignal
   }): Promise<BrowserTestResult>
-  /** The learner's page after load, for the design judge. */
+  /**
+   * The learner's page after load, or after `steps` (a design test's way to a state, such as a won game), for the
+   * design judge. A step that fails gives `reason: 'steps_failed'`.
+   */
   screenshot(input: {
     files: FrontendFiles
     backendCode?: string
+    steps?: InteractiveTest['steps']
     client: string
     signal?: AbortSignal
   }): Promise<{ dataUrl: string } | { error: string; reason: string }>

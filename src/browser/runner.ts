@@ -1,9 +1,10 @@
 /**
  * The browser runner behind its port (index.ts): one warm Chromium, started on the first test, started again if
  * it dies, closed on shutdown; each test in a fresh context with its own learner backend; at most
- * BROWSER_CONCURRENCY tests at once (the rest wait in order); a time limit per step and per test. When the limit
- * of a test passes, its context is closed under it: a page that loops forever or floods dialogs ends as a
- * failed test, and the browser goes on serving the next one.
+ * BROWSER_CONCURRENCY tests at once, shared fairly between clients (slots.ts); a time limit per step and per
+ * test. When the limit of a test passes, its context is closed under it: a page that loops forever or floods
+ * dialogs ends as a failed test, and the browser goes on serving the next one. A test whose browser ended under
+ * it (a neighbour's doing) runs again alone on a browser of its own (withRetry), so it is never failed for that.
  */
 import type { Config } from '../config'
 import type { Logger } from '../logging'
@@ -15,7 +16,9 @@ import { launchChromium, type LaunchedBrowser } from './launch'
 import { loadPage, openPage, type OpenedPage } from './page'
 import { takeScreenshot } from './screenshot'
 import { createSlots } from './slots'
-import { runStep } from './steps'
+import { createNormalizer, createReader, type Normalizer } from './read'
+import { createStarvationMonitor, type Starvation } from './starvation'
+import { runStep, type StepTools } from './steps'
 import {
   CLOSE_WAIT_MS,
   closedWithin,
@@ -28,6 +31,26 @@ import {
   Unavailable,
 } from './outcome'
 
+/** What withPage needs to make a test's page. */
+interface PageRun {
+  files: FrontendFiles
+  backendCode?: string
+  setup?: InteractiveTest['setup']
+  client: string
+  signal?: AbortSignal
+  /** On a browser of its own, not the shared one (a test run again after its browser ended). */
+  solo?: boolean
+}
+
+type PageBody<T> = (opened: OpenedPage, tools: StepTools, remainingMs: () => number) => Promise<T>
+
+/** The browser ended under a page, or the page's renderer was killed (withRetry runs the test again). */
+class BrowserDied extends Error {
+  constructor(readonly pageCrashed: boolean) {
+    super('the browser ended under the page')
+  }
+}
+
 export interface BrowserRunnerOptions {
   config: Config
   logger: Logger
@@ -37,6 +60,9 @@ export interface BrowserRunnerOptions {
 export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOptions): BrowserRunner {
   const found = isExecutable(config.BROWSER_PATH)
   const slots = createSlots(config.BROWSER_CONCURRENCY)
+  /** Tests run again alone (withRetry) go one at a time: each has a browser of its own. */
+  const soloSlot = createSlots(1)
+  const starvation = createStarvationMonitor()
   let launched: Promise<LaunchedBrowser> | null = null
   let version: string | null = null
   /** The browser that is up now (launched resolved and not yet exited). */
@@ -47,6 +73,9 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   let closed = false
   const stepTimeoutMs = Math.min(config.BROWSER_STEP_TIMEOUT_MS, config.BROWSER_TEST_TIMEOUT_MS)
 
+  /** The launch each browser came from. */
+  const launchOf = new WeakMap<LaunchedBrowser, Promise<LaunchedBrowser>>()
+
   /** The warm browser, launched if there is none (or the last one died). */
   function browser(): Promise<LaunchedBrowser> {
     if (launched) return launched
@@ -54,17 +83,12 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       const state = await sandbox.ready()
       if (!state.sandboxed)
         throw new Unavailable('the browser runs only inside the sandbox (bubblewrap), which is not available')
-      return launchChromium({
-        sandbox,
-        path: config.BROWSER_PATH,
-        memoryBytes: config.BROWSER_MEMORY_MB * 1024 * 1024,
-        tmpfsBytes: Math.min(512, config.BROWSER_MEMORY_MB / 2) * 1024 * 1024,
-        timeoutMs: config.BROWSER_TEST_TIMEOUT_MS,
-      })
+      return launch()
     })()
     launched = starting
     starting.then(
       (running) => {
+        launchOf.set(running, starting)
         version = running.version
         current = running
         launchError = null
@@ -87,25 +111,46 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     return starting
   }
 
+  /** Browsers being closed after they died or hung: close() waits for them too. */
+  const closing = new Set<Promise<void>>()
+
   /** Stops handing out `running` (it died, or hangs): the next test launches a new browser. */
   function forget(running: LaunchedBrowser) {
-    if (current === running) {
-      current = null
-      launched = null // it is the launch that gave `running`: a newer one would have made `current` newer
-    }
-    void running.close()
+    if (current === running) current = null
+    // Only the launch that gave `running`: a newer one may be under way already (and must not be lost).
+    if (launched && launched === launchOf.get(running)) launched = null
+    const done = running.close()
+    closing.add(done)
+    void done.then(() => closing.delete(done))
+  }
+
+  /** A Chromium in the sandbox: the shared one, or one of its own for a test run again alone (see withRetry). */
+  function launch(): Promise<LaunchedBrowser> {
+    return launchChromium({
+      sandbox,
+      path: config.BROWSER_PATH,
+      memoryBytes: config.BROWSER_MEMORY_MB * 1024 * 1024,
+      tmpfsBytes: Math.min(512, config.BROWSER_MEMORY_MB / 2) * 1024 * 1024,
+      timeoutMs: config.BROWSER_TEST_TIMEOUT_MS,
+    })
+  }
+
+  const normalizers = new WeakMap<LaunchedBrowser, Normalizer>()
+  const normalizerOf = (running: LaunchedBrowser) => {
+    let normalizer = normalizers.get(running)
+    if (!normalizer) normalizers.set(running, (normalizer = createNormalizer(running.browser)))
+    return normalizer
   }
 
   /**
-   * Runs `body` on a fresh page within the test's time limit, in a slot. Everything made for the test (context,
-   * backend) is gone when it resolves, whatever happened.
+   * Runs `body` on a fresh page within the test's time limit, in a slot (the shared browser), or alone on a browser
+   * of its own (`solo`). Everything made for the test (context, backend) is gone when it resolves, whatever
+   * happened. Throws BrowserDied when the browser ended under the page (see withRetry).
    */
-  async function withPage<T>(
-    input: { files: FrontendFiles; backendCode?: string; setup?: InteractiveTest['setup']; signal?: AbortSignal },
-    body: (opened: OpenedPage, remainingMs: () => number) => Promise<T>,
-  ): Promise<T> {
-    const release = await slots.acquire(input.signal)
-    const started = performance.now()
+  async function withPage<T>(input: PageRun, body: PageBody<T>): Promise<T> {
+    const release = await (input.solo ? soloSlot : slots).acquire(input.client, input.signal)
+    // The test's time starts again once its page is open: starting a browser or a context on a busy host is ours.
+    let started = performance.now()
     // Never below 1: work that goes on after the limit (until its context closes) must not get a negative timer.
     const remainingMs = () => Math.max(1, config.BROWSER_TEST_TIMEOUT_MS - (performance.now() - started))
     let backend: Backend | null = null
@@ -117,20 +162,20 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     const abort = () => void opened?.context.close().catch(() => {})
     input.signal?.addEventListener('abort', abort)
     try {
-      running = await browser()
+      running = input.solo ? await launch() : await browser()
       backend = input.backendCode?.trim() ? createBackend(config, sandbox, input.backendCode, stepTimeoutMs * 2) : null
-      const limit = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TestTimeout()), remainingMs())
-      })
+      let expire: (error: Error) => void = () => {}
+      const limit = new Promise<never>((_, reject) => (expire = reject))
+      const arm = () => {
+        clearTimeout(timer)
+        timer = setTimeout(() => expire(new TestTimeout()), remainingMs())
+      }
+      arm()
       const pageOptions = { files: input.files, setup: input.setup, backend, stepTimeoutMs }
       const work = (async () => {
         const fresh = await openPage(running!.browser, pageOptions).catch(async (error) => {
-          // The browser died since the last test (and we had not noticed yet): once more with a new one. Its
-          // failure can come before the news of its end, so that gets a moment to arrive.
-          const ended = running!.exited.then(() => true)
-          const dead =
-            !running!.browser.isConnected() || (await Promise.race([ended, Bun.sleep(2000).then(() => false)]))
-          if (!dead) throw error
+          // The browser died since the last test (and we had not noticed yet): once more with a new one.
+          if (input.solo || !(await browserDied(running!, null, true))) throw error
           forget(running!)
           running = await browser()
           return openPage(running.browser, pageOptions)
@@ -141,23 +186,45 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           throw new TestTimeout()
         }
         opened = fresh
-        return body(fresh, remainingMs)
+        started = performance.now()
+        arm()
+        const normalizer = normalizerOf(running!)
+        const reader = createReader(fresh.page)
+        reader.prepare()
+        const tools: StepTools = {
+          settled: fresh.settled,
+          reader,
+          normalize: (property, value) => normalizer.normalize(property, value),
+        }
+        return body(fresh, tools, remainingMs)
       })()
       work.catch(() => {}) // settled after the limit: its failure is the limit's
-      return await Promise.race([work, limit])
+      let outcome: { value: T } | { error: unknown }
+      try {
+        outcome = { value: await Promise.race([work, limit]) }
+      } catch (error) {
+        outcome = { error }
+      }
+      const ended = 'error' in outcome && (outcome.error instanceof TestTimeout || input.signal?.aborted)
+      if (!ended && (await browserDied(running, opened, false)))
+        throw new BrowserDied((opened as OpenedPage | null)?.crashed() ?? false)
+      if ('error' in outcome) throw outcome.error
+      return outcome.value
     } finally {
       over = true
       clearTimeout(timer)
       input.signal?.removeEventListener('abort', abort)
       const context = (opened as OpenedPage | null)?.context
-      // A context whose renderer is stuck may not close: then the whole browser goes, and the next test starts
-      // a new one.
-      if (context && !(await closedWithin(context.close(), CLOSE_WAIT_MS))) {
+      const used = running as LaunchedBrowser | null
+      if (input.solo) {
+        await used?.close()
+      } else if (context && !(await closedWithin(context.close(), CLOSE_WAIT_MS))) {
+        // A context whose renderer is stuck may not close: then the whole browser goes, and the next test starts
+        // a new one.
         logger.warn('a browser context did not close; restarting the browser')
-        const stuck = running as LaunchedBrowser | null
-        if (stuck) {
-          forget(stuck)
-          await stuck.close()
+        if (used) {
+          forget(used)
+          await used.close()
         }
       }
       backend?.close()
@@ -165,29 +232,99 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     }
   }
 
-  async function runTest({
-    test,
-    files,
-    backendCode,
-    signal,
-  }: Parameters<BrowserRunner['runTest']>[0]): Promise<BrowserTestResult> {
-    const started = performance.now()
-    const durationMs = () => Math.round(performance.now() - started)
+  /**
+   * Whether `running` ended (or is ending) under a page, or the page's renderer was killed (in a shared memory
+   * cgroup the kernel may pick a neighbour's). A page closed without our doing means its browser may be going: the
+   * news of its end gets a moment to arrive. `opening`: the page could not even be made.
+   */
+  async function browserDied(running: LaunchedBrowser, opened: OpenedPage | null, opening: boolean) {
+    if (!running.browser.isConnected() || opened?.crashed()) return true
+    if (!opening && !opened?.page.isClosed()) return false
+    return closedWithin(running.exited, 2000)
+  }
+
+  /**
+   * One page must not fail another's test: when the shared browser ends under a test (a neighbour's page took it
+   * down, or the kernel killed it for the memory of all its pages), or the page's renderer was killed, the test
+   * runs once more, alone on a browser of its own. If that browser ends too, the page itself is the cause.
+   */
+  async function withRetry<T>(input: PageRun, body: PageBody<T>): Promise<T> {
+    try {
+      return await withPage(input, body)
+    } catch (error) {
+      if (!(error instanceof BrowserDied) || input.signal?.aborted || closed) throw error
+      logger.warn('a browser ended under a test; running it again on a browser of its own', { client: input.client })
+    }
+    try {
+      return await withPage({ ...input, solo: true }, body)
+    } catch (error) {
+      if (!(error instanceof BrowserDied)) throw error
+      if (error.pageCrashed) throw new PageFailure('page_crashed', 'The page crashed (out of memory, or killed)')
+      throw new PageFailure('browser_crashed', 'The browser crashed while running this page, also when it ran alone')
+    }
+  }
+
+  /**
+   * Runs a test; one that failed in a way a starved harness can cause (a step or the test out of time, an
+   * assertion whose page had no time to update) while this server stood still is run again, and if it is starved
+   * again reported as our error (`harness_starved`), never as the learner's failure.
+   */
+  async function runTest(input: Parameters<BrowserRunner['runTest']>[0]): Promise<BrowserTestResult> {
     const unavailable = unavailableReason()
     if (unavailable)
       return { status: 'skip', reason: 'browser_unavailable', message: unavailable, steps: [], durationMs: 0 }
+    // A failed step is judged by the starvation during that step alone; a test out of time by its whole run.
+    const watched = async () => {
+      const watch = starvation.watch()
+      const failedStep: { seen?: Starvation } = {}
+      const result = await runOnce(input, failedStep)
+      const whole = watch.end()
+      return { result, ...(result.reason === undefined && failedStep.seen ? failedStep.seen : whole) }
+    }
+    const unfair = ({ status, reason }: BrowserTestResult) =>
+      status === 'fail' && (reason === undefined || reason === 'timeout' || reason === 'load_failed')
+    const first = await watched()
+    if (!first.starved || !unfair(first.result) || input.signal?.aborted || closed) return first.result
+    logger.warn('a browser test failed while the server was starved of CPU; running it again', {
+      client: input.client,
+      lag_ms: first.lagMs,
+    })
+    const second = await watched()
+    if (!second.starved || !unfair(second.result)) return second.result
+    return {
+      status: 'error',
+      reason: 'harness_starved',
+      message: `The server was too busy to run this test fairly (it stood still for ${second.lagMs} ms); this is our error, not the page's`,
+      steps: second.result.steps,
+      durationMs: second.result.durationMs,
+    }
+  }
+
+  /** One run of a test; `failedStep.seen` gets the starvation during the step that failed, if one did. */
+  async function runOnce(
+    { test, files, backendCode, client, signal }: Parameters<BrowserRunner['runTest']>[0],
+    failedStep: { seen?: Starvation },
+  ): Promise<BrowserTestResult> {
+    const started = performance.now()
+    const durationMs = () => Math.round(performance.now() - started)
     const steps: BrowserStepResult[] = []
     let screenshot: string | undefined
     let page: OpenedPage | null = null
     try {
-      const outcome = await withPage({ files, backendCode, setup: test.setup, signal }, async (opened, remainingMs) => {
+      const run = { files, backendCode, setup: test.setup, client, signal }
+      const outcome = await withRetry(run, async (opened, tools, remainingMs) => {
+        // A run again alone starts over: the first run's steps are not this one's.
+        steps.length = 0
+        screenshot = undefined
         page = opened
         // Loading gets what is left of the test (a busy host may take seconds); steps get their own limit.
         await loadPage(opened.page, files, remainingMs()).catch((error: Error) => {
           throw new PageFailure('load_failed', `The page did not load: ${firstLine(error)}`)
         })
         for (const [index, step] of test.steps.entries()) {
-          const result = await runStep(opened.page, step, index, Math.min(stepTimeoutMs, remainingMs()), opened.settled)
+          const watch = starvation.watch()
+          const result = await runStep(opened.page, step, index, Math.min(stepTimeoutMs, remainingMs()), tools)
+          failedStep.seen = watch.end()
           steps.push(result)
           if (opened.crashed()) throw new PageFailure('page_crashed', 'The page crashed (out of memory, or killed)')
           if (result.status === 'fail') {
@@ -234,12 +371,23 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   return {
     available: () => unavailableReason() === null,
     runTest,
-    async screenshot({ files, backendCode, signal }) {
+    async screenshot({ files, backendCode, steps, client, signal }) {
       const unavailable = unavailableReason()
       if (unavailable) return { error: unavailable, reason: 'browser_unavailable' }
       try {
-        return await withPage({ files, backendCode, signal }, async (opened, remainingMs) => {
-          await loadPage(opened.page, files, remainingMs() / 2).catch(() => {})
+        return await withRetry({ files, backendCode, client, signal }, async (opened, tools, remainingMs) => {
+          if (!steps?.length) await loadPage(opened.page, files, remainingMs() / 2).catch(() => {})
+          else {
+            // Steps need a loaded page, as in a browser test.
+            await loadPage(opened.page, files, remainingMs()).catch((error: Error) => {
+              throw new PageFailure('load_failed', `The page did not load: ${firstLine(error)}`)
+            })
+            for (const [index, step] of steps.entries()) {
+              const result = await runStep(opened.page, step, index, Math.min(stepTimeoutMs, remainingMs()), tools)
+              if (result.status === 'fail')
+                return { error: `Step ${index + 1} failed: ${result.message}`, reason: 'steps_failed' }
+            }
+          }
           const dataUrl = await takeScreenshot(opened.page, config, Math.max(0, remainingMs()))
           return dataUrl
             ? { dataUrl }
@@ -248,6 +396,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       } catch (error) {
         if (error instanceof TestTimeout) return { error: 'The page did not settle in time', reason: 'timeout' }
         if (error instanceof Unavailable) return { error: error.message, reason: 'browser_unavailable' }
+        if (error instanceof PageFailure) return { error: error.message, reason: error.reason }
         return { error: `The browser failed: ${firstLine(error as Error)}`, reason: 'browser_error' }
       }
     },
@@ -277,6 +426,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         (browser) => browser.close(),
         () => {},
       )
+      await Promise.all(closing)
     },
   }
 }

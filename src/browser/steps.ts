@@ -6,11 +6,13 @@
  *
  * Text compares trimmed `textContent`; `elementAttribute` on `class` also passes when every expected class is
  * present; `elementCSS` compares the computed value, with the expected one normalized by the browser the same way
- * (so "red" matches "rgb(255, 0, 0)").
+ * (so "red" matches "rgb(255, 0, 0)"). Every reading is taken where the page's JavaScript cannot reach and
+ * compared here (read.ts): the page never sees an expected value, and cannot forge what an assertion reads.
  */
 import type { Page } from 'playwright-core'
 import type { ActionStep, AssertStep } from '../tasks/model'
 import type { BrowserStepResult } from './model'
+import { READ_CHARS, type Reader, type Reading, type ReadResult } from './read'
 
 export type Step = ActionStep | AssertStep
 
@@ -18,6 +20,21 @@ export type Step = ActionStep | AssertStep
 export const ASSERT_SETTLE_MS = 1500
 /** The longest value shown back in a message. */
 const SHOWN_CHARS = 200
+/** The longest `actual` value given back with a step (a page may show megabytes of text). */
+export const ACTUAL_CHARS = 1000
+
+const bounded = (value: unknown) =>
+  typeof value === 'string' && value.length > ACTUAL_CHARS ? `${value.slice(0, ACTUAL_CHARS)}…` : value
+
+/** What a step needs besides the page (page.ts, read.ts). */
+export interface StepTools {
+  /** Waits, up to `ms`, for the page's pending calls to the learner's backend. */
+  settled(ms: number): Promise<void>
+  /** Reads an element in our own world. */
+  reader: Reader
+  /** A CSS value as the browser computes it, in a page of ours; null when it is not a valid value. */
+  normalize(property: string, value: string): Promise<string | null>
+}
 
 const show = (value: unknown) => {
   const text = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value)
@@ -28,15 +45,15 @@ const show = (value: unknown) => {
 export const stepKind = (step: Step) => ('action' in step ? step.action : step.assert)
 
 /**
- * Runs one step. `settled` (page.ts) lets an assertion first wait, within its time limit, for the answers the page
- * is still waiting for; then it is retried for ASSERT_SETTLE_MS.
+ * Runs one step. `tools.settled` (page.ts) lets an assertion first wait, within its time limit, for the answers
+ * the page is still waiting for; then it is retried for ASSERT_SETTLE_MS.
  */
 export async function runStep(
   page: Page,
   step: Step,
   index: number,
   timeoutMs: number,
-  settled: (ms: number) => Promise<void> = async () => {},
+  tools: StepTools,
 ): Promise<BrowserStepResult> {
   const kind = stepKind(step)
   const selector = step.selector
@@ -47,9 +64,9 @@ export async function runStep(
       return { ...base, status: 'pass', message: `${kind}${selector ? ` ${selector}` : ''}` }
     }
     const started = performance.now()
-    await settled(timeoutMs - ASSERT_SETTLE_MS)
+    await tools.settled(timeoutMs - ASSERT_SETTLE_MS)
     const left = Math.max(0, timeoutMs - (performance.now() - started))
-    return { ...base, ...(await check(page, step, Math.min(ASSERT_SETTLE_MS, left), left)) }
+    return { ...base, ...(await check(page, step, Math.min(ASSERT_SETTLE_MS, left), left, tools)) }
   } catch (error) {
     const message = (error as Error).message.split('\n')[0]!.slice(0, 300)
     return { ...base, status: 'fail', message: `${kind}${selector ? ` ${selector}` : ''}: ${message}` }
@@ -96,26 +113,38 @@ interface Verdict {
  * Reads what the assertion needs, retrying until it holds or `settleMs` passed; the last reading is the verdict.
  * One reading may take up to the step's limit (a busy page answers late; that is not a wrong answer).
  */
-async function check(page: Page, step: AssertStep, settleMs: number, readMs: number): Promise<Verdict> {
+async function check(
+  page: Page,
+  step: AssertStep,
+  settleMs: number,
+  readMs: number,
+  tools: StepTools,
+): Promise<Verdict> {
   const deadline = performance.now() + settleMs
   for (;;) {
-    const verdict = await judge(page, step, readMs)
+    const verdict = await judge(page, step, readMs, tools)
     if (verdict.status === 'pass' || performance.now() >= deadline) return verdict
     await page.waitForTimeout(50)
   }
 }
 
-async function judge(page: Page, step: AssertStep, timeoutMs: number): Promise<Verdict> {
+async function judge(page: Page, step: AssertStep, timeoutMs: number, tools: StepTools): Promise<Verdict> {
   const { selector } = step
   const locator = page.locator(selector)
-  const count = await locator.count()
+  // One call to our own world counts the matches and reads the first (readingOf); where it finds none, playwright
+  // counts in its own isolated world (its selectors also pierce shadow roots). Either gives back only what the
+  // assertion needs.
+  const wanted = readingOf(step)
+  // A page in the middle of navigating has no document for our world yet: playwright waits for it instead.
+  const quick: ReadResult = await tools.reader.read(selector, wanted).catch(() => ({ found: false }))
+  const count = quick.found ? quick.count : await locator.count()
   const verdict = (ok: boolean, expected: unknown, actual: unknown, what: string): Verdict => ({
     status: ok ? 'pass' : 'fail',
     message: ok
       ? `${step.assert} ${selector}: ${what} ${show(actual)}`
       : `${step.assert} ${selector}: expected ${what} ${show(expected)} but was ${show(actual)}`,
     expected,
-    actual,
+    actual: bounded(actual),
   })
   if (step.assert === 'elementCount')
     return verdict(count === Number(step.expected), Number(step.expected), count, 'count')
@@ -136,31 +165,26 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number): Promise<V
       actual: null,
     }
   }
-  const first = locator.first()
-  const options = { timeout: timeoutMs }
+  const read = async (reading: Reading) => (quick.found ? quick.value : readValue(page, selector, reading, timeoutMs))
   switch (step.assert) {
     case 'elementText': {
-      const actual = ((await first.textContent(options)) ?? '').trim()
+      const actual = (await read({ kind: 'text' })) ?? ''
       const expected = String(step.expected ?? '').trim()
       return verdict(actual === expected, expected, actual, 'text')
     }
     case 'elementTextContains': {
-      const actual = ((await first.textContent(options)) ?? '').trim()
+      const actual = (await read({ kind: 'text' })) ?? ''
       const expected = String(step.expected ?? '')
       return verdict(actual.includes(expected), expected, actual, 'text containing')
     }
     case 'elementValue': {
-      const actual = await first.evaluate(
-        (element) => String((element as HTMLInputElement).value ?? ''),
-        undefined,
-        options,
-      )
+      const actual = (await read({ kind: 'value' })) ?? ''
       const expected = String(step.expected ?? '')
       return verdict(actual === expected, expected, actual, 'value')
     }
     case 'elementAttribute': {
       if (!step.attribute) throw new Error('elementAttribute needs "attribute"')
-      const actual = await first.getAttribute(step.attribute, options)
+      const actual = await read({ kind: 'attribute', name: step.attribute })
       const expected = step.expected === null ? null : String(step.expected ?? '')
       const classes = (text: string | null) => (text ?? '').split(/\s+/).filter(Boolean)
       const ok =
@@ -173,22 +197,49 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number): Promise<V
     case 'elementCSS': {
       if (!step.property) throw new Error('elementCSS needs "property"')
       const expected = String(step.expected ?? '').trim()
-      const [actual, normalized] = await first.evaluate(
-        (element, [property, wanted]) => {
-          const name = property.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)
-          const value = getComputedStyle(element).getPropertyValue(name).trim()
-          const probe = document.createElement('div')
-          probe.style.setProperty(name, wanted)
-          if (!probe.style.getPropertyValue(name)) return [value, null]
-          element.parentElement?.appendChild(probe)
-          const same = getComputedStyle(probe).getPropertyValue(name).trim()
-          probe.remove()
-          return [value, same]
-        },
-        [step.property, expected] as const,
-        options,
-      )
-      return verdict(actual === expected || actual === normalized, expected, actual, step.property)
+      const actual = (await read({ kind: 'css', property: step.property })) ?? ''
+      const same = actual === expected || actual === (await tools.normalize(step.property, expected))
+      return verdict(same, expected, actual, step.property)
     }
+  }
+}
+
+/** What an assertion reads of the first match besides the count. */
+function readingOf(step: AssertStep): Reading {
+  switch (step.assert) {
+    case 'elementText':
+    case 'elementTextContains':
+      return { kind: 'text' }
+    case 'elementValue':
+      return { kind: 'value' }
+    case 'elementAttribute':
+      return { kind: 'attribute', name: step.attribute ?? '' }
+    case 'elementCSS':
+      return { kind: 'css', property: step.property ?? '' }
+    default:
+      return { kind: 'count' }
+  }
+}
+
+/**
+ * The reading of the first element `selector` matches, from our own world (read.ts). Where that world cannot
+ * read it (a selector only playwright knows, like `text=Save`, or an element in a shadow root), playwright reads
+ * it in its own isolated world instead; a CSS value has no such second way.
+ */
+async function readValue(page: Page, selector: string, reading: Reading, timeoutMs: number): Promise<string | null> {
+  const first = page.locator(selector).first()
+  const options = { timeout: timeoutMs }
+  const cut = (text: string | null) => (text === null ? null : text.slice(0, READ_CHARS))
+  switch (reading.kind) {
+    case 'text':
+      return cut(((await first.textContent(options)) ?? '').trim())
+    case 'value':
+      return cut(await first.inputValue(options).catch(() => first.getAttribute('value', options).then((v) => v ?? '')))
+    case 'attribute':
+      return cut(await first.getAttribute(reading.name, options))
+    case 'css':
+      throw new Error('elementCSS needs a CSS selector that matches outside shadow roots')
+    case 'count':
+      return null
   }
 }

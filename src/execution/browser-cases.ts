@@ -37,6 +37,13 @@ export interface BrowserContext {
   backendCode?: string
   client: string
   signal?: AbortSignal
+  /**
+   * Time for all the browser tests of one batch together (EXEC_BATCH_TIMEOUT_MS), waiting for a slot included:
+   * twenty slow tests of one request end as timeout errors instead of holding browser slots for minutes.
+   */
+  deadlineMs?: number
+  /** Set by withBrowserCases: aborts when `deadlineMs` has passed. */
+  deadline?: AbortSignal
 }
 
 const isInteractive = (test: TestCase) => (test.metadata?.type ?? test.type) === 'frontend_interactive'
@@ -103,8 +110,18 @@ export async function runBrowserCase(context: BrowserContext, test: TestCase, na
     }
   }
   try {
-    const { browser, files, backendCode, client, signal } = context
-    return browserCaseResult(name, await browser.runTest({ test: planned, files, backendCode, client, signal }))
+    const { browser, files, backendCode, client, signal, deadline } = context
+    const result = await browser.runTest({ test: planned, files, backendCode, client, signal })
+    // Stopped by the batch's deadline: the batch ran out of time, which says nothing about the page.
+    if (deadline?.aborted && result.status !== 'pass' && result.status !== 'fail') {
+      return {
+        ...browserCaseResult(name, result),
+        status: 'error',
+        reason: 'timeout',
+        message: `The batch's browser tests ran out of time (${context.deadlineMs} ms) before this test finished`,
+      }
+    }
+    return browserCaseResult(name, result)
   } catch (error) {
     const message = error instanceof AppError ? error.message : 'The browser failed to run this test'
     return {
@@ -132,10 +149,9 @@ export function withBrowserCases(runCases: RunCases, context: BrowserContext | u
     const results: TestResult[] = []
     // A refused or failed sandbox batch fails the request: the browser tests still running stop with it.
     const stop = new AbortController()
-    const browserContext = {
-      ...context,
-      signal: context.signal ? AbortSignal.any([context.signal, stop.signal]) : stop.signal,
-    }
+    const deadline = context.deadlineMs ? AbortSignal.timeout(context.deadlineMs) : undefined
+    const signals = [context.signal, stop.signal, deadline].filter((signal) => signal !== undefined)
+    const browserContext = { ...context, deadline, signal: AbortSignal.any(signals) }
     const others = cases.flatMap((test, index) => (isInteractive(test) ? [] : [index]))
     // Nothing waits for a sandbox slot when every case runs in the browser: the batch has started.
     if (others.length === 0) onStart?.()

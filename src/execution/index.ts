@@ -125,7 +125,7 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
         const context = { client: identify(request, server), signal: request.signal }
         const runCases: RunCases = withBrowserCases(
           (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart }),
-          files && { browser, files, backendCode: code, ...context },
+          files && { browser, files, backendCode: code, deadlineMs: config.EXEC_BATCH_TIMEOUT_MS, ...context },
         )
         const saved = saving(body, request)
         if (!request.headers.get('accept')?.includes('text/event-stream'))

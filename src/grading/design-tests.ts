@@ -1,10 +1,11 @@
 /**
- * Design tests (judge tests): the server loads the learner's page in the browser, takes one screenshot of it
+ * Design tests (judge tests): the server loads the learner's page in the browser, takes a screenshot of it
  * and asks the vision judge (the same code as POST /api/llm-judge) about each requirement; the judge's answer
- * is the test's result. One screenshot serves every design test of a grading: they all look at the page as
- * it loads.
+ * is the test's result. A design test may carry `steps` (the browser tests' step language) that bring the page
+ * to the state it judges (a won game) before its screenshot; tests with the same steps, or none (the page as
+ * it loads), share one screenshot.
  */
-import type { BrowserRunner, FrontendFiles } from '../browser'
+import { entryPage, type BrowserRunner, type FrontendFiles, type InteractiveTest } from '../browser'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { ProviderRegistry } from '../providers/provider'
@@ -100,22 +101,49 @@ export async function runDesignTests(
     for (const test of tests) await onResult(test, result(test, 'skip', skip.message, { reason: skip.reason }))
     return
   }
-  const started = performance.now()
-  const shot = await deps.browser
-    .screenshot({ files: input.files!, backendCode: input.backendCode, client: input.client, signal: input.signal })
-    .catch(() => ({ error: 'the browser failed', reason: 'browser_error' }))
-  if ('error' in shot) {
-    const message = `The page could not be captured: ${shot.error}`
-    for (const test of tests) await onResult(test, result(test, 'error', message, { reason: shot.reason }))
-    return
+  // Tests with the same steps (or none: the page as loaded) share one screenshot; each other state gets its own.
+  const byState = new Map<string, Test[]>()
+  for (const test of tests) {
+    const key = JSON.stringify(stepsOf(test) ?? [])
+    byState.set(key, [...(byState.get(key) ?? []), test])
   }
-  const shotMs = performance.now() - started
-  const queue = [...tests]
-  const worker = async () => {
-    for (let test = queue.shift(); test; test = queue.shift())
-      await onResult(test, await judge(deps, input, test, shot.dataUrl, shotMs))
-  }
-  await Promise.all(Array.from({ length: Math.min(JUDGE_CONCURRENCY, tests.length) }, worker))
+  await Promise.all(
+    [...byState.values()].map(async (group) => {
+      const started = performance.now()
+      const steps = stepsOf(group[0]!)
+      const shot = await deps.browser
+        .screenshot({
+          files: input.files!,
+          backendCode: input.backendCode,
+          steps,
+          client: input.client,
+          signal: input.signal,
+        })
+        .catch(() => ({ error: 'the browser failed', reason: 'browser_error' }))
+      if ('error' in shot) {
+        // Steps that fail: the page cannot be brought to the state the test looks at, which is the page's failing.
+        const [status, message] =
+          shot.reason === 'steps_failed'
+            ? (['fail', `The page could not be brought to the state this test looks at: ${shot.error}`] as const)
+            : (['error', `The page could not be captured: ${shot.error}`] as const)
+        for (const test of group) await onResult(test, result(test, status, message, { reason: shot.reason }))
+        return
+      }
+      const shotMs = performance.now() - started
+      const queue = [...group]
+      const worker = async () => {
+        for (let test = queue.shift(); test; test = queue.shift())
+          await onResult(test, await judge(deps, input, test, shot.dataUrl, shotMs))
+      }
+      await Promise.all(Array.from({ length: Math.min(JUDGE_CONCURRENCY, group.length) }, worker))
+    }),
+  )
+}
+
+/** A design test's steps before its screenshot, or undefined for the page as loaded. */
+function stepsOf(test: Test): InteractiveTest['steps'] | undefined {
+  const steps = test.steps as InteractiveTest['steps'] | undefined
+  return Array.isArray(steps) && steps.length > 0 ? steps : undefined
 }
 
 async function judge(
@@ -131,7 +159,8 @@ async function judge(
     const testCase = { name: test.name, description: test.description }
     const answer = await judgeScreenshot(
       deps,
-      { screenshot, testCase, htmlCode: input.files!['index.html'] },
+      // The page the screenshot shows; the judge gets it as delimited data after its instructions.
+      { screenshot, testCase, htmlCode: input.files![entryPage(input.files!) ?? 'index.html'] },
       input.signal,
     )
     deps.judged?.(answer.judgment)

@@ -183,6 +183,12 @@ export const JudgeTestCase = t.Object(
   {
     name: TestName,
     description: t.String({ minLength: 1, description: 'What the judge looks for in the screenshot.' }),
+    steps: t.Optional(
+      t.Array(t.Union([ActionStep, AssertStep]), {
+        maxItems: 500,
+        description: 'Steps run on the page before its screenshot (as in browser tests); none: the page as loaded.',
+      }),
+    ),
     public: Public,
   },
   { additionalProperties: false },
@@ -235,8 +241,8 @@ export const Test = t.Object(
     additionalProperties: true,
     description:
       'An endpoint test `{ title, name, kind, endpoint, input, expected, public }`, an interactive browser test ' +
-      '`{ title, name, kind, type: "frontend_interactive", steps, public }` or a judge test `{ title, name, kind, ' +
-      'description, public }`. A private test (`public: false`) carries only `title`, `name`, `kind`, `public` ' +
+      '`{ title, name, kind, type: "frontend_interactive", steps, public }` or a judge (design) test `{ title, name, kind, ' +
+      'description, steps?, public }` (its steps, if any, run before its screenshot). A private test (`public: false`) carries only `title`, `name`, `kind`, `public` ' +
       'and `endpoint` or `type`: it is graded on the server (POST /api/execute-test-cases with `task`).',
   },
 )

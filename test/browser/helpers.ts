@@ -7,7 +7,7 @@ import { accessSync, constants, readdirSync, readFileSync } from 'node:fs'
 import type { ConfigKey } from '../../src/config'
 import { createBrowserRunner, type BrowserRunner, type FrontendFiles, type InteractiveTest } from '../../src/browser'
 import { createLogger } from '../../src/logging'
-import { createSandbox, type Sandbox } from '../../src/sandbox'
+import { createSandbox, type Boxed, type Sandbox } from '../../src/sandbox'
 import { testConfig } from '../support/config'
 
 export const CHROMIUM = testConfig().BROWSER_PATH
@@ -46,11 +46,25 @@ export interface RealRunner {
   close(): Promise<void>
 }
 
-/** `cgroups: false`: as on a host without writable cgroups (limits by rlimit only). */
-export function realRunner(overrides: Overrides = {}, { cgroups = true } = {}): RealRunner {
+/**
+ * `cgroups: false`: as on a host without writable cgroups (limits by rlimit only). `onSpawn` sees every process
+ * the runner starts in its sandbox (the browser, a learner's backend), as it starts.
+ */
+export function realRunner(
+  overrides: Overrides = {},
+  { cgroups = true, onSpawn }: { cgroups?: boolean; onSpawn?: (program: string[], box: Boxed) => void } = {},
+): RealRunner {
   const config = testConfig({ SANDBOX_UID_BASE: ownUidBase(), BROWSER_TEST_TIMEOUT_MS: '45000', ...overrides })
   const logger = createLogger('silent')
   const sandbox = createSandbox({ config, logger, cgroups })
+  if (onSpawn) {
+    const spawn = sandbox.spawn.bind(sandbox)
+    sandbox.spawn = (program, options) => {
+      const box = spawn(program, options)
+      onSpawn(program, box)
+      return box
+    }
+  }
   const runner = createBrowserRunner({ config, logger, sandbox })
   let closing: Promise<void> | undefined
   const close = () => (closing ??= Promise.resolve(runner.close()).then(() => sandbox.close()))

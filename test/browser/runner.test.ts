@@ -81,9 +81,32 @@ describe.skipIf(skipReason !== null)(named('with Chromium'), () => {
     expect('dataUrl' in shot && shot.dataUrl).toStartWith('data:image/png;base64,iVBOR')
   }, 120_000)
 
+  test('screenshot() after steps shows the state they reach; a step that fails says so instead', async () => {
+    const counter = page(
+      '<button id="b" style="font-size: 80px">0</button>',
+      "b.onclick = () => { b.textContent = '7' }",
+    )
+    const loaded = await runner.screenshot({ files: counter, client: 'tests' })
+    const clicked = await runner.screenshot({
+      files: counter,
+      steps: [{ action: 'click', selector: '#b' }],
+      client: 'tests',
+    })
+    const again = await runner.screenshot({ files: counter, client: 'tests' })
+    expect('dataUrl' in clicked && clicked.dataUrl).toStartWith('data:image/png;base64,')
+    expect(clicked).not.toEqual(loaded)
+    expect(again).toEqual(loaded)
+    const failing = await runner.screenshot({
+      files: counter,
+      steps: [{ assert: 'elementText', selector: '#b', expected: '9' }],
+      client: 'tests',
+    })
+    expect(failing).toEqual({ error: expect.stringContaining('Step 1 failed: elementText #b'), reason: 'steps_failed' })
+  }, 120_000)
+
   test('after close no process is left and tests are skipped', async () => {
+    // close() resolves once every process of the browser has ended (launch.ts says how).
     await close()
-    for (let tries = 0; tries < 50 && processesOfUids(uidBase).length > 0; tries++) await Bun.sleep(100)
     expect(processesOfUids(uidBase)).toEqual([])
     expect(await runner.runTest({ test: passing, files, client: 'tests' })).toMatchObject({
       status: 'skip',

@@ -12,14 +12,18 @@ export interface FakeBrowserCall {
   backendCode?: string
   client: string
   signal?: AbortSignal
+  steps?: InteractiveTest['steps']
 }
 
 export interface FakeBrowserOptions {
   /** The result of a test (default: every step passes). */
   answer?: (test: InteractiveTest, signal?: AbortSignal) => BrowserTestResult | Promise<BrowserTestResult>
   available?: boolean
-  /** What a screenshot gives (default: a small PNG). */
-  screenshot?: { dataUrl: string } | { error: string; reason: string }
+  /** What a screenshot gives (default: a small PNG), or a function of what was asked. */
+  screenshot?:
+    | { dataUrl: string }
+    | { error: string; reason: string }
+    | ((input: Parameters<BrowserRunner['screenshot']>[0]) => { dataUrl: string } | { error: string; reason: string })
 }
 
 export const passed = (test: InteractiveTest): BrowserTestResult => ({
@@ -57,7 +61,7 @@ export function fakeBrowser({
     },
     async screenshot(input) {
       screenshots.push(input)
-      return screenshot
+      return typeof screenshot === 'function' ? screenshot(input) : screenshot
     },
     health: () => ({}),
     close() {},

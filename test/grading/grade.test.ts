@@ -10,7 +10,7 @@ import { testConfig } from '../support/config'
 import { startFakeVision, type FakeReply } from '../support/fake-vision'
 import { post, postEvents } from '../support/http'
 import { SAMPLE_TASKS } from '../tasks/fixture'
-import { PNG_BYTES } from '../judge/images'
+import { PNG, PNG_BYTES } from '../judge/images'
 import { diskTests, frontEnd, solution, texts } from './disk'
 import { fakeBrowser, hangs, type FakeBrowserOptions } from './fake-browser'
 
@@ -79,12 +79,18 @@ describe('POST /api/grade', () => {
       summary: count(all.length, all.length),
       score: { passed: all.length, graded: all.length, total: all.length, percent: 100 },
     })
-    // Every browser test ran once, with the page, the backend and its own steps; one screenshot for the judge.
+    // Every browser test ran once, with the page, the backend and its own steps; one screenshot for the judge of
+    // the page as loaded, and one after the steps of the one design test that needs a won game.
     expect(browser.calls.map((c) => c.test.name).sort()).toEqual(names(frontend).sort())
     expect(browser.calls[0]).toMatchObject({ files: reference, backendCode: solution(SLUG) })
     const sent = browser.calls.find((c) => c.test.name === frontend[2]!.name)!
     expect(sent.test.steps as unknown[]).toEqual(frontend[2]!.steps!)
-    expect(browser.screenshots).toHaveLength(1)
+    const withSteps = html.filter((test) => test.steps)
+    expect(withSteps.map((test) => test.name)).toEqual(['The winning line stands out'])
+    expect(browser.screenshots.map((shot) => shot.steps ?? null)).toEqual(
+      expect.arrayContaining([null, withSteps[0]!.steps]),
+    )
+    expect(browser.screenshots).toHaveLength(2)
     // Each design test went to the vision model with the screenshot and its own requirement.
     expect(vision!.requests).toHaveLength(html.length)
     const asked = vision!.requests.map((r) => JSON.stringify(r.messages))
@@ -222,6 +228,24 @@ describe('POST /api/grade', () => {
       reason: 'upstream_error',
       message: expect.stringContaining('The judge could not decide'),
     })
+  }, 60_000)
+
+  test('a design test whose steps cannot bring the page to its state fails, without asking the judge', async () => {
+    const { grade, vision } = gradeApp({
+      replies: html.map(() => PASS),
+      browser: {
+        screenshot: ({ steps }) =>
+          steps
+            ? { error: 'Step 5 failed: click .cell[data-index="2"]: no element', reason: 'steps_failed' }
+            : { dataUrl: PNG },
+      },
+    })
+    const { body } = await grade(everything)
+    const stepped = body.results.find((r: { testName: string }) => r.testName === 'The winning line stands out')
+    // Private: status and a generic message only.
+    expect(stepped).toMatchObject({ status: 'fail', kind: 'judge' })
+    expect(vision!.requests).toHaveLength(html.length - 1)
+    expect(body.groups.html).toEqual(count(html.length, html.length - 1, 0, 1))
   }, 60_000)
 
   test('design tests count against RATE_JUDGE_PER_MIN: one judge request per grading, then rate_limited', async () => {

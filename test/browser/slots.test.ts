@@ -1,0 +1,42 @@
+/**
+ * Browser slots are shared fairly: a client with many tests waiting does not make another client's one test wait
+ * for all of them, a client alone uses every slot, and a cancelled waiter leaves the queue.
+ */
+import { describe, expect, test } from 'bun:test'
+import { createSlots } from '../../src/browser/slots'
+
+describe('browser slots', () => {
+  test("a free slot goes to the client holding fewest, not to the next of a busy client's many tests", async () => {
+    const slots = createSlots(2)
+    const order: string[] = []
+    const held = [await slots.acquire('busy'), await slots.acquire('busy')]
+    // Each waiter notes when it got a slot and gives it back at once.
+    const waiters = ['busy 3', 'busy 4', 'busy 5', 'busy 6', 'other'].map((name) =>
+      slots.acquire(name.split(' ')[0]!).then((release) => {
+        order.push(name)
+        release()
+      }),
+    )
+    expect(slots.stats()).toEqual({ active: 2, waiting: 5, concurrency: 2 })
+    held[0]!()
+    await Promise.all(waiters)
+    held[1]!()
+    expect(order).toEqual(['other', 'busy 3', 'busy 4', 'busy 5', 'busy 6'])
+    expect(slots.stats()).toEqual({ active: 0, waiting: 0, concurrency: 2 })
+  })
+
+  test('a client alone takes every slot, and a cancelled waiter leaves the queue', async () => {
+    const slots = createSlots(2)
+    const held = [await slots.acquire('alone'), await slots.acquire('alone')]
+    const cancel = new AbortController()
+    const cancelled = slots.acquire('alone', cancel.signal)
+    const next = slots.acquire('alone')
+    cancel.abort(new Error('left'))
+    expect(cancelled).rejects.toThrow('left')
+    expect(slots.stats()).toMatchObject({ active: 2, waiting: 1 })
+    held[0]!()
+    ;(await next)()
+    held[1]!()
+    expect(slots.stats()).toEqual({ active: 0, waiting: 0, concurrency: 2 })
+  })
+})
