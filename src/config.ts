@@ -316,6 +316,11 @@ const GRADING = {
     '/usr/lib/chromium/chromium',
     'Chromium for browser tests (Debian: apt install chromium); when missing, browser tests are skipped (browser_unavailable).',
   ),
+  BROWSER_PREWARM: setting(
+    t.Boolean(),
+    false,
+    'true: start Chromium in the background right after the server listens, so the first grading does not wait for it.',
+  ),
   BROWSER_CONCURRENCY: setting(
     Int(1, 32),
     2,

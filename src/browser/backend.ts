@@ -6,8 +6,15 @@
  * route anywhere: the page's request is intercepted and answered from here (page.ts).
  */
 import { startBackend, type LiveBackend } from '../backends/start'
-import type { Config } from '../config'
-import { sandboxMemoryBytes, type Sandbox } from '../sandbox'
+import { sandboxMemoryBytes, type Sandbox, type SandboxLimitSettings } from '../sandbox'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface BackendSettings extends SandboxLimitSettings {
+  EXEC_MAX_PROCESSES: number
+  EXEC_MEMORY_MB: number
+  EXEC_OUTPUT_BYTES: number
+  PYTHON_BIN: string
+}
 
 /** The port the program listens on inside its own network namespace; nobody else can reach it there. */
 const INNER_PORT = 8000
@@ -27,7 +34,7 @@ export interface Backend {
   close(): void
 }
 
-export function createBackend(config: Config, sandbox: Sandbox, code: string, timeoutMs: number): Backend {
+export function createBackend(config: BackendSettings, sandbox: Sandbox, code: string, timeoutMs: number): Backend {
   let started: Promise<LiveBackend> | undefined
   let closed = false
 

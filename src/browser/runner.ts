@@ -6,15 +6,15 @@
  * dialogs ends as a failed test, and the browser goes on serving the next one. A test whose browser ended under
  * it (a neighbour's doing) runs again alone on a browser of its own (withRetry), so it is never failed for that.
  */
-import type { Config } from '../config'
 import type { Logger } from '../logging'
+import { pending } from '../services'
 import type { Sandbox } from '../sandbox'
-import { createBackend, type Backend } from './backend'
+import { createBackend, type Backend, type BackendSettings } from './backend'
 import type { FrontendFiles } from './files'
 import type { BrowserRunner, BrowserStepResult, BrowserTestResult, InteractiveTest } from './model'
 import { launchChromium, type LaunchedBrowser } from './launch'
 import { loadPage, openPage, type OpenedPage } from './page'
-import { takeScreenshot } from './screenshot'
+import { takeScreenshot, type ScreenshotSettings } from './screenshot'
 import { createSlots } from './slots'
 import { createNormalizer, createReader, type Normalizer } from './read'
 import { createStarvationMonitor, type Starvation } from './starvation'
@@ -51,8 +51,20 @@ class BrowserDied extends Error {
   }
 }
 
+/** The settings this module reads (src/config.ts documents each). */
+export interface BrowserSettings extends BackendSettings, ScreenshotSettings {
+  BROWSER_PATH: string
+  BROWSER_CONCURRENCY: number
+  BROWSER_PREWARM: boolean
+  BROWSER_TEST_TIMEOUT_MS: number
+  BROWSER_STEP_TIMEOUT_MS: number
+  BROWSER_MEMORY_MB: number
+}
+
+const noop = () => {}
+
 export interface BrowserRunnerOptions {
-  config: Config
+  config: BrowserSettings
   logger: Logger
   sandbox: Sandbox
 }
@@ -400,8 +412,15 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         return { error: `The browser failed: ${firstLine(error as Error)}`, reason: 'browser_error' }
       }
     },
+    async warmUp() {
+      if (found) version ??= await (installedVersion ??= readVersion(config.BROWSER_PATH))
+      if (found && config.BROWSER_PREWARM && !closed) await browser().then(noop, noop)
+    },
     async health() {
-      if (found && version === null) version = await (installedVersion ??= readVersion(config.BROWSER_PATH))
+      // The version comes from starting Chromium once (~70-250 ms): /health does not wait for it.
+      if (found && version === null) installedVersion ??= readVersion(config.BROWSER_PATH)
+      const warming = found && version === null && pending(installedVersion!)
+      if (found && version === null && !warming) version = await installedVersion!
       // Without Chromium the server is whole (browser tests are skipped, and say why); a browser that is installed
       // and does not start is a fault.
       const running = current !== null
@@ -412,6 +431,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           path: config.BROWSER_PATH,
           version,
           running,
+          prewarm: config.BROWSER_PREWARM,
+          ...(warming ? { warming_up: true } : {}),
           ...slots.stats(),
           ...(found ? {} : { warning: 'no browser: browser tests are skipped (browser_unavailable)' }),
           ...(launchError ? { error: launchError } : {}),

@@ -4,12 +4,17 @@
  * image is retaken at the viewport's height, and left out if even that is too large.
  */
 import type { Page } from 'playwright-core'
-import type { Config } from '../config'
 import { VIEWPORT } from './page'
+
+/** The settings this module reads (src/config.ts documents each). */
+export interface ScreenshotSettings {
+  BROWSER_SCREENSHOT_MAX_HEIGHT: number
+  BROWSER_SCREENSHOT_MAX_BYTES: number
+}
 
 export async function takeScreenshot(
   page: Page,
-  config: Pick<Config, 'BROWSER_SCREENSHOT_MAX_HEIGHT' | 'BROWSER_SCREENSHOT_MAX_BYTES'>,
+  config: ScreenshotSettings,
   timeoutMs: number,
 ): Promise<string | undefined> {
   const timeout = Math.max(100, timeoutMs)

@@ -40,6 +40,7 @@ describe.skipIf(skipReason !== null)(named('with Chromium'), () => {
   const { runner, uidBase, close } = realRunner({ BROWSER_CONCURRENCY: '1' })
 
   test('/health reports the installed version before any test, and running once the warm browser is up', async () => {
+    await runner.warmUp!() // the version is read after the server listens; /health says warming_up until then
     const before = (await runner.health()).browser!
     expect(before).toMatchObject({ ok: true, found: true, running: false, concurrency: 1 })
     expect(before.version).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
