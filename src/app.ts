@@ -38,6 +38,7 @@ import { measuredProviders } from './metrics/providers'
 import { measuredSandbox } from './metrics/sandbox'
 import { auditedRunner, codeRunAudit } from './metrics/audit'
 import { grading } from './grading'
+import { runTaskTests } from './grading/service'
 import { web } from './web'
 import { createStore, type Store } from './store'
 import { createSaver, learners } from './learners'
@@ -210,7 +211,14 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
     .use(metricsRoute(services.metrics, services.access))
     // Each feature gets its own view of the providers, so the metrics tell chat streams from judge calls.
     .use(chat({ ...services, providers: measuredProviders(services.providers, services.metrics, 'chat') }))
-    .use(execution({ ...services, saveTestRun: saver.saveTestRun }))
+    .use(
+      execution({
+        ...services,
+        // With a task, execute-test-cases runs the task's own tests by the grading service's plan.
+        taskTests: (input) => runTaskTests(gradingDeps, input),
+        saveTestRun: saver.saveTestRun,
+      }),
+    )
     .use(tasks(services))
     .use(judge({ ...services, providers: measuredProviders(services.providers, services.metrics, 'judge') }))
     .use(grading({ ...gradingDeps, saveAttempt: saver.saveGrade }))

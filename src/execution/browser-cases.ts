@@ -14,8 +14,7 @@ import {
 import { AppError } from '../errors'
 import { InteractiveTestCase } from '../tasks/model'
 import type { TestCase, TestResult } from './model'
-import { batchReport } from './service'
-import type { RunCases } from './task-cases'
+import { batchReport, type RunCases } from './service'
 
 /** The learner's page as the browser runner takes it; 400 for a bad shape, 413 beyond `maxBytes` in all. */
 export function frontendFiles(input: unknown, maxBytes: number): FrontendFiles {

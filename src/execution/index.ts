@@ -6,10 +6,9 @@ import { Elysia } from 'elysia'
 import type { Server } from 'elysia/universal'
 import type { LocalRunnerSettings } from './local-runner'
 import type { OneCompilerSettings } from './onecompiler-runner'
-import { errorResponses, envelope, toAppError } from '../errors'
+import { AppError, errorResponses, envelope, toAppError } from '../errors'
 import type { Logger } from '../logging'
 import type { Sandbox } from '../sandbox'
-import type { TaskStore } from '../tasks/store'
 import { createLocalRunner } from './local-runner'
 import {
   type SaveOutcome,
@@ -17,6 +16,7 @@ import {
   ExecuteEndpointResponse,
   ExecuteTestsRequest,
   ExecuteTestsResponse,
+  type TestResult,
   ValidateRequest,
   ValidateResponse,
 } from './model'
@@ -25,10 +25,17 @@ import { requireCaseCount, type CodeRunner } from './runner'
 import { reportStream } from '../http/event-stream'
 import type { Identify } from '../http/client'
 import type { Quotas } from '../access/quotas'
-import { callEndpoint, listEndpoints, requireCode, runTestCases, validatePython } from './service'
-import { planTestParts, runTestParts, type RunCases } from './task-cases'
+import {
+  callEndpoint,
+  listEndpoints,
+  requireCode,
+  runTestCases,
+  validatePython,
+  type RunCases,
+  type TaskTestsInput,
+} from './service'
 import { frontendFiles, withBrowserCases } from './browser-cases'
-import type { BrowserRunner } from '../browser'
+import type { BrowserRunner, FrontendFiles } from '../browser'
 
 /** The settings this module reads (src/config.ts documents each). */
 export interface ExecutionSettings extends LocalRunnerSettings, OneCompilerSettings {
@@ -41,12 +48,18 @@ export function createCodeRunner(config: ExecutionSettings, logger: Logger, sand
   return createLocalRunner({ config, logger, sandbox })
 }
 
+const invalid = (message: string) =>
+  new AppError('validation_error', 422, message, { errors: [{ path: '/testCases', message }] })
+
 export interface ExecutionDeps {
   config: ExecutionSettings
   runner: CodeRunner
   logger: Logger
-  /** Where `execute-test-cases` with `task` finds the task's tests (private ones included). */
-  tasks: TaskStore
+  /**
+   * `execute-test-cases` with `task`: the grading service (src/grading) runs the task's own tests, private ones
+   * included, by its test plan; execution runs only a client's own `testCases`.
+   */
+  taskTests: (input: TaskTestsInput) => Promise<ExecuteTestsResponse>
   /** Who is calling: the execution slots are shared fairly between clients. */
   identify: Identify
   /** Requests in flight per client (CONCURRENT_EXECUTIONS_PER_CLIENT): 429 quota_exceeded beyond. */
@@ -65,7 +78,16 @@ export interface ExecutionDeps {
   ) => Promise<SaveOutcome>
 }
 
-export const execution = ({ config, runner, logger, tasks, identify, quotas, browser, saveTestRun }: ExecutionDeps) => {
+export const execution = ({
+  config,
+  runner,
+  logger,
+  taskTests,
+  identify,
+  quotas,
+  browser,
+  saveTestRun,
+}: ExecutionDeps) => {
   const noPlace = async () => () => {}
   /** One of the client's places for the whole request; `finally` gives it back on every path (error, abort, timeout). */
   const place = (request: Request, server: Server | null) =>
@@ -115,25 +137,33 @@ export const execution = ({ config, runner, logger, tasks, identify, quotas, bro
       '/api/execute-test-cases',
       async ({ body, request, server }) => {
         const code = requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
-        const parts = await planTestParts(tasks, body)
-        requireCaseCount(
-          parts.reduce((count, part) => count + part.cases.length, 0),
-          config.EXEC_MAX_CASES,
-        )
+        if ((body.testCases === undefined) === (body.task === undefined)) {
+          throw invalid('Send exactly one of testCases (your own cases) or task (a task name or slug)')
+        }
         const files =
           body.frontendCode === undefined ? undefined : frontendFiles(body.frontendCode, config.MAX_CODE_BYTES)
         const context = { client: identify(request, server), signal: request.signal }
-        const runCases: RunCases = withBrowserCases(
-          (cases, onResult, onStart) => runTestCases(runner, code, cases, onResult, { ...context, onStart }),
-          files && { browser, files, backendCode: code, deadlineMs: config.EXEC_BATCH_TIMEOUT_MS, ...context },
-        )
+        const { task, testCases } = body
+        const run = (onResult?: (result: TestResult) => void | Promise<void>, onStart?: () => void) => {
+          if (task !== undefined) {
+            const selection = { task, tests: body.tests, include_private: body.include_private }
+            return taskTests({ ...selection, backendCode: code, files, ...context, onResult, onStart })
+          }
+          const cases = testCases!
+          requireCaseCount(cases.length, config.EXEC_MAX_CASES)
+          const runCases: RunCases = withBrowserCases(
+            (batch, report, started) => runTestCases(runner, code, batch, report, { ...context, onStart: started }),
+            files && { browser, files, backendCode: code, ...context, deadlineMs: config.EXEC_BATCH_TIMEOUT_MS },
+          )
+          return runCases(cases, onResult, onStart)
+        }
         const saved = saving(body, request)
         if (!request.headers.get('accept')?.includes('text/event-stream'))
-          return held(request, server, async () => saved(await runTestParts(parts, runCases)))
+          return held(request, server, async () => saved(await run()))
         // A stream holds its place until the batch is over, long after this handler returned.
         const release = await place(request, server)
         // Progress: one `result` event per finished case, then `summary` (reportStream says when it becomes a 200).
-        const stream = reportStream((send, admitted) => runTestParts(parts, runCases, send, admitted).then(saved), {
+        const stream = reportStream((send, admitted) => run(send, admitted).then(saved), {
           summary: (report) => report,
           error: (error) => envelope(request, toAppError('', error, request, logger)),
           settled: release,

@@ -2,9 +2,10 @@
  * The execution service: turns route inputs into runner jobs and runner outcomes into the contract's shapes.
  * Expected values of test cases stay here; only inputs go to the sandbox.
  */
+import type { FrontendFiles } from '../browser'
 import { AppError } from '../errors'
 import { sameJson } from './compare'
-import type { EndpointList, LearnerCodeFailure, TestCase, TestResult, TestSummary } from './model'
+import type { EndpointList, ExecuteTestsResponse, LearnerCodeFailure, TestCase, TestResult, TestSummary } from './model'
 import type { CodeRunner, HarnessMessage, RunOptions, RunOutcome } from './runner'
 
 /** Missing or empty code is a 400; code beyond the limit a 413 (docs/api.md, "API"). */
@@ -180,6 +181,29 @@ export function summarise(results: TestResult[]): TestSummary {
     skipped: count('skip'),
   }
 }
+
+/** A task's tests to run for execute-test-cases, as the route hands them to the grading service. */
+export interface TaskTestsInput {
+  task: string
+  tests?: string[]
+  include_private?: boolean
+  backendCode: string
+  files?: FrontendFiles
+  client: string
+  signal: AbortSignal
+  onResult?: (result: TestResult) => void | Promise<void>
+  onStart?: () => void
+}
+
+/**
+ * Runs one batch (runTestCases bound to a runner, the code and a request's signal). A promise returned by
+ * `onResult` holds the batch back until it settles (a slow event-stream client).
+ */
+export type RunCases = (
+  cases: TestCase[],
+  onResult?: (result: TestResult) => void | Promise<void>,
+  onStart?: () => void,
+) => Promise<ExecuteTestsResponse>
 
 /**
  * Runs a batch: skips are decided here, endpoint cases go to the sandbox in one job. `onResult` gets each

@@ -1,16 +1,16 @@
 /**
  * Grading a whole task: its endpoint tests in the Python sandbox, its browser tests in the browser runner and
  * its design tests through the judge, all three groups at once, within GRADE_TIMEOUT_MS. Private tests are
- * graded like the others and answered with a status and a fixed message only (src/execution/task-cases.ts
+ * graded like the others and answered with a status and a fixed message only (src/grading/plan.ts
  * redacts endpoint results; `hidden` below redacts browser and design results the same way).
  */
 import type { BrowserRunner, FrontendFiles } from '../browser'
 import { AppError } from '../errors'
-import { runBrowserCase, type BrowserContext } from '../execution/browser-cases'
-import type { TestResult } from '../execution/model'
-import { requireCaseCount, type CodeRunner } from '../execution/runner'
-import { runTestCases, summarise } from '../execution/service'
-import { hiddenResult, planTestParts, runTestParts, type RunCases } from '../execution/task-cases'
+import { runBrowserCase, withBrowserCases, type BrowserContext } from '../execution/browser-cases'
+import type { ExecuteTestsResponse, TestResult } from '../execution/model'
+import type { CodeRunner } from '../execution/runner'
+import { runTestCases, summarise, type TaskTestsInput } from '../execution/service'
+import { hiddenResult, planTask, runTestParts, testParts, type RunCases } from './plan'
 import type { Logger } from '../logging'
 import type { Quotas } from '../access/quotas'
 import type { RateLimiter } from '../access/rate-limit'
@@ -25,6 +25,7 @@ import { GROUPS, type GradeGroup, type GradeResponse, type GradeResult, type Gra
 
 /** The settings this module reads (src/config.ts documents each). */
 export interface GradingSettings {
+  EXEC_BATCH_TIMEOUT_MS: number
   EXEC_MAX_CASES: number
   MAX_CODE_BYTES: number
   GRADE_TIMEOUT_MS: number
@@ -61,13 +62,9 @@ export interface GradeInput {
   onStart?: () => void
 }
 
-/** The task and the tests a request grades: 404 for an unknown task, 413 beyond EXEC_MAX_CASES. */
-export async function planGrade(store: TaskStore, name: string, includePrivate: boolean, maxCases: number) {
-  const task = await store.find(name)
-  if (!task) throw new AppError('task_not_found', 404, `No task named "${name}"`)
-  const tests = includePrivate ? task.tests : task.tests.filter((test) => test.public)
-  requireCaseCount(tests.length, maxCases)
-  return { task, tests }
+/** The task and the tests a grading covers: 404 for an unknown task, 413 beyond EXEC_MAX_CASES (./plan.ts). */
+export function planGrade(store: TaskStore, name: string, includePrivate: boolean, maxCases: number) {
+  return planTask(store, { task: name, include_private: includePrivate }, maxCases)
 }
 
 /** The test folder a test came from, by the title prefix the loader gives it (src/tasks/loader.ts). */
@@ -87,7 +84,7 @@ const SKIP_REASONS = new Set([
   'quota_exceeded',
 ])
 
-/** A private browser or design test's result: as task-cases.ts answers a private endpoint test. */
+/** A private browser or design test's result: as plan.ts answers a private endpoint test. */
 function hidden(result: TestResult): TestResult {
   const shown = hiddenResult(result)
   if (result.status !== 'skip') return shown
@@ -199,7 +196,7 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
 
 type Recorder = (test: Test, result: TestResult) => Promise<void>
 
-/** The task's endpoint tests through execute-test-cases' own task grading (private ones in a batch of their own). */
+/** The task's endpoint tests, by the task's test plan (private ones in a batch of their own). */
 async function endpointTests(deps: GradeDeps, input: GradeInput, tests: Test[], signal: AbortSignal, record: Recorder) {
   const byName = new Map(tests.map((test) => [test.name, test]))
   if (tests.length === 0 || !input.backendCode) {
@@ -209,11 +206,7 @@ async function endpointTests(deps: GradeDeps, input: GradeInput, tests: Test[], 
     return
   }
   const code = input.backendCode
-  const parts = await planTestParts(deps.tasks, {
-    task: input.task.slug,
-    tests: [...byName.keys()],
-    include_private: true,
-  })
+  const parts = testParts(tests)
   const runCases: RunCases = (cases, onResult, onStart) =>
     runTestCases(deps.runner, code, cases, onResult, { client: input.client, signal, onStart })
   // runTestParts hands out private results already redacted; `record` would not reveal more anyway.
@@ -234,4 +227,25 @@ async function browserTests(deps: GradeDeps, input: GradeInput, tests: Test[], s
     signal,
   }
   await Promise.all(tests.map(async (test) => record(test, await runBrowserCase(context, test as never, test.name))))
+}
+
+/**
+ * `execute-test-cases` with a task: the task's tests by the same plan as a grading (./plan.ts), answered as a test
+ * batch: endpoint tests in the sandbox, browser tests when the request brings the page, judge tests skipped.
+ */
+export async function runTaskTests(deps: GradeDeps, input: TaskTestsInput): Promise<ExecuteTestsResponse> {
+  const { tests } = await planTask(deps.tasks, input, deps.config.EXEC_MAX_CASES)
+  const context = { client: input.client, signal: input.signal }
+  const runCases: RunCases = withBrowserCases(
+    (cases, onResult, onStart) =>
+      runTestCases(deps.runner, input.backendCode, cases, onResult, { ...context, onStart }),
+    input.files && {
+      browser: deps.browser,
+      files: input.files,
+      backendCode: input.backendCode,
+      deadlineMs: deps.config.EXEC_BATCH_TIMEOUT_MS,
+      ...context,
+    },
+  )
+  return runTestParts(testParts(tests), runCases, input.onResult, input.onStart)
 }

@@ -31,7 +31,7 @@ What it cannot influence:
   carries its case's input in a memfd that only that case's process reads. Nothing of another case's input is
   ever in a learner process's memory, freed or not. (All
   cases run the learner's code in one sandbox, so they can still pass their own inputs on to each other, through
-  /tmp for one: what leaves a private case for the client is its status, see src/execution/task-cases.ts.)
+  /tmp for one: what leaves a private case for the client is its status, see src/grading/plan.ts.)
 - The limits: parallelism, time limit and sizes live in the scheduler, read from argv before any learner code
   exists. Learner processes hold copies that nothing reads back.
 - The verdict of a case that did not report: the scheduler measures time from dispatch and declares `timeout`

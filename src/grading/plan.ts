@@ -1,6 +1,8 @@
 /**
- * Grading against a task's own tests: `execute-test-cases` with `{ task, tests?, include_private? }` takes inputs
- * and expected values from the task store, so private tests are graded without a client ever holding them.
+ * A task's test plan: which of its tests a request grades (all public ones, some by name, private ones with
+ * `include_private`), how they are split into batches, and how private results are told. Both task-grading
+ * routes go through it: `/api/grade` and `execute-test-cases` with `{ task, tests?, include_private? }`, which take
+ * inputs and expected values from the task store, so private tests are graded without a client ever holding them.
  *
  * Private cases run in a sandbox of their own. A case's process is handed its own input only, but every case of a
  * batch runs the learner's code in one sandbox, so cases can pass their inputs on to each other (a file in /tmp);
@@ -10,9 +12,14 @@
  * goes out, would carry whatever it read (a sleep of byte × 20 ms gave a whole input back in one grading).
  */
 import { AppError } from '../errors'
+import type { ExecuteTestsResponse, TestCase, TestResult } from '../execution/model'
+import { requireCaseCount } from '../execution/runner'
+import { batchReport, type RunCases } from '../execution/service'
+import type { LoadedTask } from '../tasks/loader'
+import type { Test } from '../tasks/model'
 import type { TaskStore } from '../tasks/store'
-import type { ExecuteTestsRequest, ExecuteTestsResponse, TestCase, TestResult } from './model'
-import { batchReport } from './service'
+
+export type { RunCases }
 
 /** Cases that run in one batch; `hidden` ones are private and answered with `hiddenResult` only. */
 export interface TestPart {
@@ -22,47 +29,41 @@ export interface TestPart {
   hidden: boolean
 }
 
-/**
- * Runs one batch (the service's runTestCases, bound to the runner, the code and the request's signal). A promise
- * returned by `onResult` holds the batch back until it settles (a slow event-stream client).
- */
-export type RunCases = (
-  cases: TestCase[],
-  onResult?: (result: TestResult) => void | Promise<void>,
-  onStart?: () => void,
-) => Promise<ExecuteTestsResponse>
-
-const invalid = (message: string) =>
-  new AppError('validation_error', 422, message, { errors: [{ path: '/testCases', message }] })
-
 const quoted = (names: string[]) => names.map((name) => `"${name}"`).join(', ')
 
+/** Which tests of which task a request grades. */
+export interface TaskSelection {
+  /** A task's name or slug. */
+  task: string
+  /** Only these tests, by name (default: all). */
+  tests?: string[]
+  /** Private tests too; without it naming one is a 422, and the rest are left out. */
+  include_private?: boolean
+}
+
 /**
- * The batches a request asks for: a client's own `testCases` as one batch, exactly as sent; a task's tests as
- * a public and a private batch. Unknown task: 404; unknown test names, or private ones without
- * `include_private`: 422 naming them.
+ * The task and its tests a request grades, in the task's order. Unknown task: 404; unknown test names, or private
+ * ones without `include_private`: 422 naming them; more than `maxCases`: 413.
  */
-export async function planTestParts(store: TaskStore, request: ExecuteTestsRequest): Promise<TestPart[]> {
-  if ((request.testCases === undefined) === (request.task === undefined)) {
-    throw invalid('Send exactly one of testCases (your own cases) or task (a task name or slug)')
-  }
-  if (request.testCases) {
-    return [{ cases: request.testCases, positions: request.testCases.map((_, i) => i), hidden: false }]
-  }
-  const task = await store.find(request.task!)
-  if (!task) throw new AppError('task_not_found', 404, `No task named "${request.task}"`)
+export async function planTask(
+  store: TaskStore,
+  selection: TaskSelection,
+  maxCases: number,
+): Promise<{ task: LoadedTask; tests: Test[] }> {
+  const task = await store.find(selection.task)
+  if (!task) throw new AppError('task_not_found', 404, `No task named "${selection.task}"`)
   let tests = task.tests
-  if (request.tests) {
+  if (selection.tests) {
     const known = new Set(tests.map((test) => test.name))
-    const unknown = request.tests.filter((name) => !known.has(name))
+    const unknown = selection.tests.filter((name) => !known.has(name))
     if (unknown.length) {
       throw new AppError('test_not_found', 422, `${task.name} has no test named ${quoted(unknown)}`, { tests: unknown })
     }
-    const wanted = new Set(request.tests)
+    const wanted = new Set(selection.tests)
     tests = tests.filter((test) => wanted.has(test.name))
   }
-  if (!request.include_private) {
-    const hidden = request.tests ? tests.filter((test) => !test.public).map((test) => test.name) : []
+  if (!selection.include_private) {
+    const hidden = selection.tests ? tests.filter((test) => !test.public).map((test) => test.name) : []
     if (hidden.length) {
       throw new AppError('private_test', 422, `Private tests need include_private: true: ${quoted(hidden)}`, {
         tests: hidden,
@@ -70,6 +71,12 @@ export async function planTestParts(store: TaskStore, request: ExecuteTestsReque
     }
     tests = tests.filter((test) => test.public)
   }
+  requireCaseCount(tests.length, maxCases)
+  return { task, tests }
+}
+
+/** A task's tests as batches: the public ones and the private ones apart (see the top of this file). */
+export function testParts(tests: Test[]): TestPart[] {
   const parts: TestPart[] = [
     { cases: [], positions: [], hidden: false },
     { cases: [], positions: [], hidden: true },
