@@ -413,6 +413,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           version,
           running,
           ...slots.stats(),
+          // What the DevTools bridge dropped of the pages' traffic (console output, oversized messages).
+          ...(current ? { devtools: (current as LaunchedBrowser).bridgeStats() } : {}),
           ...(found ? {} : { warning: 'no browser: browser tests are skipped (browser_unavailable)' }),
           ...(launchError ? { error: launchError } : {}),
         },
