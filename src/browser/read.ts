@@ -116,6 +116,7 @@ const NORMALIZED_KEPT = 1000
  * await normalizer.normalize('color', 'red') // 'rgb(255, 0, 0)'
  */
 export function createNormalizer(browser: Browser) {
+  // Closed with its browser.
   let blank: Promise<{ context: BrowserContext; page: Page }> | null = null
   const known = new Map<string, string | null>()
   return {
@@ -140,10 +141,6 @@ export function createNormalizer(browser: Browser) {
       if (known.size >= NORMALIZED_KEPT) known.clear()
       known.set(key, normalized)
       return normalized
-    },
-    close() {
-      void blank?.then(({ context }) => context.close()).catch(() => {})
-      blank = null
     },
   }
 }

@@ -434,6 +434,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           prewarm: config.BROWSER_PREWARM,
           ...(warming ? { warming_up: true } : {}),
           ...slots.stats(),
+          // What the DevTools bridge dropped of the pages' traffic (console output, oversized messages).
+          ...(current ? { devtools: (current as LaunchedBrowser).bridgeStats() } : {}),
           ...(found ? {} : { warning: 'no browser: browser tests are skipped (browser_unavailable)' }),
           ...(launchError ? { error: launchError } : {}),
         },

@@ -60,6 +60,9 @@ describe.skipIf(skipReason !== null)(named('neighbours on one browser'), () => {
     ])
     expect(passed(hostile)).toEqual({ status: 'pass', message: 'All 1 steps passed' })
     expect(passed(neighbour)).toEqual({ status: 'pass', message: 'All 2 steps passed' })
+    // /health says what the bridge dropped.
+    const { devtools } = (await runner.health()).browser as unknown as { devtools: { dropped: number } }
+    expect(devtools.dropped).toBeGreaterThanOrEqual(1)
   }, 240_000)
 
   test('twelve 30 MB console messages leave the server within 250 MB more memory', async () => {
