@@ -25,7 +25,7 @@ import type { ServerManager } from './servers/manager'
 import { createSandbox, type Sandbox } from './sandbox'
 import { createBrowserRunner, type BrowserRunner } from './browser'
 import type { Identify } from './http/client'
-import { accessControl, createAccess, type Access } from './access'
+import { accessControl, createAccess, isPublic, WS_PATH, type Access } from './access'
 import { createRateLimiter, rateLimiting, routeClass, type RateLimiter } from './access/rate-limit'
 import { createLimitStore, type LimitStoreService } from './access/limit-store'
 import { createQuotas, type Quotas } from './access/quotas'
@@ -188,6 +188,8 @@ export function createApp(deps: AppDeps, startedAt = performance.now()) {
                 429: 'rate_limited: over the per-minute limit of this client and route class; quota_exceeded: over a quota (concurrent runs, AI tokens of the day)',
               }
             : {},
+        // The access hook (src/access) lets the public routes and the chat socket's own check through.
+        (path) => !isPublic(path) && path !== WS_PATH,
       ),
     )
     .use(

@@ -9,7 +9,9 @@
 import { Elysia, t, type TSchema } from 'elysia'
 import type { Logger } from './logging'
 import { requestId } from './logging'
-import { requestUrl } from './http/request-url'
+
+/** A request's path; HTTP/1.0 requests without a Host header have a bare path as their URL (src/http/request-url.ts). */
+const pathOf = (request: Request) => new URL(request.url, 'http://localhost').pathname
 
 export class AppError extends Error {
   constructor(
@@ -95,7 +97,7 @@ export function toAppError(code: string | number, error: unknown, request: Reque
       return new AppError('validation_error', 422, describeValidation(details), details)
     }
     case 'NOT_FOUND':
-      return new AppError('not_found', 404, `No route ${request.method} ${requestUrl(request).pathname}`)
+      return new AppError('not_found', 404, `No route ${request.method} ${pathOf(request)}`)
     case 'PARSE':
       return new AppError('invalid_body', 400, 'Request body could not be parsed; send JSON')
   }
@@ -103,7 +105,7 @@ export function toAppError(code: string | number, error: unknown, request: Reque
   logger.error('unhandled error', {
     request_id: requestId(request),
     method: request.method,
-    path: requestUrl(request).pathname,
+    path: pathOf(request),
     error: err?.message,
     stack: err?.stack,
   })

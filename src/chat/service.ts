@@ -10,7 +10,7 @@ import { ProviderError } from '../providers/complete'
 import { describeFailure } from '../providers/failure'
 import type { ChatBody, ChatResponse, ChatUsage, Mode } from './model'
 import { MODE, type ProgressFrame } from './modes'
-import { promptMessages } from './prompts'
+import { promptMessages } from '../tutor/prompts'
 import type { Tutor, TutoredTurn } from '../tutor/service'
 import type { Logger } from '../logging'
 

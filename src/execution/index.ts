@@ -35,7 +35,7 @@ import {
   type TaskTestsInput,
 } from './service'
 import { frontendFiles, withBrowserCases } from './browser-cases'
-import type { BrowserRunner, FrontendFiles } from '../browser'
+import type { BrowserRunner } from '../browser'
 
 /** The settings this module reads (src/config.ts documents each). */
 export interface ExecutionSettings extends LocalRunnerSettings, OneCompilerSettings {

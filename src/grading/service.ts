@@ -5,7 +5,6 @@
  * redacts endpoint results; `hidden` below redacts browser and design results the same way).
  */
 import type { BrowserRunner, FrontendFiles } from '../browser'
-import { AppError } from '../errors'
 import { runBrowserCase, withBrowserCases, type BrowserContext } from '../execution/browser-cases'
 import type { ExecuteTestsResponse, TestResult } from '../execution/model'
 import type { CodeRunner } from '../execution/runner'

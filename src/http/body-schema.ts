@@ -24,7 +24,10 @@ const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>()
 function tolerant(schema: TSchema): TSchema {
   const copy = CloneType(schema)
   const open = (node: unknown): void => {
-    if (Array.isArray(node)) return node.forEach(open)
+    if (Array.isArray(node)) {
+      node.forEach(open)
+      return
+    }
     if (typeof node !== 'object' || node === null) return
     const record = node as Record<string, unknown>
     if (record.additionalProperties === false) delete record.additionalProperties

@@ -5,7 +5,6 @@
  */
 import { Elysia } from 'elysia'
 import { openapi } from '@elysiajs/openapi'
-import { isPublic, WS_PATH } from '../access'
 // @ts-expect-error: a plain asset; Bun's `type: "file"` import gives its path (embedded when compiled).
 import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 // @ts-expect-error: as above
@@ -32,7 +31,15 @@ const toJson = (schema: unknown): Json => JSON.parse(JSON.stringify(schema))
 /** Refusals that hooks outside a route answer (e.g. a rate limit), by method and route path: status → description. */
 export type ExtraResponses = (method: string, path: string) => Record<string, string>
 
-export function completeDocument(doc: Json, routes: RouteLike[], extra: ExtraResponses = () => ({})): Json {
+/** Whether a route (its document path) needs an access key when keys are configured. */
+export type NeedsKey = (path: string) => boolean
+
+export function completeDocument(
+  doc: Json,
+  routes: RouteLike[],
+  extra: ExtraResponses = () => ({}),
+  needsKey: NeedsKey = () => true,
+): Json {
   for (const route of routes) {
     const path = route.path.replace(/:(\w+)/g, '{$1}')
     const operation = doc.paths?.[path]?.[route.method.toLowerCase()]
@@ -41,7 +48,7 @@ export function completeDocument(doc: Json, routes: RouteLike[], extra: ExtraRes
     for (const [status, description] of Object.entries(extra(route.method, route.path))) {
       operation.responses[status] ??= { description, content: envelopeContent() }
     }
-    if (!isPublic(path) && path !== WS_PATH) addKeyRequirement(operation)
+    if (needsKey(path)) addKeyRequirement(operation)
     if (!route.hooks.body) continue
     const content = operation.requestBody?.content
     if (content && Object.keys(content).length) continue
@@ -102,12 +109,12 @@ function addKeyRequirement(operation: Json) {
   }
 }
 
-export const docs = (version: string, routes: () => RouteLike[], extra?: ExtraResponses) =>
+export const docs = (version: string, routes: () => RouteLike[], extra?: ExtraResponses, needsKey?: NeedsKey) =>
   new Elysia({ name: 'docs' })
     // Registered before the generator's own route so that it applies to it.
     .onAfterHandle({ as: 'global' }, ({ path, response }) => {
       if (path === '/openapi/json' && response && typeof response === 'object')
-        completeDocument(response as Json, routes(), extra)
+        completeDocument(response as Json, routes(), extra, needsKey)
     })
     .use(
       openapi({

@@ -12,7 +12,7 @@
  * the start of the newest message.
  */
 import type { ChatMessage } from '../providers/provider'
-import type { Mode } from '../chat/model'
+import type { Mode } from './prompts'
 import type { Test } from '../tasks/model'
 import { levelGuidance } from './hints'
 import { instructionsText } from './html-text'

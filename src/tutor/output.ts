@@ -2,8 +2,10 @@
  * The tutor's filter over a turn's progress frames: explanation text goes through the code cutter, the code of a
  * structured answer is held to the same allowance, and what the learner was sent is what the answer says.
  */
-import type { ProgressFrame } from '../chat/modes'
 import { CodeCutter, limitCode } from './code-cutter'
+
+/** A frame of an answer before its terminal one, as the chat feature sends it (chat/modes/mode.ts). */
+export type ProgressFrame = { type: 'code_ready'; generated_code: string } | { type: 'chunk'; content: string }
 
 export interface OutputFilter {
   /** The frames that may be sent for one frame of the mode's reader. */

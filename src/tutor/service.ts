@@ -6,8 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { normalizeFrontendCode } from '../browser/files'
-import type { ChatBody } from '../chat/model'
-import { promptMessages } from '../chat/prompts'
+import { promptMessages, type Mode } from './prompts'
 import { AppError } from '../errors'
 import type { Logger } from '../logging'
 import type { ChatMessage } from '../providers/provider'
@@ -19,6 +18,18 @@ import { codeAllowance, cutNote, hintLevel, MAX_HINT_LEVEL } from './hints'
 import { type OutputFilter, tutorFilter } from './output'
 
 /** The settings this module reads (src/config.ts documents each). */
+/** The parts of a chat request the tutor reads (the chat feature's TutorRequest carries them all). */
+export interface TutorRequest {
+  messages: ChatMessage[]
+  mode?: Mode
+  proactive?: boolean
+  current_code?: string
+  task?: string
+  files?: { backendCode?: string; frontendCode?: unknown }
+  conversation_id?: string
+  hint_level?: number
+}
+
 export interface TutorSettings {
   TUTOR_CONTEXT_CHARS: number
   TUTOR_MAX_CODE_LINES: number
@@ -47,7 +58,7 @@ export interface Tutor {
    * The tutored turn for a request with `task` or `conversation_id`; undefined for any other request (plain chat
    * stays as it was). AppError for an unknown task or conversation, or a mode the task refuses.
    */
-  prepare(body: ChatBody, learner: string): Promise<TutoredTurn | undefined>
+  prepare(body: TutorRequest, learner: string): Promise<TutoredTurn | undefined>
 }
 
 const TITLE_CHARS = 80
@@ -55,7 +66,7 @@ const TITLE_CHARS = 80
 /** The client's messages that are new: those after the stored turns when it sent the whole history again. */
 type Turn = { role: 'user' | 'assistant'; content: string }
 
-function newMessages(stored: Conversation['messages'], sent: ChatBody['messages']): Turn[] {
+function newMessages(stored: Conversation['messages'], sent: TutorRequest['messages']): Turn[] {
   const turns = sent.filter((m): m is Turn => m.role !== 'system')
   let same = 0
   while (
@@ -69,7 +80,7 @@ function newMessages(stored: Conversation['messages'], sent: ChatBody['messages'
 }
 
 /** The learner's files as path → content: sent with the request, else saved with the last attempt. */
-function filesOf(files: AttemptFiles | ChatBody['files'] | undefined): Record<string, string> {
+function filesOf(files: AttemptFiles | TutorRequest['files'] | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   if (!files) return out
   if (typeof files.backendCode === 'string' && files.backendCode.trim()) out['backend.py'] = files.backendCode
@@ -78,7 +89,7 @@ function filesOf(files: AttemptFiles | ChatBody['files'] | undefined): Record<st
 }
 
 /** The files the tutor reads: sent with the request (or `current_code`), else those of the last attempt. */
-function learnerFiles(body: ChatBody, saved: AttemptFiles | undefined) {
+function learnerFiles(body: TutorRequest, saved: AttemptFiles | undefined) {
   const sent = filesOf(body.files)
   if (Object.keys(sent).length) return { files: sent, filesFrom: 'request' as const }
   if (body.current_code?.trim()) return { files: { 'backend.py': body.current_code }, filesFrom: 'request' as const }

@@ -1,8 +1,11 @@
 /**
- * Every system prompt of the chat feature, and the one place the learner's code is added as context.
+ * Every system prompt the model gets (plain chat and the tutor alike), and the one place the learner's code is
+ * added as context.
  */
 import type { ChatMessage } from '../providers/provider'
-import type { Mode } from './model'
+
+/** How the model answers: plain text (chat) or structured `{code, explanation}` (autocomplete). */
+export type Mode = 'chat' | 'autocomplete'
 
 const TUTOR =
   'You are a patient coding tutor inside a browser-based learning environment. Help the learner understand, ' +

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { promptMessages, SYSTEM_PROMPTS } from '../../src/chat/prompts'
+import { promptMessages, SYSTEM_PROMPTS } from '../../src/tutor/prompts'
 
 describe('promptMessages', () => {
   const messages = [
