@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createApp } from '../src/app'
 import { loadConfig } from '../src/config'
-import { postJson } from './measure'
+import { BENCH_UID_BASE, postJson } from './measure'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const TASK = resolve(import.meta.dir, '../tasks/tic-tac-toe')
@@ -49,7 +49,13 @@ async function timed(
 }
 
 export async function run() {
-  const config = loadConfig({ LOG_LEVEL: 'silent', RATE_EXECUTION_PER_MIN: '0', TASKS_DIR: resolve(TASK, '..') })
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    RATE_EXECUTION_PER_MIN: '0',
+    TASKS_DIR: resolve(TASK, '..'),
+    SANDBOX_UID_BASE: BENCH_UID_BASE,
+    DATABASE_URL: 'sqlite::memory:',
+  })
   const app = createApp({ config })
   const { services } = app.decorator
   try {

@@ -112,3 +112,10 @@ export function machineBusyMs(): number {
   const [user, nice, system, , , irq, softirq, steal] = fields as number[]
   return (user! + nice! + system! + irq! + softirq! + steal!) * 10 // USER_HZ: 100 ticks a second
 }
+
+/**
+ * A sandbox uid range of this bench run's own (SANDBOX_UID_BASE): a bench beside the tests or another bench must not
+ * share host uids with them, since the kernel counts processes per uid and a sandbox's clean-up ends its uid's
+ * processes (two runs on 100000 killed each other's sandboxes).
+ */
+export const BENCH_UID_BASE = String(5_000_000 + Math.floor(Math.random() * 1000) * 1000)

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { resolve } from 'node:path'
+import { BENCH_UID_BASE } from './measure'
 
 export function freePort(): number {
   const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
@@ -30,6 +31,7 @@ export async function startServer(root: string, env: Record<string, string>, rea
       LOG_LEVEL: 'error',
       TASKS_DIR: resolve(root, 'tasks'),
       DATABASE_URL: 'sqlite::memory:', // never ./data of the temp folder, shared by every run on the host
+      SANDBOX_UID_BASE: BENCH_UID_BASE,
       ...env,
     },
     stdout: 'ignore',
