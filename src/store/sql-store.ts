@@ -282,13 +282,14 @@ export function createSqlStore({ sql, kind, timeoutMs, logger, before }: SqlStor
     expire: (days) =>
       run('expire old data', () =>
         sql.begin(async (tx) => {
+          // At the cutoff counts as past it: with `days` 0 a row saved in this very millisecond goes too.
           const cutoff = new Date(Date.now() - days * 86_400_000).toISOString()
-          const attempts = await tx`DELETE FROM attempts WHERE created_at < ${cutoff}`
+          const attempts = await tx`DELETE FROM attempts WHERE created_at <= ${cutoff}`
           if (attempts.count > 0) await rebuildStandings(tx)
           await tx`DELETE FROM messages WHERE conversation_id IN
-            (SELECT id FROM conversations WHERE updated_at < ${cutoff})`
-          const conversations = await tx`DELETE FROM conversations WHERE updated_at < ${cutoff}`
-          const jobs = await tx`DELETE FROM regrade_jobs WHERE heartbeat_at < ${cutoff}
+            (SELECT id FROM conversations WHERE updated_at <= ${cutoff})`
+          const conversations = await tx`DELETE FROM conversations WHERE updated_at <= ${cutoff}`
+          const jobs = await tx`DELETE FROM regrade_jobs WHERE heartbeat_at <= ${cutoff}
             AND status IN ('done', 'failed')`
           return attempts.count + conversations.count + jobs.count
         }),

@@ -163,7 +163,16 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
     },
     kill: stopNow,
     async restart() {
-      proc = await launch(bin, dataDir, port, user?.prefix ?? [])
+      // Backends of a killed server die a moment after the postmaster, holding its shared memory until then: a
+      // launch in that moment fails at once ("pre-existing shared memory block is still in use"), so try again.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          proc = await launch(bin, dataDir, port, user?.prefix ?? [])
+          return
+        } catch (error) {
+          if (attempt >= 20 || !String(error).includes('still in use')) throw error
+        }
+      }
     },
     async stop() {
       await stopNow()
