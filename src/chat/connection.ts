@@ -42,7 +42,7 @@ interface Pending {
 /** Requests a client may queue behind the one being answered. */
 export const MAX_QUEUED = 8
 
-const errorFrame = (content: string, errorType: string, id?: Id): ServerFrame => ({
+export const errorFrame = (content: string, errorType: string, id?: Id): ServerFrame => ({
   type: 'error',
   content,
   error_type: errorType,

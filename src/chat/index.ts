@@ -13,7 +13,7 @@ import type { ProviderRegistry } from '../providers/provider'
 import type { Metrics } from '../metrics'
 import { tooDeep } from '../http/body'
 import { withinDepth } from '../http/json-depth'
-import { ChatConnection } from './connection'
+import { ChatConnection, errorFrame } from './connection'
 import { ChatBody, ChatResponse } from './model'
 import { answerChat, type TurnLimits } from './service'
 import type { Store } from '../store/port'
@@ -112,10 +112,9 @@ export const chat = (deps: ChatDeps) => {
         const request = ws.data.request
         // Browsers cannot read an HTTP status from a refused upgrade; a close code they can.
         if (deps.access && !deps.access.admits(request)) return void raw.close(4401, 'unauthorized')
+        const refuse = (error: AppError) => raw.send(JSON.stringify(errorFrame(error.message, error.code)))
         const maxDepth = deps.config.MAX_BODY_DEPTH
-        boundFrameDepth(raw, maxDepth, () =>
-          raw.send(JSON.stringify({ type: 'error', content: tooDeep(maxDepth).message, error_type: 'body_too_deep' })),
-        )
+        boundFrameDepth(raw, maxDepth, () => refuse(tooDeep(maxDepth)))
         const socket = {
           send: (text: string) => raw.send(text),
           ping: () => void raw.ping(),
@@ -130,7 +129,7 @@ export const chat = (deps: ChatDeps) => {
             release = quotas ? await quotas.hold(request, null, 'sockets') : () => {}
           } catch (error) {
             if (!(error instanceof AppError)) throw error
-            raw.send(JSON.stringify({ type: 'error', content: error.message, error_type: error.code }))
+            refuse(error)
             return void raw.close(CLOSE_QUOTA, error.code)
           }
           if (state.closed) return release() // the client left while its place was being taken
