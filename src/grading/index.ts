@@ -12,7 +12,8 @@ import { reportStream } from '../http/event-stream'
 import { requireCode } from '../execution/service'
 import type { SaveOutcome } from '../execution/model'
 import { GradeRequest, GradeResponse } from './model'
-import { gradeTask, planGrade, type GradeDeps, type GradeInput } from './service'
+import { planTask } from './plan'
+import { gradeTask, type GradeDeps, type GradeInput } from './service'
 
 export interface GradingDeps extends Omit<GradeDeps, 'rateLimits' | 'quotas'> {
   identify: Identify
@@ -48,12 +49,8 @@ export const grading = (deps: GradingDeps) =>
     '/api/grade',
     async ({ body, request, server }) => {
       const { config, logger } = deps
-      const { task, tests } = await planGrade(
-        deps.tasks,
-        body.task,
-        body.include_private ?? false,
-        config.EXEC_MAX_CASES,
-      )
+      const selection = { task: body.task, include_private: body.include_private }
+      const { task, tests } = await planTask(deps.tasks, selection, config.EXEC_MAX_CASES)
       const backendCode = body.backendCode
         ? requireCode(body.backendCode, 'backendCode', config.MAX_CODE_BYTES)
         : undefined

@@ -61,11 +61,6 @@ export interface GradeInput {
   onStart?: () => void
 }
 
-/** The task and the tests a grading covers: 404 for an unknown task, 413 beyond EXEC_MAX_CASES (./plan.ts). */
-export function planGrade(store: TaskStore, name: string, includePrivate: boolean, maxCases: number) {
-  return planTask(store, { task: name, include_private: includePrivate }, maxCases)
-}
-
 /** The test folder a test came from, by the title prefix the loader gives it (src/tasks/loader.ts). */
 export function groupOf(test: Test): GradeGroup {
   return (

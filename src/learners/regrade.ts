@@ -11,7 +11,8 @@
  */
 import { AppError } from '../errors'
 import { frontendFiles } from '../execution/browser-cases'
-import { gradeTask, planGrade, type GradeDeps } from '../grading/service'
+import { planTask } from '../grading/plan'
+import { gradeTask, type GradeDeps } from '../grading/service'
 import type { Logger } from '../logging'
 import type { Attempt, RegradeJob, Store } from '../store/port'
 import type { SaveGrade } from './service'
@@ -63,7 +64,8 @@ export function createRegrader({ store, grade, saveGrade, logger }: RegradeDeps)
   }
 
   async function gradeOne(job: RegradeJob, attempt: Attempt) {
-    const { task, tests } = await planGrade(grade.tasks, job.task, attempt.include_private, grade.config.EXEC_MAX_CASES)
+    const selection = { task: job.task, include_private: attempt.include_private }
+    const { task, tests } = await planTask(grade.tasks, selection, grade.config.EXEC_MAX_CASES)
     const frontend = attempt.files.frontendCode
     const response = await gradeTask(grade, {
       task,
