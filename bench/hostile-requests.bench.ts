@@ -10,7 +10,7 @@
  */
 import { resolve } from 'node:path'
 import { percentile } from './measure'
-import { rssMb, startServer, type Server } from './server'
+import { pollHealth, startServer, type Server } from './server'
 
 const ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? resolve(import.meta.dir, '..'))
 const ATTACK_MS = Number(process.env.BENCH_ATTACK_S ?? 10) * 1000
@@ -60,16 +60,10 @@ async function measure(name: string, attack: (typeof ATTACKS)[string]) {
   const server = await startServer(ROOT, { RATE_CHAT_PER_MIN: '0', RATE_EXECUTION_PER_MIN: '0' })
   try {
     const until = performance.now() + ATTACK_MS
-    const attackers = Array.from({ length: CLIENTS }, () => attacker(server, attack, until))
-    const samples: number[] = []
-    let peakRss = rssMb(server.proc.pid)
-    while (performance.now() < until) {
-      const started = performance.now()
-      await (await fetch(`${server.base}/health`)).arrayBuffer()
-      samples.push(performance.now() - started)
-      peakRss = Math.max(peakRss, rssMb(server.proc.pid))
-    }
-    const sent = (await Promise.all(attackers)).reduce((a, b) => a + b, 0)
+    const attackers = Promise.all(Array.from({ length: CLIENTS }, () => attacker(server, attack, until)))
+    // The poller stops with the attack's time, not with the attackers' last answers.
+    const { samples, rssPeak: peakRss } = await pollHealth(server, Bun.sleep(ATTACK_MS))
+    const sent = (await attackers).reduce((a, b) => a + b, 0)
     const ms = (value: number) => Math.round(value * 10) / 10
     return {
       attack: name,

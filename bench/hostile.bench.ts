@@ -21,7 +21,7 @@
 import { accessSync, constants } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { resolve } from 'node:path'
-import { rssMb, startServer, type Server } from './server'
+import { pollHealth, rssMb, startServer, type Server } from './server'
 import { percentile } from './measure'
 
 const ROOT = resolve(process.env.BENCH_SERVER_ROOT ?? resolve(import.meta.dir, '..'))
@@ -120,22 +120,12 @@ async function duringFlood(
   attack: () => Promise<string>,
   hangUp: () => void,
 ) {
-  const health: number[] = []
-  const before = rssMb(server.proc.pid)
-  let peak = before
-  let finished = false
   const started = performance.now()
   const ended = Promise.race([
     attack(),
     Bun.sleep(FLOOD_LIMIT_MS).then(() => `not finished after ${FLOOD_LIMIT_MS / 1000} s`),
-  ]).finally(() => (finished = true))
-  while (!finished) {
-    const asked = performance.now()
-    await (await fetch(`${server.base}/health`)).arrayBuffer()
-    health.push(performance.now() - asked)
-    peak = Math.max(peak, rssMb(server.proc.pid))
-    await Bun.sleep(5)
-  }
+  ])
+  const { samples: health, rssBefore: before, rssPeak: peak } = await pollHealth(server, ended, 5)
   const outcome = await ended
   hangUp()
   return {

@@ -49,3 +49,26 @@ export async function startServer(root: string, env: Record<string, string>, rea
 }
 
 export type Server = Awaited<ReturnType<typeof startServer>>
+
+/**
+ * Polls `server`'s /health one request after another (`pauseMs` apart) until `done` settles: the latency of each
+ * answer, and the server's RSS before and at its peak. Used while an attack runs.
+ */
+export async function pollHealth(server: Server, done: Promise<unknown>, pauseMs = 0) {
+  const samples: number[] = []
+  const rssBefore = rssMb(server.proc.pid)
+  let rssPeak = rssBefore
+  let finished = false
+  const stop = () => {
+    finished = true
+  }
+  done.then(stop, stop)
+  while (!finished) {
+    const asked = performance.now()
+    await (await fetch(`${server.base}/health`)).arrayBuffer()
+    samples.push(performance.now() - asked)
+    rssPeak = Math.max(rssPeak, rssMb(server.proc.pid))
+    if (pauseMs) await Bun.sleep(pauseMs)
+  }
+  return { samples, rssBefore, rssPeak }
+}
