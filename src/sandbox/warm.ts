@@ -84,7 +84,8 @@ export function createWarmBoxes({ python, payload, seccomp, holdings, logger }: 
     if (broken) return Promise.reject(broken)
     const made = zygote
     if (!made) return restart()
-    return made.then((z) => (z.alive() ? z : restart()))
+    // Two jobs that find the same zygote dead (or retired) at once start one new zygote, not one each.
+    return made.then((z) => (z.alive() ? z : zygote === made ? restart() : current()))
   }
 
   function restart(): Promise<Zygote> {
