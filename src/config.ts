@@ -280,7 +280,7 @@ const EXECUTION = {
   EXEC_BATCH_TIMEOUT_MS: setting(
     Int(100),
     30_000,
-    'Wall-clock limit of a whole test batch; cases it did not reach are reported as timeout.',
+    'Limit of a whole test batch; cases it did not reach are reported as timeout. Its browser tests count only while one of them holds a browser slot (waiting for one is not counted).',
   ),
   EXEC_SLOTS_PER_CLIENT: setting(
     Optional(Int(1)),
@@ -309,7 +309,7 @@ const GRADING = {
   GRADE_TIMEOUT_MS: setting(
     Int(1000),
     120_000,
-    'Wall-clock limit of one POST /api/grade (endpoint, browser and design tests); tests unfinished by then are timeout errors.',
+    'Limit of one POST /api/grade (endpoint, browser and design tests), counted while some of its work runs: time it only waits for a browser slot is not counted. Tests unfinished by then are timeout errors.',
   ),
   BROWSER_PATH: setting(
     t.String({ minLength: 1 }),

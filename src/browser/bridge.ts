@@ -43,6 +43,8 @@ export interface BridgeStats {
   dropped: number
   /** Messages over their limit, discarded. */
   oversized: number
+  /** Bytes of what was dropped or discarded: how much a page made the browser serialize for nothing. */
+  discardedBytes: number
 }
 
 interface Kind {
@@ -65,7 +67,7 @@ export function createMessageFilter(options: {
   const decoder = new TextDecoder()
   /** Method of each command playwright sent and the browser has not answered yet, by id. */
   const pending = new Map<number, string>()
-  const stats: BridgeStats = { dropped: 0, oversized: 0 }
+  const stats: BridgeStats = { dropped: 0, oversized: 0, discardedBytes: 0 }
   let ownId = OWN_IDS_FROM
   let parts: Uint8Array[] = []
   let size = 0
@@ -115,10 +117,15 @@ export function createMessageFilter(options: {
     if (!discarding) {
       const message = joined()
       kind ??= classify(message)
-      if (kind.limit < 0) stats.dropped++
-      else if (kind.id === undefined || kind.id < OWN_IDS_FROM) room = options.forward(message) && room
-    } else if (kind!.limit < 0) stats.dropped++
-    else oversized(kind!)
+      if (kind.limit < 0) {
+        stats.dropped++
+        stats.discardedBytes += size
+      } else if (kind.id === undefined || kind.id < OWN_IDS_FROM) room = options.forward(message) && room
+    } else {
+      stats.discardedBytes += size
+      if (kind!.limit < 0) stats.dropped++
+      else oversized(kind!)
+    }
     parts = []
     size = 0
     kind = null
@@ -254,7 +261,7 @@ export function bridgePipes(box: Boxed, limits?: BridgeLimits): Bridge {
 
   return {
     url: `ws://127.0.0.1:${server.port}/${token}`,
-    stats: () => filter?.stats() ?? { dropped: 0, oversized: 0 },
+    stats: () => filter?.stats() ?? { dropped: 0, oversized: 0, discardedBytes: 0 },
     ending() {
       quitting = true
     },

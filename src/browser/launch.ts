@@ -40,6 +40,8 @@ export interface LaunchedBrowser {
   /** Resolves when the Chromium process has ended (crashed, killed for memory, or closed). */
   exited: Promise<void>
   oomKilled(): boolean
+  /** Memory of the browser and all its pages now, in bytes; null where no cgroup counts it. */
+  memoryUsed(): number | null
   /** What the bridge dropped of the pages' DevTools traffic (bridge.ts). */
   bridgeStats(): BridgeStats
   /** Ends every process of the browser and its sandbox (its /tmp, with the profile, goes with it). */
@@ -125,6 +127,7 @@ export async function launchChromium({
       version: browser.version(),
       exited,
       oomKilled: box.oomKilled,
+      memoryUsed: box.memoryUsed,
       bridgeStats: bridge.stats,
       close,
     }

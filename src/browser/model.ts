@@ -40,6 +40,8 @@ export interface BrowserRunner extends Service {
     backendCode?: string
     client: string
     signal?: AbortSignal
+    /** Called when the test gets its browser slot; what it returns, when the test gives the slot back. */
+    onSlot?: () => () => void
   }): Promise<BrowserTestResult>
   /**
    * The learner's page after load, or after `steps` (a design test's way to a state, such as a won game), for the
@@ -51,5 +53,7 @@ export interface BrowserRunner extends Service {
     steps?: InteractiveTest['steps']
     client: string
     signal?: AbortSignal
+    /** As for runTest. */
+    onSlot?: () => () => void
   }): Promise<{ dataUrl: string } | { error: string; reason: string }>
 }

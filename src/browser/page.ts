@@ -1,18 +1,24 @@
 /**
- * One test's page: a fresh browser context whose every request is answered here. The learner's files come from
- * one fake origin (`route.fulfill`), the page's calls to other paths of that origin go to the test's mocks or to
- * the learner's backend (backend.ts), and everything else is aborted. That interception is for correctness only:
- * the browser has no network at all (launch.ts), so a request that slips past it (a beacon, a prefetch) reaches
+ * A test's page. A page is kept per browser slot and handed to one test after another (runner.ts): made once
+ * (a browser context of its own, ~150 ms of a 2-core host's time), then reset between tests (reset below).
+ * Every request of the page is answered here, by whichever test holds the page: the learner's files come from one
+ * fake origin (`route.fulfill`), the page's calls to other paths of that origin go to the test's mocks or to the
+ * learner's backend (backend.ts), and everything else is aborted. That interception is for correctness only: the
+ * browser has no network at all (launch.ts), so a request that slips past it (a beacon, a prefetch) reaches
  * nothing either. Dialogs are dismissed and popups closed as they open.
  */
-import type { Browser, BrowserContext, Page, Route } from 'playwright-core'
+import type { Browser, BrowserContext, CDPSession, Page, Route } from 'playwright-core'
 import type { EndpointMock, InteractiveSetup } from '../tasks/model'
 import type { Backend } from './backend'
 import { entryPage, type FrontendFiles } from './files'
 
 /** The page's address. `.test` is reserved (RFC 2606): it can never name a real host. */
 export const ORIGIN = 'http://learner.test'
+/** Where a page waits between tests: an empty document of the same origin (no script, nothing of any test). */
+const BETWEEN_TESTS = `${ORIGIN}/.between-tests`
 export const VIEWPORT = { width: 1280, height: 800 }
+/** A page whose renderer holds more JavaScript memory than this after its test is not kept for the next one. */
+const KEEP_HEAP_BYTES = 64 << 20
 /** Largest request body the page may send to the learner's backend. */
 const MAX_REQUEST_BYTES = 1 << 20
 
@@ -27,11 +33,11 @@ const CONTENT_TYPES: Record<string, string> = {
   txt: 'text/plain; charset=utf-8',
 }
 
-export interface PageOptions {
+/** What one test brings to the page. */
+export interface PageTest {
   files: FrontendFiles
   setup?: InteractiveSetup
   backend: Backend | null
-  stepTimeoutMs: number
 }
 
 export interface OpenedPage {
@@ -40,31 +46,36 @@ export interface OpenedPage {
   /** Set when the page's renderer died (killed for memory, crashed). */
   crashed(): boolean
   /**
-   * Resolves once no request of the page is being answered by the learner's backend, or after `ms`: an assertion
+   * Resolves once no request of the page is being answered by the learner's backend, or after `ms` (true when
+   * there was one to wait for): an assertion
    * after a click then sees the answer however long a cold backend took to start. A mock's `delay` is not waited
    * for: it is there so that a test can see the page while it waits.
    */
-  settled(ms: number): Promise<void>
+  settled(ms: number): Promise<boolean>
+  /**
+   * Gives the page to `test`: from now on its files, mocks and backend answer the page, and its cookies and
+   * localStorage are set (on an empty document of the origin, before the test loads its own).
+   */
+  assign(test: PageTest): Promise<void>
+  /**
+   * Takes the page back after a test, for the next one: the test's document is left for an empty one of the same
+   * origin (its scripts, timers, sockets and workers end with it), then cookies, every kind of storage of the
+   * origin (local, session, IndexedDB, Cache Storage, service workers), permissions, `window.name` and the
+   * history are cleared. Resolves false when that did not all happen within `ms`, or when the page's renderer
+   * still holds much memory (KEEP_HEAP_BYTES): then the page must be closed.
+   */
+  reset(ms: number): Promise<boolean>
 }
 
-export async function openPage(
-  browser: Browser,
-  { files, setup = {}, backend, stepTimeoutMs }: PageOptions,
-): Promise<OpenedPage> {
-  const seeded = Boolean(setup.cookies?.length || (setup.localStorage && Object.keys(setup.localStorage).length))
-  const context = await browser.newContext({
-    viewport: VIEWPORT,
-    serviceWorkers: 'block',
-    acceptDownloads: false,
-    // Only when there is something to set: playwright opens a page of the origin to write localStorage.
-    storageState: seeded ? storageState(setup) : undefined,
-  })
+export async function openPage(browser: Browser, stepTimeoutMs: number): Promise<OpenedPage> {
+  const context = await browser.newContext({ viewport: VIEWPORT, serviceWorkers: 'block', acceptDownloads: false })
   context.setDefaultTimeout(stepTimeoutMs)
-  const mocks = (setup.mocks ?? []).map((mock) => ({ mock, answered: 0 }))
-  const calls = backendCalls()
-  await context.route('**/*', (route) =>
-    answer(route, files, mocks, backend, calls).catch(() => route.abort().catch(() => {})),
-  )
+  /** The test that holds the page (null between tests: every request then gets the empty document or a 404). */
+  let current: { test: PageTest; mocks: { mock: EndpointMock; answered: number }[]; calls: BackendCalls } | null = null
+  await context.route('**/*', (route) => {
+    const holder = current // the test that holds the page when the request is made answers it
+    return answer(route, holder).catch(() => route.abort().catch(() => {}))
+  })
   let crashed = false
   let pages = 0
   // The first page of a fresh context is ours (the event fires before newPage resolves); any later one a popup.
@@ -74,7 +85,57 @@ export async function openPage(
   const page = await context.newPage()
   page.on('dialog', (dialog) => void dialog.dismiss().catch(() => {}))
   page.on('crash', () => (crashed = true))
-  return { context, page, crashed: () => crashed, settled: calls.settled }
+  let session: Promise<CDPSession> | undefined
+  const cdp = () => (session ??= context.newCDPSession(page))
+
+  const between = () => page.goto(BETWEEN_TESTS, { waitUntil: 'load' })
+  return {
+    context,
+    page,
+    crashed: () => crashed,
+    settled: (ms) => current?.calls.settled(ms) ?? Promise.resolve(false),
+    async assign(test) {
+      current = { test, mocks: (test.setup?.mocks ?? []).map((mock) => ({ mock, answered: 0 })), calls: backendCalls() }
+      const { cookies = [], localStorage = {} } = test.setup ?? {}
+      if (cookies.length) await context.addCookies(cookies.map(cookieOf))
+      if (Object.keys(localStorage).length) {
+        if (page.url() !== BETWEEN_TESTS) await between()
+        await page.evaluate((entries) => {
+          for (const [name, value] of entries) window.localStorage.setItem(name, value)
+        }, Object.entries(localStorage))
+      }
+    },
+    async reset(ms) {
+      current = null
+      let timer: Timer | undefined
+      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
+      const clean = (async () => {
+        const devtools = await cdp()
+        // What the test's scripts hold in the renderer's memory when it ends: a page that used much leaves its
+        // renderer larger (the allocator keeps freed memory) for the next test to carry; it gets a new one instead.
+        const heap = (await devtools.send('Runtime.getHeapUsage')) as { totalSize: number; backingStorageSize?: number }
+        await between()
+        await Promise.all([
+          context.clearCookies(),
+          context.clearPermissions(),
+          devtools.send('Storage.clearDataForOrigin', { origin: ORIGIN, storageTypes: 'all' }),
+          // Kept per tab, not per origin's storage: cleared in the empty document, where no script of a test runs.
+          page.evaluate(() => {
+            window.sessionStorage.clear()
+            window.name = ''
+          }),
+          devtools.send('Page.resetNavigationHistory'),
+        ])
+        return !crashed && heap.totalSize + (heap.backingStorageSize ?? 0) <= KEEP_HEAP_BYTES
+      })()
+      clean.catch(() => {})
+      try {
+        return await Promise.race([clean.catch(() => false), late])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+  }
 }
 
 /** Loads the entry page; the test goes on even if `load` never fires (a script that never ends). */
@@ -97,27 +158,30 @@ function backendCalls() {
     },
     settled: (ms: number) =>
       pending === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, Math.max(0, ms))
+        ? Promise.resolve(false)
+        : new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(true), Math.max(0, ms))
             idle.push(() => {
               clearTimeout(timer)
-              resolve()
+              resolve(true)
             })
           }),
   }
 }
 
+type BackendCalls = ReturnType<typeof backendCalls>
+
 async function answer(
   route: Route,
-  files: FrontendFiles,
-  mocks: { mock: EndpointMock; answered: number }[],
-  backend: Backend | null,
-  calls: ReturnType<typeof backendCalls>,
+  holder: { test: PageTest; mocks: { mock: EndpointMock; answered: number }[]; calls: BackendCalls } | null,
 ) {
   const request = route.request()
   const url = new URL(request.url())
   if (url.origin !== ORIGIN) return route.abort('blockedbyclient')
+  if (request.url() === BETWEEN_TESTS) return route.fulfill({ status: 200, contentType: 'text/html', body: '' })
+  if (!holder) return route.fulfill({ status: 404, contentType: 'text/plain', body: 'Not found' })
+  const { test, mocks, calls } = holder
+  const { files, backend } = test
   const path = safeDecode(url.pathname)
   const file = path === '/' ? entryPage(files) : path.slice(1)
   if (file !== null && file in files && request.method() === 'GET') {
@@ -164,20 +228,6 @@ function safeDecode(path: string): string {
   }
 }
 
-function storageState(setup: InteractiveSetup) {
-  return {
-    cookies: (setup.cookies ?? []).map(({ name, value }) => ({
-      name,
-      value,
-      domain: new URL(ORIGIN).hostname,
-      path: '/',
-      expires: -1,
-      httpOnly: false,
-      secure: false,
-      sameSite: 'Lax' as const,
-    })),
-    origins: setup.localStorage
-      ? [{ origin: ORIGIN, localStorage: Object.entries(setup.localStorage).map(([name, value]) => ({ name, value })) }]
-      : [],
-  }
+function cookieOf({ name, value }: { name: string; value: string }) {
+  return { name, value, url: `${ORIGIN}/`, httpOnly: false, secure: false, sameSite: 'Lax' as const }
 }

@@ -14,9 +14,19 @@ import type { FrontendFiles } from './files'
 import type { BrowserRunner, BrowserStepResult, BrowserTestResult, InteractiveTest } from './model'
 import { launchChromium, type LaunchedBrowser } from './launch'
 import { loadPage, openPage, type OpenedPage } from './page'
+
+/**
+ * Memory a page may need while its test runs (the learner's page on top of an idle renderer, ~30 MB): a page is
+ * kept for the next test, and more than one test runs at once, only while the browser has this much to spare.
+ */
+const PAGE_ROOM_BYTES = 256 << 20
+/** DevTools traffic discarded during a test beyond which its page is not kept (see giveBack). */
+const FLOOD_BYTES = 1 << 20
+/** How long a page may take to be reset after its test before it is closed instead (page.ts). */
+const RESET_WAIT_MS = 2000
 import { takeScreenshot, type ScreenshotSettings } from './screenshot'
 import { createSlots } from './slots'
-import { createNormalizer, createReader, type Normalizer } from './read'
+import { createNormalizer, createWorld, type Normalizer, type World } from './world'
 import { createStarvationMonitor, type Starvation } from './starvation'
 import { runStep, type StepTools } from './steps'
 import {
@@ -40,6 +50,7 @@ interface PageRun {
   signal?: AbortSignal
   /** On a browser of its own, not the shared one (a test run again after its browser ended). */
   solo?: boolean
+  onSlot?: () => () => void
 }
 
 type PageBody<T> = (opened: OpenedPage, tools: StepTools, remainingMs: () => number) => Promise<T>
@@ -160,7 +171,13 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
    * happened. Throws BrowserDied when the browser ended under the page (see withRetry).
    */
   async function withPage<T>(input: PageRun, body: PageBody<T>): Promise<T> {
-    const release = await (input.solo ? soloSlot : slots).acquire(input.client, input.signal)
+    const slot = await (input.solo ? soloSlot : slots).acquire(input.client, input.signal)
+    const slotReturned = input.onSlot?.()
+    // The slot is free for the next test once this one's page has been reset; the caller's clock stops at its answer.
+    const release = () => {
+      slotReturned?.()
+      slot()
+    }
     // The test's time starts again once its page is open: starting a browser or a context on a busy host is ours.
     let started = performance.now()
     // Never below 1: work that goes on after the limit (until its context closes) must not get a negative timer.
@@ -169,6 +186,9 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     let opened: OpenedPage | null = null
     let timer: Timer | undefined
     let running: LaunchedBrowser | null = null
+    let reusable = false
+    /** Whether the browser discarded much of what pages sent during this test (this page's doing, or a neighbour's). */
+    let flooded = () => true
     /** Set once the test has its result; work still under way afterwards cleans up after itself. */
     let over = false
     const abort = () => void opened?.context.close().catch(() => {})
@@ -183,29 +203,29 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         timer = setTimeout(() => expire(new TestTimeout()), remainingMs())
       }
       arm()
-      const pageOptions = { files: input.files, setup: input.setup, backend, stepTimeoutMs }
+      const discardedAtStart = running.bridgeStats().discardedBytes
+      flooded = () => running!.bridgeStats().discardedBytes - discardedAtStart > FLOOD_BYTES
       const work = (async () => {
-        const fresh = await openPage(running!.browser, pageOptions).catch(async (error) => {
+        const fresh = await takePage(running!, input.solo).catch(async (error) => {
           // The browser died since the last test (and we had not noticed yet): once more with a new one.
           if (input.solo || !(await browserDied(running!, null, true))) throw error
           forget(running!)
           running = await browser()
-          return openPage(running.browser, pageOptions)
+          return takePage(running, false)
         })
         if (over) {
-          // The limit passed while the context was being made: nobody else will close it.
+          // The limit passed while the page was being made: nobody else will close it.
           await fresh.context.close().catch(() => {})
           throw new TestTimeout()
         }
         opened = fresh
+        await fresh.assign({ files: input.files, setup: input.setup, backend })
         started = performance.now()
         arm()
         const normalizer = normalizerOf(running!)
-        const reader = createReader(fresh.page)
-        reader.prepare()
         const tools: StepTools = {
           settled: fresh.settled,
-          reader,
+          world: worldOf(fresh),
           normalize: (property, value) => normalizer.normalize(property, value),
         }
         return body(fresh, tools, remainingMs)
@@ -220,28 +240,88 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       const ended = 'error' in outcome && (outcome.error instanceof TestTimeout || input.signal?.aborted)
       if (!ended && (await browserDied(running, opened, false)))
         throw new BrowserDied((opened as OpenedPage | null)?.crashed() ?? false)
+      // A page whose test ended by itself (passed or failed) may serve the next test once it is reset.
+      reusable = !ended
       if ('error' in outcome) throw outcome.error
       return outcome.value
     } finally {
       over = true
       clearTimeout(timer)
       input.signal?.removeEventListener('abort', abort)
-      const context = (opened as OpenedPage | null)?.context
+      backend?.close()
+      const page = opened as OpenedPage | null
       const used = running as LaunchedBrowser | null
       if (input.solo) {
         await used?.close()
-      } else if (context && !(await closedWithin(context.close(), CLOSE_WAIT_MS))) {
-        // A context whose renderer is stuck may not close: then the whole browser goes, and the next test starts
-        // a new one.
-        logger.warn('a browser context did not close; restarting the browser')
-        if (used) {
-          forget(used)
-          await used.close()
-        }
+        release()
+      } else if (page && used && reusable) {
+        // The answer need not wait for the reset; the slot does (the page is busy until then).
+        slotReturned?.()
+        void giveBack(used, page, flooded).finally(release)
+      } else {
+        if (page && used) await closePage(used, page)
+        release()
       }
-      backend?.close()
-      release()
     }
+  }
+
+  /** Pages made and reset for the next test, per browser: at most one per slot. */
+  const idlePages = new WeakMap<LaunchedBrowser, OpenedPage[]>()
+  const pageStats = { opened: 0, reused: 0 }
+  const worlds = new WeakMap<OpenedPage, World>()
+
+  /** An idle page of `running`'s, or a new one (always new on a browser of a test's own). */
+  async function takePage(running: LaunchedBrowser, solo?: boolean): Promise<OpenedPage> {
+    const idle = solo ? undefined : idlePages.get(running)
+    for (let page = idle?.pop(); page; page = idle?.pop()) {
+      if (!page.crashed() && !page.page.isClosed()) {
+        pageStats.reused++
+        return page
+      }
+      void page.context.close().catch(() => {})
+    }
+    pageStats.opened++
+    return openPage(running.browser, stepTimeoutMs)
+  }
+
+  /** Our world in `page` (world.ts), kept with the page: made again by itself after each navigation. */
+  function worldOf(page: OpenedPage): World {
+    let world = worlds.get(page)
+    if (!world) {
+      worlds.set(page, (world = createWorld(page.page)))
+      world.prepare()
+    }
+    return world
+  }
+
+  /** Resets `page` after its test and keeps it for the next one; a page that does not reset in time is closed. */
+  async function giveBack(running: LaunchedBrowser, page: OpenedPage, flooded: () => boolean) {
+    const idle = idlePages.get(running) ?? []
+    idlePages.set(running, idle)
+    // A page that flooded DevTools (tens of megabytes of console output) leaves its renderer large: not kept.
+    const clean = !flooded() && (await page.reset(RESET_WAIT_MS)) && roomFor(running, 1)
+    if (clean && current === running && !closed && idle.length < config.BROWSER_CONCURRENCY) idle.push(page)
+    else await closePage(running, page)
+  }
+
+  /**
+   * Whether the browser has memory for `pages` more pages (each may take PAGE_ROOM_BYTES) beside what it holds
+   * now. Where no cgroup counts its memory, it is assumed to.
+   */
+  function roomFor(running: LaunchedBrowser, pages: number) {
+    const used = running.memoryUsed()
+    return used === null || used + pages * PAGE_ROOM_BYTES <= config.BROWSER_MEMORY_MB * 1024 * 1024
+  }
+
+  /**
+   * Closes a page's context. One whose renderer is stuck may not close: then the whole browser goes, and the next
+   * test starts a new one.
+   */
+  async function closePage(running: LaunchedBrowser, page: OpenedPage) {
+    if (await closedWithin(page.context.close(), CLOSE_WAIT_MS)) return
+    logger.warn('a browser context did not close; restarting the browser')
+    forget(running)
+    await running.close()
   }
 
   /**
@@ -314,7 +394,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
 
   /** One run of a test; `failedStep.seen` gets the starvation during the step that failed, if one did. */
   async function runOnce(
-    { test, files, backendCode, client, signal }: Parameters<BrowserRunner['runTest']>[0],
+    { test, files, backendCode, client, signal, onSlot }: Parameters<BrowserRunner['runTest']>[0],
     failedStep: { seen?: Starvation },
   ): Promise<BrowserTestResult> {
     const started = performance.now()
@@ -323,7 +403,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
     let screenshot: string | undefined
     let page: OpenedPage | null = null
     try {
-      const run = { files, backendCode, setup: test.setup, client, signal }
+      const run = { files, backendCode, setup: test.setup, client, signal, onSlot }
       const outcome = await withRetry(run, async (opened, tools, remainingMs) => {
         // A run again alone starts over: the first run's steps are not this one's.
         steps.length = 0
@@ -383,11 +463,11 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   return {
     available: () => unavailableReason() === null,
     runTest,
-    async screenshot({ files, backendCode, steps, client, signal }) {
+    async screenshot({ files, backendCode, steps, client, signal, onSlot }) {
       const unavailable = unavailableReason()
       if (unavailable) return { error: unavailable, reason: 'browser_unavailable' }
       try {
-        return await withRetry({ files, backendCode, client, signal }, async (opened, tools, remainingMs) => {
+        return await withRetry({ files, backendCode, client, signal, onSlot }, async (opened, tools, remainingMs) => {
           if (!steps?.length) await loadPage(opened.page, files, remainingMs() / 2).catch(() => {})
           else {
             // Steps need a loaded page, as in a browser test.
@@ -434,6 +514,8 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           prewarm: config.BROWSER_PREWARM,
           ...(warming ? { warming_up: true } : {}),
           ...slots.stats(),
+          // Pages made for tests, and tests that got a page an earlier test had used (reset in between).
+          pages: { ...pageStats },
           // What the DevTools bridge dropped of the pages' traffic (console output, oversized messages).
           ...(current ? { devtools: (current as LaunchedBrowser).bridgeStats() } : {}),
           ...(found ? {} : { warning: 'no browser: browser tests are skipped (browser_unavailable)' }),

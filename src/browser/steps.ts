@@ -12,7 +12,7 @@
 import type { Page } from 'playwright-core'
 import type { ActionStep, AssertStep } from '../tasks/model'
 import type { BrowserStepResult } from './model'
-import { READ_CHARS, type Reader, type Reading, type ReadResult } from './read'
+import { type Aim, READ_CHARS, type World, type Reading, type ReadResult } from './world'
 
 export type Step = ActionStep | AssertStep
 
@@ -28,10 +28,10 @@ const bounded = (value: unknown) =>
 
 /** What a step needs besides the page (page.ts, read.ts). */
 export interface StepTools {
-  /** Waits, up to `ms`, for the page's pending calls to the learner's backend. */
-  settled(ms: number): Promise<void>
+  /** Waits, up to `ms`, for the page's pending calls to the learner's backend; true when there were any. */
+  settled(ms: number): Promise<boolean>
   /** Reads an element in our own world. */
-  reader: Reader
+  world: World
   /** A CSS value as the browser computes it, in a page of ours; null when it is not a valid value. */
   normalize(property: string, value: string): Promise<string | null>
 }
@@ -60,7 +60,7 @@ export async function runStep(
   const base = { index, kind, ...(selector === undefined ? {} : { selector }) }
   try {
     if ('action' in step) {
-      await act(page, step, timeoutMs)
+      await act(page, step, timeoutMs, tools)
       return { ...base, status: 'pass', message: `${kind}${selector ? ` ${selector}` : ''}` }
     }
     const started = performance.now()
@@ -73,15 +73,20 @@ export async function runStep(
   }
 }
 
-async function act(page: Page, step: ActionStep, timeoutMs: number) {
+async function act(page: Page, step: ActionStep, timeoutMs: number, tools: StepTools) {
   const target = () => {
     if (!step.selector) throw new Error('this action needs a selector')
     return page.locator(step.selector).first()
   }
   const text = String(step.value ?? step.text ?? '')
   switch (step.action) {
-    case 'click':
-      return target().click({ timeout: timeoutMs })
+    case 'click': {
+      if (!step.selector) throw new Error('this action needs a selector')
+      const left = await click(step.selector, timeoutMs, tools)
+      // Not a CSS selector, or no match yet (it may appear, or be inside a shadow root): playwright waits for it.
+      if (left !== null) return target().click({ timeout: left })
+      return
+    }
     case 'input':
       return target().fill(text, { timeout: timeoutMs })
     case 'set':
@@ -99,6 +104,27 @@ async function act(page: Page, step: ActionStep, timeoutMs: number) {
     case 'wait':
       if (step.selector) return target().waitFor({ state: 'visible', timeout: timeoutMs })
       return page.waitForTimeout(Math.min(step.duration ?? 0, timeoutMs))
+  }
+}
+
+/** How long a click waits between two looks at an element that is not ready (not visible, covered, ...). */
+const AIM_RETRY_MS = 20
+
+/**
+ * Clicks the first match of `selector` through our world (world.ts): once it is visible, enabled and the element
+ * under the pointer, a real click at its centre. Retried until `timeoutMs` while it is not ready. Resolves null once
+ * clicked, or the time left when our world cannot do it (no match, not a CSS selector): playwright then does.
+ */
+async function click(selector: string, timeoutMs: number, tools: StepTools): Promise<number | null> {
+  const deadline = performance.now() + timeoutMs
+  for (;;) {
+    // A page in the middle of navigating has no document for our world yet: playwright waits for it instead.
+    const aim: Aim = await tools.world.aim(selector).catch(() => ({ state: 'missing' as const }))
+    const left = deadline - performance.now()
+    if (aim.state === 'ready') return tools.world.click(aim.x, aim.y, Math.max(1, left)).then(() => null)
+    if (aim.state !== 'waiting') return Math.max(1, left)
+    if (left <= 0) throw new Error(`Timeout ${Math.round(timeoutMs)}ms exceeded: ${aim.why}`)
+    await Bun.sleep(Math.min(AIM_RETRY_MS, left))
   }
 }
 
@@ -120,10 +146,20 @@ async function check(
   readMs: number,
   tools: StepTools,
 ): Promise<Verdict> {
-  const deadline = performance.now() + settleMs
+  const stepEnd = performance.now() + readMs
+  let deadline = performance.now() + settleMs
   for (;;) {
-    const verdict = await judge(page, step, readMs, tools)
-    if (verdict.status === 'pass' || performance.now() >= deadline) return verdict
+    const verdict = await judge(page, step, Math.max(1, stepEnd - performance.now()), tools)
+    if (verdict.status === 'pass') return verdict
+    // A call to the learner's backend that began meanwhile (a click's fetch reaches us a moment after the click)
+    // is waited for, within the step's limit, and the retries go on after its answer.
+    const waiting = performance.now()
+    if (waiting >= stepEnd) return verdict
+    if (await tools.settled(stepEnd - waiting - 50)) {
+      deadline = Math.min(stepEnd, deadline + (performance.now() - waiting))
+      continue
+    }
+    if (performance.now() >= deadline) return verdict
     await page.waitForTimeout(50)
   }
 }
@@ -136,7 +172,7 @@ async function judge(page: Page, step: AssertStep, timeoutMs: number, tools: Ste
   // assertion needs.
   const wanted = readingOf(step)
   // A page in the middle of navigating has no document for our world yet: playwright waits for it instead.
-  const quick: ReadResult = await tools.reader.read(selector, wanted).catch(() => ({ found: false }))
+  const quick: ReadResult = await tools.world.read(selector, wanted).catch(() => ({ found: false }))
   const count = quick.found ? quick.count : await locator.count()
   const verdict = (ok: boolean, expected: unknown, actual: unknown, what: string): Verdict => ({
     status: ok ? 'pass' : 'fail',
@@ -222,7 +258,7 @@ function readingOf(step: AssertStep): Reading {
 }
 
 /**
- * The reading of the first element `selector` matches, from our own world (read.ts). Where that world cannot
+ * The reading of the first element `selector` matches, from our own world (world.ts). Where that world cannot
  * read it (a selector only playwright knows, like `text=Save`, or an element in a shadow root), playwright reads
  * it in its own isolated world instead; a CSS value has no such second way.
  */

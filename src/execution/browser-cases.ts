@@ -15,6 +15,7 @@ import { AppError } from '../errors'
 import { InteractiveTestCase } from '../tasks/model'
 import type { TestCase, TestResult } from './model'
 import { batchReport, type RunCases } from './service'
+import { workClock } from './work-clock'
 
 /** The learner's page as the browser runner takes it; 400 for a bad shape, 413 beyond `maxBytes` in all. */
 export function frontendFiles(input: unknown, maxBytes: number): FrontendFiles {
@@ -37,12 +38,15 @@ export interface BrowserContext {
   client: string
   signal?: AbortSignal
   /**
-   * Time for all the browser tests of one batch together (EXEC_BATCH_TIMEOUT_MS), waiting for a slot included:
-   * twenty slow tests of one request end as timeout errors instead of holding browser slots for minutes.
+   * Time for all the browser tests of one batch together (EXEC_BATCH_TIMEOUT_MS), counted while at least one of
+   * them holds a browser slot (./work-clock.ts): twenty slow tests of one request end as timeout errors instead
+   * of holding browser slots for minutes, and a batch that waits its turn behind other learners' loses nothing.
    */
   deadlineMs?: number
-  /** Set by withBrowserCases: aborts when `deadlineMs` has passed. */
+  /** Set by withBrowserCases: aborts when `deadlineMs` of running time have passed. */
   deadline?: AbortSignal
+  /** Told when each test gets and gives back its slot (the clock behind `deadline`, or a grading's). */
+  onSlot?: () => () => void
 }
 
 const isInteractive = (test: TestCase) => (test.metadata?.type ?? test.type) === 'frontend_interactive'
@@ -109,8 +113,8 @@ export async function runBrowserCase(context: BrowserContext, test: TestCase, na
     }
   }
   try {
-    const { browser, files, backendCode, client, signal, deadline } = context
-    const result = await browser.runTest({ test: planned, files, backendCode, client, signal })
+    const { browser, files, backendCode, client, signal, deadline, onSlot } = context
+    const result = await browser.runTest({ test: planned, files, backendCode, client, signal, onSlot })
     // Stopped by the batch's deadline: the batch ran out of time, which says nothing about the page.
     if (deadline?.aborted && result.status !== 'pass' && result.status !== 'fail') {
       return {
@@ -148,9 +152,10 @@ export function withBrowserCases(runCases: RunCases, context: BrowserContext | u
     const results: TestResult[] = []
     // A refused or failed sandbox batch fails the request: the browser tests still running stop with it.
     const stop = new AbortController()
-    const deadline = context.deadlineMs ? AbortSignal.timeout(context.deadlineMs) : undefined
+    const clock = context.deadlineMs ? workClock(context.deadlineMs) : undefined
+    const deadline = clock?.signal
     const signals = [context.signal, stop.signal, deadline].filter((signal) => signal !== undefined)
-    const browserContext = { ...context, deadline, signal: AbortSignal.any(signals) }
+    const browserContext = { ...context, deadline, onSlot: clock?.running, signal: AbortSignal.any(signals) }
     const others = cases.flatMap((test, index) => (isInteractive(test) ? [] : [index]))
     // Nothing waits for a sandbox slot when every case runs in the browser: the batch has started.
     if (others.length === 0) onStart?.()
@@ -175,6 +180,8 @@ export function withBrowserCases(runCases: RunCases, context: BrowserContext | u
     } catch (error) {
       stop.abort()
       throw error
+    } finally {
+      clock?.close()
     }
     return batchReport(results, started)
   }

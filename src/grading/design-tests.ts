@@ -37,6 +37,11 @@ export interface DesignInput {
   backendCode?: string
   client: string
   signal: AbortSignal
+  /**
+   * Told when work of these tests runs (a screenshot that holds its browser slot, a judge call), and, by calling
+   * what it returns, when it stops: the grading's clock counts only that time.
+   */
+  working?: () => () => void
 }
 
 /** Judge calls in flight at once for one grading: enough to overlap their latency, few enough for a provider. */
@@ -118,6 +123,7 @@ export async function runDesignTests(
           steps,
           client: input.client,
           signal: input.signal,
+          onSlot: input.working,
         })
         .catch(() => ({ error: 'the browser failed', reason: 'browser_error' }))
       if ('error' in shot) {
@@ -132,8 +138,11 @@ export async function runDesignTests(
       const shotMs = performance.now() - started
       const queue = [...group]
       const worker = async () => {
-        for (let test = queue.shift(); test; test = queue.shift())
-          await onResult(test, await judge(deps, input, test, shot.dataUrl, shotMs))
+        for (let test = queue.shift(); test; test = queue.shift()) {
+          const stopped = input.working?.()
+          const judged = await judge(deps, input, test, shot.dataUrl, shotMs).finally(() => stopped?.())
+          await onResult(test, judged)
+        }
       }
       await Promise.all(Array.from({ length: Math.min(JUDGE_CONCURRENCY, group.length) }, worker))
     }),

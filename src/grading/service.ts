@@ -9,6 +9,7 @@ import { runBrowserCase, withBrowserCases, type BrowserContext } from '../execut
 import type { ExecuteTestsResponse, TestResult } from '../execution/model'
 import type { CodeRunner } from '../execution/runner'
 import { runTestCases, summarise, type TaskTestsInput } from '../execution/service'
+import { workClock } from '../execution/work-clock'
 import { hiddenResult, planTask, runTestParts, testParts, type RunCases } from './plan'
 import type { Logger } from '../logging'
 import type { Quotas } from '../access/quotas'
@@ -125,8 +126,9 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
   const started = performance.now()
   const { task, tests } = input
   const stop = new AbortController()
-  const deadline = AbortSignal.timeout(deps.config.GRADE_TIMEOUT_MS)
-  const signal = AbortSignal.any([input.signal, stop.signal, deadline])
+  // GRADE_TIMEOUT_MS of work: time the grading only waits for a browser slot (a class grading at once) is not counted.
+  const clock = workClock(deps.config.GRADE_TIMEOUT_MS)
+  const signal = AbortSignal.any([input.signal, stop.signal, clock.signal])
   const results: (GradeResult | undefined)[] = new Array(tests.length)
   const position = new Map(tests.map((test, index) => [test.name, index]))
   let over = false
@@ -141,9 +143,18 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
   }
   const ofKind = (kind: Test['kind']) => tests.filter((test) => test.kind === kind)
 
+  /** Work that runs as soon as it is asked (not in a browser slot) counts from its start to its end. */
+  const counted = async (work: Promise<void>) => {
+    const stopped = clock.running()
+    try {
+      await work
+    } finally {
+      stopped()
+    }
+  }
   const work = Promise.all([
-    endpointTests(deps, input, ofKind('endpoint'), signal, record),
-    browserTests(deps, input, ofKind('frontend_interactive'), signal, record),
+    counted(endpointTests(deps, input, ofKind('endpoint'), signal, record)),
+    browserTests(deps, input, ofKind('frontend_interactive'), signal, record, clock.running),
     runDesignTests(
       {
         browser: deps.browser,
@@ -156,7 +167,14 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
         budget: input.budget,
         judged: deps.metrics?.judged,
       },
-      { tests: ofKind('judge'), files: input.files, backendCode: input.backendCode, client: input.client, signal },
+      {
+        tests: ofKind('judge'),
+        files: input.files,
+        backendCode: input.backendCode,
+        client: input.client,
+        signal,
+        working: clock.running,
+      },
       record,
     ),
   ])
@@ -165,6 +183,7 @@ export async function gradeTask(deps: GradeDeps, input: GradeInput): Promise<Gra
     await Promise.race([work, timedOut])
   } finally {
     stop.abort() // whatever still runs (a browser test, a judge call) stops now
+    clock.close()
   }
   over = true // late results of stopped work are dropped from here on
   const message = input.signal.aborted
@@ -207,7 +226,14 @@ async function endpointTests(deps: GradeDeps, input: GradeInput, tests: Test[], 
   await runTestParts(parts, runCases, (result) => record(byName.get(result.testName)!, result), input.onStart)
 }
 
-async function browserTests(deps: GradeDeps, input: GradeInput, tests: Test[], signal: AbortSignal, record: Recorder) {
+async function browserTests(
+  deps: GradeDeps,
+  input: GradeInput,
+  tests: Test[],
+  signal: AbortSignal,
+  record: Recorder,
+  onSlot: () => () => void,
+) {
   if (!input.files) {
     const message = 'Skipped: no frontendCode was sent'
     for (const test of tests) await record(test, skipped(test, 'no_frontend_code', message))
@@ -219,6 +245,7 @@ async function browserTests(deps: GradeDeps, input: GradeInput, tests: Test[], s
     backendCode: input.backendCode,
     client: input.client,
     signal,
+    onSlot,
   }
   await Promise.all(tests.map(async (test) => record(test, await runBrowserCase(context, test as never, test.name))))
 }

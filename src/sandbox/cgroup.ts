@@ -43,6 +43,8 @@ export interface SandboxCgroup {
   readonly procs: string[]
   /** True once the kernel killed a process of the group for memory. */
   oomKilled(): boolean
+  /** Memory the group uses now, in bytes (its processes and its tmpfs pages), as the kernel counts it. */
+  memoryUsed(): number
   /** Kills whatever is left in the group, wherever it went. */
   kill(): void
   /**
@@ -169,6 +171,7 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
       }
       const memory = at('memory')
       const oomFile = layout.kind === 'v2' ? 'memory.events' : 'memory.oom_control'
+      const usageFile = layout.kind === 'v2' ? 'memory.current' : 'memory.usage_in_bytes'
       const killAllOf = () => killAll(memory, killFile)
       let removal: Promise<boolean> | undefined
       const procs = dirs.map((dir) => join(dir, 'cgroup.procs'))
@@ -176,6 +179,7 @@ export function cgroupsAt(layout: Layout): SandboxCgroups {
         wrap: (argv) => ['/bin/sh', '-c', JOIN, 'join-cgroups', ...procs, '--', ...argv],
         procs,
         oomKilled: () => oomCount(read(join(memory, oomFile))) > 0,
+        memoryUsed: () => Number(read(join(memory, usageFile))) || 0,
         kill: killAllOf,
         remove(exited = Promise.resolve()) {
           if (removal) return removal

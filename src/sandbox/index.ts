@@ -71,6 +71,8 @@ export interface Boxed {
   readonly uid: number
   /** True once the kernel killed a process of this sandbox for memory. */
   oomKilled(): boolean
+  /** Memory the whole sandbox uses now, in bytes; null without a memory cgroup (nothing counts it then). */
+  memoryUsed(): number | null
   /** SIGKILL to the whole process group and to everything left in the cgroup. */
   kill(): void
   /**
@@ -241,6 +243,7 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
       sandboxed,
       uid,
       oomKilled: () => group?.oomKilled() ?? false,
+      memoryUsed: () => group?.memoryUsed() ?? null,
       kill() {
         killGroup(proc)
         group?.kill()

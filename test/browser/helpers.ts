@@ -55,7 +55,7 @@ export function realRunner(
   { cgroups = true, onSpawn }: { cgroups?: boolean; onSpawn?: (program: string[], box: Boxed) => void } = {},
 ): RealRunner {
   const config = testConfig({ SANDBOX_UID_BASE: ownUidBase(), BROWSER_TEST_TIMEOUT_MS: '45000', ...overrides })
-  const logger = createLogger('silent')
+  const logger = createLogger(process.env.TEST_LOG ? 'info' : 'silent')
   const sandbox = createSandbox({ config, logger, cgroups })
   if (onSpawn) {
     const spawn = sandbox.spawn.bind(sandbox)

@@ -19,6 +19,8 @@ export interface FakeBrowserOptions {
   /** The result of a test (default: every step passes). */
   answer?: (test: InteractiveTest, signal?: AbortSignal) => BrowserTestResult | Promise<BrowserTestResult>
   available?: boolean
+  /** Tests (and screenshots) at once; the rest wait their turn, as with the real runner's slots (default: no limit). */
+  slots?: number
   /** What a screenshot gives (default: a small PNG), or a function of what was asked. */
   screenshot?:
     | { dataUrl: string }
@@ -50,18 +52,34 @@ export function fakeBrowser({
   answer = passed,
   available = true,
   screenshot = { dataUrl: PNG },
+  slots = Number.POSITIVE_INFINITY,
 }: FakeBrowserOptions = {}) {
   const calls: FakeBrowserCall[] = []
   const screenshots: Omit<FakeBrowserCall, 'test'>[] = []
+  let busy = 0
+  const turns: (() => void)[] = []
+  /** Runs `work` in a slot, telling `onSlot` when it holds it and gives it back, as the real runner does. */
+  async function inSlot<T>(onSlot: (() => () => void) | undefined, work: () => Promise<T> | T): Promise<T> {
+    if (busy >= slots) await new Promise<void>((resolve) => turns.push(resolve))
+    busy++
+    const given = onSlot?.()
+    try {
+      return await work()
+    } finally {
+      given?.()
+      busy--
+      turns.shift()?.()
+    }
+  }
   const runner: BrowserRunner = {
     available: () => available,
     async runTest(input) {
       calls.push(input)
-      return answer(input.test, input.signal)
+      return inSlot(input.onSlot, () => answer(input.test, input.signal))
     },
     async screenshot(input) {
       screenshots.push(input)
-      return typeof screenshot === 'function' ? screenshot(input) : screenshot
+      return inSlot(input.onSlot, () => (typeof screenshot === 'function' ? screenshot(input) : screenshot))
     },
     health: () => ({}),
     close() {},

@@ -12,7 +12,8 @@ import { post, postEvents } from '../support/http'
 import { SAMPLE_TASKS } from '../tasks/fixture'
 import { PNG, PNG_BYTES } from '../judge/images'
 import { diskTests, frontEnd, solution, texts } from './disk'
-import { fakeBrowser, hangs, type FakeBrowserOptions } from './fake-browser'
+import type { InteractiveTest } from '../../src/browser'
+import { fakeBrowser, hangs, passed, type FakeBrowserOptions } from './fake-browser'
 
 const SLUG = 'tic-tac-toe'
 const backend = diskTests(SLUG, 'backend')
@@ -270,6 +271,26 @@ describe('POST /api/grade', () => {
     ).toEqual(new Set(['error:timeout']))
     expect(browserResults[0].message).toContain('GRADE_TIMEOUT_MS')
     expect(browser.calls.every((call) => call.signal?.aborted)).toBe(true)
+  }, 60_000)
+
+  test('time spent waiting for a browser slot does not count against GRADE_TIMEOUT_MS: a class grading at once completes', async () => {
+    // One slot, held for 6 s by another learner's test before this grading's tests get it: 6 s of waiting against
+    // a limit of 5 s of work (the grading's endpoint tests, which count, take well under that even on a busy host).
+    const slow = (test: InteractiveTest) =>
+      test.name === 'blocker' ? Bun.sleep(6000).then(() => passed(test)) : passed(test)
+    const { grade, browser } = gradeApp({ browser: { answer: slow, slots: 1 }, config: { GRADE_TIMEOUT_MS: '5000' } })
+    const blocker = browser.runTest({
+      test: { name: 'blocker', type: 'frontend_interactive', steps: [] },
+      files: { 'index.html': '' },
+      client: 'another learner',
+    })
+    const started = performance.now()
+    const { status, body } = await grade({ task: SLUG, include_private: true, frontendCode: reference })
+    expect(performance.now() - started).toBeGreaterThan(5000)
+    expect(status).toBe(200)
+    const browserResults = body.results.filter((r: { kind: string }) => r.kind === 'frontend_interactive')
+    expect(browserResults.map((r: { status: string }) => r.status)).toEqual(frontend.map(() => 'pass'))
+    expect((await blocker).status).toBe('pass')
   }, 60_000)
 
   test('streams one result event per test, then the summary without the results', async () => {
