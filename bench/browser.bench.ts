@@ -7,6 +7,10 @@
  * - tic tac toe: the task's 11 browser tests at once (BROWSER_CONCURRENCY at a time), wall time, against a small
  *   front end written here.
  * - memory: PSS of every browser process, idle and with BROWSER_CONCURRENCY pages open at once.
+ * - through HTTP against the floor: the real server (a child process) answering POST /api/execute-test-cases with
+ *   one browser test (load, 3 clicks, 4 assertions), median of 20 warm requests; and, in the same run, the floor:
+ *   plain playwright on the same Chromium with no sandbox, one page kept open, the page served from memory by
+ *   routing, then load + 3 clicks + 4 assertions, median of 20. The ratio is ours / floor.
  * Run: `bun run bench browser` (BROWSER_CONCURRENCY, BROWSER_PATH from the environment).
  */
 import { readdirSync, readFileSync } from 'node:fs'
@@ -15,6 +19,8 @@ import { createBrowserRunner, type InteractiveTest } from '../src/browser'
 import { loadConfig } from '../src/config'
 import { createLogger } from '../src/logging'
 import { createSandbox } from '../src/sandbox'
+import { loadAverage } from './measure'
+import { startServer } from './server'
 
 const UID_BASE = 3_000_000 + Math.floor(Math.random() * 1000) * 1000
 
@@ -143,5 +149,80 @@ export async function run(): Promise<Record<string, unknown>[]> {
     await runner.close()
     await sandbox.close()
   }
+  const ours = await throughHttp()
+  const floor = await playwrightFloor(config.BROWSER_PATH)
+  rows.push(
+    { case: 'load + 3 clicks + 4 assertions through HTTP, warm (median of 20)', ms: ours, load: loadAverage() },
+    { case: 'the floor: plain playwright, no sandbox, page kept open (median of 20)', ms: floor },
+    { case: 'ours / floor', ratio: Math.round((ours / floor) * 100) / 100 },
+  )
   return rows
+}
+
+/** Load, 3 clicks, 4 assertions: the test both measurements below run. */
+const CLICKS_AND_CHECKS: InteractiveTest['steps'] = [
+  { action: 'click', selector: '#b' },
+  { action: 'click', selector: '#b' },
+  { action: 'click', selector: '#b' },
+  { assert: 'elementText', selector: '#b', expected: '3' },
+  { assert: 'elementVisible', selector: '#b', expected: true },
+  { assert: 'elementCount', selector: 'button', expected: 1 },
+  { assert: 'elementExists', selector: '#b', expected: true },
+]
+
+/** Median ms of 20 warm POST /api/execute-test-cases, each one browser test, to the real server. */
+async function throughHttp(): Promise<number> {
+  const server = await startServer(resolve(import.meta.dir, '..'), { BROWSER_PREWARM: 'true', EXEC_POOL_SIZE: '0' })
+  try {
+    const body = JSON.stringify({
+      backendCode: '@endpoint\ndef unused():\n    return 1',
+      frontendCode: { html: COUNTER['index.html'] },
+      testCases: [{ name: 'three clicks', type: 'frontend_interactive', steps: CLICKS_AND_CHECKS }],
+    })
+    const once = async () => {
+      const started = performance.now()
+      const response = await fetch(`${server.base}/api/execute-test-cases`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      })
+      const answer = (await response.json()) as { results?: { status: string; message: string }[] }
+      if (answer.results?.[0]?.status !== 'pass') throw new Error(`through HTTP: ${JSON.stringify(answer)}`)
+      return performance.now() - started
+    }
+    for (let i = 0; i < 3; i++) await once() // the browser, the page and the connection are warm after these
+    const times: number[] = []
+    for (let i = 0; i < 20; i++) times.push(await once())
+    return Math.round(quantile(times, 0.5))
+  } finally {
+    server.proc.kill('SIGTERM')
+    await server.proc.exited
+  }
+}
+
+/** The same test with plain playwright: one page kept open, the page routed from memory, no sandbox. */
+async function playwrightFloor(path: string): Promise<number> {
+  const { chromium } = await import('playwright-core')
+  const browser = await chromium.launch({ executablePath: path, args: ['--no-sandbox'] })
+  try {
+    const page = await browser.newPage()
+    await page.route('**/*', (route) =>
+      route.fulfill({ status: 200, contentType: 'text/html', body: COUNTER['index.html'] }),
+    )
+    const once = async () => {
+      const started = performance.now()
+      await page.goto('http://floor.test/index.html')
+      const button = page.locator('#b')
+      for (let i = 0; i < 3; i++) await button.click()
+      if ((await button.textContent()) !== '3' || !(await button.isVisible())) throw new Error('floor: wrong page')
+      if ((await page.locator('button').count()) !== 1 || (await button.count()) === 0) throw new Error('floor')
+      return performance.now() - started
+    }
+    for (let i = 0; i < 3; i++) await once()
+    const times: number[] = []
+    for (let i = 0; i < 20; i++) times.push(await once())
+    return Math.round(quantile(times, 0.5))
+  } finally {
+    await browser.close()
+  }
 }

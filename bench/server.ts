@@ -40,9 +40,13 @@ export async function startServer(root: string, env: Record<string, string>, rea
   const base = `http://127.0.0.1:${port}`
   for (const started = performance.now(); ; await Bun.sleep(20)) {
     try {
-      if ((await fetch(`${base}/health`)).ok) break
+      if ((await fetch(`${base}/health`, { signal: AbortSignal.timeout(readyWithinMs) })).ok) break
     } catch {
-      if (performance.now() - started > readyWithinMs) throw new Error('the server did not start')
+      // not listening yet
+    }
+    if (performance.now() - started > readyWithinMs) {
+      proc.kill('SIGKILL')
+      throw new Error('the server did not start')
     }
   }
   return { proc, port, base }
