@@ -323,8 +323,9 @@ const GRADING = {
   ),
   BROWSER_CONCURRENCY: setting(
     Int(1, 32),
-    2,
-    'Browser tests running at once (one browser context each); the rest wait.',
+    Math.min(32, Math.max(2, cpus)),
+    'Most browser tests running at once (a page each); the rest wait. Beyond two, a test starts only while the browser has memory for one more page (BROWSER_MEMORY_MB).',
+    { example: 'number of CPUs (at least 2)' },
   ),
   BROWSER_TEST_TIMEOUT_MS: setting(Int(1000), 15_000, 'Wall-clock limit of one browser test, page load included.'),
   BROWSER_STEP_TIMEOUT_MS: setting(

@@ -82,7 +82,11 @@ export interface BrowserRunnerOptions {
 
 export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOptions): BrowserRunner {
   const found = isExecutable(config.BROWSER_PATH)
-  const slots = createSlots(config.BROWSER_CONCURRENCY)
+  // Two tests at once always; more (up to BROWSER_CONCURRENCY) while the browser's memory has room for a page.
+  const slots = createSlots(config.BROWSER_CONCURRENCY, {
+    base: Math.min(2, config.BROWSER_CONCURRENCY),
+    room: () => current === null || roomFor(current, 1),
+  })
   /** Tests run again alone (withRetry) go one at a time: each has a browser of its own. */
   const soloSlot = createSlots(1)
   const starvation = createStarvationMonitor()

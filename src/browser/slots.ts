@@ -3,7 +3,8 @@
  * holds the fewest slots, and among those to the one served longest ago (round-robin), so one client's request of
  * twenty slow tests cannot make another client's grading wait behind all of them: the other client gets the next
  * slot that frees. A client alone may use every slot (no slot idles while someone waits). A waiter whose request
- * is cancelled leaves the queue.
+ * is cancelled leaves the queue. Slots beyond `base` are handed out only while `room()` says so (the runner asks
+ * whether the browser's memory has room for one more page).
  *
  * @example
  * const slots = createSlots(2)
@@ -23,7 +24,14 @@ interface ClientState {
   served: number
 }
 
-export function createSlots(size: number): Slots {
+export interface SlotOptions {
+  /** Slots handed out whatever `room` says (default: all of them). */
+  base?: number
+  /** Whether a slot beyond `base` may start now (the browser's memory has room for another page). */
+  room?: () => boolean
+}
+
+export function createSlots(size: number, { base = size, room = () => true }: SlotOptions = {}): Slots {
   const clients = new Map<string, ClientState>() // only clients with a slot or a waiter
   let active = 0
   let waiting = 0
@@ -43,8 +51,10 @@ export function createSlots(size: number): Slots {
     state.served = starts++
   }
 
+  const free = () => active < size && (active < base || room())
+
   function dispatch() {
-    while (active < size) {
+    while (free()) {
       let next: ClientState | undefined
       for (const state of clients.values()) {
         if (!state.waiting.length) continue
@@ -67,7 +77,7 @@ export function createSlots(size: number): Slots {
         forget(client, state)
         dispatch()
       })
-      if (active < size) {
+      if (free()) {
         take(state)
         return Promise.resolve(release)
       }

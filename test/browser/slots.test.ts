@@ -1,6 +1,7 @@
 /**
  * Browser slots are shared fairly: a client with many tests waiting does not make another client's one test wait
- * for all of them, a client alone uses every slot, and a cancelled waiter leaves the queue.
+ * for all of them, a client alone uses every slot, a cancelled waiter leaves the queue, and slots beyond the base
+ * need room.
  */
 import { describe, expect, test } from 'bun:test'
 import { createSlots } from '../../src/browser/slots'
@@ -38,5 +39,27 @@ describe('browser slots', () => {
     ;(await next)()
     held[1]!()
     expect(slots.stats()).toEqual({ active: 0, waiting: 0, concurrency: 2 })
+  })
+
+  test('slots beyond the base start only while there is room (the browser has memory for another page)', async () => {
+    let room = false
+    const slots = createSlots(4, { base: 2, room: () => room })
+    const held = [await slots.acquire('a'), await slots.acquire('b')]
+    let third = false
+    const waiting = slots.acquire('c').then((release) => {
+      third = true
+      return release
+    })
+    await Bun.sleep(0)
+    expect(third).toBe(false)
+    expect(slots.stats()).toMatchObject({ active: 2, waiting: 1 })
+    // Room is looked at again when a slot is given back: the waiter then takes the freed one, or one more.
+    room = true
+    held[0]!()
+    const release = await waiting
+    expect(slots.stats()).toMatchObject({ active: 2, waiting: 0 })
+    expect([await slots.acquire('d'), await slots.acquire('e')]).toHaveLength(2) // room: up to 4 at once
+    expect(slots.stats()).toMatchObject({ active: 4 })
+    release()
   })
 })
