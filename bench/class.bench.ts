@@ -7,8 +7,8 @@
  *
  * - one learner alone: the first grading (the warm-up, which starts the browser), then the median of 3 warm ones;
  * - the class: answers (200 of N), gradings graded correct (the failing tests named), wall time per grading
- *   (p50/p95/max) and of the whole wave; meanwhile GET /health from a client of its own (one probe 100 ms after
- *   the last answer), the server's RSS (VmRSS, every 100 ms) and the PSS of every process running as one of this
+ *   (p50/p95/max) and of the whole wave; meanwhile GET /health from a process of its own (one probe 100 ms
+ *   after the last answer), the server's RSS (VmRSS, every 100 ms) and the PSS of every process running as one of this
  *   run's sandbox uids (the browser, and the Python boxes: every 250 ms);
  * - cold: a fresh server, its first grading right after /health first answers, against the median of the next 3
  *   on the same server; once with BROWSER_PREWARM=false, once with BROWSER_PREWARM=true (there the first grading
@@ -24,7 +24,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { BENCH_UID_BASE, loadAverage, memoryMiB, percentile } from './measure'
-import { pollHealth, rssMb, startServer, type Server } from './server'
+import { probeHealthApart, rssMb, startServer, type Server } from './server'
 
 const ROOT = resolve(import.meta.dir, '..')
 const LEARNERS = Number(process.env.BENCH_CLASS_LEARNERS ?? 30)
@@ -245,15 +245,16 @@ async function classWave(keysFile: string): Promise<Row[]> {
     })
     const started = performance.now()
     const wave = Promise.all(Array.from({ length: LEARNERS }, (_, i) => grade(server, learnerKey(i))))
-    const [gradings, probe] = await Promise.all([wave, pollHealth(server, wave, 100)]).finally(() => {
+    const probe = probeHealthApart(server, 100)
+    const gradings = await wave.finally(() => {
       stopRss()
       stopPss()
     })
+    const health = await probe.stop()
     const waveMs = performance.now() - started
 
     const answered = gradings.filter((g) => g.status === 200)
     const walls = gradings.map((g) => g.ms)
-    const health = probe.samples
     return [
       {
         measure: 'one learner alone: first grading (warm-up; starts the browser)',

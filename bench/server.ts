@@ -76,3 +76,25 @@ export async function pollHealth(server: Server, done: Promise<unknown>, pauseMs
   }
   return { samples, rssBefore, rssPeak }
 }
+
+/**
+ * Probes `server`'s /health from a process of its own, one request after another (`pauseMs` apart), until
+ * stop() gives back the latency of each answer. A probe in the bench's own process would also count the bench's
+ * stalls (reading /proc for memory figures blocks it for tens of milliseconds).
+ */
+export function probeHealthApart(server: Server, pauseMs: number) {
+  const code = `for (;;) {
+    const asked = performance.now()
+    await (await fetch(${JSON.stringify(`${server.base}/health`)})).arrayBuffer()
+    console.log(performance.now() - asked)
+    await Bun.sleep(${pauseMs})
+  }`
+  const proc = Bun.spawn([process.execPath, '-e', code], { stdout: 'pipe', stderr: 'ignore' })
+  const output = new Response(proc.stdout).text()
+  return {
+    async stop(): Promise<number[]> {
+      proc.kill()
+      return (await output).split('\n').filter(Boolean).map(Number)
+    },
+  }
+}

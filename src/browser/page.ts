@@ -83,7 +83,11 @@ export async function openPage(browser: Browser, stepTimeoutMs: number): Promise
     if (pages++ > 0) void opened.close().catch(() => {})
   })
   const page = await context.newPage()
-  page.on('dialog', (dialog) => void dialog.dismiss().catch(() => {}))
+  // A "leave this page?" prompt is answered yes: the reset after a test leaves the page whatever it asks.
+  page.on(
+    'dialog',
+    (dialog) => void (dialog.type() === 'beforeunload' ? dialog.accept() : dialog.dismiss()).catch(() => {}),
+  )
   page.on('crash', () => (crashed = true))
   let session: Promise<CDPSession> | undefined
   const cdp = () => (session ??= context.newCDPSession(page))
