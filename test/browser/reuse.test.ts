@@ -114,6 +114,34 @@ describe.skipIf(skipReason !== null)(named('a page kept for the next test'), () 
     expect(after.reused - before.reused).toBe(1)
   }, 120_000)
 
+  test('a page that asks "leave this page?" is left anyway, and kept', async () => {
+    const before = await pages()
+    const asking = await runner.runTest({
+      test: steps([
+        { action: 'click', selector: '#arm' }, // a click: the page may now ask before it is left
+        { assert: 'elementText', selector: '#arm', expected: 'armed' },
+      ]),
+      files: page(
+        '<button id="arm">arm</button>',
+        `arm.onclick = () => {
+           addEventListener('beforeunload', (event) => { event.preventDefault(); event.returnValue = 'stay' })
+           arm.textContent = 'armed'
+         }`,
+      ),
+      client: 'first',
+    })
+    expect(asking.status).toBe('pass')
+    const next = await runner.runTest({
+      test: steps([{ assert: 'elementText', selector: '#ok', expected: 'ok' }]),
+      files: page('<p id="ok">ok</p>'),
+      client: 'second',
+    })
+    expect(next.status).toBe('pass')
+    const after = await pages()
+    expect(after.opened - before.opened).toBe(0)
+    expect(after.reused - before.reused).toBe(2)
+  }, 120_000)
+
   test('a page whose test ran out of time is not kept: the next test gets a new one, and passes', async () => {
     const before = await pages()
     const hung = await runner.runTest({
