@@ -1,9 +1,10 @@
 /**
  * The browser runner behind its port (index.ts): one warm Chromium, started on the first test, started again if
- * it dies, closed on shutdown; each test in a fresh context with its own learner backend; at most
- * BROWSER_CONCURRENCY tests at once, shared fairly between clients (slots.ts); a time limit per step and per
- * test. When the limit of a test passes, its context is closed under it: a page that loops forever or floods
- * dialogs ends as a failed test, and the browser goes on serving the next one. A test whose browser ended under
+ * it dies, closed on shutdown; each test on a page kept for it and reset after it (pages.ts), with its own learner
+ * backend; two tests at once, more up to BROWSER_CONCURRENCY while memory allows, shared fairly between clients
+ * (slots.ts); a time limit per step and per test, started once the test holds its slot and its page. When the
+ * limit of a test passes, its page is closed under it: a page that loops forever or floods dialogs ends as a
+ * failed test, and the browser goes on serving the next one. A test whose browser ended under
  * it (a neighbour's doing) runs again alone on a browser of its own (withRetry), so it is never failed for that.
  */
 import type { Logger } from '../logging'
@@ -13,24 +14,15 @@ import { createBackend, type Backend, type BackendSettings } from './backend'
 import type { FrontendFiles } from './files'
 import type { BrowserRunner, BrowserStepResult, BrowserTestResult, InteractiveTest } from './model'
 import { launchChromium, type LaunchedBrowser } from './launch'
-import { loadPage, openPage, type OpenedPage } from './page'
+import { loadPage, type OpenedPage } from './page'
+import { createPagePool } from './pages'
 
-/**
- * Memory a page may need while its test runs (the learner's page on top of an idle renderer, ~30 MB): a page is
- * kept for the next test, and more than one test runs at once, only while the browser has this much to spare.
- */
-const PAGE_ROOM_BYTES = 256 << 20
-/** DevTools traffic discarded during a test beyond which its page is not kept (see giveBack). */
-const FLOOD_BYTES = 1 << 20
-/** How long a page may take to be reset after its test before it is closed instead (page.ts). */
-const RESET_WAIT_MS = 2000
 import { takeScreenshot, type ScreenshotSettings } from './screenshot'
 import { createSlots } from './slots'
-import { createNormalizer, createWorld, type Normalizer, type World } from './world'
+import { createNormalizer, type Normalizer } from './world'
 import { createStarvationMonitor, type Starvation } from './starvation'
 import { runStep, type StepTools } from './steps'
 import {
-  CLOSE_WAIT_MS,
   closedWithin,
   fillSkipped,
   firstLine,
@@ -82,10 +74,22 @@ export interface BrowserRunnerOptions {
 
 export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOptions): BrowserRunner {
   const found = isExecutable(config.BROWSER_PATH)
+  const stepTimeoutMs = Math.min(config.BROWSER_STEP_TIMEOUT_MS, config.BROWSER_TEST_TIMEOUT_MS)
+  const pages = createPagePool({
+    keep: config.BROWSER_CONCURRENCY,
+    browserMemoryBytes: config.BROWSER_MEMORY_MB * 1024 * 1024,
+    stepTimeoutMs,
+    logger,
+    keeps: (running) => current === running && !closed,
+    async restart(running) {
+      forget(running)
+      await running.close()
+    },
+  })
   // Two tests at once always; more (up to BROWSER_CONCURRENCY) while the browser's memory has room for a page.
   const slots = createSlots(config.BROWSER_CONCURRENCY, {
     base: Math.min(2, config.BROWSER_CONCURRENCY),
-    room: () => current === null || roomFor(current, 1),
+    room: () => current === null || pages.roomFor(current, 1),
   })
   /** Tests run again alone (withRetry) go one at a time: each has a browser of its own. */
   const soloSlot = createSlots(1)
@@ -98,7 +102,6 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
   let launchError: string | null = null
   let installedVersion: Promise<string | null> | undefined
   let closed = false
-  const stepTimeoutMs = Math.min(config.BROWSER_STEP_TIMEOUT_MS, config.BROWSER_TEST_TIMEOUT_MS)
 
   /** The launch each browser came from. */
   const launchOf = new WeakMap<LaunchedBrowser, Promise<LaunchedBrowser>>()
@@ -207,15 +210,14 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         timer = setTimeout(() => expire(new TestTimeout()), remainingMs())
       }
       arm()
-      const discardedAtStart = running.bridgeStats().discardedBytes
-      flooded = () => running!.bridgeStats().discardedBytes - discardedAtStart > FLOOD_BYTES
+      flooded = pages.watchFlood(running)
       const work = (async () => {
-        const fresh = await takePage(running!, input.solo).catch(async (error) => {
+        const fresh = await pages.take(running!, input.solo).catch(async (error) => {
           // The browser died since the last test (and we had not noticed yet): once more with a new one.
           if (input.solo || !(await browserDied(running!, null, true))) throw error
           forget(running!)
           running = await browser()
-          return takePage(running, false)
+          return pages.take(running, false)
         })
         if (over) {
           // The limit passed while the page was being made: nobody else will close it.
@@ -229,7 +231,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         const normalizer = normalizerOf(running!)
         const tools: StepTools = {
           settled: fresh.settled,
-          world: worldOf(fresh),
+          world: pages.worldOf(fresh),
           normalize: (property, value) => normalizer.normalize(property, value),
         }
         return body(fresh, tools, remainingMs)
@@ -261,71 +263,12 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       } else if (page && used && reusable) {
         // The answer need not wait for the reset; the slot does (the page is busy until then).
         slotReturned?.()
-        void giveBack(used, page, flooded).finally(release)
+        void pages.giveBack(used, page, flooded).finally(release)
       } else {
-        if (page && used) await closePage(used, page)
+        if (page && used) await pages.close(used, page)
         release()
       }
     }
-  }
-
-  /** Pages made and reset for the next test, per browser: at most one per slot. */
-  const idlePages = new WeakMap<LaunchedBrowser, OpenedPage[]>()
-  const pageStats = { opened: 0, reused: 0 }
-  const worlds = new WeakMap<OpenedPage, World>()
-
-  /** An idle page of `running`'s, or a new one (always new on a browser of a test's own). */
-  async function takePage(running: LaunchedBrowser, solo?: boolean): Promise<OpenedPage> {
-    const idle = solo ? undefined : idlePages.get(running)
-    for (let page = idle?.pop(); page; page = idle?.pop()) {
-      if (!page.crashed() && !page.page.isClosed()) {
-        pageStats.reused++
-        return page
-      }
-      void page.context.close().catch(() => {})
-    }
-    pageStats.opened++
-    return openPage(running.browser, stepTimeoutMs)
-  }
-
-  /** Our world in `page` (world.ts), kept with the page: made again by itself after each navigation. */
-  function worldOf(page: OpenedPage): World {
-    let world = worlds.get(page)
-    if (!world) {
-      worlds.set(page, (world = createWorld(page.page)))
-      world.prepare()
-    }
-    return world
-  }
-
-  /** Resets `page` after its test and keeps it for the next one; a page that does not reset in time is closed. */
-  async function giveBack(running: LaunchedBrowser, page: OpenedPage, flooded: () => boolean) {
-    const idle = idlePages.get(running) ?? []
-    idlePages.set(running, idle)
-    // A page that flooded DevTools (tens of megabytes of console output) leaves its renderer large: not kept.
-    const clean = !flooded() && (await page.reset(RESET_WAIT_MS)) && roomFor(running, 1)
-    if (clean && current === running && !closed && idle.length < config.BROWSER_CONCURRENCY) idle.push(page)
-    else await closePage(running, page)
-  }
-
-  /**
-   * Whether the browser has memory for `pages` more pages (each may take PAGE_ROOM_BYTES) beside what it holds
-   * now. Where no cgroup counts its memory, it is assumed to.
-   */
-  function roomFor(running: LaunchedBrowser, pages: number) {
-    const used = running.memoryUsed()
-    return used === null || used + pages * PAGE_ROOM_BYTES <= config.BROWSER_MEMORY_MB * 1024 * 1024
-  }
-
-  /**
-   * Closes a page's context. One whose renderer is stuck may not close: then the whole browser goes, and the next
-   * test starts a new one.
-   */
-  async function closePage(running: LaunchedBrowser, page: OpenedPage) {
-    if (await closedWithin(page.context.close(), CLOSE_WAIT_MS)) return
-    logger.warn('a browser context did not close; restarting the browser')
-    forget(running)
-    await running.close()
   }
 
   /**
@@ -519,7 +462,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
           ...(warming ? { warming_up: true } : {}),
           ...slots.stats(),
           // Pages made for tests, and tests that got a page an earlier test had used (reset in between).
-          pages: { ...pageStats },
+          pages: pages.stats(),
           // What the DevTools bridge dropped of the pages' traffic (console output, oversized messages).
           ...(current ? { devtools: (current as LaunchedBrowser).bridgeStats() } : {}),
           ...(found ? {} : { warning: 'no browser: browser tests are skipped (browser_unavailable)' }),
