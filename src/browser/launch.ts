@@ -115,10 +115,12 @@ export async function launchChromium({
           .catch(() => {})
         await closedWithin(exited, QUIT_WAIT_MS)
         await browser.close().catch(() => {})
-        box.release()
+        const gone = box.release()
         bridge.stop()
         await exited
+        // The pipes end as the last process closes them, a moment before it is gone: its cgroup says when it is.
         await closedWithin(outputEnded, QUIT_WAIT_MS)
+        await closedWithin(gone, QUIT_WAIT_MS)
         removeArtifacts()
       })())
     void exited.then(() => bridge.stop())

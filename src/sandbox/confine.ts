@@ -20,9 +20,10 @@ export interface Held {
   /**
    * Once `exited` (the sandbox's first process reaped): the group removed when empty, then the uid given back.
    * The uid is free once no process of it is left: the group is empty and gone, or, without a group, its first
-   * process is gone (its pid namespace goes with it; reuse is last-released-last, see uids.ts).
+   * process is gone (its pid namespace goes with it; reuse is last-released-last, see uids.ts). Resolves once no
+   * process of the sandbox is left (true), or when that could not be made sure of (false).
    */
-  release(exited: Promise<unknown>): void
+  release(exited: Promise<unknown>): Promise<boolean>
 }
 
 export interface Holdings {
@@ -44,7 +45,10 @@ export function confine({ uids, ownUid, cgroups, logger }: Holdings, limits: Cgr
     pidsCounted: group !== null && cgroups.controllers.includes('pids'),
     release(exited) {
       const empty = group ? group.remove(exited) : exited.then(() => true)
-      void empty.then((ok) => ok && uids?.give(uid))
+      return empty.then((ok) => {
+        if (ok) uids?.give(uid)
+        return ok
+      })
     },
   }
 }

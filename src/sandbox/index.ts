@@ -76,10 +76,10 @@ export interface Boxed {
   /** SIGKILL to the whole process group and to everything left in the cgroup. */
   kill(): void
   /**
-   * kill(), then the cgroup is removed and the uid given back once its processes are reaped. Safe to call more
-   * than once.
+   * kill(), then the cgroup is removed and the uid given back once its processes are reaped. Resolves then (no
+   * process of the sandbox is left). Safe to call more than once.
    */
-  release(): void
+  release(): Promise<void>
 }
 
 export interface SandboxState {
@@ -237,7 +237,7 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
     } finally {
       if (filterFd !== null) closeQuietly(filterFd) // the child has its own copy
     }
-    let released = false
+    let released: Promise<void> | undefined
     const boxed: Boxed = {
       proc,
       sandboxed,
@@ -249,11 +249,12 @@ export function createSandbox({ config, logger, probes, cgroups: useCgroups = tr
         group?.kill()
       },
       release() {
-        if (released) return
-        released = true
+        if (released) return released
         live.delete(boxed)
         killGroup(proc)
-        held.release(proc.exited) // bwrap's pid namespace goes with it
+        // bwrap's pid namespace goes with it
+        released = held.release(proc.exited).then(() => {})
+        return released
       },
     }
     live.add(boxed)

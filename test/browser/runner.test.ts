@@ -115,7 +115,15 @@ describe.skipIf(skipReason !== null)(named('with Chromium'), () => {
   test('after close no process is left and tests are skipped', async () => {
     // close() resolves once every process of the browser has ended (launch.ts says how).
     await close()
-    expect(processesOfUids(uidBase)).toEqual([])
+    // What is left, by command line (a pid alone says nothing once the run is over).
+    const left = processesOfUids(uidBase).map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 200)
+      } catch {
+        return `${pid} (gone meanwhile)`
+      }
+    })
+    expect(left).toEqual([])
     expect(await runner.runTest({ test: passing, files, client: 'tests' })).toMatchObject({
       status: 'skip',
       reason: 'browser_unavailable',
