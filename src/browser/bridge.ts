@@ -14,7 +14,7 @@
  *   server holds at most a few messages in flight whatever pages do.
  */
 import type { Boxed } from '../sandbox'
-import { closedWithin } from './outcome'
+import { closedWithin } from './within'
 
 export interface BridgeLimits {
   /** Largest answer to a command (an evaluation's result: what a page can make large). */

@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import type { Sandbox } from '../sandbox'
 import { bridgePipes, type BridgeStats } from './bridge'
-import { closedWithin } from './outcome'
+import { closedWithin } from './within'
 
 /** How long Chromium may take to quit when asked before it is killed. */
 const QUIT_WAIT_MS = 5000

@@ -12,18 +12,6 @@ export class TestTimeout extends Error {}
 /** How long closing a test's context may take before the browser is restarted instead. */
 export const CLOSE_WAIT_MS = 5000
 
-export async function closedWithin(closing: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: Timer | undefined
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
-  const done = closing.then(
-    () => true,
-    () => true,
-  )
-  const closed = await Promise.race([done, late])
-  clearTimeout(timer)
-  return closed
-}
-
 /** A test that ended early for a reason of its page (load_failed, page_crashed). */
 export class PageFailure extends Error {
   constructor(

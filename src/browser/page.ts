@@ -11,6 +11,7 @@ import type { Browser, BrowserContext, CDPSession, Page, Route } from 'playwrigh
 import type { EndpointMock, InteractiveSetup } from '../tasks/model'
 import type { Backend } from './backend'
 import { entryPage, type FrontendFiles } from './files'
+import { closedWithin } from './within'
 
 /** The page's address. `.test` is reserved (RFC 2606): it can never name a real host. */
 export const ORIGIN = 'http://learner.test'
@@ -111,8 +112,6 @@ export async function openPage(browser: Browser, stepTimeoutMs: number): Promise
     },
     async reset(ms) {
       current = null
-      let timer: Timer | undefined
-      const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
       const clean = (async () => {
         const devtools = await cdp()
         // What the test's scripts hold in the renderer's memory when it ends: a page that used much leaves its
@@ -131,13 +130,8 @@ export async function openPage(browser: Browser, stepTimeoutMs: number): Promise
           devtools.send('Page.resetNavigationHistory'),
         ])
         return !crashed && heap.totalSize + (heap.backingStorageSize ?? 0) <= KEEP_HEAP_BYTES
-      })()
-      clean.catch(() => {})
-      try {
-        return await Promise.race([clean.catch(() => false), late])
-      } finally {
-        clearTimeout(timer)
-      }
+      })().catch(() => false)
+      return (await closedWithin(clean, ms)) && (await clean)
     },
   }
 }

@@ -6,7 +6,8 @@
  */
 import type { Logger } from '../logging'
 import type { LaunchedBrowser } from './launch'
-import { CLOSE_WAIT_MS, closedWithin } from './outcome'
+import { CLOSE_WAIT_MS } from './outcome'
+import { closedWithin } from './within'
 import { openPage, type OpenedPage } from './page'
 import { createWorld, type World } from './world'
 

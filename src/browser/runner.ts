@@ -16,22 +16,13 @@ import type { BrowserRunner, BrowserStepResult, BrowserTestResult, InteractiveTe
 import { launchChromium, type LaunchedBrowser } from './launch'
 import { loadPage, type OpenedPage } from './page'
 import { createPagePool } from './pages'
-
 import { takeScreenshot, type ScreenshotSettings } from './screenshot'
 import { createSlots } from './slots'
 import { createNormalizer, type Normalizer } from './world'
 import { createStarvationMonitor, type Starvation } from './starvation'
 import { runStep, type StepTools } from './steps'
-import {
-  closedWithin,
-  fillSkipped,
-  firstLine,
-  isExecutable,
-  PageFailure,
-  readVersion,
-  TestTimeout,
-  Unavailable,
-} from './outcome'
+import { fillSkipped, firstLine, isExecutable, PageFailure, readVersion, TestTimeout, Unavailable } from './outcome'
+import { closedWithin } from './within'
 
 /** What withPage needs to make a test's page. */
 interface PageRun {

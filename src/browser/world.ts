@@ -14,6 +14,7 @@
  * a blank page of ours, never in the learner's (normalizer below).
  */
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
+import { closedWithin } from './within'
 
 /** Longest reading compared: an element's text beyond this is cut (a page may hold megabytes of text). */
 export const READ_CHARS = 1 << 20
@@ -181,19 +182,10 @@ export function createWorld(page: Page): World {
         cdp.send('Input.dispatchMouseEvent', { type: 'mousePressed', ...at, buttons: 1 }),
         cdp.send('Input.dispatchMouseEvent', { type: 'mouseReleased', ...at, buttons: 0 }),
       ])
-      let timer: Timer | undefined
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timeout ${Math.round(timeoutMs)}ms exceeded: the page did not take the click`)),
-          timeoutMs,
-        )
-      })
-      sent.catch(() => {})
-      try {
-        await Promise.race([sent, late])
-      } finally {
-        clearTimeout(timer)
-      }
+      sent.catch(() => {}) // left behind when the page does not take the click
+      if (!(await closedWithin(sent, timeoutMs)))
+        throw new Error(`Timeout ${Math.round(timeoutMs)}ms exceeded: the page did not take the click`)
+      await sent
     },
   }
 }
