@@ -46,6 +46,8 @@ export interface OpenedPage {
   page: Page
   /** Set when the page's renderer died (killed for memory, crashed). */
   crashed(): boolean
+  /** The page's one DevTools session of ours (the reset's, and our world's: world.ts), opened on first use. */
+  devtools(): Promise<CDPSession>
   /**
    * Resolves once no request of the page is being answered by the learner's backend, or after `ms` (true when
    * there was one to wait for): an assertion
@@ -91,13 +93,14 @@ export async function openPage(browser: Browser, stepTimeoutMs: number): Promise
   )
   page.on('crash', () => (crashed = true))
   let session: Promise<CDPSession> | undefined
-  const cdp = () => (session ??= context.newCDPSession(page))
+  const devtools = () => (session ??= context.newCDPSession(page))
 
   const between = () => page.goto(BETWEEN_TESTS, { waitUntil: 'load' })
   return {
     context,
     page,
     crashed: () => crashed,
+    devtools,
     settled: (ms) => current?.calls.settled(ms) ?? Promise.resolve(false),
     async assign(test) {
       current = { test, mocks: (test.setup?.mocks ?? []).map((mock) => ({ mock, answered: 0 })), calls: backendCalls() }
@@ -113,21 +116,21 @@ export async function openPage(browser: Browser, stepTimeoutMs: number): Promise
     async reset(ms) {
       current = null
       const clean = (async () => {
-        const devtools = await cdp()
+        const cdp = await devtools()
         // What the test's scripts hold in the renderer's memory when it ends: a page that used much leaves its
         // renderer larger (the allocator keeps freed memory) for the next test to carry; it gets a new one instead.
-        const heap = (await devtools.send('Runtime.getHeapUsage')) as { totalSize: number; backingStorageSize?: number }
+        const heap = (await cdp.send('Runtime.getHeapUsage')) as { totalSize: number; backingStorageSize?: number }
         await between()
         await Promise.all([
           context.clearCookies(),
           context.clearPermissions(),
-          devtools.send('Storage.clearDataForOrigin', { origin: ORIGIN, storageTypes: 'all' }),
+          cdp.send('Storage.clearDataForOrigin', { origin: ORIGIN, storageTypes: 'all' }),
           // Kept per tab, not per origin's storage: cleared in the empty document, where no script of a test runs.
           page.evaluate(() => {
             window.sessionStorage.clear()
             window.name = ''
           }),
-          devtools.send('Page.resetNavigationHistory'),
+          cdp.send('Page.resetNavigationHistory'),
         ])
         return !crashed && heap.totalSize + (heap.backingStorageSize ?? 0) <= KEEP_HEAP_BYTES
       })().catch(() => false)

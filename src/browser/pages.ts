@@ -81,7 +81,7 @@ export function createPagePool({ keep, browserMemoryBytes, stepTimeoutMs, logger
     worldOf(page: OpenedPage): World {
       let world = worlds.get(page)
       if (!world) {
-        worlds.set(page, (world = createWorld(page.page)))
+        worlds.set(page, (world = createWorld(page.devtools)))
         world.prepare()
       }
       return world

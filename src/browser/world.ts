@@ -127,14 +127,17 @@ export interface World {
   prepare(): void
 }
 
-/** A reader for `page`; its world is made on first use and again after the page navigates. */
-export function createWorld(page: Page): World {
+/**
+ * Our world in a page, through the page's DevTools session (`devtools`, opened by the caller); the world is made
+ * on first use and again after the page navigates.
+ */
+export function createWorld(devtools: () => Promise<CDPSession>): World {
   let session: Promise<{ session: CDPSession; frameId: string }> | null = null
   let world: Promise<number> | null = null
 
   const open = () =>
     (session ??= (async () => {
-      const cdp = await page.context().newCDPSession(page)
+      const cdp = await devtools()
       const { frameTree } = await cdp.send('Page.getFrameTree')
       return { session: cdp, frameId: frameTree.frame.id }
     })())
