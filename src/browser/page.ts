@@ -50,9 +50,8 @@ export interface OpenedPage {
   devtools(): Promise<CDPSession>
   /**
    * Resolves once no request of the page is being answered by the learner's backend, or after `ms` (true when
-   * there was one to wait for): an assertion
-   * after a click then sees the answer however long a cold backend took to start. A mock's `delay` is not waited
-   * for: it is there so that a test can see the page while it waits.
+   * there was one to wait for): an assertion after a click then sees the answer however long a cold backend took
+   * to start. A mock's `delay` is not waited for: it is there so that a test can see the page while it waits.
    */
   settled(ms: number): Promise<boolean>
   /**
@@ -74,7 +73,7 @@ export async function openPage(browser: Browser, stepTimeoutMs: number): Promise
   const context = await browser.newContext({ viewport: VIEWPORT, serviceWorkers: 'block', acceptDownloads: false })
   context.setDefaultTimeout(stepTimeoutMs)
   /** The test that holds the page (null between tests: every request then gets the empty document or a 404). */
-  let current: { test: PageTest; mocks: { mock: EndpointMock; answered: number }[]; calls: BackendCalls } | null = null
+  let current: Holder | null = null
   await context.route('**/*', (route) => {
     const holder = current // the test that holds the page when the request is made answers it
     return answer(route, holder).catch(() => route.abort().catch(() => {}))
@@ -170,12 +169,14 @@ function backendCalls() {
   }
 }
 
-type BackendCalls = ReturnType<typeof backendCalls>
+/** The test that holds a page, with what it has answered so far. */
+interface Holder {
+  test: PageTest
+  mocks: { mock: EndpointMock; answered: number }[]
+  calls: ReturnType<typeof backendCalls>
+}
 
-async function answer(
-  route: Route,
-  holder: { test: PageTest; mocks: { mock: EndpointMock; answered: number }[]; calls: BackendCalls } | null,
-) {
+async function answer(route: Route, holder: Holder | null) {
   const request = route.request()
   const url = new URL(request.url())
   if (url.origin !== ORIGIN) return route.abort('blockedbyclient')

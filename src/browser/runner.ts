@@ -254,7 +254,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
       } else if (page && used && reusable) {
         // The answer need not wait for the reset; the slot does (the page is busy until then).
         slotReturned?.()
-        void pages.giveBack(used, page, flooded).finally(release)
+        void pages.giveBack(used, page, flooded).finally(slot)
       } else {
         if (page && used) await pages.close(used, page)
         release()

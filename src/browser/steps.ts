@@ -26,11 +26,11 @@ export const ACTUAL_CHARS = 1000
 const bounded = (value: unknown) =>
   typeof value === 'string' && value.length > ACTUAL_CHARS ? `${value.slice(0, ACTUAL_CHARS)}…` : value
 
-/** What a step needs besides the page (page.ts, read.ts). */
+/** What a step needs besides the page (page.ts, world.ts). */
 export interface StepTools {
   /** Waits, up to `ms`, for the page's pending calls to the learner's backend; true when there were any. */
   settled(ms: number): Promise<boolean>
-  /** Reads an element in our own world. */
+  /** Our own world in the page: reads elements, aims clicks. */
   world: World
   /** A CSS value as the browser computes it, in a page of ours; null when it is not a valid value. */
   normalize(property: string, value: string): Promise<string | null>
@@ -81,10 +81,10 @@ async function act(page: Page, step: ActionStep, timeoutMs: number, tools: StepT
   const text = String(step.value ?? step.text ?? '')
   switch (step.action) {
     case 'click': {
-      if (!step.selector) throw new Error('this action needs a selector')
-      const left = await click(step.selector, timeoutMs, tools)
+      const locator = target()
+      const left = await click(step.selector!, timeoutMs, tools)
       // Not a CSS selector, or no match yet (it may appear, or be inside a shadow root): playwright waits for it.
-      if (left !== null) return target().click({ timeout: left })
+      if (left !== null) return locator.click({ timeout: left })
       return
     }
     case 'input':

@@ -113,7 +113,7 @@ function aimInWorld(selector: string) {
   return { state: 'ready', x, y }
 }
 
-const WORLD = 'ai-tutor-assertions'
+const WORLD = 'ai-tutor-world'
 
 export interface World {
   read(selector: string, reading: Reading): Promise<ReadResult>
