@@ -12,6 +12,7 @@ import type { EndpointMock, InteractiveSetup } from '../tasks/model'
 import type { Backend } from './backend'
 import { entryPage, type FrontendFiles } from './files'
 import { closedWithin } from './within'
+import { createWorld, type World } from './world'
 
 /** The page's address. `.test` is reserved (RFC 2606): it can never name a real host. */
 export const ORIGIN = 'http://learner.test'
@@ -46,8 +47,10 @@ export interface OpenedPage {
   page: Page
   /** Set when the page's renderer died (killed for memory, crashed). */
   crashed(): boolean
-  /** The page's one DevTools session of ours (the reset's, and our world's: world.ts), opened on first use. */
+  /** The page's one DevTools session of ours (the reset's, and our world's), opened on first use. */
   devtools(): Promise<CDPSession>
+  /** Our world in the page (world.ts), kept with it: made again by itself after each navigation. */
+  world(): World
   /**
    * Resolves once no request of the page is being answered by the learner's backend, or after `ms` (true when
    * there was one to wait for): an assertion after a click then sees the answer however long a cold backend took
@@ -93,6 +96,7 @@ export async function openPage(browser: Browser, stepTimeoutMs: number): Promise
   page.on('crash', () => (crashed = true))
   let session: Promise<CDPSession> | undefined
   const devtools = () => (session ??= context.newCDPSession(page))
+  let world: World | undefined
 
   const between = () => page.goto(BETWEEN_TESTS, { waitUntil: 'load' })
   return {
@@ -100,6 +104,13 @@ export async function openPage(browser: Browser, stepTimeoutMs: number): Promise
     page,
     crashed: () => crashed,
     devtools,
+    world() {
+      if (!world) {
+        world = createWorld(devtools)
+        world.prepare()
+      }
+      return world
+    },
     settled: (ms) => current?.calls.settled(ms) ?? Promise.resolve(false),
     async assign(test) {
       current = { test, mocks: (test.setup?.mocks ?? []).map((mock) => ({ mock, answered: 0 })), calls: backendCalls() }

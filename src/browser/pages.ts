@@ -9,7 +9,6 @@ import type { LaunchedBrowser } from './launch'
 import { CLOSE_WAIT_MS } from './outcome'
 import { closedWithin } from './within'
 import { openPage, type OpenedPage } from './page'
-import { createWorld, type World } from './world'
 
 /**
  * Memory a page may need while its test runs (the learner's page on top of an idle renderer, ~30 MB): a page is
@@ -37,7 +36,6 @@ export function createPagePool({ keep, browserMemoryBytes, stepTimeoutMs, logger
   /** Pages reset for the next test, per browser. */
   const idle = new WeakMap<LaunchedBrowser, OpenedPage[]>()
   const stats = { opened: 0, reused: 0 }
-  const worlds = new WeakMap<OpenedPage, World>()
 
   /**
    * Whether the browser has memory for `pages` more pages (each may take PAGE_ROOM_BYTES) beside what it holds
@@ -75,16 +73,6 @@ export function createPagePool({ keep, browserMemoryBytes, stepTimeoutMs, logger
       }
       stats.opened++
       return openPage(running.browser, stepTimeoutMs)
-    },
-
-    /** Our world in `page` (world.ts), kept with the page: made again by itself after each navigation. */
-    worldOf(page: OpenedPage): World {
-      let world = worlds.get(page)
-      if (!world) {
-        worlds.set(page, (world = createWorld(page.devtools)))
-        world.prepare()
-      }
-      return world
     },
 
     /**

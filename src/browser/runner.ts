@@ -222,7 +222,7 @@ export function createBrowserRunner({ config, logger, sandbox }: BrowserRunnerOp
         const normalizer = normalizerOf(running!)
         const tools: StepTools = {
           settled: fresh.settled,
-          world: pages.worldOf(fresh),
+          world: fresh.world(),
           normalize: (property, value) => normalizer.normalize(property, value),
         }
         return body(fresh, tools, remainingMs)
