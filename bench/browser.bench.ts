@@ -13,13 +13,13 @@
  *   routing, then load + 3 clicks + 4 assertions, median of 20. The ratio is ours / floor.
  * Run: `bun run bench browser` (BROWSER_CONCURRENCY, BROWSER_PATH from the environment).
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { createBrowserRunner, type InteractiveTest } from '../src/browser'
 import { loadConfig } from '../src/config'
 import { createLogger } from '../src/logging'
 import { createSandbox } from '../src/sandbox'
-import { loadAverage } from './measure'
+import { loadAverage, memoryMiB, processesOfUids } from './measure'
 import { startServer } from './server'
 
 const UID_BASE = 3_000_000 + Math.floor(Math.random() * 1000) * 1000
@@ -62,19 +62,7 @@ const TIC_TAC_TOE = {
 }
 
 /** PSS in MB of every live process whose host uid is one of the benchmark's sandboxes. */
-function browserPssMb(): number {
-  let kb = 0
-  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-    try {
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
-      if (uid < UID_BASE || uid >= UID_BASE + 1000) continue
-      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return Math.round(kb / 1024)
-}
+const browserPssMb = () => Math.round(memoryMiB(processesOfUids(UID_BASE).map(({ pid }) => pid)).pss)
 
 const quantile = (values: number[], q: number) =>
   [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))]!

@@ -20,10 +20,10 @@
  * EXEC_CONCURRENCY are passed on to the servers when set.
  */
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { BENCH_UID_BASE, loadAverage, memoryMiB, percentile } from './measure'
+import { BENCH_UID_BASE, loadAverage, memoryMiB, percentile, processesOfUids } from './measure'
 import { probeHealthApart, rssMb, startServer, type Server } from './server'
 
 const ROOT = resolve(import.meta.dir, '..')
@@ -149,23 +149,14 @@ const faults = (gradings: Grading[]) =>
 
 // ---- what the machine holds ----
 
-/** Live processes (zombies left out) running as one of this run's sandbox uids, split into the browser's and the rest (Python boxes). */
+/** Live processes running as one of this run's sandbox uids, split into the browser's and the rest (Python boxes). */
 function sandboxProcesses(): { browser: number[]; other: number[] } {
-  const browser: number[] = []
-  const other: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, 'utf8')
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])
-      if (uid < UID_FIRST || uid >= UID_END || /^State:\s+Z/m.test(status)) continue
-      const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? ''
-      ;(/chrom|headless/i.test(name) ? browser : other).push(Number(entry))
-    } catch {
-      // gone meanwhile
-    }
+  const all = processesOfUids(UID_FIRST, UID_END - UID_FIRST)
+  const isBrowser = ({ name }: { name: string }) => /chrom|headless/i.test(name)
+  return {
+    browser: all.filter(isBrowser).map(({ pid }) => pid),
+    other: all.filter((process) => !isBrowser(process)).map(({ pid }) => pid),
   }
-  return { browser, other }
 }
 
 /** Calls `sample` now and every `everyMs` until the returned function is called, which samples a last time. */

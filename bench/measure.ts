@@ -70,6 +70,26 @@ export function memoryMiB(pids: number[]): { pss: number; rss: number; uss: numb
   return { pss: pss / 1024, rss: rss / 1024, uss: uss / 1024 }
 }
 
+/**
+ * Live processes (zombies left out) whose host uid is in [first, first + count): a sandbox uid range's. With each,
+ * its name (the `Name:` line of its status: `chromium`, `python3`, ...).
+ */
+export function processesOfUids(first: number, count = 1000): { pid: number; name: string }[] {
+  const found: { pid: number; name: string }[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8')
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1])
+      if (uid < first || uid >= first + count || /^State:\s+Z/m.test(status)) continue
+      found.push({ pid: Number(entry), name: /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '' })
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found
+}
+
 /** Whether a process still exists and is not a zombie. */
 export function running(pid: number): boolean {
   try {
