@@ -8,16 +8,23 @@ import { named, page, realRunner, skipReason, steps } from './helpers'
 
 const { runner } = realRunner()
 
-/** A page whose button calls `path` and shows what came back (status and body). */
+/**
+ * A page whose button calls `path` and shows what came back (status and body), each answer in the place of its
+ * click: clicks come faster than a delayed answer, and answers to calls in flight together may arrive in any order.
+ */
 const caller = (path: string, method = 'POST') =>
   page(
     `<button id="go">go</button><ol id="out"></ol>`,
-    `document.getElementById('go').addEventListener('click', async () => {
+    `let clicks = 0
+     document.getElementById('go').addEventListener('click', async () => {
+       const n = ++clicks
        const response = await fetch(${JSON.stringify(path)}, { method: ${JSON.stringify(method)},
          headers: { 'content-type': 'application/json' }, ${method === 'GET' ? '' : 'body: JSON.stringify({ step: 1 })'} })
        const item = document.createElement('li')
+       item.dataset.n = n
        item.textContent = response.status + ' ' + (await response.text())
-       document.getElementById('out').appendChild(item)
+       const out = document.getElementById('out')
+       out.insertBefore(item, [...out.children].find((other) => Number(other.dataset.n) > n) ?? null)
      })`,
   )
 
